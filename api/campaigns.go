@@ -1,0 +1,370 @@
+package api
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/signoff/signoff/storage"
+)
+
+// Limits on campaign content.
+const (
+	maxSegments      = 50
+	maxPrompts       = 50
+	maxSequences     = 20
+	maxSequenceSteps = 50
+	maxTrackingLinks = 100
+	maxBodyChars     = 20000
+	defaultPageSize  = 20
+	maxPageSize      = 100
+)
+
+// aiSteps are the four AI pipeline steps of SPEC §8; aiProviders the providers.
+var (
+	aiSteps     = []string{"qualify", "segment", "personalise", "rewrite"}
+	aiProviders = []string{"local", "openai"}
+)
+
+type campaignRequest struct {
+	Name    *string                  `json:"name"`
+	Kind    *string                  `json:"kind"`
+	Mode    *string                  `json:"mode"`
+	StartAt Optional[time.Time]      `json:"start_at"`
+	EndAt   Optional[time.Time]      `json:"end_at"`
+	Status  *string                  `json:"status"`
+	Content *storage.CampaignContent `json:"content"`
+}
+
+func validateContent(c *storage.CampaignContent) error {
+	if len(c.Segments) > maxSegments {
+		return &fieldError{"content.segments", fmt.Sprintf("at most %d segments", maxSegments)}
+	}
+	for i, s := range c.Segments {
+		if err := checkText(fmt.Sprintf("content.segments[%d].name", i), s.Name, true, 200); err != nil {
+			return err
+		}
+		if err := s.Filters.Validate(); err != nil {
+			fe := err.(*storage.FilterError)
+			return &fieldError{fmt.Sprintf("content.segments[%d].%s", i, fe.Field), fe.Message}
+		}
+	}
+	if len(c.Prompts) > maxPrompts {
+		return &fieldError{"content.prompts", fmt.Sprintf("at most %d prompts", maxPrompts)}
+	}
+	for i, p := range c.Prompts {
+		if err := checkText(fmt.Sprintf("content.prompts[%d].name", i), p.Name, true, 200); err != nil {
+			return err
+		}
+		if err := checkText(fmt.Sprintf("content.prompts[%d].text", i), p.Text, true, maxBodyChars); err != nil {
+			return err
+		}
+	}
+	seen := map[string]bool{}
+	for i, m := range c.AIModelConfigs {
+		f := func(n string) string { return fmt.Sprintf("content.ai_model_configs[%d].%s", i, n) }
+		if err := oneOf(f("step"), m.Step, aiSteps...); err != nil {
+			return err
+		}
+		if seen[m.Step] {
+			return &fieldError{f("step"), "each step may be configured once"}
+		}
+		seen[m.Step] = true
+		if err := oneOf(f("provider"), m.Provider, aiProviders...); err != nil {
+			return err
+		}
+		if err := checkText(f("model"), m.Model, true, 100); err != nil {
+			return err
+		}
+		if m.Temperature < 0 || m.Temperature > 2 {
+			return &fieldError{f("temperature"), "must be between 0 and 2"}
+		}
+	}
+	if len(c.Sequences) > maxSequences {
+		return &fieldError{"content.sequences", fmt.Sprintf("at most %d sequences", maxSequences)}
+	}
+	for i, seq := range c.Sequences {
+		if err := checkText(fmt.Sprintf("content.sequences[%d].name", i), seq.Name, true, 200); err != nil {
+			return err
+		}
+		if len(seq.Steps) == 0 || len(seq.Steps) > maxSequenceSteps {
+			return &fieldError{fmt.Sprintf("content.sequences[%d].steps", i), fmt.Sprintf("must hold 1 to %d steps", maxSequenceSteps)}
+		}
+		for j, st := range seq.Steps {
+			f := func(n string) string { return fmt.Sprintf("content.sequences[%d].steps[%d].%s", i, j, n) }
+			if err := checkText(f("subject"), st.Subject, true, 300); err != nil {
+				return err
+			}
+			if err := checkText(f("body"), st.Body, true, maxBodyChars); err != nil {
+				return err
+			}
+			if st.DelayDays < 0 || st.DelayDays > 365 {
+				return &fieldError{f("delay_days"), "must be between 0 and 365"}
+			}
+		}
+	}
+	if len(c.TrackingLinks) > maxTrackingLinks {
+		return &fieldError{"content.tracking_links", fmt.Sprintf("at most %d links", maxTrackingLinks)}
+	}
+	for i, l := range c.TrackingLinks {
+		if err := checkURL(fmt.Sprintf("content.tracking_links[%d].url", i), l.URL); err != nil {
+			return err
+		}
+		if err := checkText(fmt.Sprintf("content.tracking_links[%d].label", i), l.Label, false, 200); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// normalizeContent turns absent lists into empty ones so reads and writes agree.
+func normalizeContent(c *storage.CampaignContent) {
+	if c.Segments == nil {
+		c.Segments = []storage.Segment{}
+	}
+	if c.Prompts == nil {
+		c.Prompts = []storage.Prompt{}
+	}
+	if c.AIModelConfigs == nil {
+		c.AIModelConfigs = []storage.AIModelConfig{}
+	}
+	if c.Sequences == nil {
+		c.Sequences = []storage.Sequence{}
+	}
+	if c.TrackingLinks == nil {
+		c.TrackingLinks = []storage.TrackingLink{}
+	}
+}
+
+func checkWindow(start, end *time.Time) error {
+	if start != nil && end != nil && !end.After(*start) {
+		return &fieldError{"end_at", "must be after start_at"}
+	}
+	return nil
+}
+
+func (s *Server) createCampaign(c *gin.Context) {
+	var req campaignRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	nc := storage.NewCampaign{Kind: storage.KindCampaign, Mode: storage.ModeActive, StartAt: req.StartAt.Value, EndAt: req.EndAt.Value}
+	if req.Name != nil {
+		nc.Name = strings.TrimSpace(*req.Name)
+	}
+	if req.Kind != nil {
+		nc.Kind = *req.Kind
+	}
+	if req.Mode != nil {
+		nc.Mode = *req.Mode
+	}
+	if req.Content != nil {
+		nc.Content = *req.Content
+	}
+	normalizeContent(&nc.Content)
+	err := checkText("name", nc.Name, true, 200)
+	if err == nil && req.Status != nil {
+		err = &fieldError{"status", "a new campaign always starts as draft"}
+	}
+	if err == nil {
+		err = oneOf("kind", nc.Kind, storage.KindCampaign, storage.KindJourney)
+	}
+	if err == nil {
+		err = oneOf("mode", nc.Mode, storage.ModeActive, storage.ModePassive, storage.ModeTest)
+	}
+	if err == nil {
+		err = checkWindow(nc.StartAt, nc.EndAt)
+	}
+	if err == nil {
+		err = validateContent(&nc.Content)
+	}
+	if respondInvalid(c, err) {
+		return
+	}
+	u := currentUser(c)
+	camp, err := s.Store.CreateCampaign(c.Request.Context(), u.AccountID, u.ID, nc)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, camp)
+}
+
+func (s *Server) getCampaign(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	camp, err := s.Store.VisibleCampaign(c.Request.Context(), currentUser(c).AccountID, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, camp)
+}
+
+// listCampaigns pages through the account's campaigns, newest first, with an opaque cursor.
+func (s *Server) listCampaigns(c *gin.Context) {
+	limit := defaultPageSize
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			invalid(c, "limit", fmt.Sprintf("must be a whole number from 1 to %d", maxPageSize))
+			return
+		}
+		limit = n
+	}
+	var after *storage.Cursor
+	if v := c.Query("cursor"); v != "" {
+		cur, err := decodeCursor(v)
+		if err != nil {
+			invalid(c, "cursor", "is not a cursor this API returned")
+			return
+		}
+		after = &cur
+	}
+	list, err := s.Store.Campaigns(c.Request.Context(), currentUser(c).AccountID, after, limit+1)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var next *string
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		v := encodeCursor(storage.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+		next = &v
+	}
+	if list == nil {
+		list = []storage.Campaign{}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": list, "next_cursor": next})
+}
+
+func encodeCursor(cur storage.Cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cur.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + cur.ID))
+}
+
+func decodeCursor(v string) (storage.Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return storage.Cursor{}, err
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return storage.Cursor{}, fmt.Errorf("no separator")
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return storage.Cursor{}, err
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return storage.Cursor{}, err
+	}
+	return storage.Cursor{CreatedAt: t, ID: id}, nil
+}
+
+// mayEdit reports whether u is an "editor of" campaign c (SPEC §3): admins, editors and CSMs of
+// its account, and the user who created it.
+func mayEdit(u storage.User, c storage.Campaign) bool {
+	switch u.Role {
+	case storage.RoleAdmin, storage.RoleEditor, storage.RoleCSM:
+		return true
+	}
+	return c.CreatedBy == u.ID
+}
+
+func (s *Server) updateCampaign(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	var req campaignRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	ctx := c.Request.Context()
+	u := currentUser(c)
+	cur, err := s.Store.VisibleCampaign(ctx, u.AccountID, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !mayEdit(u, cur) {
+		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may edit it")
+		return
+	}
+	p := storage.CampaignPatch{Kind: req.Kind, Mode: req.Mode, Status: req.Status, Content: req.Content,
+		SetStartAt: req.StartAt.Set, StartAt: req.StartAt.Value, SetEndAt: req.EndAt.Set, EndAt: req.EndAt.Value}
+	var verr error
+	if req.Name != nil {
+		name := strings.TrimSpace(*req.Name)
+		p.Name = &name
+		verr = checkText("name", name, true, 200)
+	}
+	if verr == nil && req.Kind != nil {
+		verr = oneOf("kind", *req.Kind, storage.KindCampaign, storage.KindJourney)
+	}
+	if verr == nil && req.Mode != nil {
+		verr = oneOf("mode", *req.Mode, storage.ModeActive, storage.ModePassive, storage.ModeTest)
+	}
+	if verr == nil && req.Status != nil {
+		verr = oneOf("status", *req.Status, storage.StatusDraft, storage.StatusReady, storage.StatusError)
+	}
+	if verr == nil {
+		start, end := cur.StartAt, cur.EndAt
+		if p.SetStartAt {
+			start = p.StartAt
+		}
+		if p.SetEndAt {
+			end = p.EndAt
+		}
+		verr = checkWindow(start, end)
+	}
+	if verr == nil && req.Content != nil {
+		normalizeContent(req.Content)
+		verr = validateContent(req.Content)
+	}
+	if respondInvalid(c, verr) {
+		return
+	}
+	camp, err := s.Store.UpdateCampaign(ctx, u.AccountID, id, p)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, camp)
+}
+
+func (s *Server) deleteCampaign(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	u := currentUser(c)
+	cur, err := s.Store.VisibleCampaign(ctx, u.AccountID, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !mayEdit(u, cur) {
+		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may delete it")
+		return
+	}
+	if cur.Status == storage.StatusLive || cur.Status == storage.StatusScheduled {
+		abort(c, http.StatusConflict, "campaign_launched", "a scheduled or live campaign cannot be deleted")
+		return
+	}
+	if err := s.Store.DeleteCampaign(ctx, u.AccountID, id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,128 @@
+package api
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/signoff/signoff/storage"
+)
+
+const (
+	ctxLogger = "signoff.logger"
+	ctxUser   = "signoff.user"
+	// RequestIDHeader carries the request id on every response (and is honoured on requests).
+	RequestIDHeader = "X-Request-ID"
+)
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestContext gives every request an id, a logger carrying it, and an access log line.
+// Only the route pattern is logged, never the raw path, so share tokens never reach the logs.
+func (s *Server) requestContext(c *gin.Context) {
+	id := c.GetHeader(RequestIDHeader)
+	if !validRequestID.MatchString(id) {
+		id = uuid.NewString()
+	}
+	c.Header(RequestIDHeader, id)
+	l := s.Log.With(zap.String("request_id", id))
+	c.Set(ctxLogger, l)
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	fields := []zap.Field{
+		zap.String("method", c.Request.Method), zap.String("route", route),
+		zap.Int("status", c.Writer.Status()), zap.Duration("latency", time.Since(start)),
+	}
+	if u, ok := c.Get(ctxUser); ok {
+		fields = append(fields, zap.String("user_id", u.(storage.User).ID), zap.String("account_id", u.(storage.User).AccountID))
+	}
+	if c.Writer.Status() >= 500 {
+		l.Error("request", fields...)
+	} else {
+		l.Info("request", fields...)
+	}
+}
+
+// recovery turns a panic into a logged JSON 500.
+func (s *Server) recovery(c *gin.Context, recovered any) {
+	logger(c).Error("panic", zap.String("panic", fmt.Sprint(recovered)), zap.Stack("stack"))
+	abort(c, http.StatusInternalServerError, CodeInternal, "something went wrong on our side; retry, and report the request id if it persists")
+}
+
+func logger(c *gin.Context) *zap.Logger {
+	if l, ok := c.Get(ctxLogger); ok {
+		return l.(*zap.Logger)
+	}
+	return zap.NewNop()
+}
+
+func bearer(c *gin.Context) string {
+	h := c.GetHeader("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return ""
+	}
+	return strings.TrimSpace(h[7:])
+}
+
+// authenticate resolves the bearer token to an active user (R-AUTH-1) or answers 401.
+func (s *Server) authenticate(c *gin.Context) {
+	tok := bearer(c)
+	if tok == "" {
+		abort(c, http.StatusUnauthorized, CodeUnauthorized, "send Authorization: Bearer <token>")
+		return
+	}
+	u, err := s.Store.UserByTokenHash(c.Request.Context(), storage.HashToken(tok))
+	if err != nil {
+		if !isNotFound(err) {
+			s.fail(c, err)
+			return
+		}
+		abort(c, http.StatusUnauthorized, CodeUnauthorized, "the token is not valid")
+		return
+	}
+	c.Set(ctxUser, u)
+	c.Next()
+}
+
+// operatorOnly admits the platform operator token and nothing else; without SIGNOFF_OPERATOR_TOKEN
+// the operator endpoints do not exist (404).
+func (s *Server) operatorOnly(c *gin.Context) {
+	if s.OperatorToken == "" {
+		abort(c, http.StatusNotFound, CodeNotFound, "no such endpoint")
+		return
+	}
+	tok := bearer(c)
+	if tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.OperatorToken)) != 1 {
+		abort(c, http.StatusUnauthorized, CodeUnauthorized, "send Authorization: Bearer <operator token>")
+		return
+	}
+	c.Next()
+}
+
+// currentUser is the authenticated caller.
+func currentUser(c *gin.Context) storage.User {
+	return c.MustGet(ctxUser).(storage.User)
+}
+
+// requireRole answers 403 unless the caller has one of roles.
+func requireRole(c *gin.Context, roles ...string) bool {
+	u := currentUser(c)
+	for _, r := range roles {
+		if u.Role == r {
+			return true
+		}
+	}
+	abort(c, http.StatusForbidden, CodeForbidden, fmt.Sprintf("this needs the role %s; you are %s", strings.Join(roles, " or "), u.Role))
+	return false
+}

@@ -1,0 +1,114 @@
+// Package api is the Gin HTTP API: auth, tenancy scoping, handlers, the OpenAPI document.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/signoff/signoff/storage"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// Server holds the API's dependencies.
+type Server struct {
+	// Store is the Postgres read model.
+	Store *storage.Store
+	// Temporal starts and drives workflows; /readyz checks it.
+	Temporal client.Client
+	// Log is the base logger; every request gets a child with its request id.
+	Log *zap.Logger
+	// OperatorToken enables the operator endpoints when not empty (R-AUTH-4).
+	OperatorToken string
+	// PublicURL prefixes share links.
+	PublicURL string
+	// TaskQueue is where workflows started by the API run.
+	TaskQueue string
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// Handler builds the router with every route of SPEC §9.
+func (s *Server) Handler() http.Handler {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(s.requestContext, gin.CustomRecoveryWithWriter(nil, s.recovery))
+	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, CodeNotFound, "no such endpoint") })
+	r.NoMethod(func(c *gin.Context) {
+		abort(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "this method is not allowed here")
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPI) })
+
+	r.POST("/v1/operator/accounts", s.operatorOnly, s.createAccount)
+
+	v1 := r.Group("/v1", s.authenticate)
+	v1.GET("/me", s.me)
+	v1.GET("/users", s.listUsers)
+	v1.POST("/users", s.createUser)
+	v1.PATCH("/users/:id", s.updateUser)
+	v1.GET("/account/settings", s.getSettings)
+	v1.PATCH("/account/settings", s.updateSettings)
+	v1.POST("/contacts", s.createContacts)
+	v1.GET("/saved-searches", s.listSavedSearches)
+	v1.POST("/saved-searches", s.createSavedSearch)
+	v1.GET("/saved-searches/:id", s.getSavedSearch)
+	v1.DELETE("/saved-searches/:id", s.deleteSavedSearch)
+	v1.GET("/campaigns", s.listCampaigns)
+	v1.POST("/campaigns", s.createCampaign)
+	v1.GET("/campaigns/:id", s.getCampaign)
+	v1.PATCH("/campaigns/:id", s.updateCampaign)
+	v1.DELETE("/campaigns/:id", s.deleteCampaign)
+	return r
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz answers 200 only when both Postgres and Temporal answer.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	checks := gin.H{"postgres": "ok", "temporal": "ok"}
+	ready := true
+	if err := s.Store.Ping(ctx); err != nil {
+		checks["postgres"] = err.Error()
+		ready = false
+	}
+	if s.Temporal == nil {
+		checks["temporal"] = "no client"
+		ready = false
+	} else if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"] = err.Error()
+		ready = false
+	}
+	if !ready {
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{
+			"error":  errorDetail{Code: CodeNotReady, Message: "a dependency does not answer"},
+			"checks": checks,
+		})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+}
+
+func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
+
+// items wraps a list as SPEC §9 says lists are shaped.
+func items[T any](list []T) gin.H {
+	if list == nil {
+		list = []T{}
+	}
+	return gin.H{"items": list}
+}

@@ -1,0 +1,72 @@
+// Command signoff is the Signoff binary: `signoff api`, `signoff worker`, `signoff migrate` and
+// `signoff dev` (migrations, demo data, worker and API in one process).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/logging"
+)
+
+const usage = `usage: signoff <command>
+
+commands:
+  api      serve the HTTP API
+  worker   run the Temporal worker
+  migrate  apply database migrations and exit
+  dev      start Postgres and Temporal when absent, migrate, load demo data, run worker and API
+
+Configuration comes from environment variables; see README.md.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	format := cfg.LogFormat
+	if os.Args[1] == "dev" && os.Getenv("SIGNOFF_LOG_FORMAT") == "" {
+		format = "console"
+	}
+	log, err := logging.New(format, cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	defer func() { _ = log.Sync() }()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch os.Args[1] {
+	case "api":
+		err = runAPI(ctx, cfg, log)
+	case "worker":
+		err = runWorker(ctx, cfg, log)
+	case "migrate":
+		err = runMigrate(ctx, cfg, log)
+	case "dev":
+		err = runDev(ctx, cfg, log)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "signoff: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("signoff stopped with an error", zapErr(err))
+		_ = log.Sync()
+		os.Exit(1)
+	}
+}

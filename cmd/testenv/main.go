@@ -1,0 +1,113 @@
+// Command testenv starts a private Postgres cluster and a Temporal dev server, runs the command
+// given after "--" with their addresses in the environment, and tears both down. `make test` uses
+// it so every test talks to real servers; it exits non-zero when it cannot start them.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+	"go.uber.org/zap"
+
+	"github.com/signoff/signoff/localenv"
+	"github.com/signoff/signoff/logging"
+	"github.com/signoff/signoff/testenv"
+)
+
+func main() {
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: testenv -- <command> [args...]")
+		os.Exit(2)
+	}
+	os.Exit(run(args))
+}
+
+func run(args []string) int {
+	log, _ := logging.New("console", "info")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "testenv: "+format+"\n", a...)
+		return 1
+	}
+	cli, err := filepath.Abs(envOr("SIGNOFF_TEMPORAL_CLI", "bin/temporal"))
+	if err != nil {
+		return fail("%v", err)
+	}
+	if _, err := os.Stat(cli); err != nil {
+		return fail("Temporal CLI missing at %s (make bin/temporal builds it): %v", cli, err)
+	}
+	dir, err := os.MkdirTemp("", "signoff-test-")
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fail("%v", err)
+	}
+
+	start := time.Now()
+	pg, err := localenv.StartPostgres(ctx, localenv.PostgresOptions{Dir: filepath.Join(dir, "postgres"), Database: "postgres"}, log)
+	if err != nil {
+		return fail("cannot start Postgres: %v", err)
+	}
+	defer func() { _ = pg.Stop(context.Background()) }()
+
+	tlog, err := os.Create(filepath.Join(dir, "temporal.log"))
+	if err != nil {
+		return fail("%v", err)
+	}
+	var extra []string
+	for _, sa := range localenv.SearchAttributes {
+		extra = append(extra, "--search-attribute", sa+"=Keyword")
+	}
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  cli,
+		ClientOptions: &client.Options{Logger: logging.NewTemporalLogger(log.WithOptions(zap.IncreaseLevel(zap.WarnLevel)))},
+		LogLevel:      "warn",
+		ExtraArgs:     extra,
+		Stdout:        tlog,
+		Stderr:        tlog,
+	})
+	if err != nil {
+		out, _ := os.ReadFile(tlog.Name())
+		return fail("cannot start the Temporal dev server: %v\n%s", err, out)
+	}
+	defer func() { _ = srv.Stop() }()
+	log.Info("test servers ready", zap.Duration("took", time.Since(start)),
+		zap.String("postgres", pg.URL), zap.String("temporal", srv.FrontendHostPort()))
+
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = os.Stdout, os.Stderr, os.Stdin
+	cmd.Env = append(os.Environ(),
+		testenv.EnvDatabaseURL+"="+pg.URL,
+		testenv.EnvTemporalAddress+"="+srv.FrontendHostPort(),
+		testenv.EnvTemporalCLI+"="+cli,
+	)
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		return fail("%v", err)
+	}
+	return 0
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

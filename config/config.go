@@ -1,0 +1,120 @@
+// Package config reads Signoff's configuration from environment variables.
+// Every variable is documented here, where it is read, and in the README.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the process configuration shared by every subcommand.
+type Config struct {
+	// DatabaseURL (DATABASE_URL) is the Postgres connection string. When empty,
+	// `signoff dev` starts a throwaway cluster under DataDir.
+	DatabaseURL string
+	// TemporalAddress (TEMPORAL_ADDRESS, default 127.0.0.1:7233) is the Temporal frontend.
+	TemporalAddress string
+	// TemporalNamespace (TEMPORAL_NAMESPACE, default "default") is the namespace every workflow runs in.
+	TemporalNamespace string
+	// TemporalTLSCert, TemporalTLSKey and TemporalTLSCA (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY,
+	// TEMPORAL_TLS_CA) are PEM file paths for mTLS to a Temporal cluster; all empty means plain gRPC.
+	TemporalTLSCert string
+	TemporalTLSKey  string
+	TemporalTLSCA   string
+	// TemporalTLSServerName (TEMPORAL_TLS_SERVER_NAME) overrides the server name checked in the certificate.
+	TemporalTLSServerName string
+	// TaskQueue (SIGNOFF_TASK_QUEUE, default "signoff") is the task queue the worker polls.
+	TaskQueue string
+	// HTTPAddr (SIGNOFF_HTTP_ADDR, default 127.0.0.1:8080) is where the API listens.
+	HTTPAddr string
+	// PublicURL (SIGNOFF_PUBLIC_URL, default "http://" + HTTPAddr) prefixes share links.
+	PublicURL string
+	// BootstrapToken (SIGNOFF_BOOTSTRAP_TOKEN) makes sure account "default" has an admin with this token.
+	BootstrapToken string
+	// OperatorToken (SIGNOFF_OPERATOR_TOKEN) enables POST /v1/operator/accounts for this bearer token.
+	OperatorToken string
+	// DataDir (SIGNOFF_DATA_DIR, default ".data") holds the local Postgres cluster, the Temporal
+	// SQLite file and the dev credentials of `signoff dev`.
+	DataDir string
+	// TemporalCLI (SIGNOFF_TEMPORAL_CLI, default "bin/temporal") is the pinned Temporal CLI that
+	// `signoff dev` starts when nothing answers at TemporalAddress.
+	TemporalCLI string
+	// LogFormat (SIGNOFF_LOG_FORMAT, "json" or "console", default "json") selects the zap encoder.
+	LogFormat string
+	// LogLevel (SIGNOFF_LOG_LEVEL, default "info") is the minimum zap level.
+	LogLevel string
+	// ShutdownTimeout (SIGNOFF_SHUTDOWN_TIMEOUT, default 20s) bounds graceful shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// Load reads the configuration from the environment and applies defaults.
+func Load() (Config, error) {
+	c := Config{
+		DatabaseURL:           os.Getenv("DATABASE_URL"),
+		TemporalAddress:       env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace:     env("TEMPORAL_NAMESPACE", "default"),
+		TemporalTLSCert:       os.Getenv("TEMPORAL_TLS_CERT"),
+		TemporalTLSKey:        os.Getenv("TEMPORAL_TLS_KEY"),
+		TemporalTLSCA:         os.Getenv("TEMPORAL_TLS_CA"),
+		TemporalTLSServerName: os.Getenv("TEMPORAL_TLS_SERVER_NAME"),
+		TaskQueue:             env("SIGNOFF_TASK_QUEUE", "signoff"),
+		HTTPAddr:              env("SIGNOFF_HTTP_ADDR", "127.0.0.1:8080"),
+		BootstrapToken:        os.Getenv("SIGNOFF_BOOTSTRAP_TOKEN"),
+		OperatorToken:         os.Getenv("SIGNOFF_OPERATOR_TOKEN"),
+		DataDir:               env("SIGNOFF_DATA_DIR", ".data"),
+		TemporalCLI:           env("SIGNOFF_TEMPORAL_CLI", filepath.Join("bin", "temporal")),
+		LogFormat:             env("SIGNOFF_LOG_FORMAT", "json"),
+		LogLevel:              env("SIGNOFF_LOG_LEVEL", "info"),
+	}
+	c.PublicURL = strings.TrimRight(env("SIGNOFF_PUBLIC_URL", "http://"+c.HTTPAddr), "/")
+	var err error
+	if c.ShutdownTimeout, err = duration("SIGNOFF_SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {
+		return Config{}, err
+	}
+	if c.BootstrapToken != "" && len(c.BootstrapToken) < 32 {
+		return Config{}, fmt.Errorf("config: SIGNOFF_BOOTSTRAP_TOKEN must be at least 32 characters")
+	}
+	if c.OperatorToken != "" && len(c.OperatorToken) < 32 {
+		return Config{}, fmt.Errorf("config: SIGNOFF_OPERATOR_TOKEN must be at least 32 characters")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		return Config{}, fmt.Errorf("config: SIGNOFF_LOG_FORMAT must be json or console, not %q", c.LogFormat)
+	}
+	return c, nil
+}
+
+func env(key, def string) string {
+	if v := strings.TrimSpace(os.Getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func duration(key string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(os.Getenv(key))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("config: %s must be a positive duration such as 2h or 90s, not %q", key, v)
+	}
+	return d, nil
+}
+
+// Int reads a positive integer variable, for settings that later packages add.
+func Int(key string, def int) (int, error) {
+	v := strings.TrimSpace(os.Getenv(key))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("config: %s must be a positive whole number, not %q", key, v)
+	}
+	return n, nil
+}

@@ -1,0 +1,377 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Campaign kinds, modes and statuses of SPEC §3.
+const (
+	KindCampaign = "campaign"
+	KindJourney  = "journey"
+
+	ModeActive  = "active"
+	ModePassive = "passive"
+	ModeTest    = "test"
+
+	StatusDraft     = "draft"
+	StatusReady     = "ready"
+	StatusError     = "error"
+	StatusScheduled = "scheduled"
+	StatusLive      = "live"
+	StatusEnded     = "ended"
+)
+
+// Campaign is a campaign or journey with its approval state. Content is loaded only for single reads.
+type Campaign struct {
+	ID             string           `json:"id"`
+	AccountID      string           `json:"account_id"`
+	CreatedBy      string           `json:"created_by"`
+	Name           string           `json:"name"`
+	Kind           string           `json:"kind"`
+	Mode           string           `json:"mode"`
+	StartAt        *time.Time       `json:"start_at"`
+	EndAt          *time.Time       `json:"end_at"`
+	Status         string           `json:"status"`
+	ApprovalStatus string           `json:"approval_status"`
+	Version        int              `json:"version"`
+	CreatedAt      time.Time        `json:"created_at"`
+	UpdatedAt      time.Time        `json:"updated_at"`
+	Content        *CampaignContent `json:"content,omitempty"`
+}
+
+// CampaignContent is everything a campaign sends and how it is personalised.
+type CampaignContent struct {
+	Segments       []Segment       `json:"segments"`
+	Prompts        []Prompt        `json:"prompts"`
+	AIModelConfigs []AIModelConfig `json:"ai_model_configs"`
+	Sequences      []Sequence      `json:"sequences"`
+	TrackingLinks  []TrackingLink  `json:"tracking_links"`
+}
+
+// Segment is a named audience slice with its filters.
+type Segment struct {
+	Name    string        `json:"name"`
+	Filters SearchFilters `json:"filters"`
+}
+
+// Prompt is a named instruction for the AI pipeline.
+type Prompt struct {
+	Name string `json:"name"`
+	Text string `json:"text"`
+}
+
+// AIModelConfig chooses the provider and model of one AI pipeline step.
+type AIModelConfig struct {
+	Step        string  `json:"step"`
+	Provider    string  `json:"provider"`
+	Model       string  `json:"model"`
+	Temperature float64 `json:"temperature"`
+}
+
+// Sequence is an ordered list of email steps.
+type Sequence struct {
+	Name  string         `json:"name"`
+	Steps []SequenceStep `json:"steps"`
+}
+
+// SequenceStep is one email of a sequence.
+type SequenceStep struct {
+	Subject   string `json:"subject"`
+	Body      string `json:"body"`
+	DelayDays int    `json:"delay_days"`
+}
+
+// TrackingLink is a link whose clicks are tracked.
+type TrackingLink struct {
+	URL   string `json:"url"`
+	Label string `json:"label"`
+}
+
+// NewCampaign holds the fields of a campaign to create.
+type NewCampaign struct {
+	Name    string
+	Kind    string
+	Mode    string
+	StartAt *time.Time
+	EndAt   *time.Time
+	Content CampaignContent
+}
+
+// CampaignPatch holds the optional changes of PATCH /v1/campaigns/{id}; a nil pointer means unchanged.
+// SetStartAt and SetEndAt say whether StartAt and EndAt (which may be nil, meaning null) are changed.
+type CampaignPatch struct {
+	Name       *string
+	Kind       *string
+	Mode       *string
+	SetStartAt bool
+	StartAt    *time.Time
+	SetEndAt   bool
+	EndAt      *time.Time
+	Status     *string
+	Content    *CampaignContent
+}
+
+// Cursor is a keyset position in a list ordered by creation time, newest first.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+const campaignColumns = `c.id, c.account_id, c.created_by, c.name, c.kind, c.mode, c.start_at, c.end_at,
+	c.status, c.approval_status, c.version, c.created_at, c.updated_at`
+
+func campaignScan(c *Campaign) []any {
+	return []any{&c.ID, &c.AccountID, &c.CreatedBy, &c.Name, &c.Kind, &c.Mode, &c.StartAt, &c.EndAt,
+		&c.Status, &c.ApprovalStatus, &c.Version, &c.CreatedAt, &c.UpdatedAt}
+}
+
+// CreateCampaign creates a campaign in status draft with its content, in one transaction.
+func (s *Store) CreateCampaign(ctx context.Context, accountID, createdBy string, nc NewCampaign) (Campaign, error) {
+	var c Campaign
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO campaigns AS c (account_id, created_by, name, kind, mode, start_at, end_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			RETURNING `+campaignColumns, accountID, createdBy, nc.Name, nc.Kind, nc.Mode, nc.StartAt, nc.EndAt).
+			Scan(campaignScan(&c)...)
+		if err != nil {
+			return err
+		}
+		if err := writeContent(ctx, tx, c.ID, nc.Content); err != nil {
+			return err
+		}
+		content := nc.Content
+		c.Content = &content
+		return nil
+	})
+	if err != nil {
+		return Campaign{}, fmt.Errorf("storage: create campaign: %w", err)
+	}
+	return c, nil
+}
+
+// Campaign returns campaign id of account accountID with its content, hidden draft copies included.
+func (s *Store) Campaign(ctx context.Context, accountID, id string) (Campaign, error) {
+	return s.campaign(ctx, accountID, id, true)
+}
+
+// VisibleCampaign is Campaign without hidden draft copies, for the campaign endpoints.
+func (s *Store) VisibleCampaign(ctx context.Context, accountID, id string) (Campaign, error) {
+	return s.campaign(ctx, accountID, id, false)
+}
+
+func (s *Store) campaign(ctx context.Context, accountID, id string, includeHidden bool) (Campaign, error) {
+	var c Campaign
+	err := s.Pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns c
+		WHERE c.account_id = $1 AND c.id = $2 AND (NOT c.hidden OR $3)`,
+		accountID, id, includeHidden).Scan(campaignScan(&c)...)
+	if err != nil {
+		return Campaign{}, notFound("storage: campaign", err)
+	}
+	content, err := readContent(ctx, s.Pool, c.ID)
+	if err != nil {
+		return Campaign{}, fmt.Errorf("storage: campaign content: %w", err)
+	}
+	c.Content = &content
+	return c, nil
+}
+
+// Campaigns lists the visible campaigns of account accountID, newest first, after the cursor when given.
+func (s *Store) Campaigns(ctx context.Context, accountID string, after *Cursor, limit int) ([]Campaign, error) {
+	args := []any{accountID, limit}
+	where := ""
+	if after != nil {
+		where = ` AND (c.created_at, c.id) < ($3, $4)`
+		args = append(args, after.CreatedAt, after.ID)
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns c
+		WHERE c.account_id = $1 AND NOT c.hidden`+where+`
+		ORDER BY c.created_at DESC, c.id DESC LIMIT $2`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("storage: campaigns: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Campaign, error) {
+		var c Campaign
+		return c, r.Scan(campaignScan(&c)...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: campaigns: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateCampaign applies p to visible campaign id of account accountID and returns it with its content.
+func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p CampaignPatch) (Campaign, error) {
+	var c Campaign
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			UPDATE campaigns AS c SET
+			  name = COALESCE($3, name), kind = COALESCE($4, kind), mode = COALESCE($5, mode),
+			  start_at = CASE WHEN $6 THEN $7 ELSE start_at END,
+			  end_at = CASE WHEN $8 THEN $9 ELSE end_at END,
+			  status = COALESCE($10, status), updated_at = now()
+			WHERE c.account_id = $1 AND c.id = $2 AND NOT c.hidden
+			RETURNING `+campaignColumns, accountID, id, p.Name, p.Kind, p.Mode,
+			p.SetStartAt, p.StartAt, p.SetEndAt, p.EndAt, p.Status).Scan(campaignScan(&c)...)
+		if err != nil {
+			return err
+		}
+		if p.Content != nil {
+			for _, q := range []string{
+				`DELETE FROM campaign_segments WHERE campaign_id = $1`,
+				`DELETE FROM campaign_prompts WHERE campaign_id = $1`,
+				`DELETE FROM campaign_ai_model_configs WHERE campaign_id = $1`,
+				`DELETE FROM campaign_sequences WHERE campaign_id = $1`,
+				`DELETE FROM campaign_tracking_links WHERE campaign_id = $1`,
+			} {
+				if _, err := tx.Exec(ctx, q, c.ID); err != nil {
+					return err
+				}
+			}
+			if err := writeContent(ctx, tx, c.ID, *p.Content); err != nil {
+				return err
+			}
+		}
+		content, err := readContent(ctx, tx, c.ID)
+		c.Content = &content
+		return err
+	})
+	if err != nil {
+		return Campaign{}, notFound("storage: update campaign", err)
+	}
+	return c, nil
+}
+
+// DeleteCampaign deletes visible campaign id of account accountID and its content.
+func (s *Store) DeleteCampaign(ctx context.Context, accountID, id string) error {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM campaigns WHERE account_id = $1 AND id = $2 AND NOT hidden`, accountID, id)
+	if err != nil {
+		return fmt.Errorf("storage: delete campaign: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("storage: delete campaign: %w", ErrNotFound)
+	}
+	return nil
+}
+
+func writeContent(ctx context.Context, tx pgx.Tx, campaignID string, c CampaignContent) error {
+	b := &pgx.Batch{}
+	for i, s := range c.Segments {
+		b.Queue(`INSERT INTO campaign_segments (campaign_id, position, name, filters) VALUES ($1, $2, $3, $4)`,
+			campaignID, i, s.Name, s.Filters)
+	}
+	for i, p := range c.Prompts {
+		b.Queue(`INSERT INTO campaign_prompts (campaign_id, position, name, text) VALUES ($1, $2, $3, $4)`,
+			campaignID, i, p.Name, p.Text)
+	}
+	for _, m := range c.AIModelConfigs {
+		b.Queue(`INSERT INTO campaign_ai_model_configs (campaign_id, step, provider, model, temperature) VALUES ($1, $2, $3, $4, $5)`,
+			campaignID, m.Step, m.Provider, m.Model, m.Temperature)
+	}
+	for i, l := range c.TrackingLinks {
+		b.Queue(`INSERT INTO campaign_tracking_links (campaign_id, position, url, label) VALUES ($1, $2, $3, $4)`,
+			campaignID, i, l.URL, l.Label)
+	}
+	for i, seq := range c.Sequences {
+		b.Queue(`WITH s AS (INSERT INTO campaign_sequences (campaign_id, position, name) VALUES ($1, $2, $3) RETURNING id)
+			INSERT INTO campaign_sequence_steps (sequence_id, position, subject, body, delay_days)
+			SELECT s.id, st.ord - 1, st.subject, st.body, st.delay_days
+			FROM s, unnest($4::text[], $5::text[], $6::int[]) WITH ORDINALITY AS st(subject, body, delay_days, ord)`,
+			campaignID, i, seq.Name, stepSubjects(seq.Steps), stepBodies(seq.Steps), stepDelays(seq.Steps))
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+func stepSubjects(st []SequenceStep) []string {
+	out := make([]string, len(st))
+	for i, s := range st {
+		out[i] = s.Subject
+	}
+	return out
+}
+
+func stepBodies(st []SequenceStep) []string {
+	out := make([]string, len(st))
+	for i, s := range st {
+		out[i] = s.Body
+	}
+	return out
+}
+
+func stepDelays(st []SequenceStep) []int32 {
+	out := make([]int32, len(st))
+	for i, s := range st {
+		out[i] = int32(s.DelayDays)
+	}
+	return out
+}
+
+func readContent(ctx context.Context, q queryer, campaignID string) (CampaignContent, error) {
+	c := CampaignContent{Segments: []Segment{}, Prompts: []Prompt{}, AIModelConfigs: []AIModelConfig{},
+		Sequences: []Sequence{}, TrackingLinks: []TrackingLink{}}
+	rows, err := q.Query(ctx, `SELECT name, filters FROM campaign_segments WHERE campaign_id = $1 ORDER BY position`, campaignID)
+	if err != nil {
+		return c, err
+	}
+	if c.Segments, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Segment, error) {
+		var s Segment
+		return s, r.Scan(&s.Name, &s.Filters)
+	}); err != nil {
+		return c, err
+	}
+	rows, err = q.Query(ctx, `SELECT name, text FROM campaign_prompts WHERE campaign_id = $1 ORDER BY position`, campaignID)
+	if err != nil {
+		return c, err
+	}
+	if c.Prompts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Prompt]); err != nil {
+		return c, err
+	}
+	rows, err = q.Query(ctx, `SELECT step, provider, model, temperature FROM campaign_ai_model_configs WHERE campaign_id = $1
+		ORDER BY array_position(ARRAY['qualify','segment','personalise','rewrite'], step)`, campaignID)
+	if err != nil {
+		return c, err
+	}
+	if c.AIModelConfigs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[AIModelConfig]); err != nil {
+		return c, err
+	}
+	rows, err = q.Query(ctx, `SELECT url, label FROM campaign_tracking_links WHERE campaign_id = $1 ORDER BY position`, campaignID)
+	if err != nil {
+		return c, err
+	}
+	if c.TrackingLinks, err = pgx.CollectRows(rows, pgx.RowToStructByPos[TrackingLink]); err != nil {
+		return c, err
+	}
+	rows, err = q.Query(ctx, `
+		SELECT s.id, s.name, st.subject, st.body, st.delay_days
+		FROM campaign_sequences s LEFT JOIN campaign_sequence_steps st ON st.sequence_id = s.id
+		WHERE s.campaign_id = $1 ORDER BY s.position, st.position`, campaignID)
+	if err != nil {
+		return c, err
+	}
+	defer rows.Close()
+	lastID := ""
+	for rows.Next() {
+		var seqID, name string
+		var subject, body *string
+		var delay *int
+		if err := rows.Scan(&seqID, &name, &subject, &body, &delay); err != nil {
+			return c, err
+		}
+		if seqID != lastID {
+			c.Sequences = append(c.Sequences, Sequence{Name: name, Steps: []SequenceStep{}})
+			lastID = seqID
+		}
+		if subject != nil {
+			seq := &c.Sequences[len(c.Sequences)-1]
+			seq.Steps = append(seq.Steps, SequenceStep{Subject: *subject, Body: *body, DelayDays: *delay})
+		}
+	}
+	return c, rows.Err()
+}

@@ -1,0 +1,62 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Contact is a person in an account's people directory.
+type Contact struct {
+	ID          string    `json:"id"`
+	FirstName   string    `json:"first_name"`
+	LastName    string    `json:"last_name"`
+	Email       string    `json:"email"`
+	Title       string    `json:"title"`
+	CompanyName string    `json:"company_name"`
+	Domain      string    `json:"domain"`
+	Industry    string    `json:"industry"`
+	Country     string    `json:"country"`
+	CompanySize *int      `json:"company_size"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// InsertContacts adds contacts to account accountID in one statement and returns how many were inserted;
+// a contact whose email is already in the directory is skipped.
+func (s *Store) InsertContacts(ctx context.Context, accountID string, cs []Contact) (int, error) {
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	cols := make([][]string, 9)
+	sizes := make([]*int32, len(cs))
+	for i := range cols {
+		cols[i] = make([]string, len(cs))
+	}
+	for i, c := range cs {
+		for j, v := range []string{c.FirstName, c.LastName, c.Email, c.Title, c.CompanyName, c.Domain, c.Industry, c.Country} {
+			cols[j][i] = v
+		}
+		if c.CompanySize != nil {
+			v := int32(*c.CompanySize)
+			sizes[i] = &v
+		}
+	}
+	tag, err := s.Pool.Exec(ctx, `
+		INSERT INTO contacts (account_id, first_name, last_name, email, title, company_name, domain, industry, country, company_size)
+		SELECT $1, t.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[]) AS t
+		ON CONFLICT (account_id, lower(email)) WHERE email <> '' DO NOTHING`,
+		accountID, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], sizes)
+	if err != nil {
+		return 0, fmt.Errorf("storage: insert contacts: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// CountContacts counts the contacts of account accountID.
+func (s *Store) CountContacts(ctx context.Context, accountID string) (int, error) {
+	var n int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM contacts WHERE account_id = $1`, accountID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("storage: count contacts: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,167 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The five roles of R-AUTH-3.
+const (
+	RoleAdmin        = "admin"
+	RoleEditor       = "editor"
+	RoleCollaborator = "collaborator"
+	RoleApprover     = "approver"
+	RoleCSM          = "csm"
+)
+
+// Roles lists every valid role.
+var Roles = []string{RoleAdmin, RoleEditor, RoleCollaborator, RoleApprover, RoleCSM}
+
+// User is a person in an account.
+type User struct {
+	ID         string    `json:"id"`
+	AccountID  string    `json:"account_id"`
+	Email      string    `json:"email"`
+	Name       string    `json:"name"`
+	Role       string    `json:"role"`
+	CanApprove bool      `json:"can_approve"`
+	Active     bool      `json:"active"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// HasApprovalRight reports the approval right of R-AUTH-3: admins and approvers always,
+// editors when granted can_approve, nobody inactive.
+func (u User) HasApprovalRight() bool {
+	if !u.Active {
+		return false
+	}
+	switch u.Role {
+	case RoleAdmin, RoleApprover:
+		return true
+	case RoleEditor:
+		return u.CanApprove
+	}
+	return false
+}
+
+// NewUser holds the fields of a user to create.
+type NewUser struct {
+	Email      string
+	Name       string
+	Role       string
+	CanApprove bool
+}
+
+// UserPatch holds the optional changes of PATCH /v1/users/{id}; nil means unchanged.
+type UserPatch struct {
+	Role       *string
+	CanApprove *bool
+	Active     *bool
+}
+
+const userColumns = `u.id, u.account_id, u.email, u.name, u.role, u.can_approve, u.active, u.created_at, u.updated_at`
+
+func userScan(u *User) []any {
+	return []any{&u.ID, &u.AccountID, &u.Email, &u.Name, &u.Role, &u.CanApprove, &u.Active, &u.CreatedAt, &u.UpdatedAt}
+}
+
+func insertUser(ctx context.Context, q queryer, accountID string, nu NewUser) (User, error) {
+	var u User
+	err := q.QueryRow(ctx, `
+		INSERT INTO users AS u (account_id, email, name, role, can_approve)
+		VALUES ($1, $2, $3, $4, $5)
+		RETURNING `+userColumns, accountID, nu.Email, nu.Name, nu.Role, nu.CanApprove).Scan(userScan(&u)...)
+	if isUniqueViolation(err) {
+		return User{}, ErrConflict
+	}
+	return u, err
+}
+
+// CreateUser creates a user in accountID with a token whose hash is tokenHash.
+// It returns ErrConflict when the email is taken in that account.
+func (s *Store) CreateUser(ctx context.Context, accountID string, nu NewUser, tokenHash []byte) (User, error) {
+	var u User
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if u, err = insertUser(ctx, tx, accountID, nu); err != nil {
+			return err
+		}
+		return insertToken(ctx, tx, accountID, u.ID, tokenHash)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("storage: create user: %w", err)
+	}
+	return u, nil
+}
+
+// User returns user id of account accountID.
+func (s *Store) User(ctx context.Context, accountID, id string) (User, error) {
+	var u User
+	err := s.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.account_id = $1 AND u.id = $2`,
+		accountID, id).Scan(userScan(&u)...)
+	if err != nil {
+		return User{}, notFound("storage: user", err)
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user with email in account accountID.
+func (s *Store) UserByEmail(ctx context.Context, accountID, email string) (User, error) {
+	var u User
+	err := s.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.account_id = $1 AND lower(u.email) = lower($2)`,
+		accountID, email).Scan(userScan(&u)...)
+	if err != nil {
+		return User{}, notFound("storage: user by email", err)
+	}
+	return u, nil
+}
+
+// Users lists the users of account accountID by email.
+func (s *Store) Users(ctx context.Context, accountID string) ([]User, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+userColumns+` FROM users u WHERE u.account_id = $1 ORDER BY lower(u.email)`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: users: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) {
+		var u User
+		return u, r.Scan(userScan(&u)...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: users: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateUser applies p to user id of account accountID and returns the user before and after.
+// Admins keep the approval right whatever can_approve says (R-AUTH-3).
+func (s *Store) UpdateUser(ctx context.Context, accountID, id string, p UserPatch) (before, after User, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.account_id = $1 AND u.id = $2 FOR UPDATE`,
+			accountID, id).Scan(userScan(&before)...); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `
+			UPDATE users AS u SET role = COALESCE($3, role), can_approve = COALESCE($4, can_approve),
+			       active = COALESCE($5, active), updated_at = now()
+			WHERE u.account_id = $1 AND u.id = $2
+			RETURNING `+userColumns, accountID, id, p.Role, p.CanApprove, p.Active).Scan(userScan(&after)...)
+	})
+	if err != nil {
+		return User{}, User{}, notFound("storage: update user", err)
+	}
+	return before, after, nil
+}
+
+// CountActiveAdmins counts the active admins of account accountID.
+func (s *Store) CountActiveAdmins(ctx context.Context, accountID string) (int, error) {
+	var n int
+	err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE account_id = $1 AND role = 'admin' AND active`, accountID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("storage: count admins: %w", err)
+	}
+	return n, nil
+}
