@@ -3,8 +3,11 @@
 package activities
 
 import (
+	"context"
+
 	"go.uber.org/zap"
 
+	"github.com/signoff/signoff/email"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -12,6 +15,13 @@ import (
 type Activities struct {
 	// Store is the Postgres read model.
 	Store *storage.Store
+	// Mail delivers outbox emails; nil leaves them in the outbox (listed by GET /v1/dev/outbox).
+	Mail Mailer
 	// Log is the worker's logger.
 	Log *zap.Logger
+}
+
+// Mailer sends an email; email.SendGrid implements it.
+type Mailer interface {
+	Send(ctx context.Context, m email.Message) error
 }

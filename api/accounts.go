@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/workflows"
 )
 
 type createAccountRequest struct {
@@ -85,9 +86,6 @@ func (s *Server) updateSettings(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if req.ApprovalEnabled != nil {
-		st.ApprovalEnabled = *req.ApprovalEnabled
-	}
 	if req.AllowSelfApproval != nil {
 		st.AllowSelfApproval = *req.AllowSelfApproval
 	}
@@ -97,10 +95,24 @@ func (s *Server) updateSettings(c *gin.Context) {
 	if req.JourneyVersionPolicy != nil {
 		st.JourneyVersionPolicy = *req.JourneyVersionPolicy
 	}
+	wasEnabled := st.ApprovalEnabled
+	if req.ApprovalEnabled != nil {
+		st.ApprovalEnabled = *req.ApprovalEnabled
+	}
 	out, err := s.Store.UpdateSettings(ctx, acct, st)
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	if wasEnabled && !out.ApprovalEnabled {
+		// R-APPR-1: turning approvals off approves every pending request, as the system's action.
+		// Should this process die before signalling, the worker's sweeper signals from the database.
+		ids, err := s.Store.PendingRequests(ctx, acct)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.signalRequests(ctx, logger(c), ids, workflows.SignalApprovalsDisabled, nil)
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/workflows"
 )
 
 // Limits on campaign content.
@@ -193,7 +196,7 @@ func (s *Server) createCampaign(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, camp)
+	c.JSON(http.StatusCreated, campaignView{Campaign: camp})
 }
 
 func (s *Server) getCampaign(c *gin.Context) {
@@ -206,7 +209,9 @@ func (s *Server) getCampaign(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, camp)
+	if v, ok := s.view(c, camp); ok {
+		c.JSON(http.StatusOK, v)
+	}
 }
 
 // listCampaigns pages through the account's campaigns, newest first, with an opaque cursor.
@@ -241,10 +246,12 @@ func (s *Server) listCampaigns(c *gin.Context) {
 		v := encodeCursor(storage.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
 		next = &v
 	}
-	if list == nil {
-		list = []storage.Campaign{}
+	views, err := s.views(c.Request.Context(), currentUser(c), list)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": list, "next_cursor": next})
+	c.JSON(http.StatusOK, gin.H{"items": views, "next_cursor": next})
 }
 
 func encodeCursor(cur storage.Cursor) string {
@@ -270,6 +277,42 @@ func decodeCursor(v string) (storage.Cursor, error) {
 	return storage.Cursor{CreatedAt: t, ID: id}, nil
 }
 
+// campaignView is a campaign as a viewer sees it, with the approval ribbon (R-CAMP-1).
+type campaignView struct {
+	storage.Campaign
+	Ribbon *string `json:"ribbon"`
+}
+
+// views adds each viewer's ribbon to campaigns, reading the latest request of each in one query.
+func (s *Server) views(ctx context.Context, viewer storage.User, list []storage.Campaign) ([]campaignView, error) {
+	ids := make([]string, len(list))
+	for i, c := range list {
+		ids[i] = c.ID
+	}
+	latest, err := s.Store.LatestRequests(ctx, viewer.AccountID, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]campaignView, len(list))
+	for i, c := range list {
+		var r *storage.ApprovalRequest
+		if lr, ok := latest[c.ID]; ok {
+			r = &lr
+		}
+		out[i] = campaignView{Campaign: c, Ribbon: ribbon(viewer, c, r)}
+	}
+	return out, nil
+}
+
+func (s *Server) view(c *gin.Context, camp storage.Campaign) (campaignView, bool) {
+	v, err := s.views(c.Request.Context(), currentUser(c), []storage.Campaign{camp})
+	if err != nil {
+		s.fail(c, err)
+		return campaignView{}, false
+	}
+	return v[0], true
+}
+
 // mayEdit reports whether u is an "editor of" campaign c (SPEC §3): admins, editors and CSMs of
 // its account, and the user who created it.
 func mayEdit(u storage.User, c storage.Campaign) bool {
@@ -289,9 +332,8 @@ func (s *Server) updateCampaign(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	ctx := c.Request.Context()
 	u := currentUser(c)
-	cur, err := s.Store.VisibleCampaign(ctx, u.AccountID, id)
+	cur, err := s.Store.VisibleCampaign(c.Request.Context(), u.AccountID, id)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -300,6 +342,28 @@ func (s *Server) updateCampaign(c *gin.Context) {
 		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may edit it")
 		return
 	}
+	if cur.ApprovalStatus == storage.RequestPending {
+		abortPending(c)
+		return
+	}
+	camp, ok := s.applyEdit(c, cur, req)
+	if !ok {
+		return
+	}
+	if v, ok := s.view(c, camp); ok {
+		c.JSON(http.StatusOK, v)
+	}
+}
+
+func abortPending(c *gin.Context) {
+	abort(c, http.StatusConflict, CodeApprovalPending, "this campaign is waiting for approval and cannot be edited: cancel the request first (or use POST /v1/campaigns/{id}/resubmit)")
+}
+
+// applyEdit validates req against cur and stores it, answering errors itself. The database re-checks
+// the edit lock (R-CAMP-2); an edit that voids an approval tells the waiting workflow (R-CAMP-3).
+func (s *Server) applyEdit(c *gin.Context, cur storage.Campaign, req campaignRequest) (storage.Campaign, bool) {
+	ctx := c.Request.Context()
+	u := currentUser(c)
 	p := storage.CampaignPatch{Kind: req.Kind, Mode: req.Mode, Status: req.Status, Content: req.Content,
 		SetStartAt: req.StartAt.Set, StartAt: req.StartAt.Value, SetEndAt: req.EndAt.Set, EndAt: req.EndAt.Value}
 	var verr error
@@ -332,14 +396,88 @@ func (s *Server) updateCampaign(c *gin.Context) {
 		verr = validateContent(req.Content)
 	}
 	if respondInvalid(c, verr) {
+		return storage.Campaign{}, false
+	}
+	camp, outcome, err := s.Store.UpdateCampaign(ctx, u.AccountID, cur.ID, p)
+	switch {
+	case errors.Is(err, storage.ErrApprovalPending):
+		abortPending(c)
+		return storage.Campaign{}, false
+	case errors.Is(err, storage.ErrCampaignLive):
+		abort(c, http.StatusConflict, CodeCampaignLive, "a live campaign cannot be edited; only journeys take new versions while live")
+		return storage.Campaign{}, false
+	case err != nil:
+		s.fail(c, err)
+		return storage.Campaign{}, false
+	}
+	if outcome.DroppedApproval {
+		if latest, err := s.Store.LatestRequests(ctx, u.AccountID, []string{camp.ID}); err == nil {
+			if r, ok := latest[camp.ID]; ok {
+				s.signalRequests(ctx, logger(c), []string{r.ID}, workflows.SignalApprovalDropped, nil)
+			}
+		}
+	}
+	return camp, true
+}
+
+type resubmitRequest struct {
+	Changes     *campaignRequest `json:"changes"`
+	ApproverIDs []string         `json:"approver_ids"`
+	Note        string           `json:"note"`
+}
+
+// resubmit cancels the campaign's pending request (if any), applies the edit and submits it again,
+// in one call (R-CAMP-2).
+func (s *Server) resubmit(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
 		return
 	}
-	camp, err := s.Store.UpdateCampaign(ctx, u.AccountID, id, p)
+	var req resubmitRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	ctx := c.Request.Context()
+	u := currentUser(c)
+	cur, err := s.Store.VisibleCampaign(ctx, u.AccountID, id)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, camp)
+	if !mayEdit(u, cur) {
+		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may resubmit it")
+		return
+	}
+	if len(req.ApproverIDs) == 0 {
+		invalid(c, "approver_ids", "choose at least one approver")
+		return
+	}
+	if cur.ApprovalStatus == storage.RequestPending {
+		latest, err := s.Store.LatestRequests(ctx, u.AccountID, []string{cur.ID})
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if r, ok := latest[cur.ID]; ok && r.Status == storage.RequestPending {
+			if _, err := s.runUpdate(ctx, r, workflows.UpdateCancel, workflows.DecisionInput{ActorID: u.ID, Note: "resubmitted with changes"}); err != nil {
+				s.updateFailed(c, err)
+				return
+			}
+		}
+		if cur, err = s.Store.VisibleCampaign(ctx, u.AccountID, id); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	if req.Changes != nil {
+		if cur, ok = s.applyEdit(c, cur, *req.Changes); !ok {
+			return
+		}
+	}
+	r, ok := s.submit(c, u, cur, submitRequest{ApproverIDs: req.ApproverIDs, Note: req.Note})
+	if ok {
+		c.JSON(http.StatusCreated, r)
+	}
 }
 
 func (s *Server) deleteCampaign(c *gin.Context) {
@@ -356,6 +494,10 @@ func (s *Server) deleteCampaign(c *gin.Context) {
 	}
 	if !mayEdit(u, cur) {
 		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may delete it")
+		return
+	}
+	if cur.ApprovalStatus == storage.RequestPending {
+		abortPending(c)
 		return
 	}
 	if cur.Status == storage.StatusLive || cur.Status == storage.StatusScheduled {

@@ -10,7 +10,7 @@ import (
 )
 
 type savedSearchRequest struct {
-	Name    string                `json:"name"`
+	Name    string                 `json:"name"`
 	Filters *storage.SearchFilters `json:"filters"`
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/workflows"
 )
 
 //go:embed openapi.yaml
@@ -32,6 +33,8 @@ type Server struct {
 	PublicURL string
 	// TaskQueue is where workflows started by the API run.
 	TaskQueue string
+	// ImmediateApprovalWindow is how long a request for a campaign starting now stays open (R-APPR-6).
+	ImmediateApprovalWindow time.Duration
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -69,6 +72,20 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/campaigns/:id", s.getCampaign)
 	v1.PATCH("/campaigns/:id", s.updateCampaign)
 	v1.DELETE("/campaigns/:id", s.deleteCampaign)
+	v1.POST("/campaigns/:id/approval-requests", s.createApprovalRequest)
+	v1.POST("/campaigns/:id/resubmit", s.resubmit)
+	v1.GET("/campaigns/:id/approval-history", s.campaignHistory)
+	v1.POST("/campaigns/:id/launch", s.launch)
+	v1.GET("/campaigns/:id/launches", s.launches)
+	v1.GET("/approval-requests/:id", s.getApprovalRequest)
+	v1.POST("/approval-requests/:id/approve", s.decide(workflows.UpdateApprove))
+	v1.POST("/approval-requests/:id/reject", s.decide(workflows.UpdateReject))
+	v1.POST("/approval-requests/:id/cancel", s.decide(workflows.UpdateCancel))
+	v1.PUT("/approval-requests/:id/approvers", s.changeApprovers)
+	v1.GET("/approval-requests/:id/history", s.requestHistory)
+	v1.GET("/approvals/inbox", s.inbox)
+	v1.GET("/notifications", s.notifications)
+	v1.GET("/dev/outbox", s.outbox)
 	return r
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/workflows"
 )
 
 type createUserRequest struct {
@@ -138,10 +139,20 @@ func (s *Server) updateUser(c *gin.Context) {
 			return
 		}
 	}
-	_, after, err := s.Store.UpdateUser(ctx, acct, id, patch)
+	before, after, err := s.Store.UpdateUser(ctx, acct, id, patch)
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	if before.HasApprovalRight() && !after.HasApprovalRight() {
+		// R-APPR-7: the user's assignments on pending requests expire at once. The requests are found
+		// in the database; the worker's sweeper repeats this should the signals not go out.
+		ids, err := s.Store.PendingRequestsAssignedTo(ctx, acct, id)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.signalRequests(ctx, logger(c), ids, workflows.SignalApproverRevoked, workflows.ApproverRevokedSignal{UserID: id})
 	}
 	c.JSON(http.StatusOK, after)
 }

@@ -49,6 +49,18 @@ type Config struct {
 	LogLevel string
 	// ShutdownTimeout (SIGNOFF_SHUTDOWN_TIMEOUT, default 20s) bounds graceful shutdown.
 	ShutdownTimeout time.Duration
+	// ImmediateApprovalWindow (SIGNOFF_IMMEDIATE_APPROVAL_WINDOW, default 2h) is how long a request for
+	// a campaign that starts now stays open (R-APPR-6).
+	ImmediateApprovalWindow time.Duration
+	// SweepInterval (SIGNOFF_SWEEP_INTERVAL, default 30s) is how often the worker repairs what a crash
+	// between a database commit and a Temporal call left behind.
+	SweepInterval time.Duration
+	// SendGridAPIKey (SENDGRID_API_KEY) sends email through SendGrid; empty keeps email in the outbox table.
+	SendGridAPIKey string
+	// SendGridHost (SENDGRID_API_HOST, default https://api.sendgrid.com) is the SendGrid API host.
+	SendGridHost string
+	// MailFrom (SIGNOFF_MAIL_FROM, default signoff@localhost) is the sender of every email.
+	MailFrom string
 }
 
 // Load reads the configuration from the environment and applies defaults.
@@ -75,6 +87,15 @@ func Load() (Config, error) {
 	if c.ShutdownTimeout, err = duration("SIGNOFF_SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {
 		return Config{}, err
 	}
+	if c.ImmediateApprovalWindow, err = duration("SIGNOFF_IMMEDIATE_APPROVAL_WINDOW", 2*time.Hour); err != nil {
+		return Config{}, err
+	}
+	if c.SweepInterval, err = duration("SIGNOFF_SWEEP_INTERVAL", 30*time.Second); err != nil {
+		return Config{}, err
+	}
+	c.SendGridAPIKey = os.Getenv("SENDGRID_API_KEY")
+	c.SendGridHost = env("SENDGRID_API_HOST", "https://api.sendgrid.com")
+	c.MailFrom = env("SIGNOFF_MAIL_FROM", "signoff@localhost")
 	if c.BootstrapToken != "" && len(c.BootstrapToken) < 32 {
 		return Config{}, fmt.Errorf("config: SIGNOFF_BOOTSTRAP_TOKEN must be at least 32 characters")
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -204,19 +205,68 @@ func (s *Store) Campaigns(ctx context.Context, accountID string, after *Cursor, 
 	return out, nil
 }
 
+// ErrApprovalPending is returned for any edit of a campaign whose approval request is pending (R-CAMP-2).
+var ErrApprovalPending = errors.New("campaign has a pending approval request")
+
+// ErrCampaignLive is returned for an edit of a live campaign (journeys get a new version instead).
+var ErrCampaignLive = errors.New("campaign is live")
+
+// EditOutcome says what an edit did to the campaign's approval.
+type EditOutcome struct {
+	// DroppedApproval is true when the edit voided an approval not yet launched (R-CAMP-3).
+	DroppedApproval bool
+	// NewVersion is true when the edit of a live journey created a new version (R-CAMP-4).
+	NewVersion bool
+}
+
 // UpdateCampaign applies p to visible campaign id of account accountID and returns it with its content.
-func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p CampaignPatch) (Campaign, error) {
+// It refuses edits while a request is pending, drops an approval not yet launched, and turns the edit
+// of a live journey into a new version that follows the account's journey_version_policy.
+func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p CampaignPatch) (Campaign, EditOutcome, error) {
 	var c Campaign
+	var out EditOutcome
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
+		var kind, status, approval, policy string
+		err := tx.QueryRow(ctx, `SELECT c.kind, c.status, c.approval_status, a.journey_version_policy
+			FROM campaigns c JOIN accounts a ON a.id = c.account_id
+			WHERE c.account_id = $1 AND c.id = $2 AND NOT c.hidden FOR UPDATE OF c`, accountID, id).
+			Scan(&kind, &status, &approval, &policy)
+		if err != nil {
+			return err
+		}
+		if approval == "pending" {
+			return ErrApprovalPending
+		}
+		newStatus, newApproval, bump, clearLive := status, approval, false, false
+		switch {
+		case status == StatusLive && kind == KindJourney:
+			bump, newApproval, out.NewVersion = true, "none", true
+			if policy == "passive" {
+				newStatus, clearLive = StatusReady, true
+			}
+		case status == StatusLive:
+			return ErrCampaignLive
+		case approval == "approved":
+			newApproval, out.DroppedApproval = "none", true
+			if status == StatusScheduled {
+				newStatus = StatusReady
+			}
+		}
+		if p.Status != nil {
+			newStatus = *p.Status
+		}
+		err = tx.QueryRow(ctx, `
 			UPDATE campaigns AS c SET
 			  name = COALESCE($3, name), kind = COALESCE($4, kind), mode = COALESCE($5, mode),
 			  start_at = CASE WHEN $6 THEN $7 ELSE start_at END,
 			  end_at = CASE WHEN $8 THEN $9 ELSE end_at END,
-			  status = COALESCE($10, status), updated_at = now()
-			WHERE c.account_id = $1 AND c.id = $2 AND NOT c.hidden
-			RETURNING `+campaignColumns, accountID, id, p.Name, p.Kind, p.Mode,
-			p.SetStartAt, p.StartAt, p.SetEndAt, p.EndAt, p.Status).Scan(campaignScan(&c)...)
+			  status = $10, approval_status = $11,
+			  version = version + CASE WHEN $12 THEN 1 ELSE 0 END,
+			  live_version = CASE WHEN $13 THEN NULL ELSE live_version END,
+			  updated_at = now()
+			WHERE c.id = $1 AND c.account_id = $2
+			RETURNING `+campaignColumns, id, accountID, p.Name, p.Kind, p.Mode,
+			p.SetStartAt, p.StartAt, p.SetEndAt, p.EndAt, newStatus, newApproval, bump, clearLive).Scan(campaignScan(&c)...)
 		if err != nil {
 			return err
 		}
@@ -241,14 +291,18 @@ func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p Camp
 		return err
 	})
 	if err != nil {
-		return Campaign{}, notFound("storage: update campaign", err)
+		if errors.Is(err, ErrApprovalPending) || errors.Is(err, ErrCampaignLive) {
+			return Campaign{}, EditOutcome{}, fmt.Errorf("storage: update campaign: %w", err)
+		}
+		return Campaign{}, EditOutcome{}, notFound("storage: update campaign", err)
 	}
-	return c, nil
+	return c, out, nil
 }
 
 // DeleteCampaign deletes visible campaign id of account accountID and its content.
 func (s *Store) DeleteCampaign(ctx context.Context, accountID, id string) error {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM campaigns WHERE account_id = $1 AND id = $2 AND NOT hidden`, accountID, id)
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM campaigns WHERE account_id = $1 AND id = $2 AND NOT hidden
+		AND approval_status <> 'pending'`, accountID, id)
 	if err != nil {
 		return fmt.Errorf("storage: delete campaign: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/api"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/email"
 	"github.com/signoff/signoff/localenv"
 	"github.com/signoff/signoff/logging"
 	"github.com/signoff/signoff/schema"
@@ -191,7 +192,8 @@ func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Lo
 	srv := &http.Server{
 		Addr: cfg.HTTPAddr,
 		Handler: (&api.Server{Store: svc.store, Temporal: svc.temporal, Log: log.Named("api"),
-			OperatorToken: cfg.OperatorToken, PublicURL: cfg.PublicURL, TaskQueue: cfg.TaskQueue}).Handler(),
+			OperatorToken: cfg.OperatorToken, PublicURL: cfg.PublicURL, TaskQueue: cfg.TaskQueue,
+			ImmediateApprovalWindow: cfg.ImmediateApprovalWindow}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -217,12 +219,23 @@ func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Lo
 
 // serveWorker polls the task queue until ctx ends, then stops gracefully.
 func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap.Logger) error {
-	w := workers.New(svc.temporal, cfg.TaskQueue, &activities.Activities{Store: svc.store, Log: log.Named("activities")})
+	acts := &activities.Activities{Store: svc.store, Log: log.Named("activities")}
+	if cfg.SendGridAPIKey != "" {
+		acts.Mail = email.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridHost, cfg.MailFrom, "Signoff")
+	}
+	w := workers.New(svc.temporal, cfg.TaskQueue, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	log.Info("worker polling", zap.String("task_queue", cfg.TaskQueue), zap.String("namespace", cfg.TemporalNamespace))
+	log.Info("worker polling", zap.String("task_queue", cfg.TaskQueue), zap.String("namespace", cfg.TemporalNamespace),
+		zap.Bool("sendgrid", acts.Mail != nil))
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		workers.RunSweeper(ctx, svc.temporal, svc.store, cfg.TaskQueue, cfg.SweepInterval, log.Named("sweeper"))
+	}()
 	<-ctx.Done()
+	<-sweepDone
 	log.Info("worker shutting down")
 	w.Stop()
 	return nil

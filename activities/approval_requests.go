@@ -1,0 +1,148 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.uber.org/zap"
+
+	"github.com/signoff/signoff/email"
+	"github.com/signoff/signoff/storage"
+)
+
+// Application error types the approval workflow and the API agree on.
+const (
+	// ErrTypeAlreadyHandled marks an action on a request somebody else already decided (409).
+	ErrTypeAlreadyHandled = "AlreadyHandled"
+	// ErrTypeNotAllowed marks an action by someone who may not take it (403).
+	ErrTypeNotAllowed = "NotAllowed"
+	// ErrTypeNotFound marks a request or campaign that no longer exists.
+	ErrTypeNotFound = "NotFound"
+)
+
+// classify turns the store's sentinel errors into non-retryable application errors; anything else
+// (Postgres down, a timeout) stays retryable.
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrAlreadyHandled):
+		return temporal.NewNonRetryableApplicationError("the request was already handled", ErrTypeAlreadyHandled, err)
+	case errors.Is(err, storage.ErrNotApprover):
+		return temporal.NewNonRetryableApplicationError("you are not (or no longer) an approver of this request", ErrTypeNotAllowed, err)
+	case errors.Is(err, storage.ErrNotFound):
+		return temporal.NewNonRetryableApplicationError("not found", ErrTypeNotFound, err)
+	}
+	return err
+}
+
+// DecideInput is a terminal decision on a request of an account.
+type DecideInput struct {
+	AccountID string
+	Decision  storage.Decision
+}
+
+// Decide records a decision with the database's pending guard; a retry of the same decision is a no-op.
+func (a *Activities) Decide(ctx context.Context, in DecideInput) (storage.ApprovalRequest, error) {
+	r, err := a.Store.Decide(ctx, in.AccountID, in.Decision)
+	return r, classify(err)
+}
+
+// ChangeApproversInput replaces a request's approvers; ChangeKey is unique per change of the workflow.
+type ChangeApproversInput struct {
+	AccountID   string
+	RequestID   string
+	ActorID     string
+	ApproverIDs []string
+	Note        string
+	ChangeKey   string
+}
+
+// ChangeApprovers stores the new approver set and notifies the added approvers, once per ChangeKey.
+func (a *Activities) ChangeApprovers(ctx context.Context, in ChangeApproversInput) (storage.ApprovalRequest, error) {
+	r, err := a.Store.ChangeApprovers(ctx, in.AccountID, in.RequestID, in.ActorID, in.ApproverIDs, in.Note, in.ChangeKey)
+	return r, classify(err)
+}
+
+// ExpireApproverInput names the approver who lost the right.
+type ExpireApproverInput struct {
+	AccountID string
+	RequestID string
+	UserID    string
+}
+
+// ExpireApprover marks the assignment expired and says how many valid approvers are left and what the account's policy is.
+func (a *Activities) ExpireApprover(ctx context.Context, in ExpireApproverInput) (storage.ExpireResult, error) {
+	r, err := a.Store.ExpireApprover(ctx, in.AccountID, in.RequestID, in.UserID)
+	return r, classify(err)
+}
+
+// RecordEventInput is one history line, written once per DedupeKey.
+type RecordEventInput struct {
+	RequestID string
+	Type      string
+	Note      string
+	DedupeKey string
+}
+
+// RecordEvent appends an event to the request's history.
+func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) error {
+	return classify(a.Store.RecordEvent(ctx, in.RequestID, in.Type, nil, in.Note, in.DedupeKey))
+}
+
+// LaunchInput launches the campaign a request approved.
+type LaunchInput struct {
+	AccountID  string
+	CampaignID string
+	RequestID  string
+}
+
+// LaunchResult says whether the campaign went live; Skipped when its approval no longer covers it.
+type LaunchResult struct {
+	Launched bool
+	Skipped  bool
+}
+
+// LaunchApproved sets the approved campaign live and writes its launch record (idempotent per version);
+// when an edit voided the approval it records launch_skipped instead.
+func (a *Activities) LaunchApproved(ctx context.Context, in LaunchInput) (LaunchResult, error) {
+	_, _, err := a.Store.LaunchCampaign(ctx, storage.LaunchInput{AccountID: in.AccountID, CampaignID: in.CampaignID,
+		RequestID: &in.RequestID, Source: "workflow"})
+	if errors.Is(err, storage.ErrNotLaunchable) || errors.Is(err, storage.ErrNotFound) {
+		err := a.Store.RecordEvent(ctx, in.RequestID, storage.EventLaunchSkipped, nil,
+			"the approval no longer covers the campaign (it was edited or deleted)", in.RequestID+":launch_skipped:final")
+		return LaunchResult{Skipped: true}, classify(err)
+	}
+	if err != nil {
+		return LaunchResult{}, err
+	}
+	return LaunchResult{Launched: true}, nil
+}
+
+// DeliverEmails hands the request's undelivered outbox emails to the mailer. Without a mailer
+// (no SENDGRID_API_KEY) the outbox is the destination and nothing is sent.
+func (a *Activities) DeliverEmails(ctx context.Context, requestID string) (int, error) {
+	if a.Mail == nil {
+		return 0, nil
+	}
+	emails, err := a.Store.UnsentEmails(ctx, requestID)
+	if err != nil {
+		return 0, err
+	}
+	for i, e := range emails {
+		err := a.Mail.Send(ctx, email.Message{ToEmail: e.ToEmail, ToName: e.ToName, Subject: e.Subject, Body: e.Body})
+		if errors.Is(err, email.ErrPermanent) {
+			a.Log.Error("email refused by provider; left unsent", zap.String("email_id", e.ID), zap.Error(err))
+			continue
+		}
+		if err != nil {
+			return i, fmt.Errorf("deliver %s: %w", e.ID, err)
+		}
+		if err := a.Store.MarkEmailSent(ctx, e.ID); err != nil {
+			return i, err
+		}
+	}
+	return len(emails), nil
+}

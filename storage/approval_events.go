@@ -1,0 +1,85 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ApprovalEvent is one line of a request's append-only history (R-APPR-10).
+type ApprovalEvent struct {
+	Type      string    `json:"type"`
+	Actor     *Actor    `json:"actor"`
+	Note      string    `json:"note"`
+	At        time.Time `json:"at"`
+	RequestID string    `json:"request_id"`
+}
+
+// Actor is who caused an event; a nil actor is the system.
+type Actor struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+func insertEvent(ctx context.Context, tx pgx.Tx, requestID, typ string, actorID *string, note, dedupeKey string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO approval_events (account_id, request_id, campaign_id, type, actor_id, note, dedupe_key)
+		SELECT r.account_id, r.id, r.campaign_id, $2, $3, $4, $5 FROM approval_requests r WHERE r.id = $1
+		ON CONFLICT (dedupe_key) DO NOTHING`, requestID, typ, actorID, note, dedupeKey)
+	return err
+}
+
+// RecordEvent appends an event to a request's history once per dedupeKey.
+func (s *Store) RecordEvent(ctx context.Context, requestID, typ string, actorID *string, note, dedupeKey string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := insertEvent(ctx, tx, requestID, typ, actorID, note, dedupeKey); err != nil {
+			return fmt.Errorf("storage: record event: %w", err)
+		}
+		return nil
+	})
+}
+
+const eventQuery = `SELECT e.type, e.actor_id, u.name, u.email, e.note, e.at, e.request_id
+	FROM approval_events e LEFT JOIN users u ON u.id = e.actor_id `
+
+func collectEvents(rows pgx.Rows) ([]ApprovalEvent, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ApprovalEvent, error) {
+		var e ApprovalEvent
+		var id, name, email *string
+		if err := r.Scan(&e.Type, &id, &name, &email, &e.Note, &e.At, &e.RequestID); err != nil {
+			return e, err
+		}
+		if id != nil {
+			e.Actor = &Actor{ID: *id, Name: *name, Email: *email}
+		}
+		return e, nil
+	})
+}
+
+// RequestHistory lists a request's events in order.
+func (s *Store) RequestHistory(ctx context.Context, accountID, requestID string) ([]ApprovalEvent, error) {
+	rows, err := s.Pool.Query(ctx, eventQuery+`WHERE e.account_id = $1 AND e.request_id = $2 ORDER BY e.id`, accountID, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: request history: %w", err)
+	}
+	out, err := collectEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("storage: request history: %w", err)
+	}
+	return out, nil
+}
+
+// CampaignHistory lists the events of every request of a campaign in order.
+func (s *Store) CampaignHistory(ctx context.Context, accountID, campaignID string) ([]ApprovalEvent, error) {
+	rows, err := s.Pool.Query(ctx, eventQuery+`WHERE e.account_id = $1 AND e.campaign_id = $2 ORDER BY e.id`, accountID, campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: campaign history: %w", err)
+	}
+	out, err := collectEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("storage: campaign history: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,594 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Request statuses, and the decision types an event may record (R-APPR-10).
+const (
+	RequestPending   = "pending"
+	RequestApproved  = "approved"
+	RequestRejected  = "rejected"
+	RequestCancelled = "cancelled"
+	RequestTimedOut  = "timed_out"
+	RequestExpired   = "expired"
+
+	EventSubmitted        = "submitted"
+	EventApproversChanged = "approvers_changed"
+	EventApproved         = "approved"
+	EventRejected         = "rejected"
+	EventCancelled        = "cancelled"
+	EventTimedOut         = "timed_out"
+	EventApproverExpired  = "approver_expired"
+	EventAutoApproved     = "auto_approved"
+	EventLaunched         = "launched"
+	EventLaunchSkipped    = "launch_skipped"
+
+	ApproverAssigned = "assigned"
+	ApproverExpired  = "expired"
+	ApproverRemoved  = "removed"
+)
+
+// ErrAlreadyHandled is returned when a request has already been decided (R-APPR-5).
+var ErrAlreadyHandled = errors.New("approval request already handled")
+
+// ErrRequestOpen is returned when a campaign already has a pending request (R-APPR-3).
+var ErrRequestOpen = errors.New("campaign already has an open approval request")
+
+// ErrNotApprover is returned when the actor is not (or no longer) a valid assigned approver (R-APPR-7).
+var ErrNotApprover = errors.New("not a valid approver of this request")
+
+// ApprovalRequest is a request to approve one campaign version.
+type ApprovalRequest struct {
+	ID              string     `json:"id"`
+	AccountID       string     `json:"account_id"`
+	CampaignID      string     `json:"campaign_id"`
+	CampaignVersion int        `json:"campaign_version"`
+	SubmittedBy     string     `json:"submitted_by"`
+	Note            string     `json:"note"`
+	Status          string     `json:"status"`
+	DecidedBy       *string    `json:"decided_by"`
+	DecisionNote    string     `json:"decision_note"`
+	DecidedAt       *time.Time `json:"decided_at"`
+	DeadlineAt      time.Time  `json:"deadline_at"`
+	LaunchAt        *time.Time `json:"launch_at"`
+	Approvers       []Approver `json:"approvers"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+}
+
+// Approver is a user assigned to a request, with the state of the assignment.
+type Approver struct {
+	UserID string `json:"user_id"`
+	Name   string `json:"name"`
+	Email  string `json:"email"`
+	State  string `json:"state"`
+}
+
+// NewApprovalRequest holds what a submission stores.
+type NewApprovalRequest struct {
+	ID          string
+	AccountID   string
+	CampaignID  string
+	SubmittedBy string
+	Note        string
+	ApproverIDs []string
+	DeadlineAt  time.Time
+	LaunchAt    *time.Time
+}
+
+// Decision is a terminal transition of a request. ActorID nil means the system.
+type Decision struct {
+	RequestID string
+	Type      string // an Event* decision type: approved, rejected, cancelled, timed_out, expired, auto_approved
+	ActorID   *string
+	Note      string
+}
+
+// hasRightSQL is R-AUTH-3 in SQL, over a users row aliased u.
+const hasRightSQL = `(u.active AND (u.role IN ('admin', 'approver') OR (u.role = 'editor' AND u.can_approve)))`
+
+const requestColumns = `r.id, r.account_id, r.campaign_id, r.campaign_version, r.submitted_by, r.note, r.status,
+	r.decided_by, r.decision_note, r.decided_at, r.deadline_at, r.launch_at, r.created_at, r.updated_at`
+
+func requestScan(r *ApprovalRequest) []any {
+	return []any{&r.ID, &r.AccountID, &r.CampaignID, &r.CampaignVersion, &r.SubmittedBy, &r.Note, &r.Status,
+		&r.DecidedBy, &r.DecisionNote, &r.DecidedAt, &r.DeadlineAt, &r.LaunchAt, &r.CreatedAt, &r.UpdatedAt}
+}
+
+// CreateApprovalRequest stores a pending request with its approvers, locks the campaign
+// (approval_status pending), records the submitted event and notifies the approvers, in one transaction.
+func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest) (ApprovalRequest, error) {
+	var out ApprovalRequest
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var version int
+		var name, approvalStatus string
+		err := tx.QueryRow(ctx, `SELECT version, name, approval_status FROM campaigns
+			WHERE account_id = $1 AND id = $2 AND NOT hidden FOR UPDATE`, nr.AccountID, nr.CampaignID).
+			Scan(&version, &name, &approvalStatus)
+		if err != nil {
+			return err
+		}
+		if approvalStatus == RequestPending {
+			return ErrRequestOpen
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO approval_requests (id, account_id, campaign_id, campaign_version, submitted_by, note, deadline_at, launch_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			nr.ID, nr.AccountID, nr.CampaignID, version, nr.SubmittedBy, nr.Note, nr.DeadlineAt, nr.LaunchAt)
+		if isUniqueViolation(err) {
+			return ErrRequestOpen
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO approval_request_approvers (request_id, user_id)
+			SELECT $1, unnest($2::uuid[])`, nr.ID, nr.ApproverIDs); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET approval_status = 'pending', updated_at = now() WHERE id = $1`, nr.CampaignID); err != nil {
+			return err
+		}
+		if err := insertEvent(ctx, tx, nr.ID, EventSubmitted, &nr.SubmittedBy, nr.Note, nr.ID+":submitted"); err != nil {
+			return err
+		}
+		submitter, err := userName(ctx, tx, nr.SubmittedBy)
+		if err != nil {
+			return err
+		}
+		body := fmt.Sprintf("%s asks you to approve %q before it launches.", submitter, name)
+		if nr.Note != "" {
+			body += "\n\nNote: " + nr.Note
+		}
+		for _, uid := range nr.ApproverIDs {
+			if err := notify(ctx, tx, notice{AccountID: nr.AccountID, UserID: uid, Kind: "approval_requested",
+				Title: "Approval requested: " + name, Body: body, CampaignID: nr.CampaignID, RequestID: nr.ID,
+				DedupeKey: nr.ID + ":submitted:" + uid}); err != nil {
+				return err
+			}
+		}
+		out, err = loadRequest(ctx, tx, nr.AccountID, nr.ID)
+		return err
+	})
+	if err != nil {
+		return ApprovalRequest{}, notFound("storage: create approval request", err)
+	}
+	return out, nil
+}
+
+// MarkWorkflowStarted records that the request's workflow runs, so the sweeper leaves it alone.
+func (s *Store) MarkWorkflowStarted(ctx context.Context, requestID string) error {
+	if _, err := s.Pool.Exec(ctx, `UPDATE approval_requests SET workflow_started_at = now() WHERE id = $1 AND workflow_started_at IS NULL`, requestID); err != nil {
+		return fmt.Errorf("storage: mark workflow started: %w", err)
+	}
+	return nil
+}
+
+// UnstartedRequests lists pending requests created before olderThan whose workflow was never
+// recorded as started (the API crashed between commit and start).
+func (s *Store) UnstartedRequests(ctx context.Context, olderThan time.Time) ([]ApprovalRequest, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT r.account_id, r.id FROM approval_requests r
+		WHERE r.workflow_started_at IS NULL AND r.status = 'pending' AND r.created_at < $1 ORDER BY r.created_at LIMIT 500`, olderThan)
+	if err != nil {
+		return nil, fmt.Errorf("storage: unstarted requests: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ A, ID string }])
+	if err != nil {
+		return nil, fmt.Errorf("storage: unstarted requests: %w", err)
+	}
+	out := make([]ApprovalRequest, 0, len(keys))
+	for _, k := range keys {
+		r, err := s.ApprovalRequest(ctx, k.A, k.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// ApprovalRequest returns request id of account accountID with its approvers.
+func (s *Store) ApprovalRequest(ctx context.Context, accountID, id string) (ApprovalRequest, error) {
+	r, err := loadRequest(ctx, s.Pool, accountID, id)
+	if err != nil {
+		return ApprovalRequest{}, notFound("storage: approval request", err)
+	}
+	return r, nil
+}
+
+func loadRequest(ctx context.Context, q queryer, accountID, id string) (ApprovalRequest, error) {
+	var r ApprovalRequest
+	if err := q.QueryRow(ctx, `SELECT `+requestColumns+` FROM approval_requests r WHERE r.account_id = $1 AND r.id = $2`,
+		accountID, id).Scan(requestScan(&r)...); err != nil {
+		return r, err
+	}
+	rows, err := q.Query(ctx, `SELECT u.id, u.name, u.email, a.state FROM approval_request_approvers a
+		JOIN users u ON u.id = a.user_id WHERE a.request_id = $1 ORDER BY lower(u.email)`, id)
+	if err != nil {
+		return r, err
+	}
+	r.Approvers, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Approver])
+	return r, err
+}
+
+// Decide applies a terminal decision (R-APPR-4..7) with `WHERE status = 'pending'` as the guard:
+// the request's status, the campaign's approval state, the event and the notifications change in
+// one transaction. A retry of the same decision returns the request unchanged; any other decision
+// on a decided request returns ErrAlreadyHandled.
+func (s *Store) Decide(ctx context.Context, accountID string, d Decision) (ApprovalRequest, error) {
+	var out ApprovalRequest
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var existingType string
+		var existingActor *string
+		err := tx.QueryRow(ctx, `SELECT type, actor_id FROM approval_events WHERE dedupe_key = $1`, d.RequestID+":decision").
+			Scan(&existingType, &existingActor)
+		if err == nil {
+			if existingType == d.Type && sameActor(existingActor, d.ActorID) {
+				out, err = loadRequest(ctx, tx, accountID, d.RequestID)
+				return err
+			}
+			return ErrAlreadyHandled
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		req, err := loadRequest(ctx, tx, accountID, d.RequestID)
+		if err != nil {
+			return err
+		}
+		if req.Status != RequestPending {
+			return ErrAlreadyHandled
+		}
+		if d.Type == EventApproved || d.Type == EventRejected {
+			var ok bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_request_approvers a JOIN users u ON u.id = a.user_id
+				WHERE a.request_id = $1 AND a.user_id = $2 AND a.state = 'assigned' AND `+hasRightSQL+`)`,
+				d.RequestID, d.ActorID).Scan(&ok); err != nil {
+				return err
+			}
+			if !ok {
+				return ErrNotApprover
+			}
+		}
+		status := map[string]string{EventApproved: RequestApproved, EventAutoApproved: RequestApproved,
+			EventRejected: RequestRejected, EventCancelled: RequestCancelled, EventTimedOut: RequestTimedOut,
+			EventApproverExpired: RequestExpired}[d.Type]
+		if status == "" {
+			return fmt.Errorf("unknown decision %q", d.Type)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE approval_requests SET status = $2, decided_by = $3, decision_note = $4,
+			decided_at = now(), updated_at = now() WHERE id = $1 AND status = 'pending'`, d.RequestID, status, d.ActorID, d.Note)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrAlreadyHandled
+		}
+		// Approval schedules the campaign; a live journey's new version stays live until it launches.
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET approval_status = $2,
+			status = CASE WHEN $2 = 'approved' AND status <> 'live' THEN 'scheduled' ELSE status END,
+			updated_at = now() WHERE id = $1`, req.CampaignID, status); err != nil {
+			return err
+		}
+		// A request that expires for want of approvers is recorded as approver_expired under the decision key.
+		if err := insertEvent(ctx, tx, d.RequestID, d.Type, d.ActorID, d.Note, d.RequestID+":decision"); err != nil {
+			return err
+		}
+		if err := notifyDecision(ctx, tx, req, d, status); err != nil {
+			return err
+		}
+		out, err = loadRequest(ctx, tx, accountID, d.RequestID)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrAlreadyHandled) || errors.Is(err, ErrNotApprover) {
+			return ApprovalRequest{}, fmt.Errorf("storage: decide: %w", err)
+		}
+		return ApprovalRequest{}, notFound("storage: decide", err)
+	}
+	return out, nil
+}
+
+func sameActor(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+// notifyDecision tells the submitter of every outcome, and everyone involved of a cancellation (R-APPR-9).
+func notifyDecision(ctx context.Context, tx pgx.Tx, req ApprovalRequest, d Decision, status string) error {
+	var campaign string
+	if err := tx.QueryRow(ctx, `SELECT name FROM campaigns WHERE id = $1`, req.CampaignID).Scan(&campaign); err != nil {
+		return err
+	}
+	actor := "Signoff"
+	if d.ActorID != nil {
+		n, err := userName(ctx, tx, *d.ActorID)
+		if err != nil {
+			return err
+		}
+		actor = n
+	}
+	var title, body string
+	switch d.Type {
+	case EventApproved:
+		title, body = "Approved: "+campaign, fmt.Sprintf("%s approved %q. It launches at its start time.", actor, campaign)
+	case EventAutoApproved:
+		title, body = "Approved automatically: "+campaign, fmt.Sprintf("Approvals were turned off for the account, so %q was approved automatically.", campaign)
+	case EventRejected:
+		title, body = "Rejected: "+campaign, fmt.Sprintf("%s rejected %q.", actor, campaign)
+	case EventTimedOut:
+		title, body = "Approval timed out: "+campaign, fmt.Sprintf("Nobody decided on %q before its deadline. Submit it again to launch.", campaign)
+	case EventApproverExpired:
+		title, body = "Approval expired: "+campaign, fmt.Sprintf("No assigned approver of %q still has the approval right. The campaign is editable again; submit it to another approver.", campaign)
+	case EventCancelled:
+		title, body = "Approval cancelled: "+campaign, fmt.Sprintf("%s cancelled the approval request for %q. The campaign is editable again.", actor, campaign)
+	}
+	if d.Note != "" {
+		body += "\n\nNote: " + d.Note
+	}
+	recipients := []string{req.SubmittedBy}
+	if d.Type == EventCancelled {
+		for _, a := range req.Approvers {
+			recipients = append(recipients, a.UserID)
+		}
+	}
+	seen := map[string]bool{}
+	for _, uid := range recipients {
+		if seen[uid] || (d.ActorID != nil && uid == *d.ActorID && d.Type == EventCancelled) {
+			continue
+		}
+		seen[uid] = true
+		if err := notify(ctx, tx, notice{AccountID: req.AccountID, UserID: uid, Kind: "approval_" + status,
+			Title: title, Body: body, CampaignID: req.CampaignID, RequestID: req.ID,
+			DedupeKey: req.ID + ":decision:" + uid}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ChangeApprovers replaces the assigned approvers of a pending request; changeKey makes a retry a no-op.
+func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actorID string, approverIDs []string, note, changeKey string) (ApprovalRequest, error) {
+	var out ApprovalRequest
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		req, err := loadRequestForUpdate(ctx, tx, accountID, requestID)
+		if err != nil {
+			return err
+		}
+		var done bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_events WHERE dedupe_key = $1)`, changeKey).Scan(&done); err != nil {
+			return err
+		}
+		if done {
+			out, err = loadRequest(ctx, tx, accountID, requestID)
+			return err
+		}
+		if req.Status != RequestPending {
+			return ErrAlreadyHandled
+		}
+		if _, err := tx.Exec(ctx, `UPDATE approval_request_approvers SET state = 'removed', updated_at = now()
+			WHERE request_id = $1 AND state = 'assigned' AND NOT (user_id = ANY($2::uuid[]))`, requestID, approverIDs); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `INSERT INTO approval_request_approvers AS a (request_id, user_id) SELECT $1, unnest($2::uuid[])
+			ON CONFLICT (request_id, user_id) DO UPDATE SET state = 'assigned', updated_at = now() WHERE a.state <> 'assigned'
+			RETURNING user_id`, requestID, approverIDs)
+		if err != nil {
+			return err
+		}
+		added, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if err := insertEvent(ctx, tx, requestID, EventApproversChanged, &actorID, note, changeKey); err != nil {
+			return err
+		}
+		var campaign string
+		if err := tx.QueryRow(ctx, `SELECT name FROM campaigns WHERE id = $1`, req.CampaignID).Scan(&campaign); err != nil {
+			return err
+		}
+		submitter, err := userName(ctx, tx, req.SubmittedBy)
+		if err != nil {
+			return err
+		}
+		for _, uid := range added {
+			if err := notify(ctx, tx, notice{AccountID: accountID, UserID: uid, Kind: "approval_requested",
+				Title: "Approval requested: " + campaign, Body: fmt.Sprintf("%s asks you to approve %q before it launches.", submitter, campaign),
+				CampaignID: req.CampaignID, RequestID: requestID, DedupeKey: changeKey + ":" + uid}); err != nil {
+				return err
+			}
+		}
+		out, err = loadRequest(ctx, tx, accountID, requestID)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrAlreadyHandled) {
+			return ApprovalRequest{}, fmt.Errorf("storage: change approvers: %w", err)
+		}
+		return ApprovalRequest{}, notFound("storage: change approvers", err)
+	}
+	return out, nil
+}
+
+func loadRequestForUpdate(ctx context.Context, tx pgx.Tx, accountID, id string) (ApprovalRequest, error) {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM approval_requests WHERE account_id = $1 AND id = $2 FOR UPDATE`, accountID, id); err != nil {
+		return ApprovalRequest{}, err
+	}
+	return loadRequest(ctx, tx, accountID, id)
+}
+
+// ExpireResult says what is left of a request after an approver lost the right.
+type ExpireResult struct {
+	// ValidApprovers counts the assigned approvers who still hold the approval right.
+	ValidApprovers int
+	// Policy is the account's on_no_approvers setting.
+	Policy string
+	// Status is the request's status.
+	Status string
+}
+
+// ExpireApprover marks userID's assignment on a request expired and records it once (R-APPR-7).
+func (s *Store) ExpireApprover(ctx context.Context, accountID, requestID, userID string) (ExpireResult, error) {
+	var res ExpireResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		req, err := loadRequestForUpdate(ctx, tx, accountID, requestID)
+		if err != nil {
+			return err
+		}
+		res.Status = req.Status
+		tag, err := tx.Exec(ctx, `UPDATE approval_request_approvers SET state = 'expired', updated_at = now()
+			WHERE request_id = $1 AND user_id = $2 AND state = 'assigned'`, requestID, userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() > 0 {
+			if err := insertEvent(ctx, tx, requestID, EventApproverExpired, &userID, "the approver lost the approval right",
+				requestID+":approver_expired:"+userID); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM approval_request_approvers a JOIN users u ON u.id = a.user_id
+			  WHERE a.request_id = $1 AND a.state = 'assigned' AND `+hasRightSQL+`),
+			(SELECT on_no_approvers FROM accounts WHERE id = $2)`, requestID, accountID).Scan(&res.ValidApprovers, &res.Policy)
+	})
+	if err != nil {
+		return ExpireResult{}, notFound("storage: expire approver", err)
+	}
+	return res, nil
+}
+
+// PendingRequestsAssignedTo lists the pending requests on which userID is an assigned approver.
+func (s *Store) PendingRequestsAssignedTo(ctx context.Context, accountID, userID string) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT r.id FROM approval_requests r JOIN approval_request_approvers a ON a.request_id = r.id
+		WHERE r.account_id = $1 AND a.user_id = $2 AND a.state = 'assigned' AND r.status = 'pending'`, accountID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: pending assigned: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("storage: pending assigned: %w", err)
+	}
+	return ids, nil
+}
+
+// PendingRequests lists the ids of the pending requests of account accountID.
+func (s *Store) PendingRequests(ctx context.Context, accountID string) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id FROM approval_requests WHERE account_id = $1 AND status = 'pending'`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: pending requests: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("storage: pending requests: %w", err)
+	}
+	return ids, nil
+}
+
+// Inbox lists the pending requests on which userID is an assigned approver, oldest deadline first (R-APPR-11).
+func (s *Store) Inbox(ctx context.Context, accountID, userID string) ([]ApprovalRequest, error) {
+	ids, err := s.PendingRequestsAssignedTo(ctx, accountID, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ApprovalRequest, 0, len(ids))
+	for _, id := range ids {
+		r, err := s.ApprovalRequest(ctx, accountID, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	sortByDeadline(out)
+	return out, nil
+}
+
+func sortByDeadline(rs []ApprovalRequest) {
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && rs[j].DeadlineAt.Before(rs[j-1].DeadlineAt); j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
+}
+
+// LatestRequests returns the newest request of each campaign in ids that has one.
+func (s *Store) LatestRequests(ctx context.Context, accountID string, ids []string) (map[string]ApprovalRequest, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT DISTINCT ON (r.campaign_id) `+requestColumns+` FROM approval_requests r
+		WHERE r.account_id = $1 AND r.campaign_id = ANY($2::uuid[]) ORDER BY r.campaign_id, r.created_at DESC`, accountID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("storage: latest requests: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ApprovalRequest, error) {
+		var r ApprovalRequest
+		return r, row.Scan(requestScan(&r)...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: latest requests: %w", err)
+	}
+	out := make(map[string]ApprovalRequest, len(list))
+	for _, r := range list {
+		rows, err := s.Pool.Query(ctx, `SELECT u.id, u.name, u.email, a.state FROM approval_request_approvers a
+			JOIN users u ON u.id = a.user_id WHERE a.request_id = $1 ORDER BY lower(u.email)`, r.ID)
+		if err != nil {
+			return nil, fmt.Errorf("storage: latest requests: %w", err)
+		}
+		if r.Approvers, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Approver]); err != nil {
+			return nil, fmt.Errorf("storage: latest requests: %w", err)
+		}
+		out[r.CampaignID] = r
+	}
+	return out, nil
+}
+
+// LatestApprovedRequest returns the approved request of the campaign's current version.
+func (s *Store) LatestApprovedRequest(ctx context.Context, accountID, campaignID string) (ApprovalRequest, error) {
+	var id string
+	err := s.Pool.QueryRow(ctx, `SELECT r.id FROM approval_requests r JOIN campaigns c ON c.id = r.campaign_id
+		WHERE r.account_id = $1 AND r.campaign_id = $2 AND r.status = 'approved' AND r.campaign_version = c.version
+		ORDER BY r.decided_at DESC LIMIT 1`, accountID, campaignID).Scan(&id)
+	if err != nil {
+		return ApprovalRequest{}, notFound("storage: approved request", err)
+	}
+	return s.ApprovalRequest(ctx, accountID, id)
+}
+
+// StaleAssignment is an assigned approver of a pending request who no longer holds the approval right.
+type StaleAssignment struct {
+	RequestID string
+	UserID    string
+}
+
+// StaleAssignments lists assignments the workflows have not yet expired (the sweeper's safety net for R-APPR-7).
+func (s *Store) StaleAssignments(ctx context.Context) ([]StaleAssignment, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT a.request_id, a.user_id FROM approval_request_approvers a
+		JOIN approval_requests r ON r.id = a.request_id JOIN users u ON u.id = a.user_id
+		WHERE r.status = 'pending' AND a.state = 'assigned' AND r.workflow_started_at IS NOT NULL AND NOT `+hasRightSQL+` LIMIT 1000`)
+	if err != nil {
+		return nil, fmt.Errorf("storage: stale assignments: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[StaleAssignment])
+	if err != nil {
+		return nil, fmt.Errorf("storage: stale assignments: %w", err)
+	}
+	return out, nil
+}
+
+// PendingInDisabledAccounts lists pending requests of accounts whose approvals are turned off.
+func (s *Store) PendingInDisabledAccounts(ctx context.Context) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT r.id FROM approval_requests r JOIN accounts a ON a.id = r.account_id
+		WHERE r.status = 'pending' AND NOT a.approval_enabled AND r.workflow_started_at IS NOT NULL LIMIT 1000`)
+	if err != nil {
+		return nil, fmt.Errorf("storage: pending in disabled accounts: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("storage: pending in disabled accounts: %w", err)
+	}
+	return ids, nil
+}

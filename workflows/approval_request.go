@@ -1,0 +1,412 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/storage"
+)
+
+// Names of the approval request workflow, its Updates (decisions) and Signals (one-way events).
+const (
+	ApprovalRequestWorkflowName = "ApprovalRequest"
+
+	UpdateApprove         = "approve"
+	UpdateReject          = "reject"
+	UpdateCancel          = "cancel"
+	UpdateChangeApprovers = "change-approvers"
+
+	SignalApproverRevoked   = "approver-revoked"
+	SignalApprovalsDisabled = "approvals-disabled"
+	SignalApprovalDropped   = "approval-dropped"
+)
+
+// ApprovalRequestWorkflowID is the workflow id of request id (SPEC §7).
+func ApprovalRequestWorkflowID(id string) string { return "approval-request/" + id }
+
+// ApprovalRequestInput is everything the workflow needs; the request row already exists.
+type ApprovalRequestInput struct {
+	RequestID   string
+	AccountID   string
+	CampaignID  string
+	SubmitterID string
+	ApproverIDs []string
+	// Deadline is when a pending request times out (R-APPR-6).
+	Deadline time.Time
+	// LaunchAt is the campaign's start_at; nil launches as soon as it is approved.
+	LaunchAt *time.Time
+}
+
+// DecisionInput is an approve, reject or cancel by ActorID.
+type DecisionInput struct {
+	ActorID string
+	Note    string
+}
+
+// ChangeApproversInput replaces the approvers; only the submitter may (R-APPR-4).
+type ChangeApproversInput struct {
+	ActorID     string
+	ApproverIDs []string
+	Note        string
+}
+
+// ApproverRevokedSignal says UserID lost the approval right (R-APPR-7).
+type ApproverRevokedSignal struct {
+	UserID string
+}
+
+// InputFromRequest builds the workflow input from a stored request.
+func InputFromRequest(r storage.ApprovalRequest) ApprovalRequestInput {
+	in := ApprovalRequestInput{RequestID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID,
+		SubmitterID: r.SubmittedBy, Deadline: r.DeadlineAt, LaunchAt: r.LaunchAt}
+	for _, a := range r.Approvers {
+		if a.State == storage.ApproverAssigned {
+			in.ApproverIDs = append(in.ApproverIDs, a.UserID)
+		}
+	}
+	return in
+}
+
+// StartApprovalRequest starts the workflow of a stored request (reject-duplicate: a second start of
+// the same request is refused, and treated as success here).
+func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, r storage.ApprovalRequest) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       ApprovalRequestWorkflowID(r.ID),
+		TaskQueue:                taskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			AccountIDKey.ValueSet(r.AccountID), CampaignIDKey.ValueSet(r.CampaignID), StatusKey.ValueSet(storage.RequestPending)),
+	}, ApprovalRequestWorkflowName, InputFromRequest(r))
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return fmt.Errorf("workflows: start approval request: %w", err)
+	}
+	return nil
+}
+
+// Search attribute keys of SPEC §7.
+var (
+	AccountIDKey  = temporal.NewSearchAttributeKeyKeyword(SearchAttrAccountID)
+	CampaignIDKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrCampaignID)
+	StatusKey     = temporal.NewSearchAttributeKeyKeyword(SearchAttrStatus)
+)
+
+// ApprovalRequest is the workflow of one approval request: it arbitrates decisions (the first
+// valid Update wins, R-APPR-5), enforces the deadline with a durable timer (R-APPR-6), reacts to
+// revocations and the account toggle (R-APPR-1, R-APPR-7), and launches at start_at (R-APPR-8).
+func ApprovalRequest(ctx workflow.Context, in ApprovalRequestInput) (string, error) {
+	w := &approvalRequestImpl{in: in}
+	if err := w.setup(ctx); err != nil {
+		return "", err
+	}
+	return w.run(ctx)
+}
+
+type approvalRequestImpl struct {
+	in        ApprovalRequestInput
+	status    string
+	approvers map[string]bool
+	mu        workflow.Mutex
+	changes   int
+
+	deadlineDue  bool
+	startDue     bool
+	skipRecorded bool
+	revoked      []string
+	disabled     bool
+	dropped      bool
+}
+
+var acts *activities.Activities // method values name the activities; never called directly
+
+func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
+	w.status = storage.RequestPending
+	w.mu = workflow.NewMutex(ctx)
+	w.approvers = map[string]bool{}
+	for _, id := range w.in.ApproverIDs {
+		w.approvers[id] = true
+	}
+	decision := func(typ string) func(workflow.Context, DecisionInput) (storage.ApprovalRequest, error) {
+		return func(ctx workflow.Context, d DecisionInput) (storage.ApprovalRequest, error) {
+			if err := w.mu.Lock(ctx); err != nil {
+				return storage.ApprovalRequest{}, err
+			}
+			defer w.mu.Unlock()
+			actor := d.ActorID
+			return w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: typ, ActorID: &actor, Note: d.Note})
+		}
+	}
+	for _, u := range []struct {
+		name     string
+		typ      string
+		validate func(workflow.Context, DecisionInput) error
+	}{
+		{UpdateApprove, storage.EventApproved, w.validateApproverAction},
+		{UpdateReject, storage.EventRejected, func(ctx workflow.Context, d DecisionInput) error {
+			if d.Note == "" {
+				return temporal.NewApplicationError("a rejection needs a note", activities.ErrTypeNotAllowed)
+			}
+			return w.validateApproverAction(ctx, d)
+		}},
+		{UpdateCancel, storage.EventCancelled, func(workflow.Context, DecisionInput) error { return w.validatePending() }},
+	} {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, decision(u.typ),
+			workflow.UpdateHandlerOptions{Validator: u.validate}); err != nil {
+			return err
+		}
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateChangeApprovers, w.changeApprovers,
+		workflow.UpdateHandlerOptions{Validator: w.validateChangeApprovers}); err != nil {
+		return err
+	}
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		ch := workflow.GetSignalChannel(ctx, SignalApproverRevoked)
+		for {
+			var s ApproverRevokedSignal
+			ch.Receive(ctx, &s)
+			w.revoked = append(w.revoked, s.UserID)
+		}
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		workflow.GetSignalChannel(ctx, SignalApprovalsDisabled).Receive(ctx, nil)
+		w.disabled = true
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		workflow.GetSignalChannel(ctx, SignalApprovalDropped).Receive(ctx, nil)
+		w.dropped = true
+	})
+	return nil
+}
+
+func (w *approvalRequestImpl) validatePending() error {
+	if w.status != storage.RequestPending {
+		return temporal.NewApplicationError("the request is already "+w.status, activities.ErrTypeAlreadyHandled)
+	}
+	return nil
+}
+
+func (w *approvalRequestImpl) validateApproverAction(_ workflow.Context, d DecisionInput) error {
+	if err := w.validatePending(); err != nil {
+		return err
+	}
+	if !w.approvers[d.ActorID] {
+		return temporal.NewApplicationError("you are not an assigned approver of this request", activities.ErrTypeNotAllowed)
+	}
+	return nil
+}
+
+func (w *approvalRequestImpl) validateChangeApprovers(_ workflow.Context, c ChangeApproversInput) error {
+	if err := w.validatePending(); err != nil {
+		return err
+	}
+	if c.ActorID != w.in.SubmitterID {
+		return temporal.NewApplicationError("only the submitter may change approvers", activities.ErrTypeNotAllowed)
+	}
+	if len(c.ApproverIDs) == 0 {
+		return temporal.NewApplicationError("at least one approver is required", activities.ErrTypeNotAllowed)
+	}
+	return nil
+}
+
+func activityCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    500 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+			NonRetryableErrorTypes: []string{activities.ErrTypeAlreadyHandled, activities.ErrTypeNotAllowed,
+				activities.ErrTypeNotFound},
+		},
+	})
+}
+
+// decideLocked records a terminal decision; the caller holds w.mu.
+func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d storage.Decision) (storage.ApprovalRequest, error) {
+	if err := w.validatePending(); err != nil {
+		return storage.ApprovalRequest{}, err
+	}
+	var out storage.ApprovalRequest
+	err := workflow.ExecuteActivity(activityCtx(ctx), acts.Decide, activities.DecideInput{AccountID: w.in.AccountID, Decision: d}).Get(ctx, &out)
+	if err != nil {
+		return storage.ApprovalRequest{}, err
+	}
+	w.status = out.Status
+	w.setStatusAttr(ctx, out.Status)
+	return out, nil
+}
+
+func (w *approvalRequestImpl) changeApprovers(ctx workflow.Context, c ChangeApproversInput) (storage.ApprovalRequest, error) {
+	if err := w.mu.Lock(ctx); err != nil {
+		return storage.ApprovalRequest{}, err
+	}
+	defer w.mu.Unlock()
+	if err := w.validatePending(); err != nil {
+		return storage.ApprovalRequest{}, err
+	}
+	w.changes++
+	var out storage.ApprovalRequest
+	err := workflow.ExecuteActivity(activityCtx(ctx), acts.ChangeApprovers, activities.ChangeApproversInput{
+		AccountID: w.in.AccountID, RequestID: w.in.RequestID, ActorID: c.ActorID, ApproverIDs: c.ApproverIDs,
+		Note: c.Note, ChangeKey: fmt.Sprintf("%s:approvers_changed:%d", w.in.RequestID, w.changes),
+	}).Get(ctx, &out)
+	if err != nil {
+		return storage.ApprovalRequest{}, err
+	}
+	w.approvers = map[string]bool{}
+	for _, a := range out.Approvers {
+		if a.State == storage.ApproverAssigned {
+			w.approvers[a.UserID] = true
+		}
+	}
+	w.deliver(ctx)
+	return out, nil
+}
+
+func (w *approvalRequestImpl) setStatusAttr(ctx workflow.Context, status string) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(status)); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attribute", "error", err)
+	}
+}
+
+// deliver hands the request's new outbox emails to the mailer (a no-op without SendGrid).
+func (w *approvalRequestImpl) deliver(ctx workflow.Context) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 5 * time.Minute, MaximumAttempts: 20},
+	})
+	if err := workflow.ExecuteActivity(actx, acts.DeliverEmails, w.in.RequestID).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("email delivery gave up; the emails stay in the outbox", "error", err)
+	}
+}
+
+func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
+	logger := workflow.GetLogger(ctx)
+	w.deliver(ctx)
+
+	timerCtx, cancelTimers := workflow.WithCancel(ctx)
+	defer cancelTimers()
+	now := workflow.Now(ctx)
+	workflow.Go(timerCtx, func(ctx workflow.Context) {
+		if workflow.NewTimer(ctx, nonNegative(w.in.Deadline.Sub(now))).Get(ctx, nil) == nil {
+			w.deadlineDue = true
+		}
+	})
+	if w.in.LaunchAt != nil && w.in.LaunchAt.After(now) && w.in.LaunchAt.Before(w.in.Deadline) {
+		workflow.Go(timerCtx, func(ctx workflow.Context) {
+			if workflow.NewTimer(ctx, w.in.LaunchAt.Sub(now)).Get(ctx, nil) == nil {
+				w.startDue = true
+			}
+		})
+	}
+
+	for w.status == storage.RequestPending {
+		if err := workflow.Await(ctx, func() bool {
+			return w.status != storage.RequestPending || w.deadlineDue || w.disabled || len(w.revoked) > 0 ||
+				(w.startDue && !w.skipRecorded)
+		}); err != nil {
+			return "", err
+		}
+		if err := w.mu.Lock(ctx); err != nil {
+			return "", err
+		}
+		err := w.handleEventLocked(ctx)
+		w.mu.Unlock()
+		if err != nil {
+			var appErr *temporal.ApplicationError
+			if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled {
+				continue // an Update decided first; the loop sees the new status
+			}
+			return "", err
+		}
+	}
+	cancelTimers()
+	w.deliver(ctx)
+	if w.status != storage.RequestApproved {
+		return w.status, nil
+	}
+
+	// Approved: launch at start_at, unless an edit drops the approval first (R-CAMP-3).
+	if launchAt := w.in.LaunchAt; launchAt != nil && launchAt.After(workflow.Now(ctx)) {
+		waitCtx, cancelWait := workflow.WithCancel(ctx)
+		timerDone := false
+		workflow.Go(waitCtx, func(ctx workflow.Context) {
+			if workflow.NewTimer(ctx, launchAt.Sub(workflow.Now(ctx))).Get(ctx, nil) == nil {
+				timerDone = true
+			}
+		})
+		if err := workflow.Await(ctx, func() bool { return timerDone || w.dropped }); err != nil {
+			cancelWait()
+			return "", err
+		}
+		cancelWait()
+	}
+	var res activities.LaunchResult
+	if err := workflow.ExecuteActivity(activityCtx(ctx), acts.LaunchApproved, activities.LaunchInput{
+		AccountID: w.in.AccountID, CampaignID: w.in.CampaignID, RequestID: w.in.RequestID}).Get(ctx, &res); err != nil {
+		return "", err
+	}
+	final := "launched"
+	if res.Skipped {
+		final = "launch_skipped"
+	}
+	w.setStatusAttr(ctx, final)
+	logger.Info("approval request finished", "result", final)
+	return final, nil
+}
+
+// handleEventLocked reacts to the one-way events and timers; the caller holds w.mu.
+func (w *approvalRequestImpl) handleEventLocked(ctx workflow.Context) error {
+	if w.status != storage.RequestPending {
+		return nil
+	}
+	switch {
+	case w.disabled:
+		_, err := w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: storage.EventAutoApproved,
+			Note: "approvals were turned off for the account"})
+		return err
+	case w.deadlineDue:
+		_, err := w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: storage.EventTimedOut,
+			Note: "nobody decided before the deadline"})
+		return err
+	case len(w.revoked) > 0:
+		uid := w.revoked[0]
+		w.revoked = w.revoked[1:]
+		delete(w.approvers, uid)
+		var res storage.ExpireResult
+		if err := workflow.ExecuteActivity(activityCtx(ctx), acts.ExpireApprover, activities.ExpireApproverInput{
+			AccountID: w.in.AccountID, RequestID: w.in.RequestID, UserID: uid}).Get(ctx, &res); err != nil {
+			return err
+		}
+		if res.ValidApprovers == 0 && res.Policy == "expire" {
+			_, err := w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: storage.EventApproverExpired,
+				Note: "no assigned approver holds the approval right any more; the request expired"})
+			return err
+		}
+	case w.startDue && !w.skipRecorded:
+		w.skipRecorded = true
+		return workflow.ExecuteActivity(activityCtx(ctx), acts.RecordEvent, activities.RecordEventInput{
+			RequestID: w.in.RequestID, Type: storage.EventLaunchSkipped,
+			Note:      "the start time came while the request was still pending; it stays pending until its deadline",
+			DedupeKey: w.in.RequestID + ":launch_skipped:start",
+		}).Get(ctx, nil)
+	}
+	return nil
+}
+
+func nonNegative(d time.Duration) time.Duration {
+	if d < 0 {
+		return 0
+	}
+	return d
+}
