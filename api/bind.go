@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
+	"reflect"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -54,11 +54,6 @@ func bindJSON(c *gin.Context, dst any) bool {
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		invalid(c, name, "unknown field")
 	default:
-		var perr *time.ParseError
-		if errors.As(err, &perr) {
-			invalid(c, "start_at/end_at", "times must be RFC 3339 in UTC or with an offset, such as 2026-12-01T09:00:00Z")
-			return false
-		}
 		var fe *fieldError
 		if errors.As(err, &fe) {
 			invalid(c, fe.Field, fe.Message)
@@ -77,7 +72,9 @@ func jsonType(goType string) string {
 		return "a number"
 	case strings.Contains(goType, "bool"):
 		return "true or false"
-	case strings.Contains(goType, "string"), strings.Contains(goType, "Time"):
+	case strings.Contains(goType, "Time"):
+		return "an RFC 3339 time such as 2026-12-01T09:00:00Z, or null"
+	case strings.Contains(goType, "string"):
 		return "a string"
 	}
 	return "an object"
@@ -98,7 +95,8 @@ func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 	}
 	var v T
 	if err := json.Unmarshal(b, &v); err != nil {
-		return err
+		// A type error carries the field name once the decoder adds its context.
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[T]()}
 	}
 	o.Value = &v
 	return nil

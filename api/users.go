@@ -126,20 +126,11 @@ func (s *Server) updateUser(c *gin.Context) {
 		off := false // leaving the editor role drops the grant
 		patch.CanApprove = &off
 	}
-	losesAdmin := cur.Role == storage.RoleAdmin && cur.Active &&
-		(role != storage.RoleAdmin || (req.Active != nil && !*req.Active))
-	if losesAdmin {
-		n, err := s.Store.CountActiveAdmins(ctx, acct)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		if n <= 1 {
-			abort(c, http.StatusConflict, "last_admin", "this is the account's last active admin; make another user admin first")
-			return
-		}
-	}
 	before, after, err := s.Store.UpdateUser(ctx, acct, id, patch)
+	if errors.Is(err, storage.ErrLastAdmin) {
+		abort(c, http.StatusConflict, "last_admin", "this is the account's last active admin; make another user admin first")
+		return
+	}
 	if err != nil {
 		s.fail(c, err)
 		return

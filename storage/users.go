@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -136,20 +137,42 @@ func (s *Store) Users(ctx context.Context, accountID string) ([]User, error) {
 	return out, nil
 }
 
+// ErrLastAdmin is returned when a change would leave an account without an active admin.
+var ErrLastAdmin = errors.New("last active admin")
+
 // UpdateUser applies p to user id of account accountID and returns the user before and after.
-// Admins keep the approval right whatever can_approve says (R-AUTH-3).
+// Changes to one account's users are serialised, so two admins demoting each other at once cannot
+// leave the account without an active admin (ErrLastAdmin).
 func (s *Store) UpdateUser(ctx context.Context, accountID, id string, p UserPatch) (before, after User, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('signoff-users:' || $1))`, accountID); err != nil {
+			return err
+		}
 		if err := tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.account_id = $1 AND u.id = $2 FOR UPDATE`,
 			accountID, id).Scan(userScan(&before)...); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `
+		if err := tx.QueryRow(ctx, `
 			UPDATE users AS u SET role = COALESCE($3, role), can_approve = COALESCE($4, can_approve),
 			       active = COALESCE($5, active), updated_at = now()
 			WHERE u.account_id = $1 AND u.id = $2
-			RETURNING `+userColumns, accountID, id, p.Role, p.CanApprove, p.Active).Scan(userScan(&after)...)
+			RETURNING `+userColumns, accountID, id, p.Role, p.CanApprove, p.Active).Scan(userScan(&after)...); err != nil {
+			return err
+		}
+		if before.Role == RoleAdmin && before.Active && (after.Role != RoleAdmin || !after.Active) {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE account_id = $1 AND role = 'admin' AND active`, accountID).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return ErrLastAdmin
+			}
+		}
+		return nil
 	})
+	if errors.Is(err, ErrLastAdmin) {
+		return User{}, User{}, fmt.Errorf("storage: update user: %w", err)
+	}
 	if err != nil {
 		return User{}, User{}, notFound("storage: update user", err)
 	}

@@ -1,0 +1,299 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/testenv"
+)
+
+// operatorToken is the platform operator token every test server is configured with.
+const operatorToken = "operator-token-0123456789abcdef0123456789"
+
+// roles lists the five roles of R-AUTH-3 in a stable order.
+var roles = []string{storage.RoleAdmin, storage.RoleEditor, storage.RoleCollaborator, storage.RoleApprover, storage.RoleCSM}
+
+// tenant is one account of the fixture with one user (and token) per role.
+type tenant struct {
+	Account storage.Account
+	Users   map[string]storage.User // by role
+	Tokens  map[string]string       // by role
+}
+
+// env is one test's server on its own database, with two tenants A and B.
+type env struct {
+	pool    *pgxpool.Pool
+	store   *storage.Store
+	server  *api.Server
+	handler http.Handler
+	A, B    tenant
+}
+
+// newEnv builds a server on a fresh database and the two-tenant fixture.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	pool := testenv.Database(t)
+	store := storage.New(pool)
+	srv := &api.Server{
+		Store:         store,
+		Temporal:      testenv.Temporal(t),
+		Log:           testenv.Logger(t),
+		OperatorToken: operatorToken,
+		PublicURL:     "http://example.test",
+		TaskQueue:     testenv.TaskQueue(t),
+	}
+	e := &env{pool: pool, store: store, server: srv, handler: srv.Handler()}
+	e.A = e.newTenant(t, "Account A", "a.test")
+	e.B = e.newTenant(t, "Account B", "b.test")
+	return e
+}
+
+// newTenant creates an account with its admin and one user of each other role, through the store.
+func (e *env) newTenant(t *testing.T, name, domain string) tenant {
+	t.Helper()
+	ctx := context.Background()
+	tn := tenant{Users: map[string]storage.User{}, Tokens: map[string]string{}}
+	tok, hash := storage.NewToken()
+	acct, admin, err := e.store.CreateAccountWithAdmin(ctx, name, "admin@"+domain, "Admin "+name, hash)
+	require.NoError(t, err)
+	tn.Account = acct
+	tn.Users[storage.RoleAdmin] = admin
+	tn.Tokens[storage.RoleAdmin] = tok
+	for _, role := range roles[1:] {
+		u, tok := e.newUser(t, acct.ID, role+"@"+domain, role)
+		tn.Users[role] = u
+		tn.Tokens[role] = tok
+	}
+	return tn
+}
+
+// newUser creates a user of role in account accountID and returns it with its token.
+func (e *env) newUser(t *testing.T, accountID, email, role string) (storage.User, string) {
+	t.Helper()
+	tok, hash := storage.NewToken()
+	u, err := e.store.CreateUser(context.Background(), accountID,
+		storage.NewUser{Email: email, Name: strings.ToUpper(role[:1]) + role[1:] + " " + email, Role: role}, hash)
+	require.NoError(t, err)
+	return u, tok
+}
+
+// newCampaign creates a campaign in tenant tn as the user of role, through the store.
+func (e *env) newCampaign(t *testing.T, tn tenant, role, name string) storage.Campaign {
+	t.Helper()
+	c, err := e.store.CreateCampaign(context.Background(), tn.Account.ID, tn.Users[role].ID, storage.NewCampaign{
+		Name: name, Kind: storage.KindCampaign, Mode: storage.ModeActive,
+		Content: storage.CampaignContent{
+			Segments: []storage.Segment{{Name: "Seg", Filters: storage.SearchFilters{Titles: []string{"CTO"}}}},
+			Prompts:  []storage.Prompt{{Name: "P", Text: "Be brief."}},
+			Sequences: []storage.Sequence{{Name: "Main", Steps: []storage.SequenceStep{
+				{Subject: "Hi", Body: "Hello there.\n\nBye.", DelayDays: 0}}}},
+		},
+	})
+	require.NoError(t, err)
+	return c
+}
+
+// newSavedSearch creates a saved search in tenant tn, through the store.
+func (e *env) newSavedSearch(t *testing.T, tn tenant, name string) storage.SavedSearch {
+	t.Helper()
+	lo, hi := 10, 500
+	ss, err := e.store.CreateSavedSearch(context.Background(), tn.Account.ID, tn.Users[storage.RoleCSM].ID, name,
+		storage.SearchFilters{Titles: []string{"CTO"}, Countries: []string{"DE"}, CompanySizeMin: &lo, CompanySizeMax: &hi})
+	require.NoError(t, err)
+	return ss
+}
+
+// request sends one request to the handler. body may be nil (no body), a string or []byte (sent
+// as is) or anything else (sent as JSON). token "" sends no Authorization header.
+func (e *env) request(t *testing.T, method, path, token string, body any, headers ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		require.NoError(t, err)
+		r = bytes.NewReader(buf)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	require.NotEmpty(t, rec.Header().Get(api.RequestIDHeader), "%s %s: every response carries X-Request-ID", method, path)
+	return rec
+}
+
+// newRequest builds a request without touching a *testing.T, for use from other goroutines.
+func newRequest(method, path, token, body string) *http.Request {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req
+}
+
+// serve runs req through the handler; safe from any goroutine.
+func serve(e *env, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// do sends a request and decodes the JSON object answer (nil for an empty body).
+func (e *env) do(t *testing.T, method, path, token string, body any) (int, map[string]any) {
+	t.Helper()
+	rec := e.request(t, method, path, token, body)
+	return rec.Code, decodeObject(t, rec)
+}
+
+// doJSON sends a request and decodes the answer into out, requiring status want.
+func (e *env) doJSON(t *testing.T, want int, method, path, token string, body any, out any) {
+	t.Helper()
+	rec := e.request(t, method, path, token, body)
+	require.Equal(t, want, rec.Code, "%s %s: %s", method, path, rec.Body.String())
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), out), rec.Body.String())
+}
+
+func decodeObject(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	if rec.Body.Len() == 0 {
+		return nil
+	}
+	require.Contains(t, rec.Header().Get("Content-Type"), "application/json", rec.Body.String())
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &m), rec.Body.String())
+	return m
+}
+
+// requireError checks an error answer's status and shape {"error":{"code","message"}} and returns the error object.
+func requireError(t *testing.T, gotStatus int, body map[string]any, wantStatus int, code string) map[string]any {
+	t.Helper()
+	require.Equal(t, wantStatus, gotStatus, "answer: %v", body)
+	require.NotNil(t, body, "an error answer must have a JSON body")
+	errObj, ok := body["error"].(map[string]any)
+	require.True(t, ok, "error body must be {\"error\":{…}}: %v", body)
+	require.Equal(t, code, errObj["code"], "answer: %v", body)
+	msg, _ := errObj["message"].(string)
+	require.NotEmpty(t, msg, "error message must not be empty: %v", body)
+	return errObj
+}
+
+// requireInvalid checks a 422 naming field.
+func requireInvalid(t *testing.T, gotStatus int, body map[string]any, field string) map[string]any {
+	t.Helper()
+	errObj := requireError(t, gotStatus, body, http.StatusUnprocessableEntity, api.CodeValidation)
+	require.Equal(t, field, errObj["field"], "answer: %v", body)
+	return errObj
+}
+
+// countRows counts the rows of table.
+func countRows(t *testing.T, pool *pgxpool.Pool, table string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&n))
+	return n
+}
+
+// dbState fingerprints every table (row count and a hash of every row), so a test can check that
+// a failed request wrote nothing anywhere.
+func dbState(t *testing.T, pool *pgxpool.Pool) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, table := range tables(t, pool) {
+		var n int
+		var h *string
+		require.NoError(t, pool.QueryRow(context.Background(),
+			`SELECT count(*), md5(string_agg(x::text, '|' ORDER BY x::text)) FROM `+table+` x`).Scan(&n, &h))
+		v := "empty"
+		if h != nil {
+			v = *h
+		}
+		out[table] = strconv.Itoa(n) + ":" + v
+	}
+	return out
+}
+
+// tables lists the application's tables (the migration bookkeeping excluded).
+func tables(t *testing.T, pool *pgxpool.Pool) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT tablename FROM pg_tables
+		WHERE schemaname = 'public' AND tablename NOT LIKE 'goose%' ORDER BY tablename`)
+	require.NoError(t, err)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.NotEmpty(t, names)
+	return names
+}
+
+// requireNoWrites fails when any table changed since before.
+func requireNoWrites(t *testing.T, pool *pgxpool.Pool, before map[string]string) {
+	t.Helper()
+	require.Equal(t, before, dbState(t, pool), "a failed request must write nothing")
+}
+
+// rowJSON returns the row of table with id as JSON text, to compare a row before and after.
+func rowJSON(t *testing.T, pool *pgxpool.Pool, table, id string) string {
+	t.Helper()
+	var s string
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT row_to_json(x)::text FROM `+table+` x WHERE id = $1`, id).Scan(&s))
+	return s
+}
+
+// mustTime parses an RFC 3339 time.
+func mustTime(t *testing.T, v any) time.Time {
+	t.Helper()
+	s, ok := v.(string)
+	require.True(t, ok, "want a time string, got %v", v)
+	tm, err := time.Parse(time.RFC3339Nano, s)
+	require.NoError(t, err)
+	return tm
+}
+
+// v1Routes lists every authenticated endpoint with a body that would be valid enough to pass binding.
+func v1Routes(someID string) []struct{ method, path string } {
+	return []struct{ method, path string }{
+		{http.MethodGet, "/v1/me"},
+		{http.MethodGet, "/v1/users"},
+		{http.MethodPost, "/v1/users"},
+		{http.MethodPatch, "/v1/users/" + someID},
+		{http.MethodGet, "/v1/account/settings"},
+		{http.MethodPatch, "/v1/account/settings"},
+		{http.MethodPost, "/v1/contacts"},
+		{http.MethodGet, "/v1/saved-searches"},
+		{http.MethodPost, "/v1/saved-searches"},
+		{http.MethodGet, "/v1/saved-searches/" + someID},
+		{http.MethodDelete, "/v1/saved-searches/" + someID},
+		{http.MethodGet, "/v1/campaigns"},
+		{http.MethodPost, "/v1/campaigns"},
+		{http.MethodGet, "/v1/campaigns/" + someID},
+		{http.MethodPatch, "/v1/campaigns/" + someID},
+		{http.MethodDelete, "/v1/campaigns/" + someID},
+	}
+}
