@@ -146,3 +146,15 @@ func (a *Activities) DeliverEmails(ctx context.Context, requestID string) (int, 
 	}
 	return len(emails), nil
 }
+
+// CurrentRequestInput names a request.
+type CurrentRequestInput struct {
+	AccountID string
+	RequestID string
+}
+
+// CurrentRequest reads a request as the database has it, for a workflow whose decision the database refused.
+func (a *Activities) CurrentRequest(ctx context.Context, in CurrentRequestInput) (storage.ApprovalRequest, error) {
+	r, err := a.Store.ApprovalRequest(ctx, in.AccountID, in.RequestID)
+	return r, classify(err)
+}

@@ -174,6 +174,7 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 		for {
 			var s ApproverRevokedSignal
 			ch.Receive(ctx, &s)
+			delete(w.approvers, s.UserID) // they can no longer act, even before the expiry is recorded
 			w.revoked = append(w.revoked, s.UserID)
 		}
 	})
@@ -238,6 +239,17 @@ func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d storage.Decis
 	}
 	var out storage.ApprovalRequest
 	err := workflow.ExecuteActivity(activityCtx(ctx), acts.Decide, activities.DecideInput{AccountID: w.in.AccountID, Decision: d}).Get(ctx, &out)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled {
+		// The database decided otherwise (the second guard): adopt its status.
+		var cur storage.ApprovalRequest
+		if lerr := workflow.ExecuteActivity(activityCtx(ctx), acts.CurrentRequest, activities.CurrentRequestInput{
+			AccountID: w.in.AccountID, RequestID: w.in.RequestID}).Get(ctx, &cur); lerr != nil {
+			return storage.ApprovalRequest{}, lerr
+		}
+		w.status = cur.Status
+		return storage.ApprovalRequest{}, err
+	}
 	if err != nil {
 		return storage.ApprovalRequest{}, err
 	}
@@ -324,8 +336,8 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 		w.mu.Unlock()
 		if err != nil {
 			var appErr *temporal.ApplicationError
-			if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled {
-				continue // an Update decided first; the loop sees the new status
+			if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled && w.status != storage.RequestPending {
+				continue // decided elsewhere; decideLocked adopted the database's status
 			}
 			return "", err
 		}

@@ -95,6 +95,7 @@ type harness struct {
 	decideErr    func(n int, in activities.DecideInput) error // n counts Decide calls from 1
 	expireResult func(in activities.ExpireApproverInput) storage.ExpireResult
 	launchResult activities.LaunchResult
+	dbStatus     string // what CurrentRequest answers; "" means pending
 }
 
 func newHarness(t *testing.T) *harness {
@@ -178,6 +179,16 @@ func newHarness(t *testing.T) *harness {
 			assert.Equal(t, activities.LaunchInput{AccountID: "a1", CampaignID: "c1", RequestID: "r1"}, in)
 			h.launches = append(h.launches, env.Now())
 			return h.launchResult, nil
+		})
+	env.OnActivity(a.CurrentRequest, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CurrentRequestInput) (storage.ApprovalRequest, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			status := h.dbStatus
+			if status == "" {
+				status = storage.RequestPending
+			}
+			return storage.ApprovalRequest{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1", Status: status}, nil
 		})
 	env.OnActivity(a.DeliverEmails, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, requestID string) (int, error) {
@@ -768,6 +779,7 @@ func TestDecideAlreadyHandledByDatabase_EventLoopDoesNotSpin(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			const limit = 25
 			h := newHarness(t)
+			h.dbStatus = storage.RequestCancelled // the database holds another decision
 			h.in.Deadline, h.in.LaunchAt = t0.Add(2*time.Hour), nil
 			if tc.expire {
 				h.expireResult = func(activities.ExpireApproverInput) storage.ExpireResult {
