@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
+	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
@@ -33,6 +34,10 @@ type Server struct {
 	PublicURL string
 	// TaskQueue is where workflows started by the API run.
 	TaskQueue string
+	// Sealer opens share tokens so a CSM can copy the link again; nil hides share links.
+	Sealer *sharelink.Sealer
+	// CSVMaxBytes bounds CSV uploads (SIGNOFF_CSV_MAX_BYTES); 0 means 1 MiB.
+	CSVMaxBytes int64
 	// ImmediateApprovalWindow is how long a request for a campaign starting now stays open (R-APPR-6).
 	ImmediateApprovalWindow time.Duration
 }
@@ -84,6 +89,11 @@ func (s *Server) Handler() http.Handler {
 	v1.PUT("/approval-requests/:id/approvers", s.changeApprovers)
 	v1.GET("/approval-requests/:id/history", s.requestHistory)
 	v1.GET("/approvals/inbox", s.inbox)
+	v1.POST("/csv-uploads", s.createCSVUpload)
+	v1.POST("/campaigns/:id/approval-drafts", s.createDraft)
+	v1.GET("/campaigns/:id/approval-drafts", s.listDrafts)
+	v1.GET("/approval-drafts/:id", s.getDraft)
+	v1.POST("/approval-drafts/:id/rotate-link", s.rotateLink)
 	v1.GET("/notifications", s.notifications)
 	v1.GET("/dev/outbox", s.outbox)
 	return r

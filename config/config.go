@@ -61,6 +61,21 @@ type Config struct {
 	SendGridHost string
 	// MailFrom (SIGNOFF_MAIL_FROM, default signoff@localhost) is the sender of every email.
 	MailFrom string
+	// SecretKey (SIGNOFF_SECRET_KEY) is the 32-byte key, base64 or hex, that seals share tokens at rest.
+	// `signoff dev` generates one under the data directory.
+	SecretKey string
+	// BuildCapacity (SIGNOFF_BUILD_CAPACITY, default 10) is how many drafts one account may build at once.
+	BuildCapacity int
+	// CSVMaxBytes (SIGNOFF_CSV_MAX_BYTES, default 1048576) bounds CSV uploads.
+	CSVMaxBytes int
+	// AIBaseURL (SIGNOFF_AI_BASE_URL) is an OpenAI-compatible chat-completions API, such as
+	// https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama); empty disables the "openai" provider.
+	AIBaseURL string
+	// AIAPIKey (SIGNOFF_AI_API_KEY) is the bearer key of that API.
+	AIAPIKey string
+	// AILocalDelay (SIGNOFF_AI_LOCAL_DELAY, default 0) slows each step of the local provider, to
+	// simulate a real model in load and crash tests.
+	AILocalDelay time.Duration
 }
 
 // Load reads the configuration from the environment and applies defaults.
@@ -92,6 +107,20 @@ func Load() (Config, error) {
 	}
 	if c.SweepInterval, err = duration("SIGNOFF_SWEEP_INTERVAL", 30*time.Second); err != nil {
 		return Config{}, err
+	}
+	c.SecretKey = os.Getenv("SIGNOFF_SECRET_KEY")
+	c.AIBaseURL = os.Getenv("SIGNOFF_AI_BASE_URL")
+	c.AIAPIKey = os.Getenv("SIGNOFF_AI_API_KEY")
+	if c.BuildCapacity, err = Int("SIGNOFF_BUILD_CAPACITY", 10); err != nil {
+		return Config{}, err
+	}
+	if c.CSVMaxBytes, err = Int("SIGNOFF_CSV_MAX_BYTES", 1<<20); err != nil {
+		return Config{}, err
+	}
+	if v := os.Getenv("SIGNOFF_AI_LOCAL_DELAY"); v != "" {
+		if c.AILocalDelay, err = time.ParseDuration(v); err != nil || c.AILocalDelay < 0 {
+			return Config{}, fmt.Errorf("config: SIGNOFF_AI_LOCAL_DELAY must be a duration such as 50ms, not %q", v)
+		}
 	}
 	c.SendGridAPIKey = os.Getenv("SENDGRID_API_KEY")
 	c.SendGridHost = env("SENDGRID_API_HOST", "https://api.sendgrid.com")

@@ -3,7 +3,10 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Contact is a person in an account's people directory.
@@ -59,4 +62,43 @@ func (s *Store) CountContacts(ctx context.Context, accountID string) (int, error
 		return 0, fmt.Errorf("storage: count contacts: %w", err)
 	}
 	return n, nil
+}
+
+// SearchContacts pages through the contacts of account accountID that match f, ordered by id,
+// after afterID ("" for the first page). Lists match case-insensitively and exactly; keywords
+// must each appear in the name, title, company, domain or industry.
+func (s *Store) SearchContacts(ctx context.Context, accountID string, f SearchFilters, afterID string, limit int) ([]Contact, error) {
+	if afterID == "" {
+		afterID = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := s.Pool.Query(ctx, `
+		SELECT id, first_name, last_name, email, title, company_name, domain, industry, country, company_size, created_at
+		FROM contacts
+		WHERE account_id = $1 AND id > $2
+		  AND (cardinality($3::text[]) = 0 OR lower(title) = ANY($3))
+		  AND (cardinality($4::text[]) = 0 OR lower(industry) = ANY($4))
+		  AND (cardinality($5::text[]) = 0 OR lower(country) = ANY($5))
+		  AND ($6::int IS NULL OR company_size >= $6)
+		  AND ($7::int IS NULL OR company_size <= $7)
+		  AND NOT EXISTS (SELECT 1 FROM unnest($8::text[]) kw WHERE position(kw IN
+		        lower(first_name || ' ' || last_name || ' ' || title || ' ' || company_name || ' ' || domain || ' ' || industry)) = 0)
+		ORDER BY id LIMIT $9`,
+		accountID, afterID, lowerAll(f.Titles), lowerAll(f.Industries), lowerAll(f.Countries),
+		f.CompanySizeMin, f.CompanySizeMax, lowerAll(f.Keywords), limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: search contacts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Contact])
+	if err != nil {
+		return nil, fmt.Errorf("storage: search contacts: %w", err)
+	}
+	return out, nil
+}
+
+func lowerAll(vs []string) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = strings.ToLower(strings.TrimSpace(v))
+	}
+	return out
 }

@@ -4,7 +4,9 @@ package workers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -31,6 +33,7 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) worker.
 // Register adds every workflow and activity to r (a worker, or a replayer in tests).
 func Register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.ApprovalRequest, workflow.RegisterOptions{Name: workflows.ApprovalRequestWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.ApprovalDraft, workflow.RegisterOptions{Name: workflows.ApprovalDraftWorkflowName})
 	r.RegisterActivity(acts)
 }
 
@@ -49,6 +52,23 @@ func Sweep(ctx context.Context, c client.Client, store *storage.Store, taskQueue
 			return n, err
 		}
 		if err := store.MarkWorkflowStarted(ctx, r.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	drafts, err := store.UnstartedDrafts(ctx, time.Now().Add(-olderThan))
+	if err != nil {
+		return n, err
+	}
+	for _, d := range drafts {
+		var src activities.DraftSource
+		if err := json.Unmarshal(d.Source, &src); err != nil {
+			return n, fmt.Errorf("draft %s source: %w", d.ID, err)
+		}
+		if err := workflows.StartApprovalDraft(ctx, c, taskQueue, workflows.DraftInputFromDraft(d, src)); err != nil {
+			return n, err
+		}
+		if err := store.MarkDraftWorkflowStarted(ctx, d.ID); err != nil {
 			return n, err
 		}
 		n++

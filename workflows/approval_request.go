@@ -87,8 +87,7 @@ func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			AccountIDKey.ValueSet(r.AccountID), CampaignIDKey.ValueSet(r.CampaignID), StatusKey.ValueSet(storage.RequestPending)),
 	}, ApprovalRequestWorkflowName, InputFromRequest(r))
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if err != nil && !errors.As(err, &started) {
+	if err != nil && !isAlreadyStarted(err) {
 		return fmt.Errorf("workflows: start approval request: %w", err)
 	}
 	return nil
@@ -421,4 +420,9 @@ func nonNegative(d time.Duration) time.Duration {
 		return 0
 	}
 	return d
+}
+
+func isAlreadyStarted(err error) bool {
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	return errors.As(err, &started)
 }

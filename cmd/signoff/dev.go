@@ -18,6 +18,7 @@ import (
 	"github.com/signoff/signoff/demodata"
 	"github.com/signoff/signoff/localenv"
 	"github.com/signoff/signoff/schema"
+	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -37,6 +38,7 @@ const devContactCount = 5000
 type devSecrets struct {
 	BootstrapToken string            `json:"bootstrap_token"`
 	OperatorToken  string            `json:"operator_token"`
+	SecretKey      string            `json:"secret_key"`
 	DemoTokens     map[string]string `json:"demo_tokens"`
 }
 
@@ -85,6 +87,12 @@ func runDev(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			secrets.OperatorToken, _ = storage.NewToken()
 		}
 		cfg.OperatorToken = secrets.OperatorToken
+	}
+	if cfg.SecretKey == "" {
+		if secrets.SecretKey == "" {
+			secrets.SecretKey = sharelink.NewKey()
+		}
+		cfg.SecretKey = secrets.SecretKey
 	}
 	if err := saveSecrets(secretsPath, secrets); err != nil {
 		return err

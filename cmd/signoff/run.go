@@ -20,12 +20,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/ai"
 	"github.com/signoff/signoff/api"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/email"
 	"github.com/signoff/signoff/localenv"
 	"github.com/signoff/signoff/logging"
 	"github.com/signoff/signoff/schema"
+	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workers"
 )
@@ -146,9 +148,21 @@ type services struct {
 	pool     *pgxpool.Pool
 	store    *storage.Store
 	temporal client.Client
+	sealer   *sharelink.Sealer
 }
 
 func connectAll(ctx context.Context, cfg config.Config, log *zap.Logger) (*services, error) {
+	if cfg.SecretKey == "" {
+		return nil, errors.New("SIGNOFF_SECRET_KEY is not set: generate 32 random bytes, base64-encoded (openssl rand -base64 32)")
+	}
+	key, err := sharelink.ParseKey(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := sharelink.NewSealer(key)
+	if err != nil {
+		return nil, err
+	}
 	pool, err := connectDB(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -158,7 +172,7 @@ func connectAll(ctx context.Context, cfg config.Config, log *zap.Logger) (*servi
 		pool.Close()
 		return nil, err
 	}
-	return &services{pool: pool, store: storage.New(pool), temporal: tc}, nil
+	return &services{pool: pool, store: storage.New(pool), temporal: tc, sealer: sealer}, nil
 }
 
 func (s *services) close() {
@@ -193,7 +207,7 @@ func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Lo
 		Addr: cfg.HTTPAddr,
 		Handler: (&api.Server{Store: svc.store, Temporal: svc.temporal, Log: log.Named("api"),
 			OperatorToken: cfg.OperatorToken, PublicURL: cfg.PublicURL, TaskQueue: cfg.TaskQueue,
-			ImmediateApprovalWindow: cfg.ImmediateApprovalWindow}).Handler(),
+			ImmediateApprovalWindow: cfg.ImmediateApprovalWindow, Sealer: svc.sealer, CSVMaxBytes: int64(cfg.CSVMaxBytes)}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -219,7 +233,12 @@ func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Lo
 
 // serveWorker polls the task queue until ctx ends, then stops gracefully.
 func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap.Logger) error {
-	acts := &activities.Activities{Store: svc.store, Log: log.Named("activities")}
+	var openai ai.Provider
+	if cfg.AIBaseURL != "" {
+		openai = ai.NewOpenAI(cfg.AIBaseURL, cfg.AIAPIKey)
+	}
+	acts := &activities.Activities{Store: svc.store, Log: log.Named("activities"), Sealer: svc.sealer,
+		AI: ai.NewPipeline(&ai.Local{Delay: cfg.AILocalDelay}, openai), BuildCapacity: cfg.BuildCapacity}
 	if cfg.SendGridAPIKey != "" {
 		acts.Mail = email.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridHost, cfg.MailFrom, "Signoff")
 	}

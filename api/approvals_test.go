@@ -1,0 +1,1168 @@
+package api_test
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/workflows"
+)
+
+// Integration tests of internal approval requests (SPEC §6, issue 5): the API over HTTP, a real
+// worker running the approval workflow on the Temporal dev server, and the database checked after
+// every step.
+
+// TestApprovalFullFlow walks one request from submission to launch (R-APPR-3, 4, 8, 9, 10, 11, R-CAMP-1).
+func TestApprovalFullFlow(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	acct := e.A.Account.ID
+	collab, approver := e.A.Users[storage.RoleCollaborator], e.A.Users[storage.RoleApprover]
+	collabTok, approverTok, adminTok := e.A.Tokens[storage.RoleCollaborator], e.A.Tokens[storage.RoleApprover], e.A.Tokens[storage.RoleAdmin]
+
+	// The collaborator creates the campaign over HTTP.
+	start, end := in(4*time.Second), in(time.Hour)
+	var camp apprCampaignView
+	e.doJSON(t, http.StatusCreated, http.MethodPost, "/v1/campaigns", collabTok, map[string]any{
+		"name": "Spring launch", "kind": "campaign", "mode": "active", "start_at": start, "end_at": end,
+	}, &camp)
+	require.Equal(t, storage.StatusDraft, camp.Status)
+	require.Equal(t, "none", camp.ApprovalStatus)
+
+	// Submission: 201, pending, the campaign locked, the workflow started.
+	var r storage.ApprovalRequest
+	e.doJSON(t, http.StatusCreated, http.MethodPost, "/v1/campaigns/"+camp.ID+"/approval-requests", collabTok,
+		map[string]any{"approver_ids": []string{approver.ID}, "note": "Ready for review"}, &r)
+	require.Equal(t, storage.RequestPending, r.Status)
+	require.Equal(t, collab.ID, r.SubmittedBy)
+	require.Equal(t, "Ready for review", r.Note)
+	require.Len(t, r.Approvers, 1)
+	require.True(t, hasApprover(r, approver.ID, storage.ApproverAssigned))
+	require.NotNil(t, r.LaunchAt)
+	require.True(t, start.Equal(*r.LaunchAt), "launch_at is start_at")
+	require.True(t, end.Equal(r.DeadlineAt), "the deadline of a later campaign is its end_at")
+	require.Equal(t, storage.RequestPending, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+	var started *time.Time
+	require.NoError(t, e.pool.QueryRow(context.Background(),
+		`SELECT workflow_started_at FROM approval_requests WHERE id = $1`, r.ID).Scan(&started))
+	require.NotNil(t, started, "the API records that it started the workflow")
+
+	var got storage.ApprovalRequest
+	e.doJSON(t, http.StatusOK, http.MethodGet, "/v1/approval-requests/"+r.ID, approverTok, nil, &got)
+	require.Equal(t, r.ID, got.ID)
+	require.Equal(t, storage.RequestPending, got.Status)
+
+	// Inbox (R-APPR-11): the approver's, not the submitter's.
+	require.Equal(t, []string{r.ID}, e.inboxIDs(t, approverTok))
+	require.Empty(t, e.inboxIDs(t, collabTok))
+	require.Empty(t, e.inboxIDs(t, adminTok), "the admin is not assigned")
+
+	// Ribbons (R-CAMP-1) differ per viewer.
+	require.Contains(t, ribbonText(e.viewCampaign(t, camp.ID, approverTok)), "pending for you")
+	for _, tok := range []string{collabTok, adminTok} {
+		rb := ribbonText(e.viewCampaign(t, camp.ID, tok))
+		require.Contains(t, rb, "cancel the request to edit")
+		require.NotContains(t, rb, "for you")
+	}
+	var page struct {
+		Items []apprCampaignView `json:"items"`
+	}
+	e.doJSON(t, http.StatusOK, http.MethodGet, "/v1/campaigns", approverTok, nil, &page)
+	require.Len(t, page.Items, 1)
+	require.Contains(t, ribbonText(page.Items[0]), "pending for you", "the list carries the ribbon too")
+
+	// Approval.
+	var approved storage.ApprovalRequest
+	e.doJSON(t, http.StatusOK, http.MethodPost, "/v1/approval-requests/"+r.ID+"/approve", approverTok,
+		map[string]any{"note": "LGTM"}, &approved)
+	approvedAt := time.Now()
+	require.Equal(t, storage.RequestApproved, approved.Status)
+	require.NotNil(t, approved.DecidedBy)
+	require.Equal(t, approver.ID, *approved.DecidedBy)
+	require.Equal(t, "LGTM", approved.DecisionNote)
+	c := e.storedCampaign(t, acct, camp.ID)
+	require.Equal(t, storage.RequestApproved, c.ApprovalStatus)
+	if approvedAt.Before(*start) {
+		require.Equal(t, storage.StatusScheduled, c.Status, "approval schedules the campaign")
+		require.Nil(t, e.viewCampaign(t, camp.ID, collabTok).Ribbon, "no ribbon once approved")
+	}
+	require.Empty(t, e.inboxIDs(t, approverTok), "a decided request leaves the inbox")
+
+	// At start_at the workflow launches the campaign (R-APPR-8).
+	eventually(t, 15*time.Second, func() bool {
+		return e.storedCampaign(t, acct, camp.ID).Status == storage.StatusLive
+	}, func() string { return "campaign not live: " + e.storedCampaign(t, acct, camp.ID).Status })
+	require.Equal(t, 1, launchCount(t, e, camp.ID))
+	var launch storage.Launch
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT id, request_id, source, version FROM campaign_launches
+		WHERE campaign_id = $1`, camp.ID).Scan(&launch.ID, &launch.RequestID, &launch.Source, &launch.Version))
+	require.NotNil(t, launch.RequestID)
+	require.Equal(t, r.ID, *launch.RequestID)
+	require.Equal(t, "workflow", launch.Source)
+	launches := e.listItems(t, "/v1/campaigns/"+camp.ID+"/launches", adminTok)
+	require.Len(t, launches, 1)
+	require.Equal(t, launch.ID, launches[0]["id"])
+	e.waitEvent(t, r.ID, storage.EventLaunched, 5*time.Second)
+
+	// History (R-APPR-10), JSON: submitted, approved, launched, with actor and time.
+	events := e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)
+	want := []string{storage.EventSubmitted, storage.EventApproved, storage.EventLaunched}
+	if !approvedAt.Before(*start) {
+		// The start time passed while pending (a very slow machine): the skip is recorded first.
+		t.Logf("approval came after start_at; the history holds a launch_skipped line too")
+		want = []string{storage.EventSubmitted, storage.EventLaunchSkipped, storage.EventApproved, storage.EventLaunched}
+	}
+	require.Equal(t, want, eventTypes(events))
+	byType := map[string]storage.ApprovalEvent{}
+	for i, ev := range events {
+		byType[ev.Type] = ev
+		require.False(t, ev.At.IsZero())
+		require.Equal(t, r.ID, ev.RequestID)
+		if i > 0 {
+			require.False(t, ev.At.Before(events[i-1].At), "events are in order")
+		}
+	}
+	require.NotNil(t, byType[storage.EventSubmitted].Actor)
+	require.Equal(t, collab.ID, byType[storage.EventSubmitted].Actor.ID)
+	require.Equal(t, collab.Email, byType[storage.EventSubmitted].Actor.Email)
+	require.Equal(t, "Ready for review", byType[storage.EventSubmitted].Note)
+	require.NotNil(t, byType[storage.EventApproved].Actor)
+	require.Equal(t, approver.ID, byType[storage.EventApproved].Actor.ID)
+	require.Equal(t, "LGTM", byType[storage.EventApproved].Note)
+	require.Nil(t, byType[storage.EventLaunched].Actor, "the workflow launches: the system's action")
+	require.Equal(t, events, e.history(t, "/v1/campaigns/"+camp.ID+"/approval-history", approverTok),
+		"the campaign's history holds the same events")
+
+	// History as CSV.
+	for _, path := range []string{"/v1/approval-requests/" + r.ID + "/history", "/v1/campaigns/" + camp.ID + "/approval-history"} {
+		rec := e.request(t, http.MethodGet, path+"?format=csv", adminTok, nil)
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		require.True(t, strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv"), rec.Header().Get("Content-Type"))
+		rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+		require.NoError(t, err)
+		require.Len(t, rows, len(events)+1, "a header row and one row per event")
+		require.Equal(t, []string{"type", "actor", "actor_email", "note", "at", "request_id"}, rows[0])
+		for i, ev := range events {
+			row := rows[i+1]
+			require.Equal(t, ev.Type, row[0])
+			if ev.Actor == nil {
+				require.Equal(t, "system", row[1])
+			} else {
+				require.Equal(t, ev.Actor.Name, row[1])
+				require.Equal(t, ev.Actor.Email, row[2])
+			}
+			at, err := time.Parse(time.RFC3339, row[4])
+			require.NoError(t, err)
+			require.WithinDuration(t, ev.At, at, time.Second)
+			require.Equal(t, r.ID, row[5])
+		}
+	}
+	status, body := e.do(t, http.MethodGet, "/v1/approval-requests/"+r.ID+"/history?format=xml", adminTok, nil)
+	requireInvalid(t, status, body, "format")
+
+	// Notifications (R-APPR-9): the approver on submission, the submitter on approval.
+	requested := e.notificationsFor(t, approverTok, r.ID, "")
+	require.Len(t, requested, 1, "the approver: %v", requested)
+	require.Equal(t, "approval_requested", requested[0]["kind"])
+	decided := e.notificationsFor(t, collabTok, r.ID, "")
+	require.Len(t, decided, 1, "the submitter: %v", decided)
+	require.Equal(t, "approval_approved", decided[0]["kind"])
+	require.Empty(t, e.notificationsFor(t, adminTok, r.ID, ""), "the admin is not involved")
+
+	// The email outbox holds the same two messages; only admins may read it.
+	outbox := e.listItems(t, "/v1/dev/outbox", adminTok)
+	var mine []map[string]any
+	for _, m := range outbox {
+		if m["request_id"] == r.ID {
+			mine = append(mine, m)
+		}
+	}
+	require.Len(t, mine, 2, "outbox: %v", outbox)
+	subjects := map[string]string{}
+	for _, m := range mine {
+		subjects[m["to"].(string)] = m["subject"].(string)
+	}
+	require.Equal(t, map[string]string{
+		approver.Email: "Approval requested: Spring launch",
+		collab.Email:   "Approved: Spring launch",
+	}, subjects)
+	for _, role := range roles[1:] {
+		status, body := e.do(t, http.MethodGet, "/v1/dev/outbox", e.A.Tokens[role], nil)
+		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	}
+}
+
+// TestApprovalSubmitValidation checks every refusal of R-APPR-2 and R-APPR-3; none writes anything.
+func TestApprovalSubmitValidation(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	A := e.A
+	collabTok := A.Tokens[storage.RoleCollaborator]
+	approver := A.Users[storage.RoleApprover]
+	camp := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "Validated")
+
+	// refuse submits and requires the error answer (field for a 422) and that nothing was written.
+	refuse := func(t *testing.T, campID, token string, body any, wantStatus int, wantCode, field string) {
+		t.Helper()
+		before := dbState(t, e.pool)
+		status, answer := e.do(t, http.MethodPost, "/v1/campaigns/"+campID+"/approval-requests", token, body)
+		if wantStatus == http.StatusUnprocessableEntity {
+			requireInvalid(t, status, answer, field)
+		} else {
+			requireError(t, status, answer, wantStatus, wantCode)
+		}
+		requireNoWrites(t, e.pool, before)
+	}
+	const unprocessable = http.StatusUnprocessableEntity
+
+	t.Run("no approvers", func(t *testing.T) {
+		refuse(t, camp.ID, collabTok, submitBody("x"), unprocessable, "", "approver_ids")
+		refuse(t, camp.ID, collabTok, map[string]any{"note": "x"}, unprocessable, "", "approver_ids")
+	})
+	t.Run("approvers without the approval right", func(t *testing.T) {
+		for _, role := range []string{storage.RoleCollaborator, storage.RoleCSM, storage.RoleEditor} {
+			require.False(t, A.Users[role].CanApprove)
+			refuse(t, camp.ID, collabTok, submitBody("x", A.Users[role].ID), unprocessable, "", "approver_ids[0]")
+		}
+		refuse(t, camp.ID, collabTok, submitBody("x", approver.ID, A.Users[storage.RoleCSM].ID), unprocessable, "", "approver_ids[1]")
+		inactive, _ := e.userWith(t, A.Account.ID, "gone@a.test", storage.RoleApprover, false)
+		f := false
+		_, _, err := e.store.UpdateUser(context.Background(), A.Account.ID, inactive.ID, storage.UserPatch{Active: &f})
+		require.NoError(t, err)
+		refuse(t, camp.ID, collabTok, submitBody("x", inactive.ID), unprocessable, "", "approver_ids[0]")
+	})
+	t.Run("approvers of another account or unknown", func(t *testing.T) {
+		refuse(t, camp.ID, collabTok, submitBody("x", e.B.Users[storage.RoleApprover].ID), unprocessable, "", "approver_ids[0]")
+		refuse(t, camp.ID, collabTok, submitBody("x", e.B.Users[storage.RoleAdmin].ID), unprocessable, "", "approver_ids[0]")
+		refuse(t, camp.ID, collabTok, submitBody("x", uuid.NewString()), unprocessable, "", "approver_ids[0]")
+		refuse(t, camp.ID, collabTok, submitBody("x", "not-a-uuid"), unprocessable, "", "approver_ids[0]")
+		refuse(t, camp.ID, collabTok, submitBody("x", approver.ID, approver.ID), unprocessable, "", "approver_ids[1]")
+	})
+	t.Run("immediate campaign", func(t *testing.T) {
+		now := e.campaignAs(t, A.Users[storage.RoleCollaborator], "Now", storage.KindCampaign, storage.ModeActive, nil, in(time.Hour))
+		refuse(t, now.ID, collabTok, submitBody("x", approver.ID), unprocessable, "", "start_at")
+		past := e.campaignAs(t, A.Users[storage.RoleCollaborator], "Past", storage.KindCampaign, storage.ModeActive, in(-time.Minute), in(time.Hour))
+		refuse(t, past.ID, collabTok, submitBody("x", approver.ID), unprocessable, "", "start_at")
+		noEnd := e.campaignAs(t, A.Users[storage.RoleCollaborator], "No end", storage.KindCampaign, storage.ModeActive, in(time.Hour), nil)
+		refuse(t, noEnd.ID, collabTok, submitBody("x", approver.ID), unprocessable, "", "end_at")
+	})
+	t.Run("test and passive need no approval", func(t *testing.T) {
+		for _, mode := range []string{storage.ModeTest, storage.ModePassive} {
+			c := e.campaignAs(t, A.Users[storage.RoleCollaborator], "Mode "+mode, storage.KindCampaign, mode, in(time.Hour), in(2*time.Hour))
+			refuse(t, c.ID, collabTok, submitBody("x", approver.ID), unprocessable, "", "mode")
+		}
+	})
+	t.Run("another account's campaign", func(t *testing.T) {
+		bCamp := e.laterCampaign(t, e.B.Users[storage.RoleCollaborator], "B's")
+		for _, role := range roles {
+			refuse(t, bCamp.ID, A.Tokens[role], submitBody("x", approver.ID), http.StatusNotFound, api.CodeNotFound, "")
+		}
+		refuse(t, uuid.NewString(), collabTok, submitBody("x", approver.ID), http.StatusNotFound, api.CodeNotFound, "")
+	})
+	t.Run("not an editor of the campaign", func(t *testing.T) {
+		refuse(t, camp.ID, A.Tokens[storage.RoleApprover], submitBody("x", approver.ID), http.StatusForbidden, api.CodeForbidden, "")
+		_, other := e.newUser(t, A.Account.ID, "collaborator-2@a.test", storage.RoleCollaborator)
+		refuse(t, camp.ID, other, submitBody("x", approver.ID), http.StatusForbidden, api.CodeForbidden, "")
+	})
+	t.Run("bad note", func(t *testing.T) {
+		refuse(t, camp.ID, collabTok, submitBody(strings.Repeat("n", 2001), approver.ID), unprocessable, "", "note")
+	})
+	t.Run("one open request per campaign", func(t *testing.T) {
+		r := e.submit(t, camp.ID, collabTok, approver.ID)
+		refuse(t, camp.ID, collabTok, submitBody("again", approver.ID), http.StatusConflict, api.CodeRequestOpen, "")
+		refuse(t, camp.ID, A.Tokens[storage.RoleAdmin], submitBody("again", approver.ID), http.StatusConflict, api.CodeRequestOpen, "")
+		var n int
+		require.NoError(t, e.pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM approval_requests WHERE campaign_id = $1`, camp.ID).Scan(&n))
+		require.Equal(t, 1, n)
+		require.Equal(t, storage.RequestPending, e.storedRequest(t, A.Account.ID, r.ID).Status)
+	})
+	t.Run("concurrent submissions: one wins", func(t *testing.T) {
+		c := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "Raced submit")
+		const n = 6
+		codes := make([]int, n)
+		errs := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rec := serve(e, newRequest(http.MethodPost, "/v1/campaigns/"+c.ID+"/approval-requests", collabTok,
+					fmt.Sprintf(`{"approver_ids":[%q]}`, approver.ID)))
+				codes[i], errs[i] = rec.Code, errorCode(rec.Body.Bytes())
+			}()
+		}
+		wg.Wait()
+		created := 0
+		for i := range n {
+			if codes[i] == http.StatusCreated {
+				created++
+				continue
+			}
+			require.Equal(t, http.StatusConflict, codes[i])
+			require.Equal(t, api.CodeRequestOpen, errs[i])
+		}
+		require.Equal(t, 1, created, "codes: %v", codes)
+		var rows int
+		require.NoError(t, e.pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM approval_requests WHERE campaign_id = $1`, c.ID).Scan(&rows))
+		require.Equal(t, 1, rows)
+	})
+	// Last: it changes the account's settings.
+	t.Run("approvals turned off", func(t *testing.T) {
+		status, body := e.do(t, http.MethodPatch, "/v1/account/settings", A.Tokens[storage.RoleAdmin], map[string]any{"approval_enabled": false})
+		require.Equal(t, http.StatusOK, status, body)
+		c := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "Off")
+		refuse(t, c.ID, collabTok, submitBody("x", approver.ID), http.StatusConflict, api.CodeApprovalDisabled, "")
+	})
+}
+
+// TestApprovalEditLockAndResubmit checks R-CAMP-2: nobody edits a campaign while its request is
+// pending, and resubmit cancels, edits and submits in one call.
+func TestApprovalEditLockAndResubmit(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	A := e.A
+	acct := A.Account.ID
+	collabTok, approver := A.Tokens[storage.RoleCollaborator], A.Users[storage.RoleApprover]
+
+	t.Run("every role is locked out, admins too", func(t *testing.T) {
+		camp := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "Locked")
+		r := e.submit(t, camp.ID, collabTok, approver.ID)
+		row, state := campaignState(t, e, acct, camp.ID)
+		before := dbState(t, e.pool)
+		for _, role := range []string{storage.RoleAdmin, storage.RoleEditor, storage.RoleCSM, storage.RoleCollaborator} {
+			tok := A.Tokens[role]
+			for _, patch := range []map[string]any{
+				{"name": "Edited by " + role},
+				{"status": "ready"},
+				{"start_at": in(3 * time.Hour), "end_at": in(4 * time.Hour)},
+				{"content": otherContent()},
+			} {
+				status, body := e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, tok, patch)
+				requireError(t, status, body, http.StatusConflict, api.CodeApprovalPending)
+			}
+			status, body := e.do(t, http.MethodDelete, "/v1/campaigns/"+camp.ID, tok, nil)
+			requireError(t, status, body, http.StatusConflict, api.CodeApprovalPending)
+		}
+		requireNoWrites(t, e.pool, before)
+		requireCampaignUnchanged(t, e, acct, camp.ID, row, state)
+
+		// Cancelling unlocks it.
+		status, body := e.act(t, r.ID, "cancel", collabTok, "")
+		require.Equal(t, http.StatusOK, status, body)
+		require.Equal(t, storage.RequestCancelled, body["status"])
+		require.Equal(t, storage.RequestCancelled, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+		require.Equal(t, 1, eventCount(t, e, r.ID, storage.EventCancelled))
+		status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, A.Tokens[storage.RoleAdmin], map[string]any{"name": "Edited after cancel"})
+		require.Equal(t, http.StatusOK, status, body)
+		require.Equal(t, "Edited after cancel", e.storedCampaign(t, acct, camp.ID).Name)
+		// The approver was told of the cancellation (R-APPR-9: everyone involved).
+		require.Len(t, e.notificationsFor(t, A.Tokens[storage.RoleApprover], r.ID, "approval_cancelled"), 1)
+		require.Empty(t, e.notificationsFor(t, collabTok, r.ID, "approval_cancelled"), "the actor is not told of their own cancel")
+	})
+
+	t.Run("resubmit while pending", func(t *testing.T) {
+		camp := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "Resubmitted")
+		old := e.submit(t, camp.ID, collabTok, approver.ID)
+		approver2, approver2Tok := e.userWith(t, acct, "approver-2@a.test", storage.RoleApprover, false)
+		var r storage.ApprovalRequest
+		e.doJSON(t, http.StatusCreated, http.MethodPost, "/v1/campaigns/"+camp.ID+"/resubmit", collabTok, map[string]any{
+			"changes":      map[string]any{"name": "Resubmitted v2", "content": otherContent()},
+			"approver_ids": []string{approver2.ID},
+			"note":         "fixed the copy",
+		}, &r)
+		require.Equal(t, storage.RequestPending, r.Status)
+		require.NotEqual(t, old.ID, r.ID)
+		require.True(t, hasApprover(r, approver2.ID, storage.ApproverAssigned))
+		require.Equal(t, storage.RequestCancelled, e.storedRequest(t, acct, old.ID).Status)
+		require.Equal(t, 1, eventCount(t, e, old.ID, storage.EventCancelled))
+		c := e.storedCampaign(t, acct, camp.ID)
+		require.Equal(t, "Resubmitted v2", c.Name)
+		require.Equal(t, "US", c.Content.Segments[0].Name, "the content change is applied")
+		require.Equal(t, storage.RequestPending, c.ApprovalStatus)
+		require.Equal(t, []string{r.ID}, e.inboxIDs(t, approver2Tok))
+		require.Empty(t, e.inboxIDs(t, A.Tokens[storage.RoleApprover]))
+		// The new request's workflow runs: its approver can approve it.
+		status, body := e.act(t, r.ID, "approve", approver2Tok, "")
+		require.Equal(t, http.StatusOK, status, body)
+		require.Equal(t, storage.RequestApproved, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+	})
+
+	t.Run("resubmit by a non-editor", func(t *testing.T) {
+		camp := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "Not theirs")
+		e.submit(t, camp.ID, collabTok, approver.ID)
+		before := dbState(t, e.pool)
+		status, body := e.do(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/resubmit", A.Tokens[storage.RoleApprover],
+			map[string]any{"changes": map[string]any{"name": "Mine"}, "approver_ids": []string{approver.ID}})
+		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/resubmit", collabTok,
+			map[string]any{"changes": map[string]any{"name": "No approvers"}, "approver_ids": []string{}})
+		requireInvalid(t, status, body, "approver_ids")
+		requireNoWrites(t, e.pool, before)
+	})
+
+	// SPEC §10: bad input changes nothing. A resubmit whose changes or approvers are refused must
+	// leave the pending request in place.
+	t.Run("resubmit with invalid changes changes nothing", func(t *testing.T) {
+		camp := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "Bad changes")
+		r := e.submit(t, camp.ID, collabTok, approver.ID)
+		before := dbState(t, e.pool)
+		status, body := e.do(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/resubmit", collabTok,
+			map[string]any{"changes": map[string]any{"name": ""}, "approver_ids": []string{approver.ID}})
+		requireInvalid(t, status, body, "name")
+		require.Equal(t, storage.RequestPending, e.storedRequest(t, acct, r.ID).Status, "the refused resubmit cancelled the request")
+		requireNoWrites(t, e.pool, before)
+	})
+	t.Run("resubmit with invalid approvers changes nothing", func(t *testing.T) {
+		camp := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "Bad approvers")
+		r := e.submit(t, camp.ID, collabTok, approver.ID)
+		before := dbState(t, e.pool)
+		status, body := e.do(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/resubmit", collabTok,
+			map[string]any{"changes": map[string]any{"name": "Renamed"}, "approver_ids": []string{A.Users[storage.RoleCSM].ID}})
+		requireInvalid(t, status, body, "approver_ids[0]")
+		require.Equal(t, storage.RequestPending, e.storedRequest(t, acct, r.ID).Status, "the refused resubmit cancelled the request")
+		requireNoWrites(t, e.pool, before)
+	})
+}
+
+// TestApprovalDroppedByEditLaunchSkipped checks R-CAMP-3: editing an approved campaign before launch
+// drops the approval, and its workflow records launch_skipped instead of launching.
+func TestApprovalDroppedByEditLaunchSkipped(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	acct := e.A.Account.ID
+	collabTok, approverTok := e.A.Tokens[storage.RoleCollaborator], e.A.Tokens[storage.RoleApprover]
+	camp := e.campaignAs(t, e.A.Users[storage.RoleCollaborator], "Far out", storage.KindCampaign, storage.ModeActive,
+		in(30*24*time.Hour), in(60*24*time.Hour))
+	r := e.submit(t, camp.ID, collabTok, e.A.Users[storage.RoleApprover].ID)
+	status, body := e.act(t, r.ID, "approve", approverTok, "")
+	require.Equal(t, http.StatusOK, status, body)
+	c := e.storedCampaign(t, acct, camp.ID)
+	require.Equal(t, storage.StatusScheduled, c.Status)
+	require.Equal(t, storage.RequestApproved, c.ApprovalStatus)
+
+	var v apprCampaignView
+	e.doJSON(t, http.StatusOK, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"name": "Far out, edited"}, &v)
+	require.Equal(t, "none", v.ApprovalStatus)
+	require.Equal(t, storage.StatusReady, v.Status)
+	c = e.storedCampaign(t, acct, camp.ID)
+	require.Equal(t, "none", c.ApprovalStatus)
+	require.Equal(t, storage.StatusReady, c.Status)
+
+	// The workflow wakes on the approval-dropped signal and skips the launch.
+	e.waitEvent(t, r.ID, storage.EventLaunchSkipped, 15*time.Second)
+	events := e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)
+	require.Equal(t, []string{storage.EventSubmitted, storage.EventApproved, storage.EventLaunchSkipped}, eventTypes(events))
+	require.Nil(t, events[2].Actor)
+	require.Equal(t, 0, launchCount(t, e, camp.ID))
+	c = e.storedCampaign(t, acct, camp.ID)
+	require.Equal(t, storage.StatusReady, c.Status)
+	require.Equal(t, "none", c.ApprovalStatus)
+	require.Equal(t, storage.RequestApproved, e.storedRequest(t, acct, r.ID).Status, "the request itself stays approved")
+
+	// The campaign needs a new approval: launching it now is refused.
+	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/launch", e.A.Tokens[storage.RoleAdmin], nil)
+	requireError(t, status, body, http.StatusConflict, api.CodeApprovalRequired)
+	require.Equal(t, 0, launchCount(t, e, camp.ID))
+	// And it may be submitted again.
+	r2 := e.submit(t, camp.ID, collabTok, e.A.Users[storage.RoleApprover].ID)
+	require.NotEqual(t, r.ID, r2.ID)
+}
+
+// TestApprovalRaces fires approve, reject and cancel at once on 100 requests (R-APPR-5): exactly one
+// wins each time, the others answer 409 already_handled, and no request holds two decisions.
+func TestApprovalRaces(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	A := e.A
+	acct := A.Account.ID
+	collab := A.Users[storage.RoleCollaborator]
+	approverID, adminID := A.Users[storage.RoleApprover].ID, A.Users[storage.RoleAdmin].ID
+	tokens := map[string]string{"approve": A.Tokens[storage.RoleApprover], "reject": A.Tokens[storage.RoleAdmin], "cancel": A.Tokens[storage.RoleCollaborator]}
+	bodies := map[string]string{"approve": `{"note":"ok"}`, "reject": `{"note":"no, rewrite the intro"}`, "cancel": ``}
+	actions := []string{"approve", "reject", "cancel"}
+	winnerStatus := map[string]string{"approve": storage.RequestApproved, "reject": storage.RequestRejected, "cancel": storage.RequestCancelled}
+
+	const n, concurrency = 100, 8
+	type result struct {
+		reqID, campID string
+		codes         map[string]int
+		errCodes      map[string]string
+		err           string
+	}
+	results := make([]result, n)
+	startAll := time.Now()
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res := &results[i]
+			c, err := e.store.CreateCampaign(context.Background(), acct, collab.ID, storage.NewCampaign{
+				Name: fmt.Sprintf("Race %03d", i), Kind: storage.KindCampaign, Mode: storage.ModeActive,
+				StartAt: in(time.Hour), EndAt: in(2 * time.Hour), Content: apprContent()})
+			if err != nil {
+				res.err = err.Error()
+				return
+			}
+			res.campID = c.ID
+			rec := serve(e, newRequest(http.MethodPost, "/v1/campaigns/"+c.ID+"/approval-requests", tokens["cancel"],
+				fmt.Sprintf(`{"approver_ids":[%q,%q]}`, approverID, adminID)))
+			if rec.Code != http.StatusCreated {
+				res.err = fmt.Sprintf("submit: %d %s", rec.Code, rec.Body.String())
+				return
+			}
+			var r storage.ApprovalRequest
+			if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+				res.err = err.Error()
+				return
+			}
+			res.reqID = r.ID
+			res.codes, res.errCodes = map[string]int{}, map[string]string{}
+			var mu sync.Mutex
+			var inner sync.WaitGroup
+			gate := make(chan struct{})
+			for _, action := range actions {
+				inner.Add(1)
+				go func() {
+					defer inner.Done()
+					req := newRequest(http.MethodPost, "/v1/approval-requests/"+r.ID+"/"+action, tokens[action], bodies[action])
+					<-gate
+					rec := serve(e, req)
+					mu.Lock()
+					res.codes[action], res.errCodes[action] = rec.Code, errorCode(rec.Body.Bytes())
+					mu.Unlock()
+				}()
+			}
+			close(gate)
+			inner.Wait()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(startAll)
+	t.Logf("%d requests, 3 concurrent decisions each, %d at a time: %s", n, concurrency, elapsed)
+
+	wins := map[string]int{}
+	for i, res := range results {
+		require.Empty(t, res.err, "request %d", i)
+		winner := ""
+		for _, action := range actions {
+			switch res.codes[action] {
+			case http.StatusOK:
+				require.Empty(t, winner, "request %s: two winners, %s and %s: %v", res.reqID, winner, action, res.codes)
+				winner = action
+			case http.StatusConflict:
+				require.Equal(t, api.CodeAlreadyHandled, res.errCodes[action], "request %s, %s", res.reqID, action)
+			default:
+				require.Failf(t, "unexpected answer", "request %s, %s: %d %s (all: %v)", res.reqID, action,
+					res.codes[action], res.errCodes[action], res.codes)
+			}
+		}
+		require.NotEmpty(t, winner, "request %s: nobody won: %v", res.reqID, res.codes)
+		wins[winner]++
+
+		// The database agrees with the winner and holds exactly one decision.
+		r := e.storedRequest(t, acct, res.reqID)
+		require.Equal(t, winnerStatus[winner], r.Status, "request %s", res.reqID)
+		var decisions int
+		var decisionType string
+		require.NoError(t, e.pool.QueryRow(context.Background(),
+			`SELECT count(*), max(type) FROM approval_events WHERE dedupe_key = $1`, res.reqID+":decision").Scan(&decisions, &decisionType))
+		require.Equal(t, 1, decisions, "request %s", res.reqID)
+		require.Equal(t, map[string]string{"approve": storage.EventApproved, "reject": storage.EventRejected, "cancel": storage.EventCancelled}[winner], decisionType)
+		var decisionEvents int
+		require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM approval_events WHERE request_id = $1
+			AND type IN ('approved', 'rejected', 'cancelled', 'timed_out', 'auto_approved')`, res.reqID).Scan(&decisionEvents))
+		require.Equal(t, 1, decisionEvents, "request %s", res.reqID)
+		c := e.storedCampaign(t, acct, res.campID)
+		require.Equal(t, winnerStatus[winner], c.ApprovalStatus, "campaign of request %s", res.reqID)
+		if winner == "approve" {
+			require.Equal(t, storage.StatusScheduled, c.Status)
+		} else {
+			require.Equal(t, storage.StatusDraft, c.Status)
+		}
+	}
+	t.Logf("winners: %v", wins)
+	require.Zero(t, countPending(t, e), "no request is left pending")
+}
+
+func countPending(t *testing.T, e *env) int {
+	t.Helper()
+	var n int
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM approval_requests WHERE status = 'pending'`).Scan(&n))
+	return n
+}
+
+// TestApprovalTimeouts lets real durable timers fire (R-APPR-6).
+func TestApprovalTimeouts(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 3*time.Second)
+	acct := e.A.Account.ID
+	collab, collabTok := e.A.Users[storage.RoleCollaborator], e.A.Tokens[storage.RoleCollaborator]
+	approverID := e.A.Users[storage.RoleApprover].ID
+
+	t.Run("journey starting now times out after the immediate window", func(t *testing.T) {
+		t.Parallel()
+		camp := e.campaignAs(t, collab, "Journey now", storage.KindJourney, storage.ModeActive, nil, in(time.Hour))
+		submitted := time.Now()
+		r := e.submit(t, camp.ID, collabTok, approverID)
+		require.Nil(t, r.LaunchAt)
+		require.WithinDuration(t, submitted.Add(3*time.Second), r.DeadlineAt, 2*time.Second)
+		r = e.waitStatus(t, acct, r.ID, storage.RequestTimedOut, 12*time.Second)
+		t.Logf("timed out %s after submission", time.Since(submitted).Round(100*time.Millisecond))
+		require.GreaterOrEqual(t, time.Since(submitted), 2*time.Second, "not before the deadline")
+		require.Nil(t, r.DecidedBy)
+		c := e.storedCampaign(t, acct, camp.ID)
+		require.Equal(t, storage.RequestTimedOut, c.ApprovalStatus)
+		require.Contains(t, ribbonText(e.viewCampaign(t, camp.ID, collabTok)), "timed out")
+		events := e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)
+		require.Equal(t, []string{storage.EventSubmitted, storage.EventTimedOut}, eventTypes(events))
+		require.Nil(t, events[1].Actor, "a timeout is the system's action")
+		require.Len(t, e.notificationsFor(t, collabTok, r.ID, "approval_timed_out"), 1, "the submitter is told")
+		require.Equal(t, 0, launchCount(t, e, camp.ID))
+		status, body := e.act(t, r.ID, "approve", e.A.Tokens[storage.RoleApprover], "")
+		requireError(t, status, body, http.StatusConflict, api.CodeAlreadyHandled)
+		// The campaign is editable again.
+		status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"name": "Journey again"})
+		require.Equal(t, http.StatusOK, status, body)
+	})
+
+	t.Run("campaign pending at start_at skips the launch, then times out at end_at", func(t *testing.T) {
+		t.Parallel()
+		camp := e.campaignAs(t, collab, "Short window", storage.KindCampaign, storage.ModeActive, in(2*time.Second), in(5*time.Second))
+		r := e.submit(t, camp.ID, collabTok, approverID)
+		e.waitEvent(t, r.ID, storage.EventLaunchSkipped, 8*time.Second)
+		if time.Now().Before(camp.EndAt.Add(-500 * time.Millisecond)) {
+			require.Equal(t, storage.RequestPending, e.storedRequest(t, acct, r.ID).Status, "a request pending at start_at stays pending")
+		}
+		require.Equal(t, storage.StatusDraft, e.storedCampaign(t, acct, camp.ID).Status, "and does not launch")
+		e.waitStatus(t, acct, r.ID, storage.RequestTimedOut, 10*time.Second)
+		events := e.history(t, "/v1/campaigns/"+camp.ID+"/approval-history", collabTok)
+		require.Equal(t, []string{storage.EventSubmitted, storage.EventLaunchSkipped, storage.EventTimedOut}, eventTypes(events))
+		require.Equal(t, 0, launchCount(t, e, camp.ID))
+		c := e.storedCampaign(t, acct, camp.ID)
+		require.Equal(t, storage.RequestTimedOut, c.ApprovalStatus)
+		require.NotEqual(t, storage.StatusLive, c.Status)
+		require.Len(t, e.notificationsFor(t, collabTok, r.ID, "approval_timed_out"), 1)
+	})
+}
+
+// TestApprovalRevocation checks R-APPR-7 with the default policy (expire): losing the approval right
+// by role change, can_approve off or deactivation expires the request when no approver is left.
+func TestApprovalRevocation(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	acct := e.A.Account.ID
+	adminTok := e.A.Tokens[storage.RoleAdmin]
+	collab, collabTok := e.A.Users[storage.RoleCollaborator], e.A.Tokens[storage.RoleCollaborator]
+
+	for _, tc := range []struct {
+		name       string
+		role       string
+		canApprove bool
+		patch      map[string]any
+		// afterStatus is what the ex-approver's approve answers: 403 while they can sign in, 401 once deactivated.
+		afterStatus int
+	}{
+		{"role change to collaborator", storage.RoleApprover, false, map[string]any{"role": "collaborator"}, http.StatusForbidden},
+		{"editor loses can_approve", storage.RoleEditor, true, map[string]any{"can_approve": false}, http.StatusForbidden},
+		{"editor demoted to csm", storage.RoleEditor, true, map[string]any{"role": "csm"}, http.StatusForbidden},
+		{"deactivation", storage.RoleApprover, false, map[string]any{"active": false}, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			slug := strings.ReplaceAll(tc.name, " ", "-")
+			ex, exTok := e.userWith(t, acct, slug+"@a.test", tc.role, tc.canApprove)
+			camp := e.laterCampaign(t, collab, "Revoked "+tc.name)
+			r := e.submit(t, camp.ID, collabTok, ex.ID)
+			require.Equal(t, []string{r.ID}, e.inboxIDs(t, exTok))
+
+			revokedAt := time.Now()
+			status, body := e.do(t, http.MethodPatch, "/v1/users/"+ex.ID, adminTok, tc.patch)
+			require.Equal(t, http.StatusOK, status, body)
+			r = e.waitStatus(t, acct, r.ID, storage.RequestExpired, 10*time.Second)
+			t.Logf("expired %s after the revocation", time.Since(revokedAt).Round(10*time.Millisecond))
+			require.True(t, hasApprover(r, ex.ID, storage.ApproverExpired), "approvers: %v", r.Approvers)
+			require.Equal(t, storage.RequestExpired, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+			require.Contains(t, ribbonText(e.viewCampaign(t, camp.ID, collabTok)), "expired")
+			// History: the lost assignment (actor: the ex-approver), then the request's expiry (the system).
+			events := e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)
+			require.Equal(t, []string{storage.EventSubmitted, storage.EventApproverExpired, storage.EventApproverExpired}, eventTypes(events))
+			require.NotNil(t, events[1].Actor)
+			require.Equal(t, ex.ID, events[1].Actor.ID)
+			require.Nil(t, events[2].Actor)
+			require.Nil(t, r.DecidedBy)
+			require.Len(t, e.notificationsFor(t, collabTok, r.ID, "approval_expired"), 1, "the submitter is told")
+
+			// The ex-approver can no longer act.
+			status, body = e.act(t, r.ID, "approve", exTok, "")
+			requireError(t, status, body, tc.afterStatus, map[int]string{http.StatusForbidden: api.CodeForbidden, http.StatusUnauthorized: api.CodeUnauthorized}[tc.afterStatus])
+			// The campaign is editable again.
+			status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"name": "Editable again " + tc.name})
+			require.Equal(t, http.StatusOK, status, body)
+		})
+	}
+
+	t.Run("another approver is left: the request stays pending", func(t *testing.T) {
+		t.Parallel()
+		ex, exTok := e.userWith(t, acct, "leaving@a.test", storage.RoleApprover, false)
+		stays, staysTok := e.userWith(t, acct, "staying@a.test", storage.RoleApprover, false)
+		camp := e.laterCampaign(t, collab, "Two approvers")
+		r := e.submit(t, camp.ID, collabTok, ex.ID, stays.ID)
+		status, body := e.do(t, http.MethodPatch, "/v1/users/"+ex.ID, adminTok, map[string]any{"role": "collaborator"})
+		require.Equal(t, http.StatusOK, status, body)
+		e.waitEvent(t, r.ID, storage.EventApproverExpired, 10*time.Second)
+		r = e.storedRequest(t, acct, r.ID)
+		require.Equal(t, storage.RequestPending, r.Status)
+		require.True(t, hasApprover(r, ex.ID, storage.ApproverExpired))
+		require.True(t, hasApprover(r, stays.ID, storage.ApproverAssigned))
+		require.Empty(t, e.inboxIDs(t, exTok))
+		status, body = e.act(t, r.ID, "approve", exTok, "")
+		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		status, body = e.act(t, r.ID, "approve", staysTok, "")
+		require.Equal(t, http.StatusOK, status, body)
+		require.Equal(t, storage.RequestApproved, body["status"])
+	})
+}
+
+// TestApprovalRevocationHold checks on_no_approvers=hold: the request waits for new approvers.
+func TestApprovalRevocationHold(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	acct := e.A.Account.ID
+	adminTok := e.A.Tokens[storage.RoleAdmin]
+	collab, collabTok := e.A.Users[storage.RoleCollaborator], e.A.Tokens[storage.RoleCollaborator]
+	status, body := e.do(t, http.MethodPatch, "/v1/account/settings", adminTok, map[string]any{"on_no_approvers": "hold"})
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, "hold", body["on_no_approvers"])
+
+	ex, exTok := e.userWith(t, acct, "held@a.test", storage.RoleApprover, false)
+	camp := e.laterCampaign(t, collab, "Held")
+	r := e.submit(t, camp.ID, collabTok, ex.ID)
+	status, body = e.do(t, http.MethodPatch, "/v1/users/"+ex.ID, adminTok, map[string]any{"role": "collaborator"})
+	require.Equal(t, http.StatusOK, status, body)
+	e.waitEvent(t, r.ID, storage.EventApproverExpired, 10*time.Second)
+
+	r = e.storedRequest(t, acct, r.ID)
+	require.Equal(t, storage.RequestPending, r.Status, "hold: the request stays pending")
+	require.True(t, hasApprover(r, ex.ID, storage.ApproverExpired))
+	require.Equal(t, storage.RequestPending, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+	types := eventTypes(e.history(t, "/v1/campaigns/"+camp.ID+"/approval-history", collabTok))
+	require.Equal(t, []string{storage.EventSubmitted, storage.EventApproverExpired}, types)
+	status, body = e.act(t, r.ID, "approve", exTok, "")
+	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"name": "Still locked"})
+	requireError(t, status, body, http.StatusConflict, api.CodeApprovalPending)
+
+	// The submitter assigns a new approver, who approves.
+	newApprover, newTok := e.userWith(t, acct, "new-approver@a.test", storage.RoleApprover, false)
+	var changed storage.ApprovalRequest
+	e.doJSON(t, http.StatusOK, http.MethodPut, "/v1/approval-requests/"+r.ID+"/approvers", collabTok,
+		map[string]any{"approver_ids": []string{newApprover.ID}, "note": "replacing the old approver"}, &changed)
+	require.Equal(t, storage.RequestPending, changed.Status)
+	require.True(t, hasApprover(changed, newApprover.ID, storage.ApproverAssigned))
+	require.Equal(t, []string{r.ID}, e.inboxIDs(t, newTok))
+	status, body = e.act(t, r.ID, "approve", newTok, "")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, storage.RequestApproved, body["status"])
+	require.Equal(t, []string{storage.EventSubmitted, storage.EventApproverExpired, storage.EventApproversChanged, storage.EventApproved},
+		eventTypes(e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)))
+}
+
+// TestApprovalDisabledAutoApproves checks R-APPR-1: turning approvals off approves every pending
+// request as the system's action.
+func TestApprovalDisabledAutoApproves(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	acct := e.A.Account.ID
+	adminTok := e.A.Tokens[storage.RoleAdmin]
+	approverID := e.A.Users[storage.RoleApprover].ID
+	type sub struct {
+		tok  string
+		camp storage.Campaign
+		req  storage.ApprovalRequest
+	}
+	var subs []sub
+	for _, role := range []string{storage.RoleCollaborator, storage.RoleEditor} {
+		c := e.laterCampaign(t, e.A.Users[role], "Auto "+role)
+		subs = append(subs, sub{tok: e.A.Tokens[role], camp: c, req: e.submit(t, c.ID, e.A.Tokens[role], approverID)})
+	}
+	// A request of the other account is not touched.
+	bCamp := e.laterCampaign(t, e.B.Users[storage.RoleCollaborator], "B stays")
+	bReq := e.submit(t, bCamp.ID, e.B.Tokens[storage.RoleCollaborator], e.B.Users[storage.RoleApprover].ID)
+
+	status, body := e.do(t, http.MethodPatch, "/v1/account/settings", adminTok, map[string]any{"approval_enabled": false})
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, false, body["approval_enabled"])
+	for _, s := range subs {
+		r := e.waitStatus(t, acct, s.req.ID, storage.RequestApproved, 10*time.Second)
+		require.Nil(t, r.DecidedBy, "the system decided")
+		events := e.history(t, "/v1/approval-requests/"+s.req.ID+"/history", s.tok)
+		require.Equal(t, []string{storage.EventSubmitted, storage.EventAutoApproved}, eventTypes(events))
+		require.Nil(t, events[1].Actor, "auto_approved is the system's action")
+		c := e.storedCampaign(t, acct, s.camp.ID)
+		require.Equal(t, storage.RequestApproved, c.ApprovalStatus)
+		require.Equal(t, storage.StatusScheduled, c.Status)
+		require.Len(t, e.notificationsFor(t, s.tok, s.req.ID, "approval_approved"), 1)
+	}
+	require.Equal(t, storage.RequestPending, e.storedRequest(t, e.B.Account.ID, bReq.ID).Status)
+	require.Equal(t, 1, countPending(t, e))
+
+	// With approvals off nothing is submitted, and active campaigns launch directly.
+	c := e.laterCampaign(t, e.A.Users[storage.RoleCollaborator], "Direct")
+	before := dbState(t, e.pool)
+	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+c.ID+"/approval-requests", e.A.Tokens[storage.RoleCollaborator], submitBody("x", approverID))
+	requireError(t, status, body, http.StatusConflict, api.CodeApprovalDisabled)
+	requireNoWrites(t, e.pool, before)
+	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+c.ID+"/launch", adminTok, nil)
+	require.Equal(t, http.StatusCreated, status, body)
+	require.Equal(t, 1, launchCount(t, e, c.ID))
+}
+
+// TestLaunchGating checks POST /v1/campaigns/{id}/launch (R-APPR-2, R-APPR-8).
+func TestLaunchGating(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	A := e.A
+	acct := A.Account.ID
+	collab, collabTok := A.Users[storage.RoleCollaborator], A.Tokens[storage.RoleCollaborator]
+	approver, approverTok := A.Users[storage.RoleApprover], A.Tokens[storage.RoleApprover]
+	adminTok := A.Tokens[storage.RoleAdmin]
+	launch := func(t *testing.T, campID, token string) (int, map[string]any) {
+		t.Helper()
+		return e.do(t, http.MethodPost, "/v1/campaigns/"+campID+"/launch", token, nil)
+	}
+	refused := func(t *testing.T, campID, token string, status int, code string) {
+		t.Helper()
+		before := dbState(t, e.pool)
+		got, body := launch(t, campID, token)
+		requireError(t, got, body, status, code)
+		requireNoWrites(t, e.pool, before)
+	}
+	launchID := func(t *testing.T, body map[string]any) string {
+		t.Helper()
+		l, ok := body["launch"].(map[string]any)
+		require.True(t, ok, "answer: %v", body)
+		return l["id"].(string)
+	}
+
+	t.Run("unapproved active campaign", func(t *testing.T) {
+		c := e.laterCampaign(t, collab, "Unapproved")
+		refused(t, c.ID, adminTok, http.StatusConflict, api.CodeApprovalRequired)
+		refused(t, c.ID, collabTok, http.StatusForbidden, api.CodeForbidden)
+		for _, role := range []string{storage.RoleEditor, storage.RoleCSM, storage.RoleApprover} {
+			refused(t, c.ID, A.Tokens[role], http.StatusForbidden, api.CodeForbidden)
+		}
+	})
+	t.Run("test mode needs no approval and is idempotent", func(t *testing.T) {
+		c := e.campaignAs(t, collab, "Test mode", storage.KindCampaign, storage.ModeTest, nil, nil)
+		status, body := launch(t, c.ID, adminTok)
+		require.Equal(t, http.StatusCreated, status, body)
+		first := launchID(t, body)
+		status, body = launch(t, c.ID, adminTok)
+		require.Equal(t, http.StatusOK, status, body)
+		require.Equal(t, first, launchID(t, body))
+		require.Equal(t, 1, launchCount(t, e, c.ID))
+		require.Equal(t, storage.StatusLive, e.storedCampaign(t, acct, c.ID).Status)
+		ls := e.listItems(t, "/v1/campaigns/"+c.ID+"/launches", collabTok)
+		require.Len(t, ls, 1)
+		require.Equal(t, first, ls[0]["id"])
+		require.Equal(t, "api", ls[0]["source"])
+	})
+	t.Run("passive mode needs no approval", func(t *testing.T) {
+		c := e.campaignAs(t, collab, "Passive", storage.KindCampaign, storage.ModePassive, nil, nil)
+		status, body := launch(t, c.ID, adminTok)
+		require.Equal(t, http.StatusCreated, status, body)
+		refused(t, c.ID, collabTok, http.StatusForbidden, api.CodeForbidden)
+	})
+	t.Run("a user with the approval right launches their own campaign", func(t *testing.T) {
+		c := e.laterCampaign(t, approver, "Approver's own")
+		status, body := launch(t, c.ID, approverTok)
+		require.Equal(t, http.StatusCreated, status, body)
+		require.Equal(t, 1, launchCount(t, e, c.ID))
+		require.Equal(t, storage.StatusLive, e.storedCampaign(t, acct, c.ID).Status)
+		// But not somebody else's.
+		other := e.laterCampaign(t, A.Users[storage.RoleAdmin], "Admin's")
+		refused(t, other.ID, approverTok, http.StatusForbidden, api.CodeForbidden)
+	})
+	t.Run("approved campaign", func(t *testing.T) {
+		c := e.laterCampaign(t, collab, "Approved")
+		r := e.submit(t, c.ID, collabTok, approver.ID)
+		status, body := e.act(t, r.ID, "approve", approverTok, "")
+		require.Equal(t, http.StatusOK, status, body)
+		status, body = launch(t, c.ID, adminTok)
+		require.Equal(t, http.StatusCreated, status, body)
+		l := body["launch"].(map[string]any)
+		require.Equal(t, r.ID, l["request_id"])
+		status, body = launch(t, c.ID, adminTok)
+		require.Equal(t, http.StatusOK, status, body)
+		require.Equal(t, l["id"], launchID(t, body))
+		require.Equal(t, 1, launchCount(t, e, c.ID))
+		require.Equal(t, storage.StatusLive, e.storedCampaign(t, acct, c.ID).Status)
+		require.Equal(t, []string{storage.EventSubmitted, storage.EventApproved, storage.EventLaunched},
+			eventTypes(e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)))
+	})
+	t.Run("approval pending", func(t *testing.T) {
+		c := e.laterCampaign(t, collab, "Pending")
+		e.submit(t, c.ID, collabTok, approver.ID)
+		refused(t, c.ID, adminTok, http.StatusConflict, api.CodeApprovalRequired)
+		own := e.laterCampaign(t, approver, "Own, pending")
+		e.submit(t, own.ID, approverTok, A.Users[storage.RoleAdmin].ID)
+		refused(t, own.ID, approverTok, http.StatusConflict, api.CodeApprovalRequired)
+	})
+	t.Run("rejected campaign", func(t *testing.T) {
+		c := e.laterCampaign(t, collab, "Rejected")
+		r := e.submit(t, c.ID, collabTok, approver.ID)
+		status, body := e.act(t, r.ID, "reject", approverTok, "not yet")
+		require.Equal(t, http.StatusOK, status, body)
+		refused(t, c.ID, adminTok, http.StatusConflict, api.CodeApprovalRequired)
+	})
+}
+
+// TestApprovalSelfApproval checks R-APPR-2 and the allow_self_approval setting.
+func TestApprovalSelfApproval(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	acct := e.A.Account.ID
+	approver, approverTok := e.A.Users[storage.RoleApprover], e.A.Tokens[storage.RoleApprover]
+
+	// Allowed by default.
+	c1 := e.laterCampaign(t, approver, "Self, allowed")
+	r1 := e.submit(t, c1.ID, approverTok, approver.ID)
+	status, body := e.act(t, r1.ID, "approve", approverTok, "")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, storage.RequestApproved, body["status"])
+
+	// A request listing its submitter, then the setting turned off.
+	c2 := e.laterCampaign(t, approver, "Self, then forbidden")
+	r2 := e.submit(t, c2.ID, approverTok, approver.ID)
+	status, body = e.do(t, http.MethodPatch, "/v1/account/settings", e.A.Tokens[storage.RoleAdmin], map[string]any{"allow_self_approval": false})
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, false, body["allow_self_approval"])
+
+	c3 := e.laterCampaign(t, approver, "Self, refused")
+	before := dbState(t, e.pool)
+	status, body = e.act(t, r2.ID, "approve", approverTok, "")
+	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+c3.ID+"/approval-requests", approverTok, submitBody("x", approver.ID))
+	requireInvalid(t, status, body, "approver_ids[0]")
+	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+c3.ID+"/approval-requests", approverTok,
+		submitBody("x", e.A.Users[storage.RoleAdmin].ID, approver.ID))
+	requireInvalid(t, status, body, "approver_ids[1]")
+	requireNoWrites(t, e.pool, before)
+	require.Equal(t, storage.RequestPending, e.storedRequest(t, acct, r2.ID).Status)
+
+	// Someone else may approve it; the submitter still launches their own campaigns directly.
+	r3 := e.submit(t, c3.ID, approverTok, e.A.Users[storage.RoleAdmin].ID)
+	status, body = e.act(t, r3.ID, "approve", e.A.Tokens[storage.RoleAdmin], "")
+	require.Equal(t, http.StatusOK, status, body)
+	direct := e.laterCampaign(t, approver, "Direct launch")
+	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+direct.ID+"/launch", approverTok, nil)
+	require.Equal(t, http.StatusCreated, status, body)
+}
+
+// TestApprovalChangeApprovers checks PUT /v1/approval-requests/{id}/approvers (R-APPR-4).
+func TestApprovalChangeApprovers(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	acct := e.A.Account.ID
+	collabTok := e.A.Tokens[storage.RoleCollaborator]
+	oldApprover, oldTok := e.A.Users[storage.RoleApprover], e.A.Tokens[storage.RoleApprover]
+	newApprover, newTok := e.userWith(t, acct, "approver-new@a.test", storage.RoleApprover, false)
+	camp := e.laterCampaign(t, e.A.Users[storage.RoleCollaborator], "Reassigned")
+	r := e.submit(t, camp.ID, collabTok, oldApprover.ID)
+	path := "/v1/approval-requests/" + r.ID + "/approvers"
+
+	before := dbState(t, e.pool)
+	for _, role := range []string{storage.RoleAdmin, storage.RoleEditor, storage.RoleCSM, storage.RoleApprover} {
+		status, body := e.do(t, http.MethodPut, path, e.A.Tokens[role], map[string]any{"approver_ids": []string{newApprover.ID}})
+		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	}
+	status, body := e.do(t, http.MethodPut, path, collabTok, map[string]any{"approver_ids": []string{}})
+	requireInvalid(t, status, body, "approver_ids")
+	status, body = e.do(t, http.MethodPut, path, collabTok, map[string]any{"approver_ids": []string{e.A.Users[storage.RoleCSM].ID}})
+	requireInvalid(t, status, body, "approver_ids[0]")
+	requireNoWrites(t, e.pool, before)
+
+	var changed storage.ApprovalRequest
+	e.doJSON(t, http.StatusOK, http.MethodPut, path, collabTok, map[string]any{"approver_ids": []string{newApprover.ID}, "note": "out of office"}, &changed)
+	require.Equal(t, storage.RequestPending, changed.Status)
+	require.True(t, hasApprover(changed, newApprover.ID, storage.ApproverAssigned))
+	require.True(t, hasApprover(changed, oldApprover.ID, storage.ApproverRemoved))
+	require.Equal(t, []string{r.ID}, e.inboxIDs(t, newTok))
+	require.Empty(t, e.inboxIDs(t, oldTok))
+	require.Len(t, e.notificationsFor(t, newTok, r.ID, "approval_requested"), 1, "the new approver is told")
+	require.Contains(t, ribbonText(e.viewCampaign(t, camp.ID, newTok)), "pending for you")
+	require.NotContains(t, ribbonText(e.viewCampaign(t, camp.ID, oldTok)), "for you")
+
+	before = dbState(t, e.pool)
+	status, body = e.act(t, r.ID, "approve", oldTok, "")
+	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	status, body = e.act(t, r.ID, "reject", oldTok, "no")
+	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	requireNoWrites(t, e.pool, before)
+
+	status, body = e.act(t, r.ID, "approve", newTok, "")
+	require.Equal(t, http.StatusOK, status, body)
+	events := e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)
+	require.Equal(t, []string{storage.EventSubmitted, storage.EventApproversChanged, storage.EventApproved}, eventTypes(events))
+	require.Equal(t, e.A.Users[storage.RoleCollaborator].ID, events[1].Actor.ID)
+	require.Equal(t, "out of office", events[1].Note)
+	require.Equal(t, newApprover.ID, events[2].Actor.ID)
+
+	// A decided request's approvers cannot change.
+	status, body = e.do(t, http.MethodPut, path, collabTok, map[string]any{"approver_ids": []string{oldApprover.ID}})
+	requireError(t, status, body, http.StatusConflict, api.CodeAlreadyHandled)
+}
+
+// TestApprovalRejectRibbonAndNotification checks a rejection: the note is required, the ribbon
+// shows it and the submitter is told (R-APPR-4, R-APPR-9, R-CAMP-1).
+func TestApprovalRejectRibbonAndNotification(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	acct := e.A.Account.ID
+	collabTok, approverTok := e.A.Tokens[storage.RoleCollaborator], e.A.Tokens[storage.RoleApprover]
+	camp := e.laterCampaign(t, e.A.Users[storage.RoleCollaborator], "To be rejected")
+	r := e.submit(t, camp.ID, collabTok, e.A.Users[storage.RoleApprover].ID)
+
+	before := dbState(t, e.pool)
+	status, body := e.act(t, r.ID, "reject", approverTok, "")
+	requireInvalid(t, status, body, "note")
+	status, body = e.act(t, r.ID, "reject", e.A.Tokens[storage.RoleCSM], "no right")
+	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	status, body = e.act(t, r.ID, "approve", e.A.Tokens[storage.RoleEditor], "")
+	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	status, body = e.act(t, r.ID, "cancel", e.A.Tokens[storage.RoleApprover], "")
+	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	// An admin holds the approval right but is not assigned to this request.
+	status, body = e.act(t, r.ID, "approve", e.A.Tokens[storage.RoleAdmin], "")
+	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	requireNoWrites(t, e.pool, before)
+
+	status, body = e.act(t, r.ID, "reject", approverTok, "Subject line is misleading")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, storage.RequestRejected, body["status"])
+	require.Equal(t, "Subject line is misleading", body["decision_note"])
+	require.Equal(t, storage.RequestRejected, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+	rb := ribbonText(e.viewCampaign(t, camp.ID, collabTok))
+	require.Contains(t, rb, "rejected")
+	require.Contains(t, rb, "Subject line is misleading")
+	ns := e.notificationsFor(t, collabTok, r.ID, "approval_rejected")
+	require.Len(t, ns, 1)
+	require.Contains(t, ns[0]["body"], "Subject line is misleading")
+	status, body = e.act(t, r.ID, "cancel", collabTok, "")
+	requireError(t, status, body, http.StatusConflict, api.CodeAlreadyHandled)
+	// A rejected campaign is editable and may be submitted again.
+	status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"name": "Fixed subject"})
+	require.Equal(t, http.StatusOK, status, body)
+	e.submit(t, camp.ID, collabTok, e.A.Users[storage.RoleApprover].ID)
+}
+
+// TestApprovalSweep checks the sweeper starts the workflow of a request whose start was lost.
+func TestApprovalSweep(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	ctx := context.Background()
+	acct := e.A.Account.ID
+	camp := e.laterCampaign(t, e.A.Users[storage.RoleCollaborator], "Swept")
+	r, err := e.store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: uuid.NewString(), AccountID: acct,
+		CampaignID: camp.ID, SubmittedBy: e.A.Users[storage.RoleCollaborator].ID, ApproverIDs: []string{e.A.Users[storage.RoleApprover].ID},
+		DeadlineAt: *camp.EndAt, LaunchAt: camp.StartAt})
+	require.NoError(t, err)
+	approverTok := e.A.Tokens[storage.RoleApprover]
+
+	// Before the sweep there is no workflow: the API asks to retry.
+	before := dbState(t, e.pool)
+	rec := e.request(t, http.MethodPost, "/v1/approval-requests/"+r.ID+"/approve", approverTok, nil)
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+	require.Equal(t, api.CodeRetryLater, errorCode(rec.Body.Bytes()))
+	require.NotEmpty(t, rec.Header().Get("Retry-After"))
+	requireNoWrites(t, e.pool, before)
+
+	n, err := workers.Sweep(ctx, e.server.Temporal, e.store, e.server.TaskQueue, 0)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, 1)
+	desc, err := e.server.Temporal.DescribeWorkflowExecution(ctx, workflows.ApprovalRequestWorkflowID(r.ID), "")
+	require.NoError(t, err)
+	require.Equal(t, e.server.TaskQueue, desc.GetExecutionConfig().GetTaskQueue().GetName())
+	var started *time.Time
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT workflow_started_at FROM approval_requests WHERE id = $1`, r.ID).Scan(&started))
+	require.NotNil(t, started)
+
+	n, err = workers.Sweep(ctx, e.server.Temporal, e.store, e.server.TaskQueue, 0)
+	require.NoError(t, err)
+	require.Zero(t, n, "a second sweep starts nothing")
+
+	status, body := e.act(t, r.ID, "approve", approverTok, "")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, storage.RequestApproved, body["status"])
+	require.Equal(t, storage.StatusScheduled, e.storedCampaign(t, acct, camp.ID).Status)
+}
+
+// TestApprovalTenantIsolation checks R-AUTH-2 on every approval route: another account's ids answer 404.
+func TestApprovalTenantIsolation(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	camp := e.laterCampaign(t, e.A.Users[storage.RoleCollaborator], "A's")
+	r := e.submit(t, camp.ID, e.A.Tokens[storage.RoleCollaborator], e.A.Users[storage.RoleApprover].ID)
+	approved := e.laterCampaign(t, e.A.Users[storage.RoleCollaborator], "A's approved")
+	ra := e.submit(t, approved.ID, e.A.Tokens[storage.RoleCollaborator], e.A.Users[storage.RoleApprover].ID)
+	status, body := e.act(t, ra.ID, "approve", e.A.Tokens[storage.RoleApprover], "")
+	require.Equal(t, http.StatusOK, status, body)
+
+	routes := func(reqID, campID string) []struct {
+		method, path string
+		body         any
+	} {
+		return []struct {
+			method, path string
+			body         any
+		}{
+			{http.MethodGet, "/v1/approval-requests/" + reqID, nil},
+			{http.MethodPost, "/v1/approval-requests/" + reqID + "/approve", map[string]any{"note": "x"}},
+			{http.MethodPost, "/v1/approval-requests/" + reqID + "/reject", map[string]any{"note": "x"}},
+			{http.MethodPost, "/v1/approval-requests/" + reqID + "/cancel", nil},
+			{http.MethodPut, "/v1/approval-requests/" + reqID + "/approvers", map[string]any{"approver_ids": []string{e.B.Users[storage.RoleApprover].ID}}},
+			{http.MethodGet, "/v1/approval-requests/" + reqID + "/history", nil},
+			{http.MethodGet, "/v1/approval-requests/" + reqID + "/history?format=csv", nil},
+			{http.MethodGet, "/v1/campaigns/" + campID + "/approval-history", nil},
+			{http.MethodPost, "/v1/campaigns/" + campID + "/approval-requests", map[string]any{"approver_ids": []string{e.B.Users[storage.RoleApprover].ID}}},
+			{http.MethodPost, "/v1/campaigns/" + campID + "/resubmit", map[string]any{"approver_ids": []string{e.B.Users[storage.RoleApprover].ID}}},
+			{http.MethodPost, "/v1/campaigns/" + campID + "/launch", nil},
+			{http.MethodGet, "/v1/campaigns/" + campID + "/launches", nil},
+		}
+	}
+	before := dbState(t, e.pool)
+	for _, ids := range [][2]string{{r.ID, camp.ID}, {ra.ID, approved.ID}, {uuid.NewString(), uuid.NewString()}, {"nope", "nope"}} {
+		for _, rt := range routes(ids[0], ids[1]) {
+			for _, role := range roles {
+				status, body := e.do(t, rt.method, rt.path, e.B.Tokens[role], rt.body)
+				require.Equalf(t, http.StatusNotFound, status, "B %s: %s %s: %v", role, rt.method, rt.path, body)
+				requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+			}
+		}
+	}
+	requireNoWrites(t, e.pool, before)
+	for _, role := range roles {
+		require.Empty(t, e.inboxIDs(t, e.B.Tokens[role]))
+		require.Empty(t, e.listItems(t, "/v1/notifications", e.B.Tokens[role]))
+	}
+	require.Empty(t, e.listItems(t, "/v1/dev/outbox", e.B.Tokens[storage.RoleAdmin]))
+	require.Equal(t, storage.RequestPending, e.storedRequest(t, e.A.Account.ID, r.ID).Status)
+}

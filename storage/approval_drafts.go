@@ -1,0 +1,306 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Draft statuses of SPEC §4 and §5.
+const (
+	DraftProcessing  = "processing"
+	DraftReady       = "ready"
+	DraftFailed      = "failed"
+	DraftApproved    = "approved"
+	DraftNotApproved = "not_approved"
+)
+
+// ErrCampaignInError is returned when a draft is asked of a campaign in status error (R-DRAFT-3).
+var ErrCampaignInError = errors.New("campaign is in error")
+
+// ErrDraftNotReady is returned for an action that needs a built draft.
+var ErrDraftNotReady = errors.New("draft is not ready")
+
+// Progress is where a build stands (R-DRAFT-8).
+type Progress struct {
+	Step  string `json:"step"`
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
+}
+
+// ApprovalDraft is a sample mini-campaign built for a client's review.
+type ApprovalDraft struct {
+	ID             string          `json:"id"`
+	AccountID      string          `json:"account_id"`
+	CampaignID     string          `json:"campaign_id"`
+	Number         int             `json:"number"`
+	Name           string          `json:"name"`
+	Status         string          `json:"status"`
+	Source         json.RawMessage `json:"source"`
+	ContactCount   int             `json:"contact_count"`
+	Progress       Progress        `json:"progress"`
+	FailureReason  *string         `json:"failure_reason"`
+	CreatedBy      string          `json:"created_by"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+	ReadyAt        *time.Time      `json:"ready_at"`
+	AIDoneAt       *time.Time      `json:"ai_done_at"`
+	SubmittedAt    *time.Time      `json:"submitted_at"`
+	CopyCampaignID *string         `json:"-"`
+	SourceKey      string          `json:"-"`
+	TokenSealed    []byte          `json:"-"`
+}
+
+// NewDraft holds what a draft request stores.
+type NewDraft struct {
+	AccountID    string
+	CampaignID   string
+	CreatedBy    string
+	Source       json.RawMessage
+	SourceKey    string
+	ContactCount int
+}
+
+// IdempotencyWindow is how long an in-flight draft for the same campaign and saved search is
+// returned instead of a new build (R-DRAFT-6).
+const IdempotencyWindow = 10 * time.Minute
+
+const draftColumns = `d.id, d.account_id, d.campaign_id, d.number, d.status, d.source, d.contact_count, d.progress,
+	d.failure_reason, d.created_by, d.created_at, d.updated_at, d.ready_at, d.ai_done_at, d.submitted_at,
+	d.copy_campaign_id, d.source_key, d.token_sealed`
+
+func draftScan(d *ApprovalDraft) []any {
+	return []any{&d.ID, &d.AccountID, &d.CampaignID, &d.Number, &d.Status, &d.Source, &d.ContactCount, &d.Progress,
+		&d.FailureReason, &d.CreatedBy, &d.CreatedAt, &d.UpdatedAt, &d.ReadyAt, &d.AIDoneAt, &d.SubmittedAt,
+		&d.CopyCampaignID, &d.SourceKey, &d.TokenSealed}
+}
+
+func scanDraft(row pgx.Row) (ApprovalDraft, error) {
+	var d ApprovalDraft
+	if err := row.Scan(draftScan(&d)...); err != nil {
+		return d, err
+	}
+	d.Name = "Draft " + strconv.Itoa(d.Number)
+	return d, nil
+}
+
+// CreateDraft numbers and stores a processing draft of a visible campaign. When dedupe is true and a
+// draft of the same campaign and source key is still processing from the last 10 minutes, it returns
+// that draft with existing true instead (R-DRAFT-6).
+func (s *Store) CreateDraft(ctx context.Context, nd NewDraft, dedupe bool) (d ApprovalDraft, existing bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var status string
+		// Locking the campaign row serialises numbering and the idempotency check.
+		if err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE account_id = $1 AND id = $2 AND NOT hidden FOR UPDATE`,
+			nd.AccountID, nd.CampaignID).Scan(&status); err != nil {
+			return err
+		}
+		if status == StatusError {
+			return ErrCampaignInError
+		}
+		if dedupe {
+			d, err = scanDraft(tx.QueryRow(ctx, `SELECT `+draftColumns+` FROM approval_drafts d
+				WHERE d.campaign_id = $1 AND d.source_key = $2 AND d.status = 'processing' AND d.created_at > now() - $3::interval
+				ORDER BY d.created_at DESC LIMIT 1`, nd.CampaignID, nd.SourceKey, IdempotencyWindow.String()))
+			if err == nil {
+				existing = true
+				return nil
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		d, err = scanDraft(tx.QueryRow(ctx, `INSERT INTO approval_drafts AS d (id, account_id, campaign_id, number, source, source_key, contact_count, created_by)
+			VALUES ($1, $2, $3, (SELECT COALESCE(max(number), 0) + 1 FROM approval_drafts WHERE campaign_id = $3), $4, $5, $6, $7)
+			RETURNING `+draftColumns, uuid.NewString(), nd.AccountID, nd.CampaignID, nd.Source, nd.SourceKey, nd.ContactCount, nd.CreatedBy))
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrCampaignInError) {
+			return ApprovalDraft{}, false, fmt.Errorf("storage: create draft: %w", err)
+		}
+		return ApprovalDraft{}, false, notFound("storage: create draft", err)
+	}
+	return d, existing, nil
+}
+
+// Draft returns draft id of account accountID.
+func (s *Store) Draft(ctx context.Context, accountID, id string) (ApprovalDraft, error) {
+	d, err := scanDraft(s.Pool.QueryRow(ctx, `SELECT `+draftColumns+` FROM approval_drafts d WHERE d.account_id = $1 AND d.id = $2`, accountID, id))
+	if err != nil {
+		return ApprovalDraft{}, notFound("storage: draft", err)
+	}
+	return d, nil
+}
+
+// Drafts lists the drafts of a campaign, newest first (R-DRAFT-5).
+func (s *Store) Drafts(ctx context.Context, accountID, campaignID string) ([]ApprovalDraft, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+draftColumns+` FROM approval_drafts d WHERE d.account_id = $1 AND d.campaign_id = $2
+		ORDER BY d.number DESC`, accountID, campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: drafts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ApprovalDraft, error) { return scanDraft(r) })
+	if err != nil {
+		return nil, fmt.Errorf("storage: drafts: %w", err)
+	}
+	return out, nil
+}
+
+// CountProcessingDrafts counts the account's drafts still building, other than exceptID.
+func (s *Store) CountProcessingDrafts(ctx context.Context, accountID, exceptID string) (int, error) {
+	var n int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM approval_drafts WHERE account_id = $1 AND status = 'processing'
+		AND ready_at IS NULL AND id <> $2 AND created_at <= (SELECT created_at FROM approval_drafts WHERE id = $2)`,
+		accountID, exceptID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("storage: count processing drafts: %w", err)
+	}
+	return n, nil
+}
+
+// SetDraftProgress records where a processing build stands.
+func (s *Store) SetDraftProgress(ctx context.Context, id string, p Progress) error {
+	if _, err := s.Pool.Exec(ctx, `UPDATE approval_drafts SET progress = $2, updated_at = now() WHERE id = $1`, id, p); err != nil {
+		return fmt.Errorf("storage: draft progress: %w", err)
+	}
+	return nil
+}
+
+// CopyCampaignForDraft deep-copies the draft's campaign (segments, prompts, AI model configs,
+// sequences, tracking links) into a hidden campaign and links it to the draft, in one transaction.
+// It is idempotent: a draft that already has its copy returns it.
+func (s *Store) CopyCampaignForDraft(ctx context.Context, accountID, draftID string) (string, error) {
+	var copyID string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var srcID string
+		var existing *string
+		if err := tx.QueryRow(ctx, `SELECT campaign_id, copy_campaign_id FROM approval_drafts WHERE account_id = $1 AND id = $2 FOR UPDATE`,
+			accountID, draftID).Scan(&srcID, &existing); err != nil {
+			return err
+		}
+		if existing != nil {
+			copyID = *existing
+			return nil
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO campaigns (account_id, created_by, name, kind, mode, start_at, end_at, status, version, hidden)
+			SELECT account_id, created_by, name, kind, 'test', start_at, end_at, 'ready', version, true
+			FROM campaigns WHERE id = $1 RETURNING id`, srcID).Scan(&copyID); err != nil {
+			return err
+		}
+		content, err := readContent(ctx, tx, srcID)
+		if err != nil {
+			return err
+		}
+		if err := writeContent(ctx, tx, copyID, content); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE approval_drafts SET copy_campaign_id = $2, updated_at = now() WHERE id = $1`, draftID, copyID)
+		return err
+	})
+	if err != nil {
+		return "", notFound("storage: copy campaign", err)
+	}
+	return copyID, nil
+}
+
+// DeleteDraftCopy removes the draft's hidden copy and, with it, its leads and content (the compensation
+// of CopyCampaignForDraft). It is idempotent.
+func (s *Store) DeleteDraftCopy(ctx context.Context, draftID string) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM campaigns WHERE hidden AND id = (SELECT copy_campaign_id FROM approval_drafts WHERE id = $1)`, draftID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE approval_drafts SET copy_campaign_id = NULL, updated_at = now() WHERE id = $1`, draftID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("storage: delete draft copy: %w", err)
+	}
+	return nil
+}
+
+// MarkDraftReady freezes the snapshot, stores the share token (hash and sealed) and sets the draft ready.
+// A second call leaves the first snapshot and token in place (R-DRAFT-10).
+func (s *Store) MarkDraftReady(ctx context.Context, id string, snapshot any, tokenHash, tokenSealed []byte) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE approval_drafts SET status = 'ready', snapshot = $2, token_hash = $3, token_sealed = $4,
+		ready_at = now(), progress = jsonb_build_object('step', 'personalising', 'done', 0, 'total', contact_count), updated_at = now()
+		WHERE id = $1 AND status = 'processing' AND snapshot IS NULL`, id, snapshot, tokenHash, tokenSealed)
+	if err != nil {
+		return fmt.Errorf("storage: draft ready: %w", err)
+	}
+	return nil
+}
+
+// MarkDraftFailed ends a processing build as failed with a reason people can read (R-DRAFT-9).
+func (s *Store) MarkDraftFailed(ctx context.Context, id, reason string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE approval_drafts SET status = 'failed', failure_reason = $2,
+		progress = progress || '{"step":"failed"}', updated_at = now() WHERE id = $1 AND status = 'processing'`, id, reason)
+	if err != nil {
+		return fmt.Errorf("storage: draft failed: %w", err)
+	}
+	return nil
+}
+
+// MarkDraftAIDone records that every lead's pipeline finished.
+func (s *Store) MarkDraftAIDone(ctx context.Context, id string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE approval_drafts SET ai_done_at = COALESCE(ai_done_at, now()),
+		progress = jsonb_build_object('step', 'done', 'done', (progress->>'total')::int, 'total', (progress->>'total')::int),
+		updated_at = now() WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("storage: draft ai done: %w", err)
+	}
+	return nil
+}
+
+// DraftSnapshot returns the frozen snapshot of a draft as stored.
+func (s *Store) DraftSnapshot(ctx context.Context, id string) (json.RawMessage, error) {
+	var b json.RawMessage
+	if err := s.Pool.QueryRow(ctx, `SELECT snapshot FROM approval_drafts WHERE id = $1 AND snapshot IS NOT NULL`, id).Scan(&b); err != nil {
+		return nil, notFound("storage: draft snapshot", err)
+	}
+	return b, nil
+}
+
+// RotateDraftToken replaces a built draft's share token; the old one stops working at once (R-DRAFT-11).
+func (s *Store) RotateDraftToken(ctx context.Context, accountID, id string, hash, sealed []byte) (ApprovalDraft, error) {
+	d, err := scanDraft(s.Pool.QueryRow(ctx, `UPDATE approval_drafts AS d SET token_hash = $3, token_sealed = $4, updated_at = now()
+		WHERE d.account_id = $1 AND d.id = $2 AND d.token_hash IS NOT NULL RETURNING `+draftColumns, accountID, id, hash, sealed))
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, gerr := s.Draft(ctx, accountID, id); gerr != nil {
+			return ApprovalDraft{}, gerr
+		}
+		return ApprovalDraft{}, fmt.Errorf("storage: rotate token: %w", ErrDraftNotReady)
+	}
+	if err != nil {
+		return ApprovalDraft{}, fmt.Errorf("storage: rotate token: %w", err)
+	}
+	return d, nil
+}
+
+// MarkDraftWorkflowStarted records that the draft's build runs, so the sweeper leaves it alone.
+func (s *Store) MarkDraftWorkflowStarted(ctx context.Context, id string) error {
+	if _, err := s.Pool.Exec(ctx, `UPDATE approval_drafts SET workflow_started_at = now() WHERE id = $1 AND workflow_started_at IS NULL`, id); err != nil {
+		return fmt.Errorf("storage: mark draft started: %w", err)
+	}
+	return nil
+}
+
+// UnstartedDrafts lists processing drafts created before olderThan whose build was never recorded as started.
+func (s *Store) UnstartedDrafts(ctx context.Context, olderThan time.Time) ([]ApprovalDraft, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+draftColumns+` FROM approval_drafts d
+		WHERE d.workflow_started_at IS NULL AND d.status = 'processing' AND d.created_at < $1 ORDER BY d.created_at LIMIT 500`, olderThan)
+	if err != nil {
+		return nil, fmt.Errorf("storage: unstarted drafts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ApprovalDraft, error) { return scanDraft(r) })
+	if err != nil {
+		return nil, fmt.Errorf("storage: unstarted drafts: %w", err)
+	}
+	return out, nil
+}

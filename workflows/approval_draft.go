@@ -1,0 +1,232 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/storage"
+)
+
+// Names of the draft build workflow.
+const (
+	ApprovalDraftWorkflowName = "ApprovalDraft"
+)
+
+// ApprovalDraftWorkflowID is the workflow id of draft id (SPEC §7).
+func ApprovalDraftWorkflowID(id string) string { return "approval-draft/" + id }
+
+// ApprovalDraftInput is what a build needs; the draft row already exists in status processing.
+type ApprovalDraftInput struct {
+	DraftID      string
+	AccountID    string
+	CampaignID   string
+	Source       activities.DraftSource
+	ContactCount int
+	// AIConcurrency bounds how many lead batches personalise at once; 0 means the default.
+	AIConcurrency int
+	// ReviewWindow is how long the workflow waits for the client's submit; 0 means 90 days.
+	ReviewWindow time.Duration
+}
+
+// Defaults of the build.
+const (
+	defaultAIBatch       = 5
+	defaultAIConcurrency = 20
+	defaultReviewWindow  = 90 * 24 * time.Hour
+)
+
+// StartApprovalDraft starts the build of a stored draft (reject-duplicate; a second start is a no-op).
+func StartApprovalDraft(ctx context.Context, c client.Client, taskQueue string, in ApprovalDraftInput) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       ApprovalDraftWorkflowID(in.DraftID),
+		TaskQueue:                taskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			AccountIDKey.ValueSet(in.AccountID), CampaignIDKey.ValueSet(in.CampaignID), StatusKey.ValueSet(storage.DraftProcessing)),
+	}, ApprovalDraftWorkflowName, in)
+	if err != nil && !isAlreadyStarted(err) {
+		return fmt.Errorf("workflows: start approval draft: %w", err)
+	}
+	return nil
+}
+
+// ApprovalDraft builds a client approval draft (R-DRAFT-7): resolve contacts → deep-copy the campaign →
+// import the leads → freeze the snapshot (ready) → run the AI pipeline on every lead. A failure before
+// ready runs the compensations of the steps that ran, on a disconnected context, and ends the draft
+// failed with a reason (R-DRAFT-9). After the build it stays open for the client's decision.
+func ApprovalDraft(ctx workflow.Context, in ApprovalDraftInput) (string, error) {
+	w := &approvalDraftImpl{in: in}
+	w.setup(ctx)
+	return w.run(ctx)
+}
+
+type approvalDraftImpl struct {
+	in        ApprovalDraftInput
+	status    string
+	submitted bool
+	copyID    string
+	leadIDs   []string
+}
+
+func (w *approvalDraftImpl) setup(ctx workflow.Context) {
+	w.status = storage.DraftProcessing
+	if w.in.AIConcurrency <= 0 {
+		w.in.AIConcurrency = defaultAIConcurrency
+	}
+	if w.in.ReviewWindow <= 0 {
+		w.in.ReviewWindow = defaultReviewWindow
+	}
+}
+
+// buildCtx retries I/O steps with backoff for up to ten minutes (Postgres restarts included);
+// BuildFailed errors are never retried.
+func buildCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:       30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        200 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        10 * time.Second,
+			NonRetryableErrorTypes: []string{activities.ErrTypeBuildFailed, activities.ErrTypeNotFound},
+		},
+	})
+}
+
+func (w *approvalDraftImpl) run(ctx workflow.Context) (string, error) {
+	if err := w.build(ctx); err != nil {
+		reason := failureReason(err)
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		defer cancel()
+		if ferr := workflow.ExecuteActivity(buildCtx(dctx), acts.MarkDraftFailed,
+			activities.FailDraftInput{DraftID: w.in.DraftID, Reason: reason}).Get(dctx, nil); ferr != nil {
+			return "", ferr
+		}
+		w.setStatus(ctx, storage.DraftFailed)
+		workflow.GetLogger(ctx).Info("draft build failed", "reason", reason)
+		return storage.DraftFailed, nil
+	}
+	w.setStatus(ctx, storage.DraftReady)
+	w.personalise(ctx)
+
+	// The draft now waits for its client (the review adds the submit Update); an operator sees which
+	// drafts are awaiting their client in the Temporal UI.
+	ok, err := workflow.AwaitWithTimeout(ctx, w.in.ReviewWindow, func() bool { return w.submitted })
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "review_window_closed", nil
+	}
+	return w.status, nil
+}
+
+// build runs the steps up to ready as a saga: each step that creates something adds its
+// compensation, and a failure runs them, newest first, on a disconnected context.
+func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
+	var compensations []func(workflow.Context) error
+	defer func() {
+		if err == nil {
+			return
+		}
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		defer cancel()
+		for i := len(compensations) - 1; i >= 0; i-- {
+			if cerr := compensations[i](dctx); cerr != nil {
+				workflow.GetLogger(ctx).Error("compensation failed", "error", cerr)
+			}
+		}
+	}()
+	actx := buildCtx(ctx)
+	d := activities.DraftInput{AccountID: w.in.AccountID, DraftID: w.in.DraftID}
+	if err = workflow.ExecuteActivity(actx, acts.CheckBuildCapacity, d).Get(ctx, nil); err != nil {
+		return err
+	}
+	var leads []storage.Lead
+	if err = workflow.ExecuteActivity(actx, acts.ResolveContacts, activities.ResolveInput{AccountID: w.in.AccountID,
+		DraftID: w.in.DraftID, Source: w.in.Source, Count: w.in.ContactCount}).Get(ctx, &leads); err != nil {
+		return err
+	}
+	// The copy is compensated even if CopyCampaign's outcome is unknown: DeleteCopy is idempotent.
+	compensations = append(compensations, func(ctx workflow.Context) error {
+		return workflow.ExecuteActivity(buildCtx(ctx), acts.DeleteCopy, d).Get(ctx, nil)
+	})
+	var copyID string
+	if err = workflow.ExecuteActivity(actx, acts.CopyCampaign, d).Get(ctx, &copyID); err != nil {
+		return err
+	}
+	w.copyID = copyID
+	if err = workflow.ExecuteActivity(actx, acts.ImportLeads, activities.ImportInput{AccountID: w.in.AccountID,
+		DraftID: w.in.DraftID, CopyID: copyID, Leads: leads}).Get(ctx, nil); err != nil {
+		return err
+	}
+	return workflow.ExecuteActivity(actx, acts.FreezeSnapshot, activities.FreezeInput{AccountID: w.in.AccountID,
+		DraftID: w.in.DraftID, CopyID: copyID}).Get(ctx, &w.leadIDs)
+}
+
+// personalise runs the AI pipeline on every lead with batch threshold 1: the leads are split into
+// small batches that all start at once, bounded by AIConcurrency.
+func (w *approvalDraftImpl) personalise(ctx workflow.Context) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: []string{"AIPermanent"}},
+	})
+	sem := workflow.NewSemaphore(ctx, int64(w.in.AIConcurrency))
+	wg := workflow.NewWaitGroup(ctx)
+	for i := 0; i < len(w.leadIDs); i += defaultAIBatch {
+		batch := w.leadIDs[i:min(i+defaultAIBatch, len(w.leadIDs))]
+		if err := sem.Acquire(ctx, 1); err != nil {
+			break
+		}
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			defer sem.Release(1)
+			if err := workflow.ExecuteActivity(actx, acts.PersonaliseLeads, activities.PersonaliseInput{AccountID: w.in.AccountID,
+				DraftID: w.in.DraftID, CopyID: w.copyID, LeadIDs: batch}).Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Error("personalising a batch failed; those leads keep no AI result", "error", err)
+			}
+		})
+	}
+	wg.Wait(ctx)
+	if err := workflow.ExecuteActivity(buildCtx(ctx), acts.MarkDraftAIDone, w.in.DraftID).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("mark AI done", "error", err)
+	}
+}
+
+func (w *approvalDraftImpl) setStatus(ctx workflow.Context, status string) {
+	w.status = status
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(status)); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attribute", "error", err)
+	}
+}
+
+// failureReason is the human-readable reason of a failed build.
+func failureReason(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeBuildFailed {
+		return appErr.Message()
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return "The build timed out (a step kept failing for ten minutes). Create a new draft; if it fails again, contact support."
+	}
+	return "The build failed unexpectedly. Create a new draft; if it fails again, contact support."
+}
+
+// DraftInputFromDraft builds the workflow input from a stored draft and its parsed source.
+func DraftInputFromDraft(d storage.ApprovalDraft, src activities.DraftSource) ApprovalDraftInput {
+	return ApprovalDraftInput{DraftID: d.ID, AccountID: d.AccountID, CampaignID: d.CampaignID, Source: src, ContactCount: d.ContactCount}
+}
