@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
@@ -135,3 +136,6 @@ func Logger(t testing.TB) *zap.Logger {
 func TaskQueue(t testing.TB) string {
 	return NewName("test-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")) + "-")
 }
+
+// NewUUID returns a random UUID string.
+func NewUUID() string { return uuid.NewString() }

@@ -1,0 +1,115 @@
+package workers_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/ai"
+	"github.com/signoff/signoff/demodata"
+	"github.com/signoff/signoff/sharelink"
+	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/testenv"
+	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/workflows"
+)
+
+// recordEnv is set to a directory to (re)write the recorded histories the replay tests of package
+// workflows read: SIGNOFF_RECORD_HISTORY=$PWD/workflows/testdata make test.
+const recordEnv = "SIGNOFF_RECORD_HISTORY"
+
+// TestRealHistoriesReplay runs each workflow type to its end on the real dev server and worker,
+// then replays the recorded history against the current code (SPEC §7).
+func TestRealHistoriesReplay(t *testing.T) {
+	ctx := context.Background()
+	store := storage.New(testenv.Database(t))
+	tc := testenv.Temporal(t)
+	queue := testenv.TaskQueue(t)
+	key, _ := sharelink.ParseKey(sharelink.NewKey())
+	sealer, _ := sharelink.NewSealer(key)
+	w := workers.New(tc, queue, &activities.Activities{Store: store, Log: testenv.Logger(t), Sealer: sealer,
+		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 10})
+	require.NoError(t, w.Start())
+	defer w.Stop()
+
+	tok, hash := storage.NewToken()
+	_ = tok
+	acct, admin, err := store.CreateAccountWithAdmin(ctx, "History", "admin@history.test", "Ada Admin", hash)
+	require.NoError(t, err)
+	_, h2 := storage.NewToken()
+	approver, err := store.CreateUser(ctx, acct.ID, storage.NewUser{Email: "ap@history.test", Name: "Avery", Role: storage.RoleApprover}, h2)
+	require.NoError(t, err)
+	camps := demodata.Campaigns(time.Now().UTC())
+	camp, err := store.CreateCampaign(ctx, acct.ID, admin.ID, camps[0])
+	require.NoError(t, err)
+	_, err = store.InsertContacts(ctx, acct.ID, demodata.Contacts(500))
+	require.NoError(t, err)
+	ss := demodata.SavedSearches()[3]
+	search, err := store.CreateSavedSearch(ctx, acct.ID, admin.ID, ss.Name, ss.Filters)
+	require.NoError(t, err)
+
+	// An approval request: submitted, approved, launched two seconds later.
+	start := time.Now().Add(2 * time.Second).UTC()
+	r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.ID,
+		CampaignID: camp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID}, DeadlineAt: start.Add(time.Hour), LaunchAt: &start})
+	require.NoError(t, err)
+	require.NoError(t, workflows.StartApprovalRequest(ctx, tc, queue, r))
+	h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: workflows.ApprovalRequestWorkflowID(r.ID),
+		UpdateName: workflows.UpdateApprove, Args: []any{workflows.DecisionInput{ActorID: approver.ID, Note: "ok"}},
+		WaitForStage: client.WorkflowUpdateStageCompleted})
+	require.NoError(t, err)
+	require.NoError(t, h.Get(ctx, nil))
+	var result string
+	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalRequestWorkflowID(r.ID), "").Get(ctx, &result))
+	require.Equal(t, "launched", result)
+
+	// A draft build of 20 contacts, with a short review window so the run ends.
+	d, _, err := store.CreateDraft(ctx, storage.NewDraft{AccountID: acct.ID, CampaignID: camp.ID, CreatedBy: admin.ID,
+		Source: []byte(`{"type":"saved_search","saved_search_id":"` + search.ID + `"}`), SourceKey: "saved_search:" + search.ID, ContactCount: 20}, false)
+	require.NoError(t, err)
+	in := workflows.DraftInputFromDraft(d, activities.DraftSource{Type: activities.SourceSavedSearch, SavedSearchID: search.ID})
+	in.ReviewWindow = 2 * time.Second
+	require.NoError(t, workflows.StartApprovalDraft(ctx, tc, queue, in))
+	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(d.ID), "").Get(ctx, &result))
+	require.Equal(t, "review_window_closed", result)
+
+	for name, id := range map[string]string{
+		"approval_request_launched": workflows.ApprovalRequestWorkflowID(r.ID),
+		"approval_draft_built":      workflows.ApprovalDraftWorkflowID(d.ID),
+	} {
+		hist := fetchHistory(t, tc, id)
+		b, err := protojson.Marshal(hist)
+		require.NoError(t, err)
+		path := filepath.Join(t.TempDir(), name+".json")
+		if dir := os.Getenv(recordEnv); dir != "" {
+			path = filepath.Join(dir, name+".json")
+		}
+		require.NoError(t, os.WriteFile(path, b, 0o644))
+		replayer := worker.NewWorkflowReplayer()
+		replayer.RegisterWorkflowWithOptions(workflows.ApprovalRequest, workflow.RegisterOptions{Name: workflows.ApprovalRequestWorkflowName})
+		replayer.RegisterWorkflowWithOptions(workflows.ApprovalDraft, workflow.RegisterOptions{Name: workflows.ApprovalDraftWorkflowName})
+		require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, path), name)
+	}
+}
+
+func fetchHistory(t *testing.T, c client.Client, id string) *historypb.History {
+	it := c.GetWorkflowHistory(context.Background(), id, "", false, 0)
+	h := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, ev)
+	}
+	require.NotEmpty(t, h.Events)
+	return h
+}
