@@ -27,3 +27,7 @@ bin/.temporal-$(TEMPORAL_CLI_VERSION):
 
 clean:
 	rm -rf bin .data
+
+## bench: performance figures against baselines measured in the same run (see BENCHMARKS.md).
+bench: bin/temporal
+	$(GO) run ./cmd/testenv -- $(GO) run ./cmd/bench $(BENCH_ARGS)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -53,30 +54,41 @@ func DatabaseURL(t testing.TB) string {
 	base := mustEnv(t, EnvDatabaseURL)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	dbURL, drop, err := CreateDatabase(ctx, base)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(drop)
+	return dbURL
+}
+
+// CreateDatabase creates a fresh database beside the one base names, migrates it, and returns its
+// URL and a function that drops it. Benchmarks use it directly; tests use DatabaseURL.
+func CreateDatabase(ctx context.Context, base string) (string, func(), error) {
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
-		t.Fatalf("testenv: connect to test postgres: %v", err)
+		return "", nil, fmt.Errorf("connect to test postgres: %w", err)
 	}
 	defer admin.Close(ctx)
 	name := NewName("signoff_test_")
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("testenv: create database: %v", err)
+		return "", nil, fmt.Errorf("create database: %w", err)
 	}
 	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatalf("testenv: %v", err)
+		return "", nil, err
 	}
 	u.Path = "/" + name
 	dbURL := u.String()
 	pool, err := storage.Connect(ctx, dbURL)
 	if err != nil {
-		t.Fatalf("testenv: %v", err)
+		return "", nil, err
 	}
+	defer pool.Close()
 	if _, err := schema.Migrate(ctx, pool); err != nil {
-		t.Fatalf("testenv: migrate: %v", err)
+		return "", nil, fmt.Errorf("migrate: %w", err)
 	}
-	pool.Close()
-	t.Cleanup(func() {
+	drop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, err := pgx.Connect(ctx, base)
@@ -85,8 +97,8 @@ func DatabaseURL(t testing.TB) string {
 		}
 		defer c.Close(ctx)
 		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	return dbURL
+	}
+	return dbURL, drop, nil
 }
 
 // Database returns a pool on a fresh, migrated database, closed and dropped when t ends.

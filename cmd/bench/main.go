@@ -1,0 +1,318 @@
+// Command bench measures Signoff against baselines taken in the same run on the same servers and
+// prints one table of medians, p99s and ratios. `make bench` runs it under cmd/testenv (a private
+// Postgres and Temporal dev server). Benchmarks never fail on a slow machine: targets are reported,
+// not enforced.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.uber.org/zap"
+
+	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/ai"
+	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/demodata"
+	"github.com/signoff/signoff/logging"
+	"github.com/signoff/signoff/sharelink"
+	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/testenv"
+	"github.com/signoff/signoff/workers"
+)
+
+// row is one line of the result table.
+type row struct {
+	Name     string
+	Median   time.Duration
+	P99      time.Duration
+	N        int
+	Baseline string
+	Ratio    float64
+	Target   string
+	Met      string
+	Note     string
+}
+
+var rows []row
+
+func main() {
+	builds := flag.Int("builds", 20, "draft builds per size")
+	decisions := flag.Int("decisions", 64, "approve calls per concurrency level")
+	timers := flag.Int("timers", 5000, "pending requests holding a deadline timer")
+	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,timers (default all)")
+	flag.Parse()
+	log, _ := logging.New("console", "warn")
+	ctx := context.Background()
+	if err := run(ctx, log, *builds, *decisions, *timers, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// bench holds the servers and fixtures every case shares.
+type bench struct {
+	store   *storage.Store
+	tc      client.Client
+	api     *httptest.Server
+	queue   string
+	acct    storage.Account
+	tokens  map[string]string
+	users   map[string]storage.User
+	camp    storage.Campaign
+	search  storage.SavedSearch
+	log     *zap.Logger
+	started time.Time
+}
+
+func run(ctx context.Context, log *zap.Logger, builds, decisions, timers int, only string) error {
+	want := func(c string) bool { return only == "" || slices.Contains(strings.Split(only, ","), c) }
+	base := os.Getenv(testenv.EnvDatabaseURL)
+	addr := os.Getenv(testenv.EnvTemporalAddress)
+	if base == "" || addr == "" {
+		return fmt.Errorf("run under cmd/testenv (make bench) so Postgres and Temporal are started")
+	}
+	dbURL, drop, err := testenv.CreateDatabase(ctx, base)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	pool, err := storage.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	tc, err := client.Dial(client.Options{HostPort: addr, Logger: logging.NewTemporalLogger(log)})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	b := &bench{store: storage.New(pool), tc: tc, queue: testenv.NewName("bench-"), log: log, started: time.Now()}
+	key, _ := sharelink.ParseKey(sharelink.NewKey())
+	sealer, _ := sharelink.NewSealer(key)
+	w := workers.New(tc, b.queue, &activities.Activities{Store: b.store, Log: log, Sealer: sealer,
+		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 1000})
+	registerFloor(w)
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Stop()
+	srv := &api.Server{Store: b.store, Temporal: tc, Log: log, PublicURL: "http://bench.test", TaskQueue: b.queue,
+		Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}
+	b.api = httptest.NewServer(srv.Handler())
+	defer b.api.Close()
+	if err := b.fixtures(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("bench: machine %d CPUs, %s; servers ready in %s\n", runtime.NumCPU(), runtime.Version(), time.Since(b.started).Round(time.Millisecond))
+
+	if want("drafts") {
+		if err := b.drafts(ctx, builds); err != nil {
+			return fmt.Errorf("drafts: %w", err)
+		}
+	}
+	if want("decisions") {
+		if err := b.decisions(ctx, decisions); err != nil {
+			return fmt.Errorf("decisions: %w", err)
+		}
+	}
+	if want("timers") {
+		if err := b.timers(ctx, timers); err != nil {
+			return fmt.Errorf("timers: %w", err)
+		}
+	}
+	printTable()
+	return nil
+}
+
+func (b *bench) fixtures(ctx context.Context) error {
+	tok, hash := storage.NewToken()
+	acct, admin, err := b.store.CreateAccountWithAdmin(ctx, "Bench", "admin@bench.test", "Admin", hash)
+	if err != nil {
+		return err
+	}
+	b.acct = acct
+	b.tokens = map[string]string{storage.RoleAdmin: tok}
+	b.users = map[string]storage.User{storage.RoleAdmin: admin}
+	for _, role := range []string{storage.RoleCollaborator, storage.RoleApprover, storage.RoleCSM} {
+		t, h := storage.NewToken()
+		u, err := b.store.CreateUser(ctx, acct.ID, storage.NewUser{Email: role + "@bench.test", Name: role, Role: role}, h)
+		if err != nil {
+			return err
+		}
+		b.tokens[role], b.users[role] = t, u
+	}
+	people := demodata.Contacts(5000)
+	for i := 0; i < len(people); i += 1000 {
+		if _, err := b.store.InsertContacts(ctx, acct.ID, people[i:i+1000]); err != nil {
+			return err
+		}
+	}
+	if b.search, err = b.store.CreateSavedSearch(ctx, acct.ID, admin.ID, "Everyone", storage.SearchFilters{}); err != nil {
+		return err
+	}
+	b.camp, err = b.store.CreateCampaign(ctx, acct.ID, b.users[storage.RoleCollaborator].ID, demodata.Campaigns(time.Now())[0])
+	return err
+}
+
+// call sends one API request and decodes the answer into out.
+func (b *bench) call(method, path, role string, body any, out any) (int, error) {
+	var r io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		r = strings.NewReader(string(j))
+	}
+	req, _ := http.NewRequest(method, b.api.URL+path, r)
+	req.Header.Set("Authorization", "Bearer "+b.tokens[role])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		_ = json.Unmarshal(data, out)
+	}
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	}
+	return resp.StatusCode, nil
+}
+
+// --- the floor: a no-op workflow of six local activities ---
+
+const floorWorkflow = "BenchFloor"
+
+func floorNoop(ctx context.Context) error { return nil }
+
+func floor(ctx workflow.Context) error {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	for i := 0; i < 6; i++ {
+		if err := workflow.ExecuteLocalActivity(ctx, floorNoop).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const (
+	noopWorkflow = "BenchNoopUpdate"
+	noopUpdate   = "noop"
+)
+
+// noopUpdateWorkflow answers its Update at once; the bare round trip decisions are compared with.
+func noopUpdateWorkflow(ctx workflow.Context) error {
+	done := false
+	if err := workflow.SetUpdateHandler(ctx, noopUpdate, func(ctx workflow.Context, n int) (int, error) { return n, nil }); err != nil {
+		return err
+	}
+	workflow.GetSignalChannel(ctx, "stop").Receive(ctx, nil)
+	done = true
+	_ = done
+	return nil
+}
+
+func registerFloor(w worker.Worker) {
+	w.RegisterWorkflowWithOptions(floor, workflow.RegisterOptions{Name: floorWorkflow})
+	w.RegisterWorkflowWithOptions(noopUpdateWorkflow, workflow.RegisterOptions{Name: noopWorkflow})
+	w.RegisterActivity(floorNoop)
+}
+
+// --- statistics ---
+
+func median(ds []time.Duration) time.Duration { return pct(ds, 50) }
+
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	if i < 1 {
+		i = 1
+	}
+	return s[min(i, len(s))-1]
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func met(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "NO"
+}
+
+func printTable() {
+	fmt.Println()
+	fmt.Println("| case | n | median | p99 | baseline (same run) | ratio | target | met | note |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		ratio := "—"
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2f×", r.Ratio)
+		}
+		fmt.Printf("| %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", r.Name, r.N, fmtD(r.Median), fmtD(r.P99), r.Baseline, ratio, r.Target, r.Met, r.Note)
+	}
+}
+
+func fmtD(d time.Duration) string {
+	if d == 0 {
+		return "—"
+	}
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// parallel runs fn n times with conc workers and returns each call's latency.
+func parallel(n, conc int, fn func(i int) error) ([]time.Duration, error) {
+	lat := make([]time.Duration, n)
+	errs := make(chan error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				t := time.Now()
+				if err := fn(i); err != nil {
+					errs <- err
+				}
+				lat[i] = time.Since(t)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	return lat, <-errs
+}
