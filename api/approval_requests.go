@@ -485,9 +485,15 @@ func (s *Server) launch(c *gin.Context) {
 	}
 	in := storage.LaunchInput{AccountID: u.AccountID, CampaignID: camp.ID, ActorID: &u.ID, Source: "api"}
 	needsNoApproval := camp.Mode != storage.ModeActive || !settings.ApprovalEnabled || own
+	launched, err := s.Store.Launches(ctx, u.AccountID, camp.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	thisVersionLaunched := len(launched) > 0 && launched[0].Version == camp.Version
 	switch {
-	case camp.Status == storage.StatusLive && camp.ApprovalStatus != storage.RequestPending:
-		// Already live: the launch record of this version is answered below (idempotent).
+	case thisVersionLaunched:
+		// Already launched: the launch record of this version is answered below (idempotent).
 	case camp.ApprovalStatus == storage.RequestApproved:
 		r, err := s.Store.LatestApprovedRequest(ctx, u.AccountID, camp.ID)
 		if err == nil {

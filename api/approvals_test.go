@@ -324,6 +324,9 @@ func TestApprovalSubmitValidation(t *testing.T) {
 	t.Run("approvals turned off", func(t *testing.T) {
 		status, body := e.do(t, http.MethodPatch, "/v1/account/settings", A.Tokens[storage.RoleAdmin], map[string]any{"approval_enabled": false})
 		require.Equal(t, http.StatusOK, status, body)
+		// The requests still pending above are approved automatically (R-APPR-1); let that finish first.
+		eventually(t, 10*time.Second, func() bool { return countPending(t, e) == 0 },
+			func() string { return fmt.Sprintf("%d requests still pending", countPending(t, e)) })
 		c := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "Off")
 		refuse(t, c.ID, collabTok, submitBody("x", approver.ID), http.StatusConflict, api.CodeApprovalDisabled, "")
 	})
@@ -399,6 +402,11 @@ func TestApprovalEditLockAndResubmit(t *testing.T) {
 		status, body := e.act(t, r.ID, "approve", approver2Tok, "")
 		require.Equal(t, http.StatusOK, status, body)
 		require.Equal(t, storage.RequestApproved, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+		// The campaign's history spans both requests.
+		events := e.history(t, "/v1/campaigns/"+camp.ID+"/approval-history", collabTok)
+		require.Equal(t, []string{storage.EventSubmitted, storage.EventCancelled, storage.EventSubmitted, storage.EventApproved}, eventTypes(events))
+		require.Equal(t, []string{old.ID, old.ID, r.ID, r.ID}, []string{events[0].RequestID, events[1].RequestID, events[2].RequestID, events[3].RequestID})
+		require.Equal(t, "resubmitted with changes", events[1].Note)
 	})
 
 	t.Run("resubmit by a non-editor", func(t *testing.T) {
@@ -538,7 +546,9 @@ func TestApprovalRaces(t *testing.T) {
 			var mu sync.Mutex
 			var inner sync.WaitGroup
 			gate := make(chan struct{})
-			for _, action := range actions {
+			// Rotate which goroutine starts first, so every action gets its chances to win.
+			for k := range actions {
+				action := actions[(i+k)%len(actions)]
 				inner.Add(1)
 				go func() {
 					defer inner.Done()
@@ -926,6 +936,49 @@ func TestLaunchGating(t *testing.T) {
 		e.submit(t, own.ID, approverTok, A.Users[storage.RoleAdmin].ID)
 		refused(t, own.ID, approverTok, http.StatusConflict, api.CodeApprovalRequired)
 	})
+	// R-CAMP-4 with R-APPR-8: an edit of a live journey makes a new version that needs its own
+	// approval before it launches, also through the scheduler's endpoint.
+	liveJourneyV2 := func(t *testing.T, name string) storage.Campaign {
+		t.Helper()
+		j := e.campaignAs(t, collab, name, storage.KindJourney, storage.ModeActive, nil, in(24*time.Hour))
+		r := e.submit(t, j.ID, collabTok, approver.ID)
+		require.Nil(t, r.LaunchAt, "a journey starting now launches on approval")
+		status, body := e.act(t, r.ID, "approve", approverTok, "")
+		require.Equal(t, http.StatusOK, status, body)
+		eventually(t, 15*time.Second, func() bool { return e.storedCampaign(t, acct, j.ID).Status == storage.StatusLive },
+			func() string { return "journey not live: " + e.storedCampaign(t, acct, j.ID).Status })
+		require.Equal(t, 1, launchCount(t, e, j.ID))
+		e.waitEvent(t, r.ID, storage.EventLaunched, 5*time.Second)
+
+		var v apprCampaignView
+		e.doJSON(t, http.StatusOK, http.MethodPatch, "/v1/campaigns/"+j.ID, collabTok, map[string]any{"content": otherContent()}, &v)
+		require.Equal(t, 2, v.Version)
+		require.Equal(t, "none", v.ApprovalStatus)
+		require.Equal(t, storage.StatusLive, v.Status, "keep_live: the old version stays live")
+		return v.Campaign
+	}
+	t.Run("unapproved new version of a live journey", func(t *testing.T) {
+		j := liveJourneyV2(t, "Live journey, v2 unapproved")
+		refused(t, j.ID, adminTok, http.StatusConflict, api.CodeApprovalRequired)
+		require.Equal(t, 1, launchCount(t, e, j.ID), "version 2 must not launch without approval")
+	})
+	t.Run("approved new version of a live journey", func(t *testing.T) {
+		j := liveJourneyV2(t, "Live journey, v2 approved")
+		r2 := e.submit(t, j.ID, collabTok, approver.ID)
+		status, body := e.act(t, r2.ID, "approve", approverTok, "")
+		require.Equal(t, http.StatusOK, status, body)
+		require.Equal(t, storage.StatusLive, e.storedCampaign(t, acct, j.ID).Status)
+		eventually(t, 15*time.Second, func() bool { return launchCount(t, e, j.ID) == 2 },
+			func() string { return "version 2 not launched" })
+		var version int
+		var reqID *string
+		require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT version, request_id FROM campaign_launches
+			WHERE campaign_id = $1 ORDER BY launched_at DESC LIMIT 1`, j.ID).Scan(&version, &reqID))
+		require.Equal(t, 2, version)
+		require.NotNil(t, reqID)
+		require.Equal(t, r2.ID, *reqID)
+		e.waitEvent(t, r2.ID, storage.EventLaunched, 5*time.Second)
+	})
 	t.Run("rejected campaign", func(t *testing.T) {
 		c := e.laterCampaign(t, collab, "Rejected")
 		r := e.submit(t, c.ID, collabTok, approver.ID)
@@ -1068,6 +1121,23 @@ func TestApprovalRejectRibbonAndNotification(t *testing.T) {
 	require.Contains(t, ns[0]["body"], "Subject line is misleading")
 	status, body = e.act(t, r.ID, "cancel", collabTok, "")
 	requireError(t, status, body, http.StatusConflict, api.CodeAlreadyHandled)
+	status, body = e.act(t, r.ID, "reject", approverTok, "again")
+	requireError(t, status, body, http.StatusConflict, api.CodeAlreadyHandled)
+	require.Equal(t, 1, eventCount(t, e, r.ID, storage.EventRejected))
+
+	// CSV cells that a spreadsheet would read as a formula are defused.
+	camp2 := e.laterCampaign(t, e.A.Users[storage.RoleCollaborator], "Formula")
+	r2 := e.submit(t, camp2.ID, collabTok, e.A.Users[storage.RoleApprover].ID)
+	status, body = e.act(t, r2.ID, "reject", approverTok, `=HYPERLINK("http://evil.example")`)
+	require.Equal(t, http.StatusOK, status, body)
+	rec := e.request(t, http.MethodGet, "/v1/approval-requests/"+r2.ID+"/history?format=csv", collabTok, nil)
+	require.Equal(t, http.StatusOK, rec.Code)
+	rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 3)
+	require.Equal(t, storage.EventRejected, rows[2][0])
+	require.Equal(t, `'=HYPERLINK("http://evil.example")`, rows[2][3])
+
 	// A rejected campaign is editable and may be submitted again.
 	status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"name": "Fixed subject"})
 	require.Equal(t, http.StatusOK, status, body)
@@ -1165,4 +1235,30 @@ func TestApprovalTenantIsolation(t *testing.T) {
 	}
 	require.Empty(t, e.listItems(t, "/v1/dev/outbox", e.B.Tokens[storage.RoleAdmin]))
 	require.Equal(t, storage.RequestPending, e.storedRequest(t, e.A.Account.ID, r.ID).Status)
+}
+
+// TestApprovalInboxOrder checks R-APPR-11: the inbox lists the caller's pending requests, the
+// nearest deadline first, and drops decided ones.
+func TestApprovalInboxOrder(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	collab, collabTok := e.A.Users[storage.RoleCollaborator], e.A.Tokens[storage.RoleCollaborator]
+	approverID, approverTok := e.A.Users[storage.RoleApprover].ID, e.A.Tokens[storage.RoleApprover]
+	var ids []string
+	for _, end := range []time.Duration{5 * time.Hour, 3 * time.Hour, 4 * time.Hour} {
+		c := e.campaignAs(t, collab, "Ends in "+end.String(), storage.KindCampaign, storage.ModeActive, in(time.Hour), in(end))
+		ids = append(ids, e.submit(t, c.ID, collabTok, approverID).ID)
+	}
+	// Somebody else's request is not in this approver's inbox.
+	other, _ := e.userWith(t, e.A.Account.ID, "other-approver@a.test", storage.RoleApprover, false)
+	c := e.laterCampaign(t, collab, "Other approver's")
+	e.submit(t, c.ID, collabTok, other.ID)
+
+	require.Equal(t, []string{ids[1], ids[2], ids[0]}, e.inboxIDs(t, approverTok))
+	status, body := e.act(t, ids[2], "cancel", collabTok, "")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, []string{ids[1], ids[0]}, e.inboxIDs(t, approverTok))
+	status, body = e.act(t, ids[1], "approve", approverTok, "")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, []string{ids[0]}, e.inboxIDs(t, approverTok))
 }

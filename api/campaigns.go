@@ -359,11 +359,8 @@ func abortPending(c *gin.Context) {
 	abort(c, http.StatusConflict, CodeApprovalPending, "this campaign is waiting for approval and cannot be edited: cancel the request first (or use POST /v1/campaigns/{id}/resubmit)")
 }
 
-// applyEdit validates req against cur and stores it, answering errors itself. The database re-checks
-// the edit lock (R-CAMP-2); an edit that voids an approval tells the waiting workflow (R-CAMP-3).
-func (s *Server) applyEdit(c *gin.Context, cur storage.Campaign, req campaignRequest) (storage.Campaign, bool) {
-	ctx := c.Request.Context()
-	u := currentUser(c)
+// buildPatch validates req against cur and returns the patch to store.
+func buildPatch(cur storage.Campaign, req campaignRequest) (storage.CampaignPatch, error) {
 	p := storage.CampaignPatch{Kind: req.Kind, Mode: req.Mode, Status: req.Status, Content: req.Content,
 		SetStartAt: req.StartAt.Set, StartAt: req.StartAt.Value, SetEndAt: req.EndAt.Set, EndAt: req.EndAt.Value}
 	var verr error
@@ -382,19 +379,45 @@ func (s *Server) applyEdit(c *gin.Context, cur storage.Campaign, req campaignReq
 		verr = oneOf("status", *req.Status, storage.StatusDraft, storage.StatusReady, storage.StatusError)
 	}
 	if verr == nil {
-		start, end := cur.StartAt, cur.EndAt
-		if p.SetStartAt {
-			start = p.StartAt
-		}
-		if p.SetEndAt {
-			end = p.EndAt
-		}
-		verr = checkWindow(start, end)
+		verr = checkWindow(patched(cur, p).StartAt, patched(cur, p).EndAt)
 	}
 	if verr == nil && req.Content != nil {
 		normalizeContent(req.Content)
 		verr = validateContent(req.Content)
 	}
+	return p, verr
+}
+
+// patched is cur as it would be after p, for checks made before storing.
+func patched(cur storage.Campaign, p storage.CampaignPatch) storage.Campaign {
+	out := cur
+	if p.Name != nil {
+		out.Name = *p.Name
+	}
+	if p.Kind != nil {
+		out.Kind = *p.Kind
+	}
+	if p.Mode != nil {
+		out.Mode = *p.Mode
+	}
+	if p.SetStartAt {
+		out.StartAt = p.StartAt
+	}
+	if p.SetEndAt {
+		out.EndAt = p.EndAt
+	}
+	if p.Status != nil {
+		out.Status = *p.Status
+	}
+	return out
+}
+
+// applyEdit validates req against cur and stores it, answering errors itself. The database re-checks
+// the edit lock (R-CAMP-2); an edit that voids an approval tells the waiting workflow (R-CAMP-3).
+func (s *Server) applyEdit(c *gin.Context, cur storage.Campaign, req campaignRequest) (storage.Campaign, bool) {
+	ctx := c.Request.Context()
+	u := currentUser(c)
+	p, verr := buildPatch(cur, req)
 	if respondInvalid(c, verr) {
 		return storage.Campaign{}, false
 	}
@@ -448,8 +471,34 @@ func (s *Server) resubmit(c *gin.Context) {
 		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may resubmit it")
 		return
 	}
-	if len(req.ApproverIDs) == 0 {
-		invalid(c, "approver_ids", "choose at least one approver")
+	// Everything is validated before the pending request is cancelled: a refused resubmit changes nothing.
+	next := cur
+	if req.Changes != nil {
+		p, err := buildPatch(cur, *req.Changes)
+		if respondInvalid(c, err) {
+			return
+		}
+		next = patched(cur, p)
+	}
+	if err := checkText("note", req.Note, false, maxNoteChars); respondInvalid(c, err) {
+		return
+	}
+	settings, err := s.Store.Settings(ctx, u.AccountID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if _, err := s.validateApprovers(ctx, u.AccountID, u, req.ApproverIDs, settings); err != nil {
+		if !respondInvalid(c, err) {
+			s.fail(c, err)
+		}
+		return
+	}
+	if next.Mode != storage.ModeActive {
+		invalid(c, "mode", "only active launches need approval; test and passive campaigns launch without it")
+		return
+	}
+	if _, _, err := s.requestWindow(next, time.Now()); respondInvalid(c, err) {
 		return
 	}
 	if cur.ApprovalStatus == storage.RequestPending {
