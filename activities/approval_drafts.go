@@ -413,3 +413,18 @@ func (a *Activities) MarkDraftFailed(ctx context.Context, in FailDraftInput) err
 func (a *Activities) MarkDraftAIDone(ctx context.Context, draftID string) error {
 	return a.Store.MarkDraftAIDone(ctx, draftID)
 }
+
+// SubmitReviewInput is the client's submit of a draft.
+type SubmitReviewInput struct {
+	DraftID string
+	Author  string
+}
+
+// SubmitReview records approved or not_approved once and notifies the CSM; a retry answers the first outcome.
+func (a *Activities) SubmitReview(ctx context.Context, in SubmitReviewInput) (storage.ApprovalDraft, error) {
+	d, err := a.Store.SubmitReview(ctx, in.DraftID, in.Author)
+	if errors.Is(err, storage.ErrReviewClosed) {
+		return d, temporal.NewNonRetryableApplicationError("the review is closed", ErrTypeAlreadyHandled, err)
+	}
+	return d, classify(err)
+}

@@ -38,6 +38,16 @@ type Server struct {
 	Sealer *sharelink.Sealer
 	// CSVMaxBytes bounds CSV uploads (SIGNOFF_CSV_MAX_BYTES); 0 means 1 MiB.
 	CSVMaxBytes int64
+	// ReviewTokenRate and ReviewTokenBurst limit review requests per share token (per second, burst);
+	// ReviewIPRate and ReviewIPBurst per client address. Zero means the defaults.
+	ReviewTokenRate  float64
+	ReviewTokenBurst int
+	ReviewIPRate     float64
+	ReviewIPBurst    int
+
+	tokenLimiter *rateLimiter
+	ipLimiter    *rateLimiter
+
 	// ImmediateApprovalWindow is how long a request for a campaign starting now stays open (R-APPR-6).
 	ImmediateApprovalWindow time.Duration
 }
@@ -46,8 +56,11 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 
 // Handler builds the router with every route of SPEC §9.
 func (s *Server) Handler() http.Handler {
+	s.tokenLimiter, s.ipLimiter = s.reviewLimiters()
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// Client addresses come from the connection, not from headers a client could forge.
+	_ = r.SetTrustedProxies(nil)
 	r.Use(s.requestContext, gin.CustomRecoveryWithWriter(nil, s.recovery))
 	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, CodeNotFound, "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
@@ -59,6 +72,16 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPI) })
 
 	r.POST("/v1/operator/accounts", s.operatorOnly, s.createAccount)
+
+	// The client review: no login, the share token is the credential (SPEC §5).
+	r.GET("/r/:token", reviewHeaders, s.reviewDraft(true), s.reviewPage)
+	r.GET("/review-assets/*file", reviewHeaders, gin.WrapH(reviewAssets()))
+	pub := r.Group("/v1/public/reviews/:token", reviewHeaders, s.reviewDraft(false))
+	pub.GET("", s.getReview)
+	pub.PUT("/items/:target", s.putReviewItem)
+	pub.POST("/comments", s.addReviewComment)
+	pub.DELETE("/comments/:id", s.deleteReviewComment)
+	pub.POST("/submit", s.submitReview)
 
 	v1 := r.Group("/v1", s.authenticate)
 	v1.GET("/me", s.me)
@@ -94,6 +117,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/campaigns/:id/approval-drafts", s.listDrafts)
 	v1.GET("/approval-drafts/:id", s.getDraft)
 	v1.POST("/approval-drafts/:id/rotate-link", s.rotateLink)
+	v1.GET("/approval-drafts/:id/feedback", s.feedback)
 	v1.GET("/notifications", s.notifications)
 	v1.GET("/dev/outbox", s.outbox)
 	return r

@@ -16,6 +16,7 @@ type Notification struct {
 	Body       string     `json:"body"`
 	CampaignID *string    `json:"campaign_id"`
 	RequestID  *string    `json:"request_id"`
+	DraftID    *string    `json:"draft_id"`
 	ReadAt     *time.Time `json:"read_at"`
 	CreatedAt  time.Time  `json:"created_at"`
 }
@@ -41,6 +42,7 @@ type notice struct {
 	Body       string
 	CampaignID string
 	RequestID  string
+	DraftID    string
 	DedupeKey  string
 }
 
@@ -53,19 +55,19 @@ func nullable(s string) *string {
 
 // notify writes an in-app notification and an outbox email for n, skipping both if already written.
 func notify(ctx context.Context, tx pgx.Tx, n notice) error {
-	tag, err := tx.Exec(ctx, `INSERT INTO notifications (account_id, user_id, kind, title, body, campaign_id, request_id, dedupe_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING`,
-		n.AccountID, n.UserID, n.Kind, n.Title, n.Body, nullable(n.CampaignID), nullable(n.RequestID), n.DedupeKey)
+	tag, err := tx.Exec(ctx, `INSERT INTO notifications (account_id, user_id, kind, title, body, campaign_id, request_id, draft_id, dedupe_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedupe_key) DO NOTHING`,
+		n.AccountID, n.UserID, n.Kind, n.Title, n.Body, nullable(n.CampaignID), nullable(n.RequestID), nullable(n.DraftID), n.DedupeKey)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
 		return nil
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO outbox_emails (account_id, to_email, to_name, subject, body, request_id, dedupe_key)
-		SELECT $1, u.email, u.name, $3, $4, $5, $6 FROM users u WHERE u.id = $2
+	_, err = tx.Exec(ctx, `INSERT INTO outbox_emails (account_id, to_email, to_name, subject, body, request_id, draft_id, dedupe_key)
+		SELECT $1, u.email, u.name, $3, $4, $5, $6, $7 FROM users u WHERE u.id = $2
 		ON CONFLICT (dedupe_key) DO NOTHING`,
-		n.AccountID, n.UserID, n.Title, n.Body+"\n\n— Signoff", nullable(n.RequestID), n.DedupeKey)
+		n.AccountID, n.UserID, n.Title, n.Body+"\n\n— Signoff", nullable(n.RequestID), nullable(n.DraftID), n.DedupeKey)
 	return err
 }
 
@@ -79,7 +81,7 @@ func userName(ctx context.Context, q queryer, id string) (string, error) {
 
 // Notifications lists a user's in-app notifications, newest first.
 func (s *Store) Notifications(ctx context.Context, accountID, userID string, limit int) ([]Notification, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id, kind, title, body, campaign_id, request_id, read_at, created_at
+	rows, err := s.Pool.Query(ctx, `SELECT id, kind, title, body, campaign_id, request_id, draft_id, read_at, created_at
 		FROM notifications WHERE account_id = $1 AND user_id = $2 ORDER BY created_at DESC, id LIMIT $3`, accountID, userID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: notifications: %w", err)
@@ -105,10 +107,10 @@ func (s *Store) Outbox(ctx context.Context, accountID string, limit int) ([]Outb
 	return out, nil
 }
 
-// UnsentEmails lists the outbox emails of a request not yet delivered.
-func (s *Store) UnsentEmails(ctx context.Context, requestID string) ([]OutboxEmail, error) {
+// UnsentEmails lists the outbox emails of a request or draft (by id) not yet delivered.
+func (s *Store) UnsentEmails(ctx context.Context, ownerID string) ([]OutboxEmail, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT id, to_email, to_name, subject, body, request_id, created_at, sent_at
-		FROM outbox_emails WHERE request_id = $1 AND sent_at IS NULL ORDER BY created_at, id`, requestID)
+		FROM outbox_emails WHERE (request_id = $1 OR draft_id = $1) AND sent_at IS NULL ORDER BY created_at, id`, ownerID)
 	if err != nil {
 		return nil, fmt.Errorf("storage: unsent emails: %w", err)
 	}

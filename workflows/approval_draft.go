@@ -15,10 +15,16 @@ import (
 	"github.com/signoff/signoff/storage"
 )
 
-// Names of the draft build workflow.
+// Names of the draft build workflow and of its client-decision Update.
 const (
 	ApprovalDraftWorkflowName = "ApprovalDraft"
+	UpdateSubmitReview        = "submit-review"
 )
+
+// SubmitReviewInput is the client's final submit (R-REVIEW-6).
+type SubmitReviewInput struct {
+	Author string
+}
 
 // ApprovalDraftWorkflowID is the workflow id of draft id (SPEC §7).
 func ApprovalDraftWorkflowID(id string) string { return "approval-draft/" + id }
@@ -65,19 +71,22 @@ func StartApprovalDraft(ctx context.Context, c client.Client, taskQueue string, 
 // failed with a reason (R-DRAFT-9). After the build it stays open for the client's decision.
 func ApprovalDraft(ctx workflow.Context, in ApprovalDraftInput) (string, error) {
 	w := &approvalDraftImpl{in: in}
-	w.setup(ctx)
+	if err := w.setup(ctx); err != nil {
+		return "", err
+	}
 	return w.run(ctx)
 }
 
 type approvalDraftImpl struct {
-	in        ApprovalDraftInput
-	status    string
-	submitted bool
-	copyID    string
-	leadIDs   []string
+	in         ApprovalDraftInput
+	status     string
+	submitted  bool
+	submitting bool
+	copyID     string
+	leadIDs    []string
 }
 
-func (w *approvalDraftImpl) setup(ctx workflow.Context) {
+func (w *approvalDraftImpl) setup(ctx workflow.Context) error {
 	w.status = storage.DraftProcessing
 	if w.in.AIConcurrency <= 0 {
 		w.in.AIConcurrency = defaultAIConcurrency
@@ -85,6 +94,38 @@ func (w *approvalDraftImpl) setup(ctx workflow.Context) {
 	if w.in.ReviewWindow <= 0 {
 		w.in.ReviewWindow = defaultReviewWindow
 	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateSubmitReview, w.submitReview,
+		workflow.UpdateHandlerOptions{Validator: w.validateSubmit})
+}
+
+// validateSubmit lets one submit through, and only once the draft is ready (R-REVIEW-6).
+func (w *approvalDraftImpl) validateSubmit(_ workflow.Context, _ SubmitReviewInput) error {
+	if w.submitted || w.submitting || w.status != storage.DraftReady {
+		return temporal.NewApplicationError("the review was already submitted or cannot be submitted now", activities.ErrTypeAlreadyHandled)
+	}
+	return nil
+}
+
+// submitReview records the client's decision and notifies the CSM.
+func (w *approvalDraftImpl) submitReview(ctx workflow.Context, in SubmitReviewInput) (storage.ApprovalDraft, error) {
+	if err := w.validateSubmit(ctx, in); err != nil {
+		return storage.ApprovalDraft{}, err
+	}
+	w.submitting = true
+	defer func() { w.submitting = false }()
+	var out storage.ApprovalDraft
+	if err := workflow.ExecuteActivity(buildCtx(ctx), acts.SubmitReview, activities.SubmitReviewInput{
+		DraftID: w.in.DraftID, Author: in.Author}).Get(ctx, &out); err != nil {
+		return storage.ApprovalDraft{}, err
+	}
+	w.submitted = true
+	w.setStatus(ctx, out.Status)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 20, MaximumInterval: 5 * time.Minute}})
+	if err := workflow.ExecuteActivity(actx, acts.DeliverEmails, w.in.DraftID).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("email delivery gave up; the email stays in the outbox", "error", err)
+	}
+	return out, nil
 }
 
 // buildCtx retries I/O steps with backoff for up to ten minutes (Postgres restarts included);
@@ -127,6 +168,10 @@ func (w *approvalDraftImpl) run(ctx workflow.Context) (string, error) {
 	}
 	if !ok {
 		return "review_window_closed", nil
+	}
+	// Let the submit handler finish (its email delivery) before the run completes.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return "", err
 	}
 	return w.status, nil
 }

@@ -1,0 +1,421 @@
+package api
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/sharelink"
+	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/workflows"
+)
+
+// Error codes of the review.
+const (
+	CodeReviewSubmitted = "review_submitted"
+	ctxDraft            = "signoff.draft"
+)
+
+//go:embed review/review.html.tmpl
+var reviewTemplateText string
+
+//go:embed review/assets
+var reviewAssetsFS embed.FS
+
+var reviewTemplate = template.Must(template.New("review").Funcs(template.FuncMap{
+	"pct": func(f float64) float64 { return f * 100 },
+}).Parse(reviewTemplateText))
+
+// reviewCSP allows nothing but this host's own script, style and API: no inline code, no framing.
+const reviewCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// Default review rate limits: per share token and per client address (R-REVIEW-7).
+const (
+	defaultReviewTokenRate  = 5.0
+	defaultReviewTokenBurst = 120
+	defaultReviewIPRate     = 10.0
+	defaultReviewIPBurst    = 240
+)
+
+// reviewHeaders applies the privacy and framing headers of R-REVIEW-7 to every review answer.
+func reviewHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Robots-Tag", "noindex, nofollow")
+	h.Set("Content-Security-Policy", reviewCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	c.Next()
+}
+
+// reviewLimiters builds the per-token and per-address limiters from the configured rates.
+func (s *Server) reviewLimiters() (*rateLimiter, *rateLimiter) {
+	tr, tb, ir, ib := s.ReviewTokenRate, s.ReviewTokenBurst, s.ReviewIPRate, s.ReviewIPBurst
+	if tr <= 0 {
+		tr, tb = defaultReviewTokenRate, defaultReviewTokenBurst
+	}
+	if ir <= 0 {
+		ir, ib = defaultReviewIPRate, defaultReviewIPBurst
+	}
+	return newRateLimiter(tr, tb), newRateLimiter(ir, ib)
+}
+
+// reviewDraft rate-limits the request and resolves the share token; unknown, rotated and
+// not-yet-ready tokens all answer the same 404 (R-REVIEW-2).
+func (s *Server) reviewDraft(page bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		tokens, ips := s.tokenLimiter, s.ipLimiter
+		hash := sharelink.Hash(c.Param("token"))
+		now := time.Now()
+		for _, lim := range []struct {
+			l   *rateLimiter
+			key string
+		}{{ips, c.ClientIP()}, {tokens, hex.EncodeToString(hash[:16])}} {
+			if ok, wait := lim.l.allow(lim.key, now); !ok {
+				c.Header("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+				abort(c, http.StatusTooManyRequests, CodeRateLimited, "too many requests; wait a moment and try again")
+				return
+			}
+		}
+		d, err := s.Store.DraftByTokenHash(c.Request.Context(), hash)
+		if err != nil {
+			if !isNotFound(err) {
+				s.fail(c, err)
+				return
+			}
+			if page {
+				c.Header("Content-Type", "text/html; charset=utf-8")
+				c.String(http.StatusNotFound, reviewNotFoundHTML)
+				c.Abort()
+				return
+			}
+			abort(c, http.StatusNotFound, CodeNotFound, "this review link does not exist or is no longer valid")
+			return
+		}
+		c.Set(ctxDraft, d)
+		c.Next()
+	}
+}
+
+const reviewNotFoundHTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>Link not found</title></head><body><main><h1>This review link is not available</h1>
+<p>It may have been replaced by a newer link. Ask the person who sent it for the current one.</p></main></body></html>`
+
+// reviewView is the public JSON of a draft under review (R-REVIEW-3): the frozen snapshot, each
+// lead's AI result, the saved feedback and the status. No internal id of any account appears.
+type reviewView struct {
+	Status      string                   `json:"status"`
+	Name        string                   `json:"name"`
+	SubmittedAt *time.Time               `json:"submitted_at"`
+	Campaign    storage.SnapshotCampaign `json:"campaign"`
+	Audience    storage.SnapshotAudience `json:"audience"`
+	Leads       []reviewLead             `json:"leads"`
+	Emails      []storage.SnapshotEmail  `json:"emails"`
+	Feedback    []storage.FeedbackItem   `json:"feedback"`
+}
+
+type reviewLead struct {
+	storage.SnapshotLead
+	AI json.RawMessage `json:"ai"`
+}
+
+func (s *Server) loadReview(c *gin.Context, d storage.ApprovalDraft) (reviewView, storage.Snapshot, bool) {
+	ctx := c.Request.Context()
+	raw, err := s.Store.DraftSnapshot(ctx, d.ID)
+	if err != nil {
+		s.fail(c, err)
+		return reviewView{}, storage.Snapshot{}, false
+	}
+	var snap storage.Snapshot
+	if err := json.Unmarshal(raw, &snap); err != nil {
+		s.fail(c, err)
+		return reviewView{}, storage.Snapshot{}, false
+	}
+	v := reviewView{Status: d.Status, Name: d.Name, SubmittedAt: d.SubmittedAt, Campaign: snap.Campaign,
+		Audience: snap.Audience, Emails: snap.Emails, Leads: make([]reviewLead, len(snap.Leads))}
+	ai := map[string]json.RawMessage{}
+	if d.CopyCampaignID != nil {
+		leads, err := s.Store.Leads(ctx, d.AccountID, *d.CopyCampaignID)
+		if err != nil {
+			s.fail(c, err)
+			return reviewView{}, snap, false
+		}
+		for _, l := range leads {
+			ai[l.ID] = l.AI
+		}
+	}
+	for i, l := range snap.Leads {
+		v.Leads[i] = reviewLead{SnapshotLead: l, AI: ai[l.ID]}
+		if v.Leads[i].AI == nil {
+			v.Leads[i].AI = json.RawMessage("null")
+		}
+	}
+	if v.Feedback, err = s.Store.DraftFeedback(ctx, d.ID); err != nil {
+		s.fail(c, err)
+		return reviewView{}, snap, false
+	}
+	if v.Feedback == nil {
+		v.Feedback = []storage.FeedbackItem{}
+	}
+	return v, snap, true
+}
+
+func currentDraft(c *gin.Context) storage.ApprovalDraft {
+	return c.MustGet(ctxDraft).(storage.ApprovalDraft)
+}
+
+func (s *Server) getReview(c *gin.Context) {
+	if v, _, ok := s.loadReview(c, currentDraft(c)); ok {
+		c.JSON(http.StatusOK, v)
+	}
+}
+
+// snapshotTargets loads the frozen snapshot's targets for validating a write.
+func (s *Server) snapshotTargets(c *gin.Context, d storage.ApprovalDraft) (reviewTargets, bool) {
+	raw, err := s.Store.DraftSnapshot(c.Request.Context(), d.ID)
+	if err != nil {
+		s.fail(c, err)
+		return reviewTargets{}, false
+	}
+	var snap storage.Snapshot
+	if err := json.Unmarshal(raw, &snap); err != nil {
+		s.fail(c, err)
+		return reviewTargets{}, false
+	}
+	return newReviewTargets(snap), true
+}
+
+func (s *Server) reviewClosed(c *gin.Context, err error) bool {
+	if errors.Is(err, storage.ErrReviewClosed) {
+		abort(c, http.StatusConflict, CodeReviewSubmitted, "this review was already submitted; nothing more can be changed")
+		return true
+	}
+	return false
+}
+
+// putReviewItem records a verdict (and optional comment) on a section, segment, lead, email or paragraph.
+func (s *Server) putReviewItem(c *gin.Context) {
+	d := currentDraft(c)
+	var req reviewItemRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	t, ok := s.snapshotTargets(c, d)
+	if !ok {
+		return
+	}
+	target := c.Param("target")
+	if err := t.validateItem(target, req); respondInvalid(c, err) {
+		return
+	}
+	if d.SubmittedAt != nil {
+		s.reviewClosed(c, storage.ErrReviewClosed)
+		return
+	}
+	err := s.Store.PutReviewItem(c.Request.Context(), d.ID, target, req.Verdict.Value, req.Comment, req.Author)
+	if s.reviewClosed(c, err) {
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var verdict any
+	if req.Verdict.Value != nil {
+		verdict = *req.Verdict.Value
+	}
+	c.JSON(http.StatusOK, gin.H{"target": target, "verdict": verdict, "comment": req.Comment, "author": req.Author})
+}
+
+// addReviewComment stores a note or a line comment on a paragraph.
+func (s *Server) addReviewComment(c *gin.Context) {
+	d := currentDraft(c)
+	var req reviewCommentRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	t, ok := s.snapshotTargets(c, d)
+	if !ok {
+		return
+	}
+	if err := t.validateComment(req); respondInvalid(c, err) {
+		return
+	}
+	if d.SubmittedAt != nil {
+		s.reviewClosed(c, storage.ErrReviewClosed)
+		return
+	}
+	it, err := s.Store.AddReviewComment(c.Request.Context(), d.ID, storage.ReviewComment{Target: req.Target, Kind: req.Kind,
+		Quote: req.Quote, Comment: req.Comment, Author: req.Author})
+	if s.reviewClosed(c, err) {
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, it)
+}
+
+func (s *Server) deleteReviewComment(c *gin.Context) {
+	d := currentDraft(c)
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		abort(c, http.StatusNotFound, CodeNotFound, "no such comment on this draft")
+		return
+	}
+	if d.SubmittedAt != nil {
+		s.reviewClosed(c, storage.ErrReviewClosed)
+		return
+	}
+	err = s.Store.DeleteReviewComment(c.Request.Context(), d.ID, id.String())
+	if s.reviewClosed(c, err) {
+		return
+	}
+	if isNotFound(err) {
+		abort(c, http.StatusNotFound, CodeNotFound, "no such comment on this draft")
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+type submitReviewRequest struct {
+	Author string `json:"author"`
+}
+
+// submitReview closes the review through the draft workflow's submit Update (R-REVIEW-6): it happens
+// once; a second submit answers 409.
+func (s *Server) submitReview(c *gin.Context) {
+	d := currentDraft(c)
+	var req submitReviewRequest
+	if c.Request.ContentLength != 0 && !bindJSON(c, &req) {
+		return
+	}
+	if err := checkReviewText("author", req.Author, false, maxReviewAuthor); respondInvalid(c, err) {
+		return
+	}
+	if d.SubmittedAt != nil {
+		s.reviewClosed(c, storage.ErrReviewClosed)
+		return
+	}
+	ctx := c.Request.Context()
+	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflows.ApprovalDraftWorkflowID(d.ID), UpdateName: workflows.UpdateSubmitReview,
+		Args: []any{workflows.SubmitReviewInput{Author: req.Author}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var out storage.ApprovalDraft
+	if err == nil {
+		err = h.Get(ctx, &out)
+	}
+	var appErr *temporal.ApplicationError
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled, errors.As(err, &nf):
+		abort(c, http.StatusConflict, CodeReviewSubmitted, "this review was already submitted or is closed")
+		return
+	case err != nil:
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": out.Status, "submitted_at": out.SubmittedAt})
+}
+
+// feedback is the CSM's view of the client's feedback (R-DRAFT-12): saved items before submit
+// (in_review), the submitted ones after.
+func (s *Server) feedback(c *gin.Context) {
+	if !requireRole(c, storage.RoleCSM, storage.RoleAdmin) {
+		return
+	}
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	d, err := s.Store.Draft(c.Request.Context(), currentUser(c).AccountID, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	items, err := s.Store.DraftFeedback(c.Request.Context(), d.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if items == nil {
+		items = []storage.FeedbackItem{}
+	}
+	out := gin.H{"status": d.Status, "in_review": items, "submitted": []storage.FeedbackItem{}}
+	if d.SubmittedAt != nil {
+		out["in_review"], out["submitted"] = []storage.FeedbackItem{}, items
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// reviewPage renders the no-login review page (R-REVIEW-1) from the frozen snapshot.
+func (s *Server) reviewPage(c *gin.Context) {
+	d := currentDraft(c)
+	v, snap, ok := s.loadReview(c, d)
+	if !ok {
+		return
+	}
+	type leadAI struct {
+		Qualification struct {
+			Qualified bool    `json:"qualified"`
+			Score     float64 `json:"score"`
+			Reason    string  `json:"reason"`
+		} `json:"qualification"`
+		Segmentation struct {
+			Segment string `json:"segment"`
+		} `json:"segmentation"`
+		Personalisation struct {
+			OpeningLine string `json:"opening_line"`
+			ValueProp   string `json:"value_prop"`
+		} `json:"personalisation"`
+	}
+	type pageLead struct {
+		reviewLead
+		Parsed *leadAI
+	}
+	leads := make([]pageLead, len(v.Leads))
+	for i, l := range v.Leads {
+		leads[i] = pageLead{reviewLead: l}
+		if string(l.AI) != "null" {
+			var a leadAI
+			if json.Unmarshal(l.AI, &a) == nil {
+				leads[i].Parsed = &a
+			}
+		}
+	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(http.StatusOK)
+	tokenKey := sha256.Sum256([]byte(c.Param("token")))
+	_ = reviewTemplate.Execute(c.Writer, gin.H{
+		"View": v, "Snapshot": snap, "Leads": leads, "Token": c.Param("token"), "Closed": d.SubmittedAt != nil,
+		"StorageKey": hex.EncodeToString(tokenKey[:8]),
+	})
+}
+
+// reviewAssets serves the page's embedded script and stylesheet.
+func reviewAssets() http.Handler {
+	sub, _ := fs.Sub(reviewAssetsFS, "review/assets")
+	return http.StripPrefix("/review-assets/", http.FileServer(http.FS(sub)))
+}
