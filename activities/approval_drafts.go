@@ -273,7 +273,7 @@ func (a *Activities) FreezeSnapshot(ctx context.Context, in FreezeInput) ([]stri
 			CompanyName: l.CompanyName, Domain: l.Domain, Industry: l.Industry, Country: l.Country, CompanySize: l.CompanySize})
 	}
 	token, hash := sharelink.NewToken()
-	if err := a.Store.MarkDraftReady(ctx, in.DraftID, snap, hash, a.Sealer.Seal(token)); err != nil {
+	if err := a.Store.MarkDraftReady(ctx, in.DraftID, snap, hash, a.Sealer.Seal(token), len(leads)); err != nil {
 		return nil, err
 	}
 	return ids, nil

@@ -553,7 +553,12 @@ func (s *Server) deleteCampaign(c *gin.Context) {
 		abort(c, http.StatusConflict, "campaign_launched", "a scheduled or live campaign cannot be deleted")
 		return
 	}
-	if err := s.Store.DeleteCampaign(ctx, u.AccountID, id); err != nil {
+	err = s.Store.DeleteCampaign(ctx, u.AccountID, id)
+	if errors.Is(err, storage.ErrHasDrafts) {
+		abort(c, http.StatusConflict, "campaign_has_drafts", "this campaign has approval drafts, which are kept as a permanent record; it cannot be deleted")
+		return
+	}
+	if err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -227,10 +227,10 @@ func (s *Store) DeleteDraftCopy(ctx context.Context, draftID string) error {
 
 // MarkDraftReady freezes the snapshot, stores the share token (hash and sealed) and sets the draft ready.
 // A second call leaves the first snapshot and token in place (R-DRAFT-10).
-func (s *Store) MarkDraftReady(ctx context.Context, id string, snapshot any, tokenHash, tokenSealed []byte) error {
+func (s *Store) MarkDraftReady(ctx context.Context, id string, snapshot any, tokenHash, tokenSealed []byte, leads int) error {
 	_, err := s.Pool.Exec(ctx, `UPDATE approval_drafts SET status = 'ready', snapshot = $2, token_hash = $3, token_sealed = $4,
-		ready_at = now(), progress = jsonb_build_object('step', 'personalising', 'done', 0, 'total', contact_count), updated_at = now()
-		WHERE id = $1 AND status = 'processing' AND snapshot IS NULL`, id, snapshot, tokenHash, tokenSealed)
+		ready_at = now(), progress = jsonb_build_object('step', 'personalising', 'done', 0, 'total', $5::int), updated_at = now()
+		WHERE id = $1 AND status = 'processing' AND snapshot IS NULL`, id, snapshot, tokenHash, tokenSealed, leads)
 	if err != nil {
 		return fmt.Errorf("storage: draft ready: %w", err)
 	}

@@ -299,10 +299,21 @@ func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p Camp
 	return c, out, nil
 }
 
-// DeleteCampaign deletes visible campaign id of account accountID and its content.
+// ErrHasDrafts is returned when deleting a campaign whose approval drafts are a permanent record (R-DRAFT-13).
+var ErrHasDrafts = errors.New("campaign has approval drafts")
+
+// DeleteCampaign deletes visible campaign id of account accountID and its content. A campaign with
+// approval drafts is kept (ErrHasDrafts): the drafts are a permanent record.
 func (s *Store) DeleteCampaign(ctx context.Context, accountID, id string) error {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM campaigns WHERE account_id = $1 AND id = $2 AND NOT hidden
-		AND approval_status <> 'pending'`, accountID, id)
+	var drafts bool
+	if err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_drafts WHERE campaign_id = $1)`, id).Scan(&drafts); err != nil {
+		return fmt.Errorf("storage: delete campaign: %w", err)
+	}
+	if drafts {
+		return fmt.Errorf("storage: delete campaign: %w", ErrHasDrafts)
+	}
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM campaigns c WHERE account_id = $1 AND id = $2 AND NOT hidden
+		AND approval_status <> 'pending' AND NOT EXISTS (SELECT 1 FROM approval_drafts d WHERE d.campaign_id = c.id)`, accountID, id)
 	if err != nil {
 		return fmt.Errorf("storage: delete campaign: %w", err)
 	}
