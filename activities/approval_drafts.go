@@ -312,6 +312,21 @@ func (a *Activities) PersonaliseLeads(ctx context.Context, in PersonaliseInput) 
 		return 0, classify(err)
 	}
 	models, aic := aiContext(camp)
+	// Heartbeat while the batch runs: a real model can take longer than the heartbeat timeout.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error

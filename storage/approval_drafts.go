@@ -237,10 +237,12 @@ func (s *Store) MarkDraftReady(ctx context.Context, id string, snapshot any, tok
 	return nil
 }
 
-// MarkDraftFailed ends a processing build as failed with a reason people can read (R-DRAFT-9).
+// MarkDraftFailed ends a build as failed with a reason people can read (R-DRAFT-9). A draft whose
+// snapshot was frozen just before the build failed (its copy is rolled back) loses its share link too.
 func (s *Store) MarkDraftFailed(ctx context.Context, id, reason string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE approval_drafts SET status = 'failed', failure_reason = $2,
-		progress = progress || '{"step":"failed"}', updated_at = now() WHERE id = $1 AND status = 'processing'`, id, reason)
+	_, err := s.Pool.Exec(ctx, `UPDATE approval_drafts SET status = 'failed', failure_reason = $2, token_hash = NULL,
+		token_sealed = NULL, progress = progress || '{"step":"failed"}', updated_at = now()
+		WHERE id = $1 AND (status = 'processing' OR (status = 'ready' AND submitted_at IS NULL AND ai_done_at IS NULL))`, id, reason)
 	if err != nil {
 		return fmt.Errorf("storage: draft failed: %w", err)
 	}
