@@ -494,8 +494,17 @@ func (s *Server) resubmit(c *gin.Context) {
 		}
 		return
 	}
+	if !settings.ApprovalEnabled {
+		abort(c, http.StatusConflict, CodeApprovalDisabled, "approvals are turned off for this account: launch the campaign directly")
+		return
+	}
 	if next.Mode != storage.ModeActive {
 		invalid(c, "mode", "only active launches need approval; test and passive campaigns launch without it")
+		return
+	}
+	if next.Status != storage.StatusDraft && next.Status != storage.StatusReady && next.Status != storage.StatusScheduled &&
+		!(next.Status == storage.StatusLive && next.Kind == storage.KindJourney) {
+		abort(c, http.StatusConflict, CodeNotSubmittable, fmt.Sprintf("a campaign in status %s cannot be submitted", next.Status))
 		return
 	}
 	if _, _, err := s.requestWindow(next, time.Now()); respondInvalid(c, err) {
