@@ -202,7 +202,7 @@ func (s *Server) requestAndCampaign(c *gin.Context) (storage.ApprovalRequest, st
 		s.fail(c, err)
 		return r, storage.Campaign{}, false
 	}
-	camp, err := s.Store.Campaign(ctx, u.AccountID, r.CampaignID)
+	camp, err := s.Store.CampaignSummary(ctx, u.AccountID, r.CampaignID)
 	if err != nil {
 		s.fail(c, err)
 		return r, camp, false

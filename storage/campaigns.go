@@ -165,6 +165,18 @@ func (s *Store) VisibleCampaign(ctx context.Context, accountID, id string) (Camp
 	return s.campaign(ctx, accountID, id, false)
 }
 
+// CampaignSummary returns campaign id of account accountID without its content (one query), hidden
+// copies included, for checks that need only its header.
+func (s *Store) CampaignSummary(ctx context.Context, accountID, id string) (Campaign, error) {
+	var c Campaign
+	err := s.Pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns c WHERE c.account_id = $1 AND c.id = $2`,
+		accountID, id).Scan(campaignScan(&c)...)
+	if err != nil {
+		return Campaign{}, notFound("storage: campaign", err)
+	}
+	return c, nil
+}
+
 func (s *Store) campaign(ctx context.Context, accountID, id string, includeHidden bool) (Campaign, error) {
 	var c Campaign
 	err := s.Pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns c

@@ -114,7 +114,7 @@ func (w *approvalDraftImpl) submitReview(ctx workflow.Context, in SubmitReviewIn
 	w.submitting = true
 	defer func() { w.submitting = false }()
 	var out storage.ApprovalDraft
-	if err := workflow.ExecuteActivity(buildCtx(ctx), acts.SubmitReview, activities.SubmitReviewInput{
+	if err := workflow.ExecuteLocalActivity(localBuildCtx(ctx), acts.SubmitReview, activities.SubmitReviewInput{
 		DraftID: w.in.DraftID, Author: in.Author}).Get(ctx, &out); err != nil {
 		return storage.ApprovalDraft{}, err
 	}
@@ -126,6 +126,21 @@ func (w *approvalDraftImpl) submitReview(ctx workflow.Context, in SubmitReviewIn
 		workflow.GetLogger(ctx).Error("email delivery gave up; the email stays in the outbox", "error", err)
 	}
 	return out, nil
+}
+
+// localBuildCtx runs the build's short database steps as local activities, in the worker without a
+// round trip through the server, with the same retries as buildCtx.
+func localBuildCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: 10 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        200 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        10 * time.Second,
+			NonRetryableErrorTypes: []string{activities.ErrTypeBuildFailed, activities.ErrTypeNotFound},
+		},
+	})
 }
 
 // buildCtx retries I/O steps with backoff for up to ten minutes (Postgres restarts included);
@@ -149,7 +164,7 @@ func (w *approvalDraftImpl) run(ctx workflow.Context) (string, error) {
 		reason := failureReason(err)
 		dctx, cancel := workflow.NewDisconnectedContext(ctx)
 		defer cancel()
-		if ferr := workflow.ExecuteActivity(buildCtx(dctx), acts.MarkDraftFailed,
+		if ferr := workflow.ExecuteLocalActivity(localBuildCtx(dctx), acts.MarkDraftFailed,
 			activities.FailDraftInput{DraftID: w.in.DraftID, Reason: reason}).Get(dctx, nil); ferr != nil {
 			return "", ferr
 		}
@@ -192,9 +207,9 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 			}
 		}
 	}()
-	actx := buildCtx(ctx)
+	actx, lctx := buildCtx(ctx), localBuildCtx(ctx)
 	d := activities.DraftInput{AccountID: w.in.AccountID, DraftID: w.in.DraftID}
-	if err = workflow.ExecuteActivity(actx, acts.CheckBuildCapacity, d).Get(ctx, nil); err != nil {
+	if err = workflow.ExecuteLocalActivity(lctx, acts.CheckBuildCapacity, d).Get(ctx, nil); err != nil {
 		return err
 	}
 	var leads []storage.Lead
@@ -204,10 +219,10 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 	}
 	// The copy is compensated even if CopyCampaign's outcome is unknown: DeleteCopy is idempotent.
 	compensations = append(compensations, func(ctx workflow.Context) error {
-		return workflow.ExecuteActivity(buildCtx(ctx), acts.DeleteCopy, d).Get(ctx, nil)
+		return workflow.ExecuteLocalActivity(localBuildCtx(ctx), acts.DeleteCopy, d).Get(ctx, nil)
 	})
 	var copyID string
-	if err = workflow.ExecuteActivity(actx, acts.CopyCampaign, d).Get(ctx, &copyID); err != nil {
+	if err = workflow.ExecuteLocalActivity(lctx, acts.CopyCampaign, d).Get(ctx, &copyID); err != nil {
 		return err
 	}
 	w.copyID = copyID
@@ -215,7 +230,7 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 		DraftID: w.in.DraftID, CopyID: copyID, Leads: leads}).Get(ctx, nil); err != nil {
 		return err
 	}
-	return workflow.ExecuteActivity(actx, acts.FreezeSnapshot, activities.FreezeInput{AccountID: w.in.AccountID,
+	return workflow.ExecuteLocalActivity(lctx, acts.FreezeSnapshot, activities.FreezeInput{AccountID: w.in.AccountID,
 		DraftID: w.in.DraftID, CopyID: copyID}).Get(ctx, &w.leadIDs)
 }
 
@@ -246,7 +261,7 @@ func (w *approvalDraftImpl) personalise(ctx workflow.Context) {
 		})
 	}
 	wg.Wait(ctx)
-	if err := workflow.ExecuteActivity(buildCtx(ctx), acts.MarkDraftAIDone, w.in.DraftID).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteLocalActivity(localBuildCtx(ctx), acts.MarkDraftAIDone, w.in.DraftID).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("mark AI done", "error", err)
 	}
 }

@@ -218,8 +218,11 @@ func (w *approvalRequestImpl) validateChangeApprovers(_ workflow.Context, c Chan
 	return nil
 }
 
+// activityCtx runs the request's database steps as local activities: they are short transactions,
+// and running them in the worker (no round trip through the server) is what keeps a decision's
+// answer close to a bare Update's.
 func activityCtx(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    500 * time.Millisecond,
@@ -237,12 +240,12 @@ func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d storage.Decis
 		return storage.ApprovalRequest{}, err
 	}
 	var out storage.ApprovalRequest
-	err := workflow.ExecuteActivity(activityCtx(ctx), acts.Decide, activities.DecideInput{AccountID: w.in.AccountID, Decision: d}).Get(ctx, &out)
+	err := workflow.ExecuteLocalActivity(activityCtx(ctx), acts.Decide, activities.DecideInput{AccountID: w.in.AccountID, Decision: d}).Get(ctx, &out)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled {
 		// The database decided otherwise (the second guard): adopt its status.
 		var cur storage.ApprovalRequest
-		if lerr := workflow.ExecuteActivity(activityCtx(ctx), acts.CurrentRequest, activities.CurrentRequestInput{
+		if lerr := workflow.ExecuteLocalActivity(activityCtx(ctx), acts.CurrentRequest, activities.CurrentRequestInput{
 			AccountID: w.in.AccountID, RequestID: w.in.RequestID}).Get(ctx, &cur); lerr != nil {
 			return storage.ApprovalRequest{}, lerr
 		}
@@ -267,7 +270,7 @@ func (w *approvalRequestImpl) changeApprovers(ctx workflow.Context, c ChangeAppr
 	}
 	w.changes++
 	var out storage.ApprovalRequest
-	err := workflow.ExecuteActivity(activityCtx(ctx), acts.ChangeApprovers, activities.ChangeApproversInput{
+	err := workflow.ExecuteLocalActivity(activityCtx(ctx), acts.ChangeApprovers, activities.ChangeApproversInput{
 		AccountID: w.in.AccountID, RequestID: w.in.RequestID, ActorID: c.ActorID, ApproverIDs: c.ApproverIDs,
 		Note: c.Note, ChangeKey: fmt.Sprintf("%s:approvers_changed:%d", w.in.RequestID, w.changes),
 	}).Get(ctx, &out)
@@ -363,7 +366,7 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 		cancelWait()
 	}
 	var res activities.LaunchResult
-	if err := workflow.ExecuteActivity(activityCtx(ctx), acts.LaunchApproved, activities.LaunchInput{
+	if err := workflow.ExecuteLocalActivity(activityCtx(ctx), acts.LaunchApproved, activities.LaunchInput{
 		AccountID: w.in.AccountID, CampaignID: w.in.CampaignID, RequestID: w.in.RequestID}).Get(ctx, &res); err != nil {
 		return "", err
 	}
@@ -395,7 +398,7 @@ func (w *approvalRequestImpl) handleEventLocked(ctx workflow.Context) error {
 		w.revoked = w.revoked[1:]
 		delete(w.approvers, uid)
 		var res storage.ExpireResult
-		if err := workflow.ExecuteActivity(activityCtx(ctx), acts.ExpireApprover, activities.ExpireApproverInput{
+		if err := workflow.ExecuteLocalActivity(activityCtx(ctx), acts.ExpireApprover, activities.ExpireApproverInput{
 			AccountID: w.in.AccountID, RequestID: w.in.RequestID, UserID: uid}).Get(ctx, &res); err != nil {
 			return err
 		}
@@ -406,7 +409,7 @@ func (w *approvalRequestImpl) handleEventLocked(ctx workflow.Context) error {
 		}
 	case w.startDue && !w.skipRecorded:
 		w.skipRecorded = true
-		return workflow.ExecuteActivity(activityCtx(ctx), acts.RecordEvent, activities.RecordEventInput{
+		return workflow.ExecuteLocalActivity(activityCtx(ctx), acts.RecordEvent, activities.RecordEventInput{
 			RequestID: w.in.RequestID, Type: storage.EventLaunchSkipped,
 			Note:      "the start time came while the request was still pending; it stays pending until its deadline",
 			DedupeKey: w.in.RequestID + ":launch_skipped:start",
