@@ -54,11 +54,12 @@ func main() {
 	builds := flag.Int("builds", 20, "draft builds per size")
 	decisions := flag.Int("decisions", 64, "approve calls per concurrency level")
 	timers := flag.Int("timers", 5000, "pending requests holding a deadline timer")
-	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,timers (default all)")
+	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,timers (default all)")
+	loadFor := flag.Duration("load", 5*time.Second, "how long each review load test runs")
 	flag.Parse()
 	log, _ := logging.New("console", "warn")
 	ctx := context.Background()
-	if err := run(ctx, log, *builds, *decisions, *timers, *only); err != nil {
+	if err := run(ctx, log, *builds, *decisions, *timers, *only, *loadFor); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -79,7 +80,7 @@ type bench struct {
 	started time.Time
 }
 
-func run(ctx context.Context, log *zap.Logger, builds, decisions, timers int, only string) error {
+func run(ctx context.Context, log *zap.Logger, builds, decisions, timers int, only string, loadFor time.Duration) error {
 	want := func(c string) bool { return only == "" || slices.Contains(strings.Split(only, ","), c) }
 	base := os.Getenv(testenv.EnvDatabaseURL)
 	addr := os.Getenv(testenv.EnvTemporalAddress)
@@ -128,6 +129,11 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers int, on
 	if want("decisions") {
 		if err := b.decisions(ctx, decisions); err != nil {
 			return fmt.Errorf("decisions: %w", err)
+		}
+	}
+	if want("review") {
+		if err := b.review(ctx, loadFor); err != nil {
+			return fmt.Errorf("review: %w", err)
 		}
 	}
 	if want("timers") {
