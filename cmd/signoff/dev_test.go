@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,67 +48,9 @@ func TestDevCommand(t *testing.T) {
 	dbURL := testenv.DatabaseURL(t)
 	dataDir := t.TempDir()
 
-	runDev := func() (addr string, tokens map[string]string, stop func()) {
-		addr = freeAddr(t)
-		cmd := exec.Command(bin, "dev")
-		cmd.Env = append(os.Environ(),
-			"DATABASE_URL="+dbURL,
-			"TEMPORAL_ADDRESS="+testenv.TemporalAddress(t),
-			"SIGNOFF_HTTP_ADDR="+addr,
-			"SIGNOFF_DATA_DIR="+dataDir,
-			"SIGNOFF_TASK_QUEUE="+testenv.TaskQueue(t),
-		)
-		stdout, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		require.NoError(t, cmd.Start())
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-
-		tokens = map[string]string{}
-		lineRe := regexp.MustCompile(`^\s+(admin|editor|collaborator|approver|csm|operator)\s+(so_\S+)`)
-		sc := bufio.NewScanner(stdout)
-		deadline := time.After(2 * time.Minute)
-		lines := make(chan string)
-		go func() {
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
-	read:
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					break read
-				}
-				if m := lineRe.FindStringSubmatch(l); m != nil {
-					tokens[m[1]] = m[2]
-				}
-				if strings.Contains(l, "Try:") {
-					break read
-				}
-			case <-deadline:
-				t.Fatalf("signoff dev printed no banner within 2 minutes; stderr:\n%s", stderr.String())
-			}
-		}
-		go func() {
-			for range lines { // keep draining so the process never blocks on stdout
-			}
-		}()
-		stop = func() {
-			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-			select {
-			case err := <-done:
-				require.NoError(t, err, "signoff dev must exit cleanly on Ctrl-C; stderr:\n%s", stderr.String())
-			case <-time.After(30 * time.Second):
-				_ = cmd.Process.Kill()
-				t.Fatal("signoff dev did not stop within 30s of SIGINT")
-			}
-		}
-		return addr, tokens, stop
+	runDev := func() (string, map[string]string, func()) {
+		r := startDev(t, bin, dbURL, dataDir)
+		return r.addr, r.tokens, r.stop
 	}
 
 	addr, tokens, stop := runDev()
@@ -173,4 +116,98 @@ func getJSON(t *testing.T, url, token string, out any) {
 	b, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, b)
 	require.NoError(t, json.Unmarshal(b, out), fmt.Sprintf("%s", b))
+}
+
+// devRun is a running `signoff dev`: its address, the tokens it printed, its captured logs and a stop function.
+type devRun struct {
+	addr   string
+	tokens map[string]string
+	stderr *syncBuffer
+	stop   func()
+}
+
+// startDev runs `signoff dev` on the test servers with dbURL and dataDir plus extra environment,
+// and waits for its banner.
+func startDev(t *testing.T, bin, dbURL, dataDir string, extra ...string) devRun {
+	t.Helper()
+	{
+		addr := freeAddr(t)
+		cmd := exec.Command(bin, "dev")
+		cmd.Env = append(append(os.Environ(), extra...),
+			"DATABASE_URL="+dbURL,
+			"TEMPORAL_ADDRESS="+testenv.TemporalAddress(t),
+			"SIGNOFF_HTTP_ADDR="+addr,
+			"SIGNOFF_DATA_DIR="+dataDir,
+			"SIGNOFF_TASK_QUEUE="+testenv.TaskQueue(t),
+		)
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		stderr := &syncBuffer{}
+		cmd.Stderr = stderr
+		require.NoError(t, cmd.Start())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+
+		tokens := map[string]string{}
+		lineRe := regexp.MustCompile(`^\s+(admin|editor|collaborator|approver|csm|operator)\s+(so_\S+)`)
+		sc := bufio.NewScanner(stdout)
+		deadline := time.After(2 * time.Minute)
+		lines := make(chan string)
+		go func() {
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+	read:
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					break read
+				}
+				if m := lineRe.FindStringSubmatch(l); m != nil {
+					tokens[m[1]] = m[2]
+				}
+				if strings.Contains(l, "Try:") {
+					break read
+				}
+			case <-deadline:
+				t.Fatalf("signoff dev printed no banner within 2 minutes; stderr:\n%s", stderr.String())
+			}
+		}
+		go func() {
+			for range lines { // keep draining so the process never blocks on stdout
+			}
+		}()
+		stop := func() {
+			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+			select {
+			case err := <-done:
+				require.NoError(t, err, "signoff dev must exit cleanly on Ctrl-C; stderr:\n%s", stderr.String())
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatal("signoff dev did not stop within 30s of SIGINT")
+			}
+		}
+		return devRun{addr: addr, tokens: tokens, stderr: stderr, stop: stop}
+	}
+}
+
+// syncBuffer is a goroutine-safe buffer for a child process's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
