@@ -101,8 +101,8 @@
     if (existing) { existing.remove(); }
     var form = document.getElementById("comment-form").content.firstElementChild.cloneNode(true);
     var quoteRow = form.querySelector(".quote-row");
-    var quote = form.querySelector("input[name=quote]");
-    var comment = form.querySelector("textarea");
+    var quote = form.querySelector("[name=quote]");
+    var comment = form.querySelector("textarea[name=comment]");
     var err = form.querySelector(".error");
     if (opts.kind === "line_comment") {
       quote.value = opts.quote || "";
