@@ -164,7 +164,11 @@ func (s *Server) createDraft(c *gin.Context) {
 		return
 	}
 	srcJSON, _ := json.Marshal(req.Source)
-	d, existing, err := s.Store.CreateDraft(ctx, storage.NewDraft{AccountID: u.AccountID, CampaignID: camp.ID, CreatedBy: u.ID,
+	var draftID string
+	if _, keyed := c.Get(ctxIdempotencyKey); keyed {
+		draftID = idempotentID(c, "approval-draft")
+	}
+	d, existing, err := s.Store.CreateDraft(ctx, storage.NewDraft{ID: draftID, AccountID: u.AccountID, CampaignID: camp.ID, CreatedBy: u.ID,
 		Source: srcJSON, SourceKey: key, ContactCount: count}, req.Source.Type == activities.SourceSavedSearch)
 	if errors.Is(err, storage.ErrCampaignInError) {
 		abort(c, http.StatusConflict, CodeCampaignError, "the campaign is in error: drafts need a campaign that is at least draft; fix it first")

@@ -169,11 +169,15 @@ func (s *Server) submit(c *gin.Context, u storage.User, camp storage.Campaign, r
 	if respondInvalid(c, err) {
 		return storage.ApprovalRequest{}, false
 	}
-	r, err := s.Store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: uuid.NewString(), AccountID: u.AccountID,
+	r, err := s.Store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: idempotentID(c, "approval-request:"+c.FullPath()), AccountID: u.AccountID,
 		CampaignID: camp.ID, SubmittedBy: u.ID, Note: req.Note, ApproverIDs: approvers, DeadlineAt: deadline, LaunchAt: launchAt})
 	if errors.Is(err, storage.ErrRequestOpen) {
 		abort(c, http.StatusConflict, CodeRequestOpen, "this campaign already has an open approval request; cancel it or change its approvers")
 		return storage.ApprovalRequest{}, false
+	}
+	if errors.Is(err, storage.ErrConflict) {
+		// A retry of a keyed request whose first answer was lost: answer the request it created.
+		r, err = s.Store.ApprovalRequest(ctx, u.AccountID, idempotentID(c, "approval-request:"+c.FullPath()))
 	}
 	if err != nil {
 		s.fail(c, err)

@@ -191,7 +191,12 @@ func (s *Server) createCampaign(c *gin.Context) {
 		return
 	}
 	u := currentUser(c)
+	nc.ID = idempotentID(c, "campaign")
 	camp, err := s.Store.CreateCampaign(c.Request.Context(), u.AccountID, u.ID, nc)
+	if errors.Is(err, storage.ErrConflict) {
+		// A retry of a keyed request whose first answer was lost: answer the campaign it created.
+		camp, err = s.Store.VisibleCampaign(c.Request.Context(), u.AccountID, nc.ID)
+	}
 	if err != nil {
 		s.fail(c, err)
 		return

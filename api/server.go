@@ -83,7 +83,7 @@ func (s *Server) Handler() http.Handler {
 	pub.DELETE("/comments/:id", s.deleteReviewComment)
 	pub.POST("/submit", s.submitReview)
 
-	v1 := r.Group("/v1", s.authenticate)
+	v1 := r.Group("/v1", s.authenticate, s.idempotent)
 	v1.GET("/me", s.me)
 	v1.GET("/users", s.listUsers)
 	v1.POST("/users", s.createUser)

@@ -59,6 +59,9 @@ type ApprovalDraft struct {
 
 // NewDraft holds what a draft request stores.
 type NewDraft struct {
+	// ID is the new draft's id; empty means a random one. A draft of that id already there is
+	// returned with existing true.
+	ID           string
 	AccountID    string
 	CampaignID   string
 	CreatedBy    string
@@ -104,6 +107,18 @@ func (s *Store) CreateDraft(ctx context.Context, nd NewDraft, dedupe bool) (d Ap
 		if status == StatusError {
 			return ErrCampaignInError
 		}
+		if nd.ID != "" {
+			d, err = scanDraft(tx.QueryRow(ctx, `SELECT `+draftColumns+` FROM approval_drafts d WHERE d.id = $1 AND d.account_id = $2`, nd.ID, nd.AccountID))
+			if err == nil {
+				existing = true
+				return nil
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		} else {
+			nd.ID = uuid.NewString()
+		}
 		if dedupe {
 			d, err = scanDraft(tx.QueryRow(ctx, `SELECT `+draftColumns+` FROM approval_drafts d
 				WHERE d.campaign_id = $1 AND d.source_key = $2 AND d.status = 'processing' AND d.created_at > now() - $3::interval
@@ -118,7 +133,7 @@ func (s *Store) CreateDraft(ctx context.Context, nd NewDraft, dedupe bool) (d Ap
 		}
 		d, err = scanDraft(tx.QueryRow(ctx, `INSERT INTO approval_drafts AS d (id, account_id, campaign_id, number, source, source_key, contact_count, created_by)
 			VALUES ($1, $2, $3, (SELECT COALESCE(max(number), 0) + 1 FROM approval_drafts WHERE campaign_id = $3), $4, $5, $6, $7)
-			RETURNING `+draftColumns, uuid.NewString(), nd.AccountID, nd.CampaignID, nd.Source, nd.SourceKey, nd.ContactCount, nd.CreatedBy))
+			RETURNING `+draftColumns, nd.ID, nd.AccountID, nd.CampaignID, nd.Source, nd.SourceKey, nd.ContactCount, nd.CreatedBy))
 		return err
 	})
 	if err != nil {

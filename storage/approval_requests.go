@@ -121,6 +121,9 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			nr.ID, nr.AccountID, nr.CampaignID, version, nr.SubmittedBy, nr.Note, nr.DeadlineAt, nr.LaunchAt)
 		if isUniqueViolation(err) {
+			if constraintName(err) == "approval_requests_pkey" {
+				return ErrConflict
+			}
 			return ErrRequestOpen
 		}
 		if err != nil {
@@ -154,6 +157,9 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 		out, err = loadRequest(ctx, tx, nr.AccountID, nr.ID)
 		return err
 	})
+	if errors.Is(err, ErrConflict) || errors.Is(err, ErrRequestOpen) {
+		return ApprovalRequest{}, fmt.Errorf("storage: create approval request: %w", err)
+	}
 	if err != nil {
 		return ApprovalRequest{}, notFound("storage: create approval request", err)
 	}

@@ -94,6 +94,8 @@ type TrackingLink struct {
 
 // NewCampaign holds the fields of a campaign to create.
 type NewCampaign struct {
+	// ID is the new campaign's id; empty means a random one.
+	ID      string
 	Name    string
 	Kind    string
 	Mode    string
@@ -135,10 +137,13 @@ func (s *Store) CreateCampaign(ctx context.Context, accountID, createdBy string,
 	var c Campaign
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO campaigns AS c (account_id, created_by, name, kind, mode, start_at, end_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			RETURNING `+campaignColumns, accountID, createdBy, nc.Name, nc.Kind, nc.Mode, nc.StartAt, nc.EndAt).
+			INSERT INTO campaigns AS c (id, account_id, created_by, name, kind, mode, start_at, end_at)
+			VALUES (COALESCE($8::uuid, gen_random_uuid()), $1, $2, $3, $4, $5, $6, $7)
+			RETURNING `+campaignColumns, accountID, createdBy, nc.Name, nc.Kind, nc.Mode, nc.StartAt, nc.EndAt, nullable(nc.ID)).
 			Scan(campaignScan(&c)...)
+		if isUniqueViolation(err) {
+			return ErrConflict
+		}
 		if err != nil {
 			return err
 		}

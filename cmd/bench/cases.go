@@ -61,6 +61,13 @@ func (b *bench) drafts(ctx context.Context, n int) error {
 				}
 				time.Sleep(2 * time.Millisecond)
 			}
+			// BENCH_TRACE=1 prints each build's figures and the last build's history timeline.
+			if os.Getenv("BENCH_TRACE") != "" {
+				fmt.Printf("draft %d: ready %s, done %s\n", size, readyAt.Sub(t), doneAt.Sub(t))
+				if i == n-1 {
+					b.trace(ctx, "approval-draft/"+d.ID, t)
+				}
+			}
 			ready[size] = append(ready[size], readyAt.Sub(t))
 			done[size] = append(done[size], doneAt.Sub(t))
 		}
@@ -229,4 +236,16 @@ func rss() int64 {
 		}
 	}
 	return 0
+}
+
+// trace prints a workflow's history with each event's time since t (BENCH_TRACE=1).
+func (b *bench) trace(ctx context.Context, id string, t time.Time) {
+	it := b.tc.GetWorkflowHistory(ctx, id, "", false, 0)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return
+		}
+		fmt.Printf("  %s %-40s %6.1fms\n", id[len(id)-6:], ev.EventType.String(), float64(ev.EventTime.AsTime().Sub(t))/1e6)
+	}
 }
