@@ -120,11 +120,7 @@ func (w *approvalDraftImpl) submitReview(ctx workflow.Context, in SubmitReviewIn
 	}
 	w.submitted = true
 	w.setStatus(ctx, out.Status)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 20, MaximumInterval: 5 * time.Minute}})
-	if err := workflow.ExecuteActivity(actx, acts.DeliverEmails, w.in.DraftID).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Error("email delivery gave up; the email stays in the outbox", "error", err)
-	}
+	deliverEmails(ctx, w.in.DraftID)
 	return out, nil
 }
 

@@ -294,15 +294,7 @@ func (w *approvalRequestImpl) setStatusAttr(ctx workflow.Context, status string)
 }
 
 // deliver hands the request's new outbox emails to the mailer (a no-op without SendGrid).
-func (w *approvalRequestImpl) deliver(ctx workflow.Context) {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 5 * time.Minute, MaximumAttempts: 20},
-	})
-	if err := workflow.ExecuteActivity(actx, acts.DeliverEmails, w.in.RequestID).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Error("email delivery gave up; the emails stay in the outbox", "error", err)
-	}
-}
+func (w *approvalRequestImpl) deliver(ctx workflow.Context) { deliverEmails(ctx, w.in.RequestID) }
 
 func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 	logger := workflow.GetLogger(ctx)

@@ -3,8 +3,28 @@
 // worker agree on them.
 package workflows
 
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
 // DefaultTaskQueue is the task queue the worker polls unless SIGNOFF_TASK_QUEUE says otherwise.
 const DefaultTaskQueue = "signoff"
+
+// deliverEmails hands the new outbox emails of a request or draft to the mailer, as a local activity:
+// without SendGrid it returns at once, so it costs no round trip through the server. Delivery that
+// keeps failing is given up after 20 attempts; the emails stay in the outbox.
+func deliverEmails(ctx workflow.Context, ownerID string) {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 5 * time.Minute, MaximumAttempts: 20},
+	})
+	if err := workflow.ExecuteLocalActivity(lctx, acts.DeliverEmails, ownerID).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("email delivery gave up; the emails stay in the outbox", "error", err)
+	}
+}
 
 // Search attribute names of SPEC §7, registered by `make dev` and upserted by the workflows.
 const (
