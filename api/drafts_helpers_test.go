@@ -484,6 +484,16 @@ func draftActivityAttempts(t *testing.T, e *env, draftID string) map[string]int3
 			name := types[a.GetScheduledEventId()]
 			out[name] = max(out[name], a.GetAttempt())
 		}
+		// A local activity's outcome is a marker whose data names it and counts its attempts.
+		if m := ev.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "LocalActivity" {
+			var data struct {
+				ActivityType string
+				Attempt      int32
+			}
+			if p := m.GetDetails()["data"].GetPayloads(); len(p) > 0 && json.Unmarshal(p[0].GetData(), &data) == nil {
+				out[data.ActivityType] = max(out[data.ActivityType], data.Attempt)
+			}
+		}
 	}
 	return out
 }

@@ -135,30 +135,60 @@ type reviewLead struct {
 	AI json.RawMessage `json:"ai"`
 }
 
-func (s *Server) loadReview(c *gin.Context, d storage.ApprovalDraft) (reviewView, storage.Snapshot, bool) {
-	ctx := c.Request.Context()
-	raw, err := s.Store.DraftSnapshot(ctx, d.ID)
+// snapshotOf returns the draft's frozen snapshot and write targets, from the cache when it has them.
+func (s *Server) snapshotOf(c *gin.Context, d storage.ApprovalDraft) (*cachedReview, bool) {
+	if e, ok := s.reviewCache.get(d.ID); ok {
+		return e, true
+	}
+	raw, err := s.Store.DraftSnapshot(c.Request.Context(), d.ID)
 	if err != nil {
 		s.fail(c, err)
-		return reviewView{}, storage.Snapshot{}, false
+		return nil, false
 	}
-	var snap storage.Snapshot
-	if err := json.Unmarshal(raw, &snap); err != nil {
+	e := &cachedReview{}
+	if err := json.Unmarshal(raw, &e.snap); err != nil {
 		s.fail(c, err)
-		return reviewView{}, storage.Snapshot{}, false
+		return nil, false
 	}
-	v := reviewView{Status: d.Status, Name: d.Name, SubmittedAt: d.SubmittedAt, Campaign: snap.Campaign,
-		Audience: snap.Audience, Emails: snap.Emails, Leads: make([]reviewLead, len(snap.Leads))}
+	e.targets = newReviewTargets(e.snap)
+	s.reviewCache.put(d.ID, e)
+	return e, true
+}
+
+// leadsAI returns each lead's AI result (JSON null while pending); once the pipeline is done for
+// every lead, from the cache.
+func (s *Server) leadsAI(c *gin.Context, d storage.ApprovalDraft, e *cachedReview) (map[string]json.RawMessage, bool) {
+	if e.ai != nil {
+		return e.ai, true
+	}
 	ai := map[string]json.RawMessage{}
 	if d.CopyCampaignID != nil {
-		leads, err := s.Store.Leads(ctx, d.AccountID, *d.CopyCampaignID)
+		leads, err := s.Store.Leads(c.Request.Context(), d.AccountID, *d.CopyCampaignID)
 		if err != nil {
 			s.fail(c, err)
-			return reviewView{}, snap, false
+			return nil, false
 		}
 		for _, l := range leads {
 			ai[l.ID] = l.AI
 		}
+	}
+	if d.AIDoneAt != nil {
+		s.reviewCache.put(d.ID, &cachedReview{snap: e.snap, targets: e.targets, ai: ai})
+	}
+	return ai, true
+}
+
+func (s *Server) loadReview(c *gin.Context, d storage.ApprovalDraft) (reviewView, storage.Snapshot, bool) {
+	e, ok := s.snapshotOf(c, d)
+	if !ok {
+		return reviewView{}, storage.Snapshot{}, false
+	}
+	snap := e.snap
+	v := reviewView{Status: d.Status, Name: d.Name, SubmittedAt: d.SubmittedAt, Campaign: snap.Campaign,
+		Audience: snap.Audience, Emails: snap.Emails, Leads: make([]reviewLead, len(snap.Leads))}
+	ai, ok := s.leadsAI(c, d, e)
+	if !ok {
+		return reviewView{}, snap, false
 	}
 	for i, l := range snap.Leads {
 		v.Leads[i] = reviewLead{SnapshotLead: l, AI: ai[l.ID]}
@@ -166,7 +196,8 @@ func (s *Server) loadReview(c *gin.Context, d storage.ApprovalDraft) (reviewView
 			v.Leads[i].AI = json.RawMessage("null")
 		}
 	}
-	if v.Feedback, err = s.Store.DraftFeedback(ctx, d.ID); err != nil {
+	var err error
+	if v.Feedback, err = s.Store.DraftFeedback(c.Request.Context(), d.ID); err != nil {
 		s.fail(c, err)
 		return reviewView{}, snap, false
 	}
@@ -186,19 +217,13 @@ func (s *Server) getReview(c *gin.Context) {
 	}
 }
 
-// snapshotTargets loads the frozen snapshot's targets for validating a write.
+// snapshotTargets returns the frozen snapshot's targets for validating a write.
 func (s *Server) snapshotTargets(c *gin.Context, d storage.ApprovalDraft) (reviewTargets, bool) {
-	raw, err := s.Store.DraftSnapshot(c.Request.Context(), d.ID)
-	if err != nil {
-		s.fail(c, err)
+	e, ok := s.snapshotOf(c, d)
+	if !ok {
 		return reviewTargets{}, false
 	}
-	var snap storage.Snapshot
-	if err := json.Unmarshal(raw, &snap); err != nil {
-		s.fail(c, err)
-		return reviewTargets{}, false
-	}
-	return newReviewTargets(snap), true
+	return e.targets, true
 }
 
 func (s *Server) reviewClosed(c *gin.Context, err error) bool {

@@ -47,6 +47,7 @@ type Server struct {
 
 	tokenLimiter *rateLimiter
 	ipLimiter    *rateLimiter
+	reviewCache  *reviewCache
 
 	// ImmediateApprovalWindow is how long a request for a campaign starting now stays open (R-APPR-6).
 	ImmediateApprovalWindow time.Duration
@@ -57,6 +58,7 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 // Handler builds the router with every route of SPEC §9.
 func (s *Server) Handler() http.Handler {
 	s.tokenLimiter, s.ipLimiter = s.reviewLimiters()
+	s.reviewCache = newReviewCache()
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	// Client addresses come from the connection, not from headers a client could forge.

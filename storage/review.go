@@ -51,11 +51,13 @@ func (s *Store) DraftByTokenHash(ctx context.Context, hash []byte) (ApprovalDraf
 	return d, nil
 }
 
-// lockOpenReview locks a draft that still takes feedback.
+// lockOpenReview holds a shared lock on a draft that still takes feedback: writers do not wait for
+// each other, and a submit (which takes the row exclusively) waits for them, so every write is
+// either in the submitted review or refused.
 func lockOpenReview(ctx context.Context, tx pgx.Tx, draftID string) error {
 	var status string
 	var submitted *time.Time
-	if err := tx.QueryRow(ctx, `SELECT status, submitted_at FROM approval_drafts WHERE id = $1 FOR UPDATE`, draftID).
+	if err := tx.QueryRow(ctx, `SELECT status, submitted_at FROM approval_drafts WHERE id = $1 FOR SHARE`, draftID).
 		Scan(&status, &submitted); err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ func (w *approvalDraftImpl) submitReview(ctx workflow.Context, in SubmitReviewIn
 	w.submitting = true
 	defer func() { w.submitting = false }()
 	var out storage.ApprovalDraft
-	if err := workflow.ExecuteLocalActivity(localBuildCtx(ctx), acts.SubmitReview, activities.SubmitReviewInput{
+	if err := workflow.ExecuteLocalActivity(buildCtx(ctx), acts.SubmitReview, activities.SubmitReviewInput{
 		DraftID: w.in.DraftID, Author: in.Author}).Get(ctx, &out); err != nil {
 		return storage.ApprovalDraft{}, err
 	}
@@ -124,28 +124,13 @@ func (w *approvalDraftImpl) submitReview(ctx workflow.Context, in SubmitReviewIn
 	return out, nil
 }
 
-// localBuildCtx runs the build's short database steps as local activities, in the worker without a
-// round trip through the server, with the same retries as buildCtx.
-func localBuildCtx(ctx workflow.Context) workflow.Context {
+// buildCtx runs the build's short database steps as local activities, in the worker without a
+// round trip through the server, retried with backoff for up to ten minutes (Postgres restarts
+// included); BuildFailed errors are never retried.
+func buildCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout:    time.Minute,
 		ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        200 * time.Millisecond,
-			BackoffCoefficient:     2,
-			MaximumInterval:        10 * time.Second,
-			NonRetryableErrorTypes: []string{activities.ErrTypeBuildFailed, activities.ErrTypeNotFound},
-		},
-	})
-}
-
-// buildCtx retries I/O steps with backoff for up to ten minutes (Postgres restarts included);
-// BuildFailed errors are never retried.
-func buildCtx(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Minute,
-		ScheduleToCloseTimeout: 10 * time.Minute,
-		HeartbeatTimeout:       30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        200 * time.Millisecond,
 			BackoffCoefficient:     2,
@@ -160,7 +145,7 @@ func (w *approvalDraftImpl) run(ctx workflow.Context) (string, error) {
 		reason := failureReason(err)
 		dctx, cancel := workflow.NewDisconnectedContext(ctx)
 		defer cancel()
-		if ferr := workflow.ExecuteLocalActivity(localBuildCtx(dctx), acts.MarkDraftFailed,
+		if ferr := workflow.ExecuteLocalActivity(buildCtx(dctx), acts.MarkDraftFailed,
 			activities.FailDraftInput{DraftID: w.in.DraftID, Reason: reason}).Get(dctx, nil); ferr != nil {
 			return "", ferr
 		}
@@ -187,7 +172,11 @@ func (w *approvalDraftImpl) run(ctx workflow.Context) (string, error) {
 	return w.status, nil
 }
 
-// build runs the steps up to ready as a saga: each step that creates something adds its
+// build runs the steps up to ready as a saga, all as local activities: a build is at most 100
+// contacts, every step is one short, idempotent database transaction, and running them in the worker
+// (no dispatch through the server between steps) is what brings Ask → ready near the floor of a
+// no-op workflow. A worker that dies mid-step leaves the workflow task to time out; the restarted
+// worker runs the step again from its start. The build is a saga: each step that creates something adds its
 // compensation, and a failure runs them, newest first, on a disconnected context.
 func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 	var compensations []func(workflow.Context) error
@@ -203,26 +192,26 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 			}
 		}
 	}()
-	actx, lctx := buildCtx(ctx), localBuildCtx(ctx)
+	lctx := buildCtx(ctx)
 	d := activities.DraftInput{AccountID: w.in.AccountID, DraftID: w.in.DraftID}
 	if err = workflow.ExecuteLocalActivity(lctx, acts.CheckBuildCapacity, d).Get(ctx, nil); err != nil {
 		return err
 	}
 	var leads []storage.Lead
-	if err = workflow.ExecuteActivity(actx, acts.ResolveContacts, activities.ResolveInput{AccountID: w.in.AccountID,
+	if err = workflow.ExecuteLocalActivity(lctx, acts.ResolveContacts, activities.ResolveInput{AccountID: w.in.AccountID,
 		DraftID: w.in.DraftID, Source: w.in.Source, Count: w.in.ContactCount}).Get(ctx, &leads); err != nil {
 		return err
 	}
 	// The copy is compensated even if CopyCampaign's outcome is unknown: DeleteCopy is idempotent.
 	compensations = append(compensations, func(ctx workflow.Context) error {
-		return workflow.ExecuteLocalActivity(localBuildCtx(ctx), acts.DeleteCopy, d).Get(ctx, nil)
+		return workflow.ExecuteLocalActivity(buildCtx(ctx), acts.DeleteCopy, d).Get(ctx, nil)
 	})
 	var copyID string
 	if err = workflow.ExecuteLocalActivity(lctx, acts.CopyCampaign, d).Get(ctx, &copyID); err != nil {
 		return err
 	}
 	w.copyID = copyID
-	if err = workflow.ExecuteActivity(actx, acts.ImportLeads, activities.ImportInput{AccountID: w.in.AccountID,
+	if err = workflow.ExecuteLocalActivity(lctx, acts.ImportLeads, activities.ImportInput{AccountID: w.in.AccountID,
 		DraftID: w.in.DraftID, CopyID: copyID, Leads: leads}).Get(ctx, nil); err != nil {
 		return err
 	}
@@ -257,7 +246,7 @@ func (w *approvalDraftImpl) personalise(ctx workflow.Context) {
 		})
 	}
 	wg.Wait(ctx)
-	if err := workflow.ExecuteLocalActivity(localBuildCtx(ctx), acts.MarkDraftAIDone, w.in.DraftID).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteLocalActivity(buildCtx(ctx), acts.MarkDraftAIDone, w.in.DraftID).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("mark AI done", "error", err)
 	}
 }
