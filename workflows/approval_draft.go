@@ -44,8 +44,8 @@ type ApprovalDraftInput struct {
 
 // Defaults of the build.
 const (
-	defaultAIBatch       = 5
-	defaultAIConcurrency = 20
+	minAIBatch           = 5
+	defaultAIConcurrency = 10
 	defaultReviewWindow  = 90 * 24 * time.Hour
 )
 
@@ -220,7 +220,8 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 }
 
 // personalise runs the AI pipeline on every lead with batch threshold 1: the leads are split into
-// small batches that all start at once, bounded by AIConcurrency.
+// small batches that all start at once (at most AIConcurrency of them), each running its leads
+// concurrently.
 func (w *approvalDraftImpl) personalise(ctx workflow.Context) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
@@ -230,8 +231,10 @@ func (w *approvalDraftImpl) personalise(ctx workflow.Context) {
 	})
 	sem := workflow.NewSemaphore(ctx, int64(w.in.AIConcurrency))
 	wg := workflow.NewWaitGroup(ctx)
-	for i := 0; i < len(w.leadIDs); i += defaultAIBatch {
-		batch := w.leadIDs[i:min(i+defaultAIBatch, len(w.leadIDs))]
+	// Batches of at least five leads, growing so that every batch can start at once.
+	size := max(minAIBatch, (len(w.leadIDs)+w.in.AIConcurrency-1)/w.in.AIConcurrency)
+	for i := 0; i < len(w.leadIDs); i += size {
+		batch := w.leadIDs[i:min(i+size, len(w.leadIDs))]
 		if err := sem.Acquire(ctx, 1); err != nil {
 			break
 		}
