@@ -31,3 +31,7 @@ clean:
 ## bench: performance figures against baselines measured in the same run (see BENCHMARKS.md).
 bench: bin/temporal
 	$(GO) run ./cmd/testenv -- $(GO) run ./cmd/bench $(BENCH_ARGS)
+
+## chaos: the crash suite in its full form (make test runs a shorter form of the same tests).
+chaos: bin/temporal
+	SIGNOFF_CHAOS=full $(GO) run ./cmd/testenv -- $(GO) test -count=1 -v -timeout 30m -run Chaos ./chaos/

@@ -225,7 +225,7 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 func (w *approvalDraftImpl) personalise(ctx workflow.Context) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
+		HeartbeatTimeout:    15 * time.Second, // it heartbeats every 5 s; a dead worker's batch is retried after 15 s
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: []string{"AIPermanent"}},
 	})
