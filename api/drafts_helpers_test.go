@@ -470,6 +470,12 @@ func draftIDs(t *testing.T, e *env, path, token string) []string {
 // highest attempt that ran (1 means it was never retried).
 func draftActivityAttempts(t *testing.T, e *env, draftID string) map[string]int32 {
 	t.Helper()
+	// Local activities are recorded when their workflow task completes, which may be after the
+	// database shows their effect: wait for the failed build's run to close first.
+	ctx, cancel := context.WithTimeout(context.Background(), draftTimeout)
+	defer cancel()
+	var result string
+	require.NoError(t, e.server.Temporal.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(draftID), "").Get(ctx, &result))
 	it := e.server.Temporal.GetWorkflowHistory(context.Background(), workflows.ApprovalDraftWorkflowID(draftID), "", false,
 		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	types := map[int64]string{}
