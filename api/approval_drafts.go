@@ -195,15 +195,11 @@ func (s *Server) listDrafts(c *gin.Context) {
 	if !requireRole(c, storage.RoleCSM, storage.RoleAdmin) {
 		return
 	}
-	id, ok := pathID(c, "id")
+	id, ok := s.campaignParam(c)
 	if !ok {
 		return
 	}
 	u := currentUser(c)
-	if _, err := s.Store.VisibleCampaign(c.Request.Context(), u.AccountID, id); err != nil {
-		s.fail(c, err)
-		return
-	}
 	list, err := s.Store.Drafts(c.Request.Context(), u.AccountID, id)
 	if err != nil {
 		s.fail(c, err)

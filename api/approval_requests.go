@@ -382,15 +382,11 @@ func (s *Server) requestHistory(c *gin.Context) {
 }
 
 func (s *Server) campaignHistory(c *gin.Context) {
-	id, ok := pathID(c, "id")
+	id, ok := s.campaignParam(c)
 	if !ok {
 		return
 	}
 	u := currentUser(c)
-	if _, err := s.Store.VisibleCampaign(c.Request.Context(), u.AccountID, id); err != nil {
-		s.fail(c, err)
-		return
-	}
 	events, err := s.Store.CampaignHistory(c.Request.Context(), u.AccountID, id)
 	if err != nil {
 		s.fail(c, err)
@@ -531,15 +527,11 @@ func (s *Server) launch(c *gin.Context) {
 }
 
 func (s *Server) launches(c *gin.Context) {
-	id, ok := pathID(c, "id")
+	id, ok := s.campaignParam(c)
 	if !ok {
 		return
 	}
 	u := currentUser(c)
-	if _, err := s.Store.VisibleCampaign(c.Request.Context(), u.AccountID, id); err != nil {
-		s.fail(c, err)
-		return
-	}
 	list, err := s.Store.Launches(c.Request.Context(), u.AccountID, id)
 	if err != nil {
 		s.fail(c, err)

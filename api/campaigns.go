@@ -318,6 +318,20 @@ func (s *Server) view(c *gin.Context, camp storage.Campaign) (campaignView, bool
 	return v[0], true
 }
 
+// campaignParam reads the campaign id of the path and checks the campaign is visible in the caller's
+// account, answering 404 otherwise.
+func (s *Server) campaignParam(c *gin.Context) (string, bool) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return "", false
+	}
+	if _, err := s.Store.CampaignSummaryVisible(c.Request.Context(), currentUser(c).AccountID, id); err != nil {
+		s.fail(c, err)
+		return "", false
+	}
+	return id, true
+}
+
 // mayEdit reports whether u is an "editor of" campaign c (SPEC §3): admins, editors and CSMs of
 // its account, and the user who created it.
 func mayEdit(u storage.User, c storage.Campaign) bool {

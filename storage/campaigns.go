@@ -173,13 +173,22 @@ func (s *Store) VisibleCampaign(ctx context.Context, accountID, id string) (Camp
 // CampaignSummary returns campaign id of account accountID without its content (one query), hidden
 // copies included, for checks that need only its header.
 func (s *Store) CampaignSummary(ctx context.Context, accountID, id string) (Campaign, error) {
+	return s.campaignSummary(ctx, accountID, id, true)
+}
+
+func (s *Store) campaignSummary(ctx context.Context, accountID, id string, includeHidden bool) (Campaign, error) {
 	var c Campaign
-	err := s.Pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns c WHERE c.account_id = $1 AND c.id = $2`,
-		accountID, id).Scan(campaignScan(&c)...)
+	err := s.Pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns c WHERE c.account_id = $1 AND c.id = $2
+		AND (NOT c.hidden OR $3)`, accountID, id, includeHidden).Scan(campaignScan(&c)...)
 	if err != nil {
 		return Campaign{}, notFound("storage: campaign", err)
 	}
 	return c, nil
+}
+
+// CampaignSummaryVisible is CampaignSummary without hidden draft copies.
+func (s *Store) CampaignSummaryVisible(ctx context.Context, accountID, id string) (Campaign, error) {
+	return s.campaignSummary(ctx, accountID, id, false)
 }
 
 func (s *Store) campaign(ctx context.Context, accountID, id string, includeHidden bool) (Campaign, error) {
