@@ -129,9 +129,30 @@ func (s *Server) createApprovalRequest(c *gin.Context) {
 	}
 }
 
+// keyedRequest finds the request an earlier attempt of this keyed call created (its id derives from
+// the Idempotency-Key), so a retry after a crash answers it instead of refusing a second request.
+// The request's workflow is started if that attempt died before starting it.
+func (s *Server) keyedRequest(c *gin.Context, campaignID string) (storage.ApprovalRequest, bool) {
+	if _, keyed := c.Get(ctxIdempotencyKey); !keyed {
+		return storage.ApprovalRequest{}, false
+	}
+	ctx := c.Request.Context()
+	r, err := s.Store.ApprovalRequest(ctx, currentUser(c).AccountID, idempotentID(c, "approval-request:"+c.FullPath()))
+	if err != nil || r.CampaignID != campaignID {
+		return storage.ApprovalRequest{}, false
+	}
+	if err := workflows.StartApprovalRequest(ctx, s.Temporal, s.TaskQueue, r); err == nil {
+		_ = s.Store.MarkWorkflowStarted(ctx, r.ID)
+	}
+	return r, true
+}
+
 // submit validates and stores a request for camp and starts its workflow; it writes the error answer itself.
 func (s *Server) submit(c *gin.Context, u storage.User, camp storage.Campaign, req submitRequest) (storage.ApprovalRequest, bool) {
 	ctx := c.Request.Context()
+	if r, ok := s.keyedRequest(c, camp.ID); ok {
+		return r, true
+	}
 	if err := checkText("note", req.Note, false, maxNoteChars); respondInvalid(c, err) {
 		return storage.ApprovalRequest{}, false
 	}

@@ -490,6 +490,10 @@ func (s *Server) resubmit(c *gin.Context) {
 		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may resubmit it")
 		return
 	}
+	if r, ok := s.keyedRequest(c, cur.ID); ok {
+		c.JSON(http.StatusCreated, r)
+		return
+	}
 	// Everything is validated before the pending request is cancelled: a refused resubmit changes nothing.
 	next := cur
 	if req.Changes != nil {
