@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 
 	"github.com/signoff/signoff/storage"
@@ -78,6 +79,13 @@ func (s *Server) fail(c *gin.Context, err error) {
 	}
 	if errors.Is(err, c.Request.Context().Err()) && c.Request.Context().Err() != nil {
 		abort(c, 499, "client_closed", "the request was cancelled")
+		return
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		logger(c).Warn("database unavailable", zap.Error(err))
+		c.Header("Retry-After", "1")
+		abort(c, http.StatusServiceUnavailable, "unavailable", "the database is not reachable right now; retry in a moment")
 		return
 	}
 	logger(c).Error("request failed", zap.Error(err))

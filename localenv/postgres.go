@@ -26,6 +26,7 @@ type Postgres struct {
 	URL     string
 	binDir  string
 	dataDir string
+	logFile string
 	asUser  string
 }
 
@@ -54,7 +55,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions, log *zap.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{binDir: binDir, dataDir: filepath.Join(dir, "pgdata")}
+	p := &Postgres{binDir: binDir, dataDir: filepath.Join(dir, "pgdata"), logFile: filepath.Join(dir, "postgres.log")}
 	if os.Geteuid() == 0 {
 		p.asUser = "postgres"
 	}
@@ -86,7 +87,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions, log *zap.Logger) (
 	// A cluster left running by a previous run that crashed is reused as it is.
 	if p.run(ctx, "pg_ctl", "status", "-D", p.dataDir) == nil {
 		log.Info("reusing running postgres cluster", zap.String("dir", p.dataDir))
-	} else if err := p.run(ctx, "pg_ctl", "start", "-D", p.dataDir, "-w", "-t", "60", "-l", filepath.Join(dir, "postgres.log"), "-o", serverOpts); err != nil {
+	} else if err := p.run(ctx, "pg_ctl", "start", "-D", p.dataDir, "-w", "-t", "60", "-l", p.logFile, "-o", serverOpts); err != nil {
 		return nil, err
 	}
 	admin := fmt.Sprintf("postgres://postgres@/postgres?host=%s&sslmode=disable", url.QueryEscape(sock))
@@ -103,9 +104,10 @@ func (p *Postgres) Stop(ctx context.Context) error {
 	return p.run(ctx, "pg_ctl", "stop", "-D", p.dataDir, "-m", "fast", "-w", "-t", "60")
 }
 
-// Restart stops and starts the cluster with the options of its last start.
+// Restart stops and starts the cluster with the options of its last start. The server's output
+// goes to its log file (pg_ctl does not remember -l), never to this process.
 func (p *Postgres) Restart(ctx context.Context) error {
-	return p.run(ctx, "pg_ctl", "restart", "-D", p.dataDir, "-m", "fast", "-w", "-t", "60")
+	return p.run(ctx, "pg_ctl", "restart", "-D", p.dataDir, "-m", "fast", "-w", "-t", "60", "-l", p.logFile)
 }
 
 func (p *Postgres) run(ctx context.Context, tool string, args ...string) error {
@@ -117,6 +119,8 @@ func (p *Postgres) run(ctx context.Context, tool string, args ...string) error {
 		cmd = exec.CommandContext(ctx, bin, args...)
 	}
 	cmd.Dir = os.TempDir()
+	// A server started by pg_ctl may inherit the output pipe; do not wait on it past the command.
+	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("localenv: %s %s: %w\n%s", tool, strings.Join(args, " "), err, out)
