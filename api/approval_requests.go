@@ -112,18 +112,11 @@ func (s *Server) createApprovalRequest(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	ctx := c.Request.Context()
-	u := currentUser(c)
-	camp, err := s.Store.VisibleCampaign(ctx, u.AccountID, id)
-	if err != nil {
-		s.fail(c, err)
+	camp, ok := s.editableCampaign(c, id, "submit")
+	if !ok {
 		return
 	}
-	if !mayEdit(u, camp) {
-		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may submit it")
-		return
-	}
-	r, ok := s.submit(c, u, camp, req)
+	r, ok := s.submit(c, currentUser(c), camp, req)
 	if ok {
 		c.JSON(http.StatusCreated, r)
 	}

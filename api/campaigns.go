@@ -318,6 +318,22 @@ func (s *Server) view(c *gin.Context, camp storage.Campaign) (campaignView, bool
 	return v[0], true
 }
 
+// editableCampaign loads the campaign id of the caller's account (header only, one query) and
+// answers 403 unless the caller may edit it (SPEC §3); verb completes "may … it" in that answer.
+func (s *Server) editableCampaign(c *gin.Context, id, verb string) (storage.Campaign, bool) {
+	u := currentUser(c)
+	camp, err := s.Store.CampaignSummaryVisible(c.Request.Context(), u.AccountID, id)
+	if err != nil {
+		s.fail(c, err)
+		return storage.Campaign{}, false
+	}
+	if !mayEdit(u, camp) {
+		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may "+verb+" it")
+		return storage.Campaign{}, false
+	}
+	return camp, true
+}
+
 // campaignParam reads the campaign id of the path and checks the campaign is visible in the caller's
 // account, answering 404 otherwise.
 func (s *Server) campaignParam(c *gin.Context) (string, bool) {
@@ -351,14 +367,8 @@ func (s *Server) updateCampaign(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	u := currentUser(c)
-	cur, err := s.Store.VisibleCampaign(c.Request.Context(), u.AccountID, id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if !mayEdit(u, cur) {
-		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may edit it")
+	cur, ok := s.editableCampaign(c, id, "edit")
+	if !ok {
 		return
 	}
 	if cur.ApprovalStatus == storage.RequestPending {
@@ -481,13 +491,8 @@ func (s *Server) resubmit(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	u := currentUser(c)
-	cur, err := s.Store.VisibleCampaign(ctx, u.AccountID, id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if !mayEdit(u, cur) {
-		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may resubmit it")
+	cur, ok := s.editableCampaign(c, id, "resubmit")
+	if !ok {
 		return
 	}
 	if r, ok := s.keyedRequest(c, cur.ID); ok {
@@ -568,13 +573,8 @@ func (s *Server) deleteCampaign(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	u := currentUser(c)
-	cur, err := s.Store.VisibleCampaign(ctx, u.AccountID, id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if !mayEdit(u, cur) {
-		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may delete it")
+	cur, ok := s.editableCampaign(c, id, "delete")
+	if !ok {
 		return
 	}
 	if cur.ApprovalStatus == storage.RequestPending {
@@ -585,7 +585,7 @@ func (s *Server) deleteCampaign(c *gin.Context) {
 		abort(c, http.StatusConflict, "campaign_launched", "a scheduled or live campaign cannot be deleted")
 		return
 	}
-	err = s.Store.DeleteCampaign(ctx, u.AccountID, id)
+	err := s.Store.DeleteCampaign(ctx, u.AccountID, id)
 	if errors.Is(err, storage.ErrHasDrafts) {
 		abort(c, http.StatusConflict, "campaign_has_drafts", "this campaign has approval drafts, which are kept as a permanent record; it cannot be deleted")
 		return
