@@ -25,6 +25,9 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) worker.
 	w := worker.New(c, taskQueue, worker.Options{
 		// Let in-flight activities finish on shutdown before the process exits.
 		WorkerStopTimeout: 15 * time.Second,
+		// Many timers can come due at once (every request of a campaign ending at midnight): more
+		// workflow-task pollers let the worker take their tasks in parallel.
+		MaxConcurrentWorkflowTaskPollers: 16,
 	})
 	Register(w, acts)
 	return w
