@@ -150,7 +150,7 @@ func (s *Server) createDraft(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	u := currentUser(c)
-	camp, err := s.Store.VisibleCampaign(ctx, u.AccountID, id)
+	camp, err := s.Store.CampaignSummaryVisible(ctx, u.AccountID, id)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -212,20 +212,27 @@ func (s *Server) listDrafts(c *gin.Context) {
 	c.JSON(http.StatusOK, items(out))
 }
 
-func (s *Server) getDraft(c *gin.Context) {
+// draftParam admits CSMs and admins and loads the path's draft of their account, answering errors itself.
+func (s *Server) draftParam(c *gin.Context) (storage.ApprovalDraft, bool) {
 	if !requireRole(c, storage.RoleCSM, storage.RoleAdmin) {
-		return
+		return storage.ApprovalDraft{}, false
 	}
 	id, ok := pathID(c, "id")
 	if !ok {
-		return
+		return storage.ApprovalDraft{}, false
 	}
 	d, err := s.Store.Draft(c.Request.Context(), currentUser(c).AccountID, id)
 	if err != nil {
 		s.fail(c, err)
-		return
+		return storage.ApprovalDraft{}, false
 	}
-	c.JSON(http.StatusOK, s.draftView(c, d))
+	return d, true
+}
+
+func (s *Server) getDraft(c *gin.Context) {
+	if d, ok := s.draftParam(c); ok {
+		c.JSON(http.StatusOK, s.draftView(c, d))
+	}
 }
 
 // rotateLink issues a new share token; the old URL answers 404 at once (R-DRAFT-11).

@@ -482,7 +482,7 @@ func (s *Server) launch(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	u := currentUser(c)
-	camp, err := s.Store.VisibleCampaign(ctx, u.AccountID, id)
+	camp, err := s.Store.CampaignSummaryVisible(ctx, u.AccountID, id)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -368,16 +368,8 @@ func (s *Server) submitReview(c *gin.Context) {
 // feedback is the CSM's view of the client's feedback (R-DRAFT-12): saved items before submit
 // (in_review), the submitted ones after.
 func (s *Server) feedback(c *gin.Context) {
-	if !requireRole(c, storage.RoleCSM, storage.RoleAdmin) {
-		return
-	}
-	id, ok := pathID(c, "id")
+	d, ok := s.draftParam(c)
 	if !ok {
-		return
-	}
-	d, err := s.Store.Draft(c.Request.Context(), currentUser(c).AccountID, id)
-	if err != nil {
-		s.fail(c, err)
 		return
 	}
 	items, err := s.Store.DraftFeedback(c.Request.Context(), d.ID)
