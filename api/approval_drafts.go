@@ -258,5 +258,6 @@ func (s *Server) rotateLink(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.reviewWritten(d) // this process forgets the old token now; others when the change feed tells them
 	c.JSON(http.StatusOK, s.draftView(c, d))
 }

@@ -57,9 +57,21 @@ func newEnv(t *testing.T) *env {
 		TaskQueue:     testenv.TaskQueue(t),
 	}
 	e := &env{pool: pool, store: store, server: srv, handler: srv.Handler()}
+	watchReviews(t, srv)
 	e.A = e.newTenant(t, "Account A", "a.test")
 	e.B = e.newTenant(t, "Account B", "b.test")
 	return e
+}
+
+// watchReviews runs srv's review change feed for the test's duration and waits until it is heard,
+// so review reads in tests go through the cache as in production.
+func watchReviews(t *testing.T, srv *api.Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.WatchReviews(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, srv.ReviewsWatched, 10*time.Second, 5*time.Millisecond, "the review change feed never started")
 }
 
 // newTenant creates an account with its admin and one user of each other role, through the store.

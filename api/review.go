@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -28,6 +30,9 @@ import (
 const (
 	CodeReviewSubmitted = "review_submitted"
 	ctxDraft            = "signoff.draft"
+	ctxAnswer           = "signoff.review_answer"
+	ctxTokenHash        = "signoff.token_hash"
+	ctxMark             = "signoff.review_mark"
 )
 
 //go:embed review/review.html.tmpl
@@ -76,8 +81,8 @@ func (s *Server) reviewLimiters() (*rateLimiter, *rateLimiter) {
 	return newRateLimiter(tr, tb), newRateLimiter(ir, ib)
 }
 
-// reviewDraft rate-limits the request and resolves the share token; unknown, rotated and
-// not-yet-ready tokens all answer the same 404 (R-REVIEW-2).
+// reviewDraft rate-limits the request and resolves the share token, from the review cache when it
+// holds the token's answer; unknown, rotated and not-yet-ready tokens all answer the same 404 (R-REVIEW-2).
 func (s *Server) reviewDraft(page bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		tokens, ips := s.tokenLimiter, s.ipLimiter
@@ -93,24 +98,37 @@ func (s *Server) reviewDraft(page bool) gin.HandlerFunc {
 				return
 			}
 		}
+		c.Set(ctxTokenHash, hash)
+		if a, ok := s.reviewCache.answer([32]byte(hash)); ok {
+			c.Set(ctxDraft, a.draft)
+			c.Set(ctxAnswer, a)
+			c.Next()
+			return
+		}
+		c.Set(ctxMark, s.reviewCache.mark())
 		d, err := s.Store.DraftByTokenHash(c.Request.Context(), hash)
 		if err != nil {
 			if !isNotFound(err) {
 				s.fail(c, err)
 				return
 			}
-			if page {
-				c.Header("Content-Type", "text/html; charset=utf-8")
-				c.String(http.StatusNotFound, reviewNotFoundHTML)
-				c.Abort()
-				return
-			}
-			abort(c, http.StatusNotFound, CodeNotFound, "this review link does not exist or is no longer valid")
+			reviewNotFound(c, page)
 			return
 		}
 		c.Set(ctxDraft, d)
 		c.Next()
 	}
+}
+
+// reviewNotFound answers the one 404 of every token that opens nothing (R-REVIEW-2).
+func reviewNotFound(c *gin.Context, page bool) {
+	if page {
+		c.Header("Content-Type", "text/html; charset=utf-8")
+		c.String(http.StatusNotFound, reviewNotFoundHTML)
+		c.Abort()
+		return
+	}
+	abort(c, http.StatusNotFound, CodeNotFound, "this review link does not exist or is no longer valid")
 }
 
 const reviewNotFoundHTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -211,10 +229,53 @@ func currentDraft(c *gin.Context) storage.ApprovalDraft {
 	return c.MustGet(ctxDraft).(storage.ApprovalDraft)
 }
 
-func (s *Server) getReview(c *gin.Context) {
-	if v, _, ok := s.loadReview(c, currentDraft(c)); ok {
-		c.JSON(http.StatusOK, v)
+func tokenHash(c *gin.Context) []byte { return c.MustGet(ctxTokenHash).([]byte) }
+
+// reviewAnswerOf returns the answer for the request's share token: from the review cache when the
+// middleware found it there, else loaded, encoded and offered to the cache.
+func (s *Server) reviewAnswerOf(c *gin.Context) (*reviewAnswer, bool) {
+	if a, ok := c.Get(ctxAnswer); ok {
+		return a.(*reviewAnswer), true
 	}
+	d := currentDraft(c)
+	v, snap, ok := s.loadReview(c, d)
+	if !ok {
+		return nil, false
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.fail(c, err)
+		return nil, false
+	}
+	a := &reviewAnswer{draft: d, view: v, snap: snap, body: body}
+	// While AI results are still attaching (they change without a draft change), nothing is kept.
+	if d.AIDoneAt != nil || d.SubmittedAt != nil {
+		s.reviewCache.store([32]byte(tokenHash(c)), a, c.MustGet(ctxMark).(uint64))
+	}
+	return a, true
+}
+
+func (s *Server) getReview(c *gin.Context) {
+	if a, ok := s.reviewAnswerOf(c); ok {
+		c.Data(http.StatusOK, "application/json; charset=utf-8", a.body)
+	}
+}
+
+// reviewWritten makes this process forget the draft's kept answer at once, so the writer's next read
+// shows the write; other processes hear of it through the change feed.
+func (s *Server) reviewWritten(d storage.ApprovalDraft) { s.reviewCache.ReviewChanged(d.ID) }
+
+// reviewRefused answers a write the store refused: 409 once submitted, the token's 404 when the token
+// no longer opens the draft. It reports whether it answered.
+func (s *Server) reviewRefused(c *gin.Context, err error) bool {
+	if s.reviewClosed(c, err) {
+		return true
+	}
+	if isNotFound(err) {
+		reviewNotFound(c, false)
+		return true
+	}
+	return false
 }
 
 // snapshotTargets returns the frozen snapshot's targets for validating a write.
@@ -253,14 +314,15 @@ func (s *Server) putReviewItem(c *gin.Context) {
 		s.reviewClosed(c, storage.ErrReviewClosed)
 		return
 	}
-	err := s.Store.PutReviewItem(c.Request.Context(), d.ID, target, req.Verdict.Value, req.Comment, req.Author)
-	if s.reviewClosed(c, err) {
+	err := s.Store.PutReviewItem(c.Request.Context(), d.ID, tokenHash(c), target, req.Verdict.Value, req.Comment, req.Author)
+	if s.reviewRefused(c, err) {
 		return
 	}
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	s.reviewWritten(d)
 	var verdict any
 	if req.Verdict.Value != nil {
 		verdict = *req.Verdict.Value
@@ -286,15 +348,16 @@ func (s *Server) addReviewComment(c *gin.Context) {
 		s.reviewClosed(c, storage.ErrReviewClosed)
 		return
 	}
-	it, err := s.Store.AddReviewComment(c.Request.Context(), d.ID, storage.ReviewComment{Target: req.Target, Kind: req.Kind,
+	it, err := s.Store.AddReviewComment(c.Request.Context(), d.ID, tokenHash(c), storage.ReviewComment{Target: req.Target, Kind: req.Kind,
 		Quote: req.Quote, Comment: req.Comment, Author: req.Author})
-	if s.reviewClosed(c, err) {
+	if s.reviewRefused(c, err) {
 		return
 	}
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	s.reviewWritten(d)
 	c.JSON(http.StatusCreated, it)
 }
 
@@ -309,7 +372,7 @@ func (s *Server) deleteReviewComment(c *gin.Context) {
 		s.reviewClosed(c, storage.ErrReviewClosed)
 		return
 	}
-	err = s.Store.DeleteReviewComment(c.Request.Context(), d.ID, id.String())
+	err = s.Store.DeleteReviewComment(c.Request.Context(), d.ID, tokenHash(c), id.String())
 	if s.reviewClosed(c, err) {
 		return
 	}
@@ -321,6 +384,7 @@ func (s *Server) deleteReviewComment(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.reviewWritten(d)
 	c.Status(http.StatusNoContent)
 }
 
@@ -362,6 +426,7 @@ func (s *Server) submitReview(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.reviewWritten(d)
 	c.JSON(http.StatusOK, gin.H{"status": out.Status, "submitted_at": out.SubmittedAt})
 }
 
@@ -387,13 +452,30 @@ func (s *Server) feedback(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// reviewPage renders the no-login review page (R-REVIEW-1) from the frozen snapshot.
+// reviewPage renders the no-login review page (R-REVIEW-1) from the frozen snapshot; a cached answer
+// keeps its rendering.
 func (s *Server) reviewPage(c *gin.Context) {
-	d := currentDraft(c)
-	v, snap, ok := s.loadReview(c, d)
+	a, ok := s.reviewAnswerOf(c)
 	if !ok {
 		return
 	}
+	page, err := a.page(c.Param("token"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "text/html; charset=utf-8", page)
+}
+
+// page returns the review page of the answer for token (the token the answer is kept under),
+// rendering it on first use.
+func (a *reviewAnswer) page(token string) ([]byte, error) {
+	a.pageOnce.Do(func() { a.pageHTML, a.pageErr = renderReviewPage(a, token) })
+	return a.pageHTML, a.pageErr
+}
+
+func renderReviewPage(a *reviewAnswer, token string) ([]byte, error) {
+	v, snap := a.view, a.snap
 	type leadAI struct {
 		Qualification struct {
 			Qualified bool    `json:"qualified"`
@@ -416,19 +498,22 @@ func (s *Server) reviewPage(c *gin.Context) {
 	for i, l := range v.Leads {
 		leads[i] = pageLead{reviewLead: l}
 		if string(l.AI) != "null" {
-			var a leadAI
-			if json.Unmarshal(l.AI, &a) == nil {
-				leads[i].Parsed = &a
+			var ai leadAI
+			if json.Unmarshal(l.AI, &ai) == nil {
+				leads[i].Parsed = &ai
 			}
 		}
 	}
-	c.Header("Content-Type", "text/html; charset=utf-8")
-	c.Status(http.StatusOK)
-	tokenKey := sha256.Sum256([]byte(c.Param("token")))
-	_ = reviewTemplate.Execute(c.Writer, gin.H{
-		"View": v, "Snapshot": snap, "Leads": leads, "Token": c.Param("token"), "Closed": d.SubmittedAt != nil,
+	tokenKey := sha256.Sum256([]byte(token))
+	var buf bytes.Buffer
+	err := reviewTemplate.Execute(&buf, gin.H{
+		"View": v, "Snapshot": snap, "Leads": leads, "Token": token, "Closed": a.draft.SubmittedAt != nil,
 		"StorageKey": hex.EncodeToString(tokenKey[:8]),
 	})
+	if err != nil {
+		return nil, fmt.Errorf("api: render review page: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // reviewAssets serves the page's embedded script and stylesheet.

@@ -55,6 +55,44 @@ type Server struct {
 
 func init() { gin.SetMode(gin.ReleaseMode) }
 
+// WatchReviews follows Postgres's feed of review changes until ctx ends, so client review reads can be
+// answered from memory (R-REVIEW-3). Without it every read goes to the database. Run it beside the
+// handler in every API process, after Handler.
+func (s *Server) WatchReviews(ctx context.Context) error {
+	if s.reviewCache == nil {
+		return errors.New("api: WatchReviews needs Handler first")
+	}
+	return s.Store.WatchReviewChanges(ctx, reviewFeed{cache: s.reviewCache, log: s.Log}, 5*time.Second)
+}
+
+// ReviewsWatched reports whether the review change feed is heard, so review reads may come from memory.
+func (s *Server) ReviewsWatched() bool {
+	if s.reviewCache == nil {
+		return false
+	}
+	s.reviewCache.mu.Lock()
+	defer s.reviewCache.mu.Unlock()
+	return s.reviewCache.listening
+}
+
+// reviewFeed passes the change feed to the review cache and logs when it goes quiet or comes back.
+type reviewFeed struct {
+	cache *reviewCache
+	log   *zap.Logger
+}
+
+func (f reviewFeed) Listening(on bool, err error) {
+	f.cache.Listening(on)
+	switch {
+	case on:
+		f.log.Info("review change feed heard; review reads served from memory")
+	case err != nil && !errors.Is(err, context.Canceled):
+		f.log.Warn("review change feed lost; review reads go to the database until it is back", zap.Error(err))
+	}
+}
+
+func (f reviewFeed) ReviewChanged(draftID string) { f.cache.ReviewChanged(draftID) }
+
 // Handler builds the router with every route of SPEC §9.
 func (s *Server) Handler() http.Handler {
 	s.tokenLimiter, s.ipLimiter = s.reviewLimiters()

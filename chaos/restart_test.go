@@ -97,6 +97,9 @@ func TestChaosPostgresRestart(t *testing.T) {
 		Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
+	wctx, stopWatch := context.WithCancel(context.Background())
+	t.Cleanup(stopWatch)
+	go func() { _ = srv.WatchReviews(wctx) }()
 	csm := &restartClient{base: hs.URL, token: fx.csmToken}
 	approver := &restartClient{base: hs.URL, token: fx.approverToken}
 	anon := &restartClient{base: hs.URL}
@@ -218,6 +221,8 @@ func TestChaosPostgresRestart(t *testing.T) {
 
 	checkDraftsAfterChaos(t, pool, workerKillPlan{drafts: plan.drafts}, draftFixture{accountID: fx.accountID})
 	restartCheckApproved(t, pool, requestIDs)
+	// The API's review change feed lost its connection with each restart and came back by itself.
+	assert.Eventually(t, srv.ReviewsWatched, 10*time.Second, 10*time.Millisecond, "review change feed not heard after the restarts")
 	t.Logf("workflow histories of the drafts: %s", historySummary(t, tc, draftIDs))
 	t.Logf("elapsed: %s in all", time.Since(testStart).Round(time.Millisecond))
 }

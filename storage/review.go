@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrReviewClosed is returned for a write after the client submitted (R-REVIEW-6).
@@ -51,17 +52,25 @@ func (s *Store) DraftByTokenHash(ctx context.Context, hash []byte) (ApprovalDraf
 	return d, nil
 }
 
-// lockOpenReview holds a shared lock on a draft that still takes feedback: writers do not wait for
-// each other, and a submit (which takes the row exclusively) waits for them, so every write is
-// either in the submitted review or refused.
-func lockOpenReview(ctx context.Context, tx pgx.Tx, draftID string) error {
+// openReview is the statement prefix that holds a shared lock on the draft whose id is $1 and share
+// token hash is $2 while it still takes feedback: writers do not wait for each other, and a submit
+// (which takes the row exclusively) waits for them, so every write is either in the submitted review
+// or refused. Each write is this one statement: one round trip, no explicit transaction.
+const openReview = `WITH d AS (SELECT id FROM approval_drafts
+	WHERE id = $1 AND token_hash = $2 AND status = 'ready' AND submitted_at IS NULL FOR SHARE) `
+
+// refusal explains why a review write matched no open draft: ErrNotFound when the token no longer
+// opens the draft (rotated, or never did), ErrReviewClosed when it was submitted; nil when the draft
+// is open, so the write itself matched nothing.
+func (s *Store) refusal(ctx context.Context, draftID string, tokenHash []byte) error {
 	var status string
 	var submitted *time.Time
-	if err := tx.QueryRow(ctx, `SELECT status, submitted_at FROM approval_drafts WHERE id = $1 FOR SHARE`, draftID).
-		Scan(&status, &submitted); err != nil {
+	err := s.Pool.QueryRow(ctx, `SELECT status, submitted_at FROM approval_drafts WHERE id = $1 AND token_hash = $2`,
+		draftID, tokenHash).Scan(&status, &submitted)
+	switch {
+	case err != nil:
 		return err
-	}
-	if submitted != nil || status != DraftReady {
+	case submitted != nil || status != DraftReady:
 		return ErrReviewClosed
 	}
 	return nil
@@ -74,64 +83,68 @@ func reviewErr(prefix string, err error) error {
 	return notFound(prefix, err)
 }
 
-// PutReviewItem records the verdict and comment on one item; a nil verdict with no comment clears it.
-func (s *Store) PutReviewItem(ctx context.Context, draftID, target string, verdict *string, comment, author string) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockOpenReview(ctx, tx, draftID); err != nil {
-			return err
+// PutReviewItem records the verdict and comment on one item of the draft opened by the share token
+// whose hash is tokenHash; a nil verdict with no comment clears it.
+func (s *Store) PutReviewItem(ctx context.Context, draftID string, tokenHash []byte, target string, verdict *string, comment, author string) error {
+	var n int64
+	var err error
+	if verdict == nil && comment == "" {
+		// Clearing an item that has nothing is fine: count the open draft, not the deleted rows.
+		err = s.Pool.QueryRow(ctx, openReview+`, del AS (DELETE FROM review_items r USING d WHERE r.draft_id = d.id AND r.target = $3)
+			SELECT count(*) FROM d`, draftID, tokenHash, target).Scan(&n)
+	} else {
+		var tag pgconn.CommandTag
+		tag, err = s.Pool.Exec(ctx, openReview+`INSERT INTO review_items (draft_id, target, verdict, comment, author)
+			SELECT d.id, $3, $4, $5, $6 FROM d
+			ON CONFLICT (draft_id, target) DO UPDATE SET verdict = $4, comment = $5, author = $6, updated_at = now()`,
+			draftID, tokenHash, target, verdict, comment, author)
+		n = tag.RowsAffected()
+	}
+	if err == nil && n == 0 {
+		if err = s.refusal(ctx, draftID, tokenHash); err == nil {
+			err = errors.New("draft open but nothing written")
 		}
-		if verdict == nil && comment == "" {
-			_, err := tx.Exec(ctx, `DELETE FROM review_items WHERE draft_id = $1 AND target = $2`, draftID, target)
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO review_items (draft_id, target, verdict, comment, author) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (draft_id, target) DO UPDATE SET verdict = $3, comment = $4, author = $5, updated_at = now()`,
-			draftID, target, verdict, comment, author)
-		return err
-	})
+	}
 	if err != nil {
 		return reviewErr("storage: put review item", err)
 	}
 	return nil
 }
 
-// AddReviewComment stores a note or line comment and returns it.
-func (s *Store) AddReviewComment(ctx context.Context, draftID string, c ReviewComment) (FeedbackItem, error) {
-	var it FeedbackItem
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockOpenReview(ctx, tx, draftID); err != nil {
-			return err
+// AddReviewComment stores a note or line comment on the draft opened by the share token whose hash is
+// tokenHash, and returns it once committed. Concurrent comments share a transaction (review_batch.go).
+func (s *Store) AddReviewComment(ctx context.Context, draftID string, tokenHash []byte, c ReviewComment) (FeedbackItem, error) {
+	p := &pendingComment{draftID: draftID, tokenHash: tokenHash, c: c, done: make(chan struct{})}
+	s.comments.add(s, p)
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return FeedbackItem{}, fmt.Errorf("storage: add review comment: %w", ctx.Err())
+	}
+	err := p.err
+	if err == nil && !p.written {
+		if err = s.refusal(ctx, draftID, tokenHash); err == nil {
+			// Opened or reopened since the batch looked: not possible for a frozen review, so say so.
+			err = errors.New("draft open but nothing written")
 		}
-		var id string
-		if err := tx.QueryRow(ctx, `INSERT INTO review_comments (draft_id, target, kind, quote, comment, author)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`, draftID, c.Target, c.Kind, c.Quote, c.Comment, c.Author).
-			Scan(&id, &it.CreatedAt); err != nil {
-			return err
-		}
-		it.ID, it.Kind, it.Target, it.Quote, it.Comment, it.Author = &id, c.Kind, c.Target, c.Quote, c.Comment, c.Author
-		return nil
-	})
+	}
 	if err != nil {
 		return FeedbackItem{}, reviewErr("storage: add review comment", err)
 	}
-	return it, nil
+	return FeedbackItem{ID: &p.id, Kind: c.Kind, Target: c.Target, Quote: c.Quote, Comment: c.Comment, Author: c.Author,
+		CreatedAt: p.createdAt}, nil
 }
 
-// DeleteReviewComment removes a comment of the draft; another draft's comment id is ErrNotFound.
-func (s *Store) DeleteReviewComment(ctx context.Context, draftID, id string) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockOpenReview(ctx, tx, draftID); err != nil {
-			return err
+// DeleteReviewComment removes a comment of the draft opened by the share token whose hash is
+// tokenHash; another draft's comment id is ErrNotFound.
+func (s *Store) DeleteReviewComment(ctx context.Context, draftID string, tokenHash []byte, id string) error {
+	tag, err := s.Pool.Exec(ctx, openReview+`DELETE FROM review_comments r USING d WHERE r.draft_id = d.id AND r.id = $3`,
+		draftID, tokenHash, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		if err = s.refusal(ctx, draftID, tokenHash); err == nil {
+			err = pgx.ErrNoRows // the draft is open: the comment is not one of its own
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM review_comments WHERE draft_id = $1 AND id = $2`, draftID, id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return pgx.ErrNoRows
-		}
-		return nil
-	})
+	}
 	if err != nil {
 		return reviewErr("storage: delete review comment", err)
 	}

@@ -23,6 +23,8 @@ var ErrConflict = errors.New("conflict")
 // Store wraps the connection pool and holds every query.
 type Store struct {
 	Pool *pgxpool.Pool
+
+	comments commentBatcher // group commit of review comments
 }
 
 // New returns a store using pool.

@@ -73,14 +73,16 @@ func get(c *http.Client, url string) error {
 func (b *bench) review(ctx context.Context, d time.Duration) error {
 	var draft struct {
 		ID       string
-		ShareURL string `json:"share_url"`
+		ShareURL string     `json:"share_url"`
+		AIDoneAt *time.Time `json:"ai_done_at"`
 	}
 	if _, err := b.call("POST", "/v1/campaigns/"+b.camp.ID+"/approval-drafts", storage.RoleCSM, map[string]any{
 		"source": map[string]any{"type": "saved_search", "saved_search_id": b.search.ID}, "contact_count": 20}, &draft); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(time.Minute)
-	for draft.ShareURL == "" {
+	// Measured once every lead has its AI result: the answer's size is then final.
+	for draft.ShareURL == "" || draft.AIDoneAt == nil {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("draft not ready")
 		}
@@ -95,6 +97,15 @@ func (b *bench) review(ctx context.Context, d time.Duration) error {
 		ReviewTokenRate: 1e9, ReviewTokenBurst: 1 << 30, ReviewIPRate: 1e9, ReviewIPBurst: 1 << 30}
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() { _ = srv.WatchReviews(wctx) }()
+	for !srv.ReviewsWatched() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("review change feed not heard")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	snapshotURL := hs.URL + "/v1/public/reviews/" + token
 	resp, err := http.Get(snapshotURL)
 	if err != nil {

@@ -203,11 +203,12 @@ func runWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 
 // serveAPI listens until ctx ends, then drains in-flight requests.
 func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Logger) error {
+	app := &api.Server{Store: svc.store, Temporal: svc.temporal, Log: log.Named("api"),
+		OperatorToken: cfg.OperatorToken, PublicURL: cfg.PublicURL, TaskQueue: cfg.TaskQueue,
+		ImmediateApprovalWindow: cfg.ImmediateApprovalWindow, Sealer: svc.sealer, CSVMaxBytes: int64(cfg.CSVMaxBytes)}
 	srv := &http.Server{
-		Addr: cfg.HTTPAddr,
-		Handler: (&api.Server{Store: svc.store, Temporal: svc.temporal, Log: log.Named("api"),
-			OperatorToken: cfg.OperatorToken, PublicURL: cfg.PublicURL, TaskQueue: cfg.TaskQueue,
-			ImmediateApprovalWindow: cfg.ImmediateApprovalWindow, Sealer: svc.sealer, CSVMaxBytes: int64(cfg.CSVMaxBytes)}).Handler(),
+		Addr:              cfg.HTTPAddr,
+		Handler:           app.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -218,6 +219,9 @@ func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Lo
 		return fmt.Errorf("api: listen %s: %w", cfg.HTTPAddr, err)
 	}
 	log.Info("api listening", zap.String("addr", ln.Addr().String()))
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() { _ = app.WatchReviews(watchCtx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
