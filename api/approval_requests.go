@@ -249,11 +249,17 @@ func (s *Server) decide(update string) gin.HandlerFunc {
 		if err := checkText("note", body.Note, update == workflows.UpdateReject, maxNoteChars); respondInvalid(c, err) {
 			return
 		}
-		r, camp, ok := s.requestAndCampaign(c)
+		id, ok := pathID(c, "id")
 		if !ok {
 			return
 		}
 		u := currentUser(c)
+		h, err := s.Store.RequestHead(c.Request.Context(), u.AccountID, id)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		r := h.Request
 		switch update {
 		case workflows.UpdateApprove, workflows.UpdateReject:
 			if !u.HasApprovalRight() {
@@ -272,7 +278,7 @@ func (s *Server) decide(update string) gin.HandlerFunc {
 				}
 			}
 		case workflows.UpdateCancel:
-			if !mayEdit(u, camp) {
+			if !mayEditCreatedBy(u, h.CampaignCreatedBy) {
 				abort(c, http.StatusForbidden, CodeForbidden, "only people who may edit the campaign may cancel its request")
 				return
 			}

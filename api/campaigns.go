@@ -350,12 +350,15 @@ func (s *Server) campaignParam(c *gin.Context) (string, bool) {
 
 // mayEdit reports whether u is an "editor of" campaign c (SPEC §3): admins, editors and CSMs of
 // its account, and the user who created it.
-func mayEdit(u storage.User, c storage.Campaign) bool {
+func mayEdit(u storage.User, c storage.Campaign) bool { return mayEditCreatedBy(u, c.CreatedBy) }
+
+// mayEditCreatedBy is mayEdit for a campaign created by createdBy.
+func mayEditCreatedBy(u storage.User, createdBy string) bool {
 	switch u.Role {
 	case storage.RoleAdmin, storage.RoleEditor, storage.RoleCSM:
 		return true
 	}
-	return c.CreatedBy == u.ID
+	return createdBy == u.ID
 }
 
 func (s *Server) updateCampaign(c *gin.Context) {

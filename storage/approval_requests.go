@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -206,14 +207,32 @@ func (s *Store) ApprovalRequest(ctx context.Context, accountID, id string) (Appr
 	return r, nil
 }
 
+// RequestHead is a request without its approvers, with the creator of its campaign: what the API
+// checks before passing a decision to the request's workflow.
+type RequestHead struct {
+	Request           ApprovalRequest
+	CampaignCreatedBy string
+}
+
+// RequestHead returns request id of account accountID, without approvers, in one query.
+func (s *Store) RequestHead(ctx context.Context, accountID, id string) (RequestHead, error) {
+	var h RequestHead
+	err := s.Pool.QueryRow(ctx, `SELECT `+requestColumns+`, c.created_by FROM approval_requests r
+		JOIN campaigns c ON c.id = r.campaign_id WHERE r.account_id = $1 AND r.id = $2`, accountID, id).
+		Scan(append(requestScan(&h.Request), &h.CampaignCreatedBy)...)
+	if err != nil {
+		return RequestHead{}, notFound("storage: request head", err)
+	}
+	return h, nil
+}
+
 func loadRequest(ctx context.Context, q queryer, accountID, id string) (ApprovalRequest, error) {
 	var r ApprovalRequest
 	if err := q.QueryRow(ctx, `SELECT `+requestColumns+` FROM approval_requests r WHERE r.account_id = $1 AND r.id = $2`,
 		accountID, id).Scan(requestScan(&r)...); err != nil {
 		return r, err
 	}
-	rows, err := q.Query(ctx, `SELECT u.id, u.name, u.email, a.state FROM approval_request_approvers a
-		JOIN users u ON u.id = a.user_id WHERE a.request_id = $1 ORDER BY lower(u.email)`, id)
+	rows, err := q.Query(ctx, approversSQL, id)
 	if err != nil {
 		return r, err
 	}
@@ -221,75 +240,83 @@ func loadRequest(ctx context.Context, q queryer, accountID, id string) (Approval
 	return r, err
 }
 
+// decisionStatus is the request status each decision leads to.
+var decisionStatus = map[string]string{EventApproved: RequestApproved, EventAutoApproved: RequestApproved,
+	EventRejected: RequestRejected, EventCancelled: RequestCancelled, EventTimedOut: RequestTimedOut,
+	EventApproverExpired: RequestExpired}
+
+// approversSQL lists a request's approvers ($1) with their names, for answers and notifications.
+const approversSQL = `SELECT u.id, u.name, u.email, a.state FROM approval_request_approvers a
+	JOIN users u ON u.id = a.user_id WHERE a.request_id = $1 ORDER BY lower(u.email)`
+
 // Decide applies a terminal decision (R-APPR-4..7) with `WHERE status = 'pending'` as the guard:
-// the request's status, the campaign's approval state, the event and the notifications change in
-// one transaction. A retry of the same decision returns the request unchanged; any other decision
-// on a decided request returns ErrAlreadyHandled.
+// the request's status, the campaign's approval state, the event and the notifications with their
+// emails change together. A retry of the same decision returns the request unchanged; any other
+// decision on a decided request returns ErrAlreadyHandled.
+//
+// It is on the path of every decision's answer, so it is one statement (its parts are data-modifying
+// CTEs, atomic together) sent with the read of the approvers: one round trip. The notification text
+// is written by the statement from decisionNotice's templates, since the names it needs are read there.
 func (s *Store) Decide(ctx context.Context, accountID string, d Decision) (ApprovalRequest, error) {
+	status := decisionStatus[d.Type]
+	if status == "" {
+		return ApprovalRequest{}, fmt.Errorf("storage: decide: unknown decision %q", d.Type)
+	}
+	needsRight := d.Type == EventApproved || d.Type == EventRejected
+	title, body := decisionNotice(d)
+	b := &pgx.Batch{}
+	b.Queue(`WITH upd AS (
+			UPDATE approval_requests r SET status = $3, decided_by = $4, decision_note = $5, decided_at = now(), updated_at = now()
+			WHERE r.account_id = $1 AND r.id = $2 AND r.status = 'pending'
+			  AND (NOT $6 OR EXISTS (SELECT 1 FROM approval_request_approvers a JOIN users u ON u.id = a.user_id
+			    WHERE a.request_id = r.id AND a.user_id = $4 AND a.state = 'assigned' AND `+hasRightSQL+`))
+			RETURNING r.*),
+		camp AS (
+			-- Approval schedules the campaign; a live journey's new version stays live until it launches.
+			UPDATE campaigns c SET approval_status = $3,
+			  status = CASE WHEN $3 = 'approved' AND c.status <> 'live' THEN 'scheduled' ELSE c.status END, updated_at = now()
+			FROM upd WHERE c.id = upd.campaign_id RETURNING c.name),
+		ev AS (
+			-- A request that expires for want of approvers is recorded as approver_expired under the decision key.
+			INSERT INTO approval_events (account_id, request_id, campaign_id, type, actor_id, note, dedupe_key)
+			SELECT upd.account_id, upd.id, upd.campaign_id, $7, $4, $5, upd.id || ':decision' FROM upd
+			ON CONFLICT (dedupe_key) DO NOTHING),
+		names AS (
+			SELECT camp.name AS campaign, COALESCE((SELECT u.name FROM users u WHERE u.id = $4), 'Signoff') AS actor FROM camp),
+		rcpt AS (
+			-- The submitter of every outcome; everyone involved of a cancellation, except whoever cancelled (R-APPR-9).
+			SELECT DISTINCT x.uid FROM upd, LATERAL (SELECT upd.submitted_by AS uid
+			  UNION ALL SELECT a.user_id FROM approval_request_approvers a WHERE a.request_id = upd.id AND $8) x
+			WHERE NOT ($8 AND $4::uuid IS NOT NULL AND x.uid = $4)),
+		noti AS (
+			INSERT INTO notifications (account_id, user_id, kind, title, body, campaign_id, request_id, dedupe_key)
+			SELECT upd.account_id, rcpt.uid, $9, format($10, names.actor, names.campaign), format($11, names.actor, names.campaign),
+			  upd.campaign_id, upd.id, upd.id || ':decision:' || rcpt.uid FROM upd, rcpt, names
+			ON CONFLICT (dedupe_key) DO NOTHING RETURNING user_id, title, body, dedupe_key),
+		mail AS (
+			INSERT INTO outbox_emails (account_id, to_email, to_name, subject, body, request_id, dedupe_key)
+			SELECT upd.account_id, u.email, u.name, noti.title, noti.body || E'\n\n— Signoff', upd.id, noti.dedupe_key
+			FROM noti JOIN users u ON u.id = noti.user_id, upd
+			ON CONFLICT (dedupe_key) DO NOTHING)
+		SELECT `+requestColumns+` FROM upd r`,
+		accountID, d.RequestID, status, d.ActorID, d.Note, needsRight, d.Type, d.Type == EventCancelled,
+		"approval_"+status, title, body)
+	b.Queue(approversSQL, d.RequestID)
 	var out ApprovalRequest
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var existingType string
-		var existingActor *string
-		err := tx.QueryRow(ctx, `SELECT type, actor_id FROM approval_events WHERE dedupe_key = $1`, d.RequestID+":decision").
-			Scan(&existingType, &existingActor)
-		if err == nil {
-			if existingType == d.Type && sameActor(existingActor, d.ActorID) {
-				out, err = loadRequest(ctx, tx, accountID, d.RequestID)
-				return err
-			}
-			return ErrAlreadyHandled
+	br := s.Pool.SendBatch(ctx, b)
+	err := br.QueryRow().Scan(requestScan(&out)...)
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			out.Approvers, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Approver])
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		req, err := loadRequest(ctx, tx, accountID, d.RequestID)
-		if err != nil {
-			return err
-		}
-		if req.Status != RequestPending {
-			return ErrAlreadyHandled
-		}
-		if d.Type == EventApproved || d.Type == EventRejected {
-			var ok bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_request_approvers a JOIN users u ON u.id = a.user_id
-				WHERE a.request_id = $1 AND a.user_id = $2 AND a.state = 'assigned' AND `+hasRightSQL+`)`,
-				d.RequestID, d.ActorID).Scan(&ok); err != nil {
-				return err
-			}
-			if !ok {
-				return ErrNotApprover
-			}
-		}
-		status := map[string]string{EventApproved: RequestApproved, EventAutoApproved: RequestApproved,
-			EventRejected: RequestRejected, EventCancelled: RequestCancelled, EventTimedOut: RequestTimedOut,
-			EventApproverExpired: RequestExpired}[d.Type]
-		if status == "" {
-			return fmt.Errorf("unknown decision %q", d.Type)
-		}
-		tag, err := tx.Exec(ctx, `UPDATE approval_requests SET status = $2, decided_by = $3, decision_note = $4,
-			decided_at = now(), updated_at = now() WHERE id = $1 AND status = 'pending'`, d.RequestID, status, d.ActorID, d.Note)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return ErrAlreadyHandled
-		}
-		// Approval schedules the campaign; a live journey's new version stays live until it launches.
-		if _, err := tx.Exec(ctx, `UPDATE campaigns SET approval_status = $2,
-			status = CASE WHEN $2 = 'approved' AND status <> 'live' THEN 'scheduled' ELSE status END,
-			updated_at = now() WHERE id = $1`, req.CampaignID, status); err != nil {
-			return err
-		}
-		// A request that expires for want of approvers is recorded as approver_expired under the decision key.
-		if err := insertEvent(ctx, tx, d.RequestID, d.Type, d.ActorID, d.Note, d.RequestID+":decision"); err != nil {
-			return err
-		}
-		if err := notifyDecision(ctx, tx, req, d, status); err != nil {
-			return err
-		}
-		out, err = loadRequest(ctx, tx, accountID, d.RequestID)
-		return err
-	})
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		out, err = decisionRefused(ctx, s.Pool, accountID, d, needsRight)
+	}
 	if err != nil {
 		if errors.Is(err, ErrAlreadyHandled) || errors.Is(err, ErrNotApprover) {
 			return ApprovalRequest{}, fmt.Errorf("storage: decide: %w", err)
@@ -299,6 +326,35 @@ func (s *Store) Decide(ctx context.Context, accountID string, d Decision) (Appro
 	return out, nil
 }
 
+// decisionRefused explains a decision whose guarded update matched nothing: a retry of the decision
+// already recorded answers the request as it is; otherwise the request is decided
+// (ErrAlreadyHandled), the actor may not decide (ErrNotApprover), or it does not exist.
+func decisionRefused(ctx context.Context, tx queryer, accountID string, d Decision, needsRight bool) (ApprovalRequest, error) {
+	var existingType string
+	var existingActor *string
+	err := tx.QueryRow(ctx, `SELECT e.type, e.actor_id FROM approval_events e WHERE e.dedupe_key = $1 AND e.account_id = $2`,
+		d.RequestID+":decision", accountID).Scan(&existingType, &existingActor)
+	if err == nil {
+		if existingType == d.Type && sameActor(existingActor, d.ActorID) {
+			return loadRequest(ctx, tx, accountID, d.RequestID)
+		}
+		return ApprovalRequest{}, ErrAlreadyHandled
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return ApprovalRequest{}, err
+	}
+	req, err := loadRequest(ctx, tx, accountID, d.RequestID)
+	switch {
+	case err != nil:
+		return ApprovalRequest{}, err
+	case req.Status != RequestPending:
+		return ApprovalRequest{}, ErrAlreadyHandled
+	case needsRight:
+		return ApprovalRequest{}, ErrNotApprover
+	}
+	return ApprovalRequest{}, fmt.Errorf("decision %s on pending request %s matched nothing", d.Type, d.RequestID)
+}
+
 func sameActor(a, b *string) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
@@ -306,57 +362,27 @@ func sameActor(a, b *string) bool {
 	return *a == *b
 }
 
-// notifyDecision tells the submitter of every outcome, and everyone involved of a cancellation (R-APPR-9).
-func notifyDecision(ctx context.Context, tx pgx.Tx, req ApprovalRequest, d Decision, status string) error {
-	var campaign string
-	if err := tx.QueryRow(ctx, `SELECT name FROM campaigns WHERE id = $1`, req.CampaignID).Scan(&campaign); err != nil {
-		return err
-	}
-	actor := "Signoff"
-	if d.ActorID != nil {
-		n, err := userName(ctx, tx, *d.ActorID)
-		if err != nil {
-			return err
-		}
-		actor = n
-	}
-	var title, body string
+// decisionNotice is the title and body telling of decision d, as templates for SQL's format():
+// %1$s is the actor's name ("Signoff" for the system), %2$s the campaign's.
+func decisionNotice(d Decision) (title, body string) {
 	switch d.Type {
 	case EventApproved:
-		title, body = "Approved: "+campaign, fmt.Sprintf("%s approved %q. It launches at its start time.", actor, campaign)
+		title, body = "Approved: %2$s", `%1$s approved "%2$s". It launches at its start time.`
 	case EventAutoApproved:
-		title, body = "Approved automatically: "+campaign, fmt.Sprintf("Approvals were turned off for the account, so %q was approved automatically.", campaign)
+		title, body = "Approved automatically: %2$s", `Approvals were turned off for the account, so "%2$s" was approved automatically.`
 	case EventRejected:
-		title, body = "Rejected: "+campaign, fmt.Sprintf("%s rejected %q.", actor, campaign)
+		title, body = "Rejected: %2$s", `%1$s rejected "%2$s".`
 	case EventTimedOut:
-		title, body = "Approval timed out: "+campaign, fmt.Sprintf("Nobody decided on %q before its deadline. Submit it again to launch.", campaign)
+		title, body = "Approval timed out: %2$s", `Nobody decided on "%2$s" before its deadline. Submit it again to launch.`
 	case EventApproverExpired:
-		title, body = "Approval expired: "+campaign, fmt.Sprintf("No assigned approver of %q still has the approval right. The campaign is editable again; submit it to another approver.", campaign)
+		title, body = "Approval expired: %2$s", `No assigned approver of "%2$s" still has the approval right. The campaign is editable again; submit it to another approver.`
 	case EventCancelled:
-		title, body = "Approval cancelled: "+campaign, fmt.Sprintf("%s cancelled the approval request for %q. The campaign is editable again.", actor, campaign)
+		title, body = "Approval cancelled: %2$s", `%1$s cancelled the approval request for "%2$s". The campaign is editable again.`
 	}
 	if d.Note != "" {
-		body += "\n\nNote: " + d.Note
+		body += "\n\nNote: " + strings.ReplaceAll(d.Note, "%", "%%")
 	}
-	recipients := []string{req.SubmittedBy}
-	if d.Type == EventCancelled {
-		for _, a := range req.Approvers {
-			recipients = append(recipients, a.UserID)
-		}
-	}
-	seen := map[string]bool{}
-	for _, uid := range recipients {
-		if seen[uid] || (d.ActorID != nil && uid == *d.ActorID && d.Type == EventCancelled) {
-			continue
-		}
-		seen[uid] = true
-		if err := notify(ctx, tx, notice{AccountID: req.AccountID, UserID: uid, Kind: "approval_" + status,
-			Title: title, Body: body, CampaignID: req.CampaignID, RequestID: req.ID,
-			DedupeKey: req.ID + ":decision:" + uid}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return title, body
 }
 
 // ChangeApprovers replaces the assigned approvers of a pending request; changeKey makes a retry a no-op.
