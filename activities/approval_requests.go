@@ -45,9 +45,33 @@ type DecideInput struct {
 }
 
 // Decide records a decision with the database's pending guard; a retry of the same decision is a no-op.
+// Workflows recorded before DecideAndDeliver existed replay with it.
 func (a *Activities) Decide(ctx context.Context, in DecideInput) (storage.ApprovalRequest, error) {
 	r, err := a.Store.Decide(ctx, in.AccountID, in.Decision)
 	return r, classify(err)
+}
+
+// DecideResult is a recorded decision and whether its emails still wait in the outbox.
+type DecideResult struct {
+	Request storage.ApprovalRequest
+	// MailPending is true when delivery failed: the workflow retries it (deliverEmails).
+	MailPending bool
+}
+
+// DecideAndDeliver records a decision as Decide does, then hands its emails to the mailer, if there is
+// one, in the same activity: a decision costs one local activity. A failed delivery does not fail the
+// decision; it is reported for the workflow to retry.
+func (a *Activities) DecideAndDeliver(ctx context.Context, in DecideInput) (DecideResult, error) {
+	r, err := a.Store.Decide(ctx, in.AccountID, in.Decision)
+	if err != nil {
+		return DecideResult{}, classify(err)
+	}
+	res := DecideResult{Request: r}
+	if _, err := a.DeliverEmails(ctx, in.Decision.RequestID); err != nil {
+		a.Log.Warn("decision emails not delivered yet; the workflow retries", zap.String("request_id", in.Decision.RequestID), zap.Error(err))
+		res.MailPending = true
+	}
+	return res, nil
 }
 
 // ChangeApproversInput replaces a request's approvers; ChangeKey is unique per change of the workflow.

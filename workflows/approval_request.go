@@ -124,11 +124,15 @@ type approvalRequestImpl struct {
 	revoked      []string
 	disabled     bool
 	dropped      bool
+	mailPending  bool // the decision's emails may still wait in the outbox
+	lean         bool // versionLeanDecision applies
 }
 
 var acts *activities.Activities // method values name the activities; never called directly
 
 func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
+	// Before any handler: an Update that arrives with the start runs as soon as its handler is set.
+	w.lean = workflow.GetVersion(ctx, versionLeanDecision, workflow.DefaultVersion, 1) == 1
 	w.status = storage.RequestPending
 	w.mu = workflow.NewMutex(ctx)
 	w.approvers = map[string]bool{}
@@ -195,9 +199,14 @@ func (w *approvalRequestImpl) validatePending() error {
 	return nil
 }
 
-func (w *approvalRequestImpl) validateApproverAction(_ workflow.Context, d DecisionInput) error {
+func (w *approvalRequestImpl) validateApproverAction(ctx workflow.Context, d DecisionInput) error {
 	if err := w.validatePending(); err != nil {
 		return err
+	}
+	// When many deadlines fall due together their timers can fire late; an approval or rejection
+	// that comes after the deadline is refused all the same (R-APPR-6).
+	if !workflow.Now(ctx).Before(w.in.Deadline) {
+		return temporal.NewApplicationError("the request's deadline has passed; it is timing out", activities.ErrTypeAlreadyHandled)
 	}
 	if !w.approvers[d.ActorID] {
 		return temporal.NewApplicationError("you are not an assigned approver of this request", activities.ErrTypeNotAllowed)
@@ -234,13 +243,32 @@ func activityCtx(ctx workflow.Context) workflow.Context {
 	})
 }
 
+// Change ids of the approval workflow (workflow.GetVersion), so histories recorded before a change
+// replay as they ran.
+const (
+	// versionLeanDecision: a decision's local activity also delivers its emails (the separate delivery
+	// runs only when that failed), and a decision leaves the timers alone: an approved request
+	// launches when the start timer it already holds fires, and timers still pending when the
+	// workflow ends are dropped with it.
+	versionLeanDecision = "lean-decision"
+)
+
 // decideLocked records a terminal decision; the caller holds w.mu.
 func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d storage.Decision) (storage.ApprovalRequest, error) {
 	if err := w.validatePending(); err != nil {
 		return storage.ApprovalRequest{}, err
 	}
+	in := activities.DecideInput{AccountID: w.in.AccountID, Decision: d}
 	var out storage.ApprovalRequest
-	err := workflow.ExecuteLocalActivity(activityCtx(ctx), acts.Decide, activities.DecideInput{AccountID: w.in.AccountID, Decision: d}).Get(ctx, &out)
+	var err error
+	if !w.lean {
+		w.mailPending = true
+		err = workflow.ExecuteLocalActivity(activityCtx(ctx), acts.Decide, in).Get(ctx, &out)
+	} else {
+		var res activities.DecideResult
+		err = workflow.ExecuteLocalActivity(activityCtx(ctx), acts.DecideAndDeliver, in).Get(ctx, &res)
+		out, w.mailPending = res.Request, res.MailPending
+	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled {
 		// The database decided otherwise (the second guard): adopt its status.
@@ -250,6 +278,7 @@ func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d storage.Decis
 			return storage.ApprovalRequest{}, lerr
 		}
 		w.status = cur.Status
+		w.mailPending = true // whoever decided may have left emails
 		return storage.ApprovalRequest{}, err
 	}
 	if err != nil {
@@ -301,14 +330,17 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 	w.deliver(ctx)
 
 	timerCtx, cancelTimers := workflow.WithCancel(ctx)
-	defer cancelTimers()
+	if !w.lean {
+		defer cancelTimers()
+	}
 	now := workflow.Now(ctx)
 	workflow.Go(timerCtx, func(ctx workflow.Context) {
 		if workflow.NewTimer(ctx, nonNegative(w.in.Deadline.Sub(now))).Get(ctx, nil) == nil {
 			w.deadlineDue = true
 		}
 	})
-	if w.in.LaunchAt != nil && w.in.LaunchAt.After(now) && w.in.LaunchAt.Before(w.in.Deadline) {
+	startTimer := w.in.LaunchAt != nil && w.in.LaunchAt.After(now) && w.in.LaunchAt.Before(w.in.Deadline)
+	if startTimer {
 		workflow.Go(timerCtx, func(ctx workflow.Context) {
 			if workflow.NewTimer(ctx, w.in.LaunchAt.Sub(now)).Get(ctx, nil) == nil {
 				w.startDue = true
@@ -336,14 +368,27 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 			return "", err
 		}
 	}
-	cancelTimers()
-	w.deliver(ctx)
+	if !w.lean {
+		cancelTimers()
+	}
+	if w.mailPending {
+		w.deliver(ctx)
+	}
 	if w.status != storage.RequestApproved {
 		return w.status, nil
 	}
 
 	// Approved: launch at start_at, unless an edit drops the approval first (R-CAMP-3).
-	if launchAt := w.in.LaunchAt; launchAt != nil && launchAt.After(workflow.Now(ctx)) {
+	launchAt := w.in.LaunchAt
+	switch {
+	case launchAt == nil || !launchAt.After(workflow.Now(ctx)):
+		// The start time has come (or there is none): launch now.
+	case w.lean && startTimer:
+		// The start timer set while pending fires at start_at.
+		if err := workflow.Await(ctx, func() bool { return w.startDue || w.dropped }); err != nil {
+			return "", err
+		}
+	default:
 		waitCtx, cancelWait := workflow.WithCancel(ctx)
 		timerDone := false
 		workflow.Go(waitCtx, func(ctx workflow.Context) {
@@ -351,11 +396,13 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 				timerDone = true
 			}
 		})
-		if err := workflow.Await(ctx, func() bool { return timerDone || w.dropped }); err != nil {
+		err := workflow.Await(ctx, func() bool { return timerDone || w.dropped })
+		if !w.lean {
 			cancelWait()
+		}
+		if err != nil {
 			return "", err
 		}
-		cancelWait()
 	}
 	var res activities.LaunchResult
 	if err := workflow.ExecuteLocalActivity(activityCtx(ctx), acts.LaunchApproved, activities.LaunchInput{
