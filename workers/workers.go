@@ -27,7 +27,7 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) worker.
 		WorkerStopTimeout: 15 * time.Second,
 		// Many timers can come due at once (every request of a campaign ending at midnight): more
 		// workflow-task pollers let the worker take their tasks in parallel.
-		MaxConcurrentWorkflowTaskPollers: 16,
+		MaxConcurrentWorkflowTaskPollers: 64,
 	})
 	Register(w, acts)
 	return w

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,9 @@ type row struct {
 }
 
 var rows []row
+
+// timersFloorOnly stops the timers case after its floor, for experiments with the dev server.
+var timersFloorOnly = flag.Bool("timers-floor-only", false, "in the timers case, measure only the floor (no-op timer workflows)")
 
 func main() {
 	builds := flag.Int("builds", 20, "draft builds per size")
@@ -232,8 +236,17 @@ func noopUpdateWorkflow(ctx workflow.Context) error {
 	return nil
 }
 
+const timerWorkflow = "BenchTimer"
+
+// timerFloorWorkflow waits for a durable timer due at due, then ends: the floor deadline timers are
+// compared with.
+func timerFloorWorkflow(ctx workflow.Context, due time.Time) error {
+	return workflow.NewTimer(ctx, max(0, due.Sub(workflow.Now(ctx)))).Get(ctx, nil)
+}
+
 func registerFloor(w worker.Worker) {
 	w.RegisterWorkflowWithOptions(floor, workflow.RegisterOptions{Name: floorWorkflow})
+	w.RegisterWorkflowWithOptions(timerFloorWorkflow, workflow.RegisterOptions{Name: timerWorkflow})
 	w.RegisterWorkflowWithOptions(noopUpdateWorkflow, workflow.RegisterOptions{Name: noopWorkflow})
 	w.RegisterActivity(floorNoop)
 }
@@ -321,4 +334,63 @@ func parallel(n, conc int, fn func(i int) error) ([]time.Duration, error) {
 	wg.Wait()
 	close(errs)
 	return lat, <-errs
+}
+
+// cpuTimes is the CPU time used so far by this process (worker, API and load), by the Temporal dev
+// server and by all Postgres processes, read from /proc: where a phase's time goes.
+type cpuTimes struct{ self, temporal, postgres time.Duration }
+
+func readCPU() cpuTimes {
+	var t cpuTimes
+	entries, _ := os.ReadDir("/proc")
+	self := strconv.Itoa(os.Getpid())
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, closeIdx := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closeIdx < 0 {
+			continue
+		}
+		comm := s[open+1 : closeIdx]
+		f := strings.Fields(s[closeIdx+2:])
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		d := time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+		switch {
+		case e.Name() == self:
+			t.self += d
+		case comm == "temporal":
+			t.temporal += d
+		case comm == "postgres":
+			t.postgres += d
+		}
+	}
+	return t
+}
+
+// add adds the CPU used between from and to.
+func (t *cpuTimes) add(to, from cpuTimes) {
+	t.self += to.self - from.self
+	t.temporal += to.temporal - from.temporal
+	t.postgres += to.postgres - from.postgres
+}
+
+func (t cpuTimes) String() string {
+	return fmt.Sprintf("CPU: bench process (worker+API+load) %s, temporal %s, postgres %s",
+		t.self.Round(10*time.Millisecond), t.temporal.Round(10*time.Millisecond), t.postgres.Round(10*time.Millisecond))
+}
+
+// perOp is the CPU per operation of n, as a table note.
+func (t cpuTimes) perOp(n int) string {
+	per := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(n)/1e6) }
+	return fmt.Sprintf("CPU ms/op: temporal %s, worker+API+load %s, postgres %s", per(t.temporal), per(t.self), per(t.postgres))
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,6 +73,11 @@ func run(args []string) int {
 	var extra []string
 	for _, sa := range localenv.SearchAttributes {
 		extra = append(extra, "--search-attribute", sa+"=Keyword")
+	}
+	// SIGNOFF_TEST_TEMPORAL_CONFIG adds dynamic config to the dev server, for experiments:
+	// "history.cacheMaxSize=20000 matching.numTaskqueueReadPartitions=1".
+	for _, kv := range strings.Fields(os.Getenv("SIGNOFF_TEST_TEMPORAL_CONFIG")) {
+		extra = append(extra, "--dynamic-config-value", kv)
 	}
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  cli,
