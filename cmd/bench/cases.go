@@ -249,7 +249,7 @@ func (b *bench) decisionParts(ctx context.Context, n int, decided []string) erro
 // timers fire (TimerFired in a sample of histories) and how late each outcome is recorded (the
 // workflow's close, or the request's timed_out row).
 func (b *bench) timers(ctx context.Context, n int) error {
-	setupBudget := time.Duration(n)*8*time.Millisecond + 20*time.Second
+	setupBudget := time.Duration(n)*20*time.Millisecond + 30*time.Second
 
 	// The floor.
 	due := time.Now().Add(setupBudget).UTC().Truncate(time.Second)
