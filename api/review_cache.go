@@ -74,15 +74,20 @@ func (c *reviewCache) put(draftID string, e *cachedReview) {
 	c.frozen[draftID] = e
 }
 
-// answer returns the kept answer for a token hash, if the change feed is heard and has one.
+// answer returns the kept answer for a token hash. While the change feed is not heard there is none:
+// Listening(false) empties the answers and store keeps nothing.
 func (c *reviewCache) answer(hash [32]byte) (*reviewAnswer, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.listening {
-		return nil, false
-	}
 	a, ok := c.answers[hash]
 	return a, ok
+}
+
+// isListening reports whether the change feed is heard.
+func (c *reviewCache) isListening() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.listening
 }
 
 // mark is taken before loading an answer from the database; store keeps the answer only if nothing

@@ -67,12 +67,7 @@ func (s *Server) WatchReviews(ctx context.Context) error {
 
 // ReviewsWatched reports whether the review change feed is heard, so review reads may come from memory.
 func (s *Server) ReviewsWatched() bool {
-	if s.reviewCache == nil {
-		return false
-	}
-	s.reviewCache.mu.Lock()
-	defer s.reviewCache.mu.Unlock()
-	return s.reviewCache.listening
+	return s.reviewCache != nil && s.reviewCache.isListening()
 }
 
 // reviewFeed passes the change feed to the review cache and logs when it goes quiet or comes back.

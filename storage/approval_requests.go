@@ -329,21 +329,21 @@ func (s *Store) Decide(ctx context.Context, accountID string, d Decision) (Appro
 // decisionRefused explains a decision whose guarded update matched nothing: a retry of the decision
 // already recorded answers the request as it is; otherwise the request is decided
 // (ErrAlreadyHandled), the actor may not decide (ErrNotApprover), or it does not exist.
-func decisionRefused(ctx context.Context, tx queryer, accountID string, d Decision, needsRight bool) (ApprovalRequest, error) {
+func decisionRefused(ctx context.Context, q queryer, accountID string, d Decision, needsRight bool) (ApprovalRequest, error) {
 	var existingType string
 	var existingActor *string
-	err := tx.QueryRow(ctx, `SELECT e.type, e.actor_id FROM approval_events e WHERE e.dedupe_key = $1 AND e.account_id = $2`,
+	err := q.QueryRow(ctx, `SELECT e.type, e.actor_id FROM approval_events e WHERE e.dedupe_key = $1 AND e.account_id = $2`,
 		d.RequestID+":decision", accountID).Scan(&existingType, &existingActor)
 	if err == nil {
 		if existingType == d.Type && sameActor(existingActor, d.ActorID) {
-			return loadRequest(ctx, tx, accountID, d.RequestID)
+			return loadRequest(ctx, q, accountID, d.RequestID)
 		}
 		return ApprovalRequest{}, ErrAlreadyHandled
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return ApprovalRequest{}, err
 	}
-	req, err := loadRequest(ctx, tx, accountID, d.RequestID)
+	req, err := loadRequest(ctx, q, accountID, d.RequestID)
 	switch {
 	case err != nil:
 		return ApprovalRequest{}, err

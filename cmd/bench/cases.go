@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -283,8 +282,7 @@ func (b *bench) timers(ctx context.Context, n int) error {
 		return err
 	}
 	floorClosed := pct(closed, 100)
-	rows = append(rows, row{Name: fmt.Sprintf("floor: %d no-op timer workflows due together: timer fired late by", n), N: len(fired),
-		Median: median(fired), P99: pct(fired, 99), Baseline: "due time", Target: "—", Met: "—", Note: fmt.Sprintf("max %s (sample)", fmtD(pct(fired, 100)))})
+	rows = append(rows, firedRow(fmt.Sprintf("floor: %d no-op timer workflows due together", n), fired))
 	rows = append(rows, row{Name: fmt.Sprintf("floor: %d no-op timer workflows due together: closed late by", n), N: len(closed),
 		Median: median(closed), P99: pct(closed, 99), Baseline: "due time", Target: "—", Met: "—", Note: fmt.Sprintf("max %s", fmtD(floorClosed))})
 
@@ -295,33 +293,23 @@ func (b *bench) timers(ctx context.Context, n int) error {
 	// The approval requests.
 	rssBefore := rss()
 	due = time.Now().Add(setupBudget).UTC().Truncate(time.Second)
-	var mu sync.Mutex
-	var firstErr error
 	reqIDs := make([]string, n)
 	created := time.Now()
-	_, _ = parallel(n, 16, func(i int) error {
+	if _, err := parallel(n, 16, func(i int) error {
 		c, err := b.newRequestCampaign(ctx, 100000+i)
-		if err == nil {
-			var r storage.ApprovalRequest
-			r, err = b.store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: b.acct.ID,
-				CampaignID: c.ID, SubmittedBy: b.users[storage.RoleCollaborator].ID,
-				ApproverIDs: []string{b.users[storage.RoleApprover].ID}, DeadlineAt: due})
-			if err == nil {
-				reqIDs[i] = workflows.ApprovalRequestWorkflowID(r.ID)
-				err = workflows.StartApprovalRequest(ctx, b.tc, b.queue, r)
-			}
-		}
 		if err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
-			}
-			mu.Unlock()
+			return err
 		}
-		return nil
-	})
-	if firstErr != nil {
-		return firstErr
+		r, err := b.store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: b.acct.ID,
+			CampaignID: c.ID, SubmittedBy: b.users[storage.RoleCollaborator].ID,
+			ApproverIDs: []string{b.users[storage.RoleApprover].ID}, DeadlineAt: due})
+		if err != nil {
+			return err
+		}
+		reqIDs[i] = workflows.ApprovalRequestWorkflowID(r.ID)
+		return workflows.StartApprovalRequest(ctx, b.tc, b.queue, r)
+	}); err != nil {
+		return err
 	}
 	setup := time.Since(created)
 	if time.Now().After(due) {
@@ -358,8 +346,7 @@ func (b *bench) timers(ctx context.Context, n int) error {
 		return err
 	}
 	maxLate := pct(late, 100)
-	rows = append(rows, row{Name: fmt.Sprintf("%d deadline timers due together: timer fired late by", n), N: len(fired),
-		Median: median(fired), P99: pct(fired, 99), Baseline: "due time", Target: "—", Met: "—", Note: fmt.Sprintf("max %s (sample)", fmtD(pct(fired, 100)))})
+	rows = append(rows, firedRow(fmt.Sprintf("%d deadline timers due together", n), fired))
 	rows = append(rows, row{Name: fmt.Sprintf("%d deadline timers due together: timeout recorded late by", n), N: len(late),
 		Median: median(late), P99: pct(late, 99), Baseline: fmt.Sprintf("floor closed max %s", fmtD(floorClosed)), Ratio: ratio(maxLate, floorClosed),
 		Target: "all ≤ 5s late", Met: met(len(late) == n && maxLate <= 5*time.Second),
@@ -368,6 +355,12 @@ func (b *bench) timers(ctx context.Context, n int) error {
 		Target: "—", Met: "—", Note: fmt.Sprintf("%d MiB while pending (+%d MiB, %.1f KiB per request)", rssPending>>20, (rssPending-rssBefore)>>20,
 			float64(rssPending-rssBefore)/1024/float64(n))})
 	return nil
+}
+
+// firedRow is the table row of a sample of TimerFired lateness.
+func firedRow(what string, fired []time.Duration) row {
+	return row{Name: what + ": timer fired late by", N: len(fired), Median: median(fired), P99: pct(fired, 99),
+		Baseline: "due time", Target: "—", Met: "—", Note: fmt.Sprintf("max %s (sample)", fmtD(pct(fired, 100)))}
 }
 
 // firedLateness reads the TimerFired time of the first timer to fire in a sample of up to 200 of
