@@ -38,6 +38,9 @@ type PostgresOptions struct {
 	Database string
 	// Durable keeps fsync on; tests turn it off for speed.
 	Durable bool
+	// Settings are extra server settings, "name=value", for experiments such as
+	// "shared_preload_libraries=pg_stat_statements".
+	Settings []string
 }
 
 // StartPostgres initialises the cluster when Dir has none, starts it and creates the database.
@@ -83,6 +86,9 @@ func StartPostgres(ctx context.Context, opts PostgresOptions, log *zap.Logger) (
 	serverOpts := fmt.Sprintf("-c listen_addresses='' -k %s -c max_connections=200", sock)
 	if !opts.Durable {
 		serverOpts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
+	for _, kv := range opts.Settings {
+		serverOpts += " -c " + kv
 	}
 	// A cluster left running by a previous run that crashed is reused as it is.
 	if p.run(ctx, "pg_ctl", "status", "-D", p.dataDir) == nil {

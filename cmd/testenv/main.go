@@ -60,7 +60,10 @@ func run(args []string) int {
 	}
 
 	start := time.Now()
-	pg, err := localenv.StartPostgres(ctx, localenv.PostgresOptions{Dir: filepath.Join(dir, "postgres"), Database: "postgres"}, log)
+	// SIGNOFF_TEST_POSTGRES_CONFIG adds server settings to the test cluster, for experiments:
+	// "shared_preload_libraries=pg_stat_statements" (what `bench -pgstats` reads).
+	pg, err := localenv.StartPostgres(ctx, localenv.PostgresOptions{Dir: filepath.Join(dir, "postgres"), Database: "postgres",
+		Settings: strings.Fields(os.Getenv("SIGNOFF_TEST_POSTGRES_CONFIG"))}, log)
 	if err != nil {
 		return fail("cannot start Postgres: %v", err)
 	}
@@ -70,10 +73,7 @@ func run(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	var extra []string
-	for _, sa := range localenv.SearchAttributes {
-		extra = append(extra, "--search-attribute", sa+"=Keyword")
-	}
+	extra := localenv.DevServerArgs()
 	// SIGNOFF_TEST_TEMPORAL_CONFIG adds dynamic config to the dev server, for experiments:
 	// "history.cacheMaxSize=20000 matching.numTaskqueueReadPartitions=1".
 	for _, kv := range strings.Fields(os.Getenv("SIGNOFF_TEST_TEMPORAL_CONFIG")) {
