@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +19,9 @@ type Config struct {
 	DatabaseURL string
 	// TemporalAddress (TEMPORAL_ADDRESS, default 127.0.0.1:7233) is the Temporal frontend.
 	TemporalAddress string
+	// TemporalCompression (TEMPORAL_GRPC_COMPRESSION: auto, gzip or none; default auto) says whether
+	// gRPC requests to Temporal are gzip-compressed; see TemporalGzip.
+	TemporalCompression string
 	// TemporalNamespace (TEMPORAL_NAMESPACE, default "default") is the namespace every workflow runs in.
 	TemporalNamespace string
 	// TemporalTLSCert, TemporalTLSKey and TemporalTLSCA (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY,
@@ -84,6 +88,7 @@ func Load() (Config, error) {
 		DatabaseURL:           os.Getenv("DATABASE_URL"),
 		TemporalAddress:       env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace:     env("TEMPORAL_NAMESPACE", "default"),
+		TemporalCompression:   env("TEMPORAL_GRPC_COMPRESSION", "auto"),
 		TemporalTLSCert:       os.Getenv("TEMPORAL_TLS_CERT"),
 		TemporalTLSKey:        os.Getenv("TEMPORAL_TLS_KEY"),
 		TemporalTLSCA:         os.Getenv("TEMPORAL_TLS_CA"),
@@ -131,10 +136,37 @@ func Load() (Config, error) {
 	if c.OperatorToken != "" && len(c.OperatorToken) < 32 {
 		return Config{}, fmt.Errorf("config: SIGNOFF_OPERATOR_TOKEN must be at least 32 characters")
 	}
+	if _, err := TemporalGzip(c.TemporalCompression, c.TemporalAddress); err != nil {
+		return Config{}, err
+	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		return Config{}, fmt.Errorf("config: SIGNOFF_LOG_FORMAT must be json or console, not %q", c.LogFormat)
 	}
 	return c, nil
+}
+
+// TemporalGzip reports whether gRPC requests to the Temporal frontend at address are gzip-compressed
+// under setting: "gzip", "none", or "auto" (also the empty string), which compresses only across a
+// network. On a loopback address compression saves no bandwidth and costs CPU at both ends: it was
+// a sixth of the worker's CPU in the decision benchmark (BENCHMARKS.md).
+func TemporalGzip(setting, address string) (bool, error) {
+	switch setting {
+	case "gzip":
+		return true, nil
+	case "none":
+		return false, nil
+	case "auto", "":
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			host = address
+		}
+		if host == "localhost" {
+			return false, nil
+		}
+		ip := net.ParseIP(host)
+		return ip == nil || !ip.IsLoopback(), nil
+	}
+	return false, fmt.Errorf("config: TEMPORAL_GRPC_COMPRESSION must be auto, gzip or none, not %q", setting)
 }
 
 func env(key, def string) string {

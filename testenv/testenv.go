@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/logging"
 	"github.com/signoff/signoff/schema"
 	"github.com/signoff/signoff/storage"
@@ -128,10 +129,18 @@ func TemporalCLI(t testing.TB) string {
 // Temporal returns a client of the test dev server, closed when t ends.
 func Temporal(t testing.TB) client.Client {
 	t.Helper()
-	c, err := client.Dial(client.Options{
+	opts := client.Options{
 		HostPort: TemporalAddress(t),
 		Logger:   logging.NewTemporalLogger(Logger(t).Named("temporal").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
-	})
+	}
+	gzip, err := config.TemporalGzip(os.Getenv("TEMPORAL_GRPC_COMPRESSION"), opts.HostPort)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	if !gzip {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
+	c, err := client.Dial(opts)
 	if err != nil {
 		t.Fatalf("testenv: dial temporal: %v", err)
 	}

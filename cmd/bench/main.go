@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +29,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/ai"
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/demodata"
 	"github.com/signoff/signoff/logging"
 	"github.com/signoff/signoff/sharelink"
@@ -60,10 +62,23 @@ func main() {
 	timers := flag.Int("timers", 5000, "pending requests holding a deadline timer")
 	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,timers (default all)")
 	loadFor := flag.Duration("load", 5*time.Second, "how long each review load test runs")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, API, load) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	log, _ := logging.New("console", "warn")
 	ctx := context.Background()
 	if err := run(ctx, log, *builds, *decisions, *timers, *only, *loadFor); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -101,7 +116,15 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers int, on
 		return err
 	}
 	defer pool.Close()
-	tc, err := client.Dial(client.Options{HostPort: addr, Logger: logging.NewTemporalLogger(log)})
+	opts := client.Options{HostPort: addr, Logger: logging.NewTemporalLogger(log)}
+	gzip, err := config.TemporalGzip(os.Getenv("TEMPORAL_GRPC_COMPRESSION"), addr)
+	if err != nil {
+		return err
+	}
+	if !gzip {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
+	tc, err := client.Dial(opts)
 	if err != nil {
 		return err
 	}

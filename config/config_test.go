@@ -1,0 +1,47 @@
+package config
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestTemporalGzip(t *testing.T) {
+	for _, tc := range []struct {
+		setting, address string
+		want             bool
+		wantErr          bool
+	}{
+		{"auto", "127.0.0.1:7233", false, false},
+		{"", "localhost:7233", false, false},
+		{"auto", "[::1]:7233", false, false},
+		{"auto", "127.0.0.5:7233", false, false},
+		{"auto", "temporal.internal:7233", true, false},
+		{"auto", "10.0.0.7:7233", true, false},
+		{"auto", "my-ns.a1b2c.tmprl.cloud:7233", true, false},
+		{"gzip", "127.0.0.1:7233", true, false},
+		{"none", "temporal.internal:7233", false, false},
+		{"brotli", "127.0.0.1:7233", false, true},
+	} {
+		t.Run(tc.setting+" "+tc.address, func(t *testing.T) {
+			got, err := TemporalGzip(tc.setting, tc.address)
+			if tc.wantErr {
+				require.ErrorContains(t, err, "TEMPORAL_GRPC_COMPRESSION")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestLoadRejectsUnknownCompression(t *testing.T) {
+	t.Setenv("TEMPORAL_GRPC_COMPRESSION", "zstd")
+	_, err := Load()
+	require.ErrorContains(t, err, "TEMPORAL_GRPC_COMPRESSION must be auto, gzip or none")
+
+	t.Setenv("TEMPORAL_GRPC_COMPRESSION", "")
+	c, err := Load()
+	require.NoError(t, err)
+	require.Equal(t, "auto", c.TemporalCompression)
+}
