@@ -268,8 +268,10 @@ func (s *Store) Decide(ctx context.Context, accountID string, d Decision) (Appro
 	b.Queue(`WITH upd AS (
 			UPDATE approval_requests r SET status = $3, decided_by = $4, decision_note = $5, decided_at = now(), updated_at = now()
 			WHERE r.account_id = $1 AND r.id = $2 AND r.status = 'pending'
+			  -- $2, not r.id: uncorrelated, the check is one primary-key lookup. Correlated, a generic plan
+			  -- hashed every request the actor was ever assigned to.
 			  AND (NOT $6 OR EXISTS (SELECT 1 FROM approval_request_approvers a JOIN users u ON u.id = a.user_id
-			    WHERE a.request_id = r.id AND a.user_id = $4 AND a.state = 'assigned' AND `+hasRightSQL+`))
+			    WHERE a.request_id = $2 AND a.user_id = $4 AND a.state = 'assigned' AND `+hasRightSQL+`))
 			RETURNING r.*),
 		camp AS (
 			-- Approval schedules the campaign; a live journey's new version stays live until it launches.
