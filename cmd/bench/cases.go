@@ -3,14 +3,15 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
-	enumspb "go.temporal.io/api/enums/v1"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/signoff/signoff/storage"
@@ -95,11 +96,13 @@ func (b *bench) newRequestCampaign(ctx context.Context, i int) (storage.Campaign
 }
 
 // decisions measures POST …/approve against a bare Update round trip on a no-op workflow, at 1 and
-// 32 concurrent requests (issue 5). The two alternate in rounds of 8 calls (one at a time) or of
-// one wave of conc calls, so both see the same machine: it is shared and its speed drifts.
+// 32 concurrent requests (issue 5), and, to split the difference, the approve Update sent straight to
+// other requests' workflows (no HTTP API). The three alternate in rounds of 8 calls (one at a time)
+// or of one wave of conc calls, so all see the same machine: it is shared and its speed drifts.
 func (b *bench) decisions(ctx context.Context, n int) error {
 	for _, conc := range []int{1, 32} {
-		// Baseline: one no-op workflow per call, each updated once; and one request per approve.
+		// Baseline: one no-op workflow per call, each updated once; and one request per approve, n of
+		// them approved over HTTP (reqs[:n]) and n by the Update alone (reqs[n:]).
 		ids := make([]string, n)
 		for i := range ids {
 			ids[i] = testenv.NewName("noop-")
@@ -107,8 +110,11 @@ func (b *bench) decisions(ctx context.Context, n int) error {
 				return err
 			}
 		}
-		reqs := make([]string, n)
-		wfIDs := make([]string, n)
+		if err := b.pgStatsReset(ctx); err != nil {
+			return err
+		}
+		reqs := make([]string, 2*n)
+		wfIDs := make([]string, 2*n)
 		for i := range reqs {
 			c, err := b.newRequestCampaign(ctx, i)
 			if err != nil {
@@ -137,16 +143,24 @@ func (b *bench) decisions(ctx context.Context, n int) error {
 			_, err := b.call("POST", "/v1/approval-requests/"+reqs[i]+"/approve", storage.RoleApprover, map[string]any{"note": "ok"}, nil)
 			return err
 		}
+		directOne := func(i int) error {
+			h, err := b.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: wfIDs[n+i], UpdateName: workflows.UpdateApprove,
+				Args: []any{workflows.DecisionInput{ActorID: b.users[storage.RoleApprover].ID, Note: "ok"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+			if err != nil {
+				return err
+			}
+			return h.Get(ctx, nil)
+		}
 		round := max(8, conc)
-		var bare, lat []time.Duration
-		var bareCPU, approveCPU cpuTimes
+		var bare, lat, direct []time.Duration
+		var bareCPU, approveCPU, directCPU cpuTimes
 		for from := 0; from < n; from += round {
 			k := min(round, n-from)
 			for _, side := range []struct {
 				fn  func(int) error
 				out *[]time.Duration
 				cpu *cpuTimes
-			}{{bareOne, &bare, &bareCPU}, {approveOne, &lat, &approveCPU}} {
+			}{{bareOne, &bare, &bareCPU}, {approveOne, &lat, &approveCPU}, {directOne, &direct, &directCPU}} {
 				cpu0 := readCPU()
 				d, err := parallel(k, conc, func(i int) error { return side.fn(from + i) })
 				if err != nil {
@@ -158,6 +172,9 @@ func (b *bench) decisions(ctx context.Context, n int) error {
 		}
 		for _, id := range ids {
 			_ = b.tc.SignalWorkflow(ctx, id, "", "stop", nil)
+		}
+		if err := b.pgStatsPrint(ctx, fmt.Sprintf("setup and decisions, %d concurrent", conc)); err != nil {
+			return err
 		}
 		if os.Getenv("BENCH_TRACE") != "" {
 			fmt.Printf("%d bare Updates, %d concurrent: %s\n", n, conc, bareCPU)
@@ -173,6 +190,8 @@ func (b *bench) decisions(ctx context.Context, n int) error {
 		r := ratio(median(lat), median(bare))
 		rows = append(rows, row{Name: fmt.Sprintf("bare Update round trip, %d concurrent", conc), N: n, Median: median(bare), P99: pct(bare, 99), Baseline: "—", Target: "—", Met: "—",
 			Note: bareCPU.perOp(n)})
+		rows = append(rows, row{Name: fmt.Sprintf("part: the approve Update alone (no HTTP API), %d concurrent", conc), N: n, Median: median(direct), P99: pct(direct, 99),
+			Baseline: "bare Update " + fmtD(median(bare)), Ratio: ratio(median(direct), median(bare)), Target: "—", Met: "—", Note: directCPU.perOp(n)})
 		rows = append(rows, row{Name: fmt.Sprintf("POST …/approve → answer, %d concurrent", conc), N: n, Median: median(lat), P99: pct(lat, 99),
 			Baseline: "bare Update " + fmtD(median(bare)), Ratio: r, Target: "median ≤ 1.5× bare", Met: met(r <= 1.5), Note: approveCPU.perOp(n)})
 	}
@@ -415,4 +434,46 @@ func (b *bench) trace(ctx context.Context, id string, t time.Time) {
 		}
 		fmt.Printf("  %s %-40s %6.1fms\n", id[len(id)-6:], ev.EventType.String(), float64(ev.EventTime.AsTime().Sub(t))/1e6)
 	}
+}
+
+// pgStats turns on the -pgstats report: the statements that cost Postgres most in each decisions
+// round. It needs the test cluster started with pg_stat_statements loaded:
+// SIGNOFF_TEST_POSTGRES_CONFIG="shared_preload_libraries=pg_stat_statements pg_stat_statements.track_planning=on".
+var pgStats = flag.Bool("pgstats", false, "print the costliest Postgres statements of each decisions round (needs pg_stat_statements loaded)")
+
+// pgStatsReset creates the extension when missing and forgets what it counted so far.
+func (b *bench) pgStatsReset(ctx context.Context) error {
+	if !*pgStats {
+		return nil
+	}
+	if _, err := b.store.Pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+		return fmt.Errorf("pgstats: %w", err)
+	}
+	_, err := b.store.Pool.Exec(ctx, "SELECT pg_stat_statements_reset()")
+	return err
+}
+
+// pgStatsPrint prints the ten statements with the most execution and planning time since the reset.
+func (b *bench) pgStatsPrint(ctx context.Context, what string) error {
+	if !*pgStats {
+		return nil
+	}
+	rows, err := b.store.Pool.Query(ctx, `SELECT calls, total_exec_time / greatest(calls, 1), plans,
+		total_plan_time / greatest(plans, 1), left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+		FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 10`)
+	if err != nil {
+		return fmt.Errorf("pgstats: %w", err)
+	}
+	defer rows.Close()
+	fmt.Printf("Postgres statements, %s: calls, mean exec ms, plans, mean plan ms, statement\n", what)
+	for rows.Next() {
+		var calls, plans int64
+		var exec, plan float64
+		var q string
+		if err := rows.Scan(&calls, &exec, &plans, &plan, &q); err != nil {
+			return err
+		}
+		fmt.Printf("%7d %8.3f %6d %8.3f  %s\n", calls, exec, plans, plan, q)
+	}
+	return rows.Err()
 }
