@@ -377,26 +377,37 @@ func (b *bench) timers(ctx context.Context, n int) error {
 }
 
 // firedRow is the table row of a sample of TimerFired lateness.
-func firedRow(what string, fired []time.Duration) row {
-	return row{Name: what + ": timer fired late by", N: len(fired), Median: median(fired), P99: pct(fired, 99),
-		Baseline: "due time", Target: "—", Met: "—", Note: fmt.Sprintf("max %s (sample)", fmtD(pct(fired, 100)))}
+func firedRow(what string, s firedSample) row {
+	return row{Name: what + ": timer fired late by", N: len(s.late), Median: median(s.late), P99: pct(s.late, 99),
+		Baseline: "due time", Target: "—", Met: "—",
+		Note: fmt.Sprintf("max %s (sample); %d workflow tasks timed out in the sample", fmtD(pct(s.late, 100)), s.taskTimeouts)}
 }
 
-// firedLateness reads the TimerFired time of the first timer to fire in a sample of up to 200 of
-// the workflows ids, as lateness against due.
-func (b *bench) firedLateness(ctx context.Context, ids []string, due time.Time) ([]time.Duration, error) {
+// firedSample is what firedLateness read from a sample of histories.
+type firedSample struct {
+	late         []time.Duration // TimerFired time of the first timer, against due
+	taskTimeouts int             // WorkflowTaskTimedOut events (a sticky task not started in time is one)
+}
+
+// firedLateness reads, in a sample of up to 200 of the workflows ids, the TimerFired time of the
+// first timer to fire as lateness against due, and counts the workflow tasks that timed out.
+func (b *bench) firedLateness(ctx context.Context, ids []string, due time.Time) (firedSample, error) {
 	step := max(1, len(ids)/200)
-	var out []time.Duration
+	var out firedSample
 	for i := 0; i < len(ids); i += step {
 		it := b.tc.GetWorkflowHistory(ctx, ids[i], "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		fired := false
 		for it.HasNext() {
 			ev, err := it.Next()
 			if err != nil {
-				return nil, err
+				return firedSample{}, err
 			}
-			if ev.EventType == enumspb.EVENT_TYPE_TIMER_FIRED {
-				out = append(out, ev.EventTime.AsTime().Sub(due))
-				break
+			switch {
+			case ev.EventType == enumspb.EVENT_TYPE_TIMER_FIRED && !fired:
+				out.late = append(out.late, ev.EventTime.AsTime().Sub(due))
+				fired = true
+			case ev.EventType == enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+				out.taskTimeouts++
 			}
 		}
 	}
