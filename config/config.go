@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.temporal.io/sdk/client"
 )
 
 // Config is the process configuration shared by every subcommand.
@@ -167,6 +169,16 @@ func TemporalGzip(setting, address string) (bool, error) {
 		return ip == nil || !ip.IsLoopback(), nil
 	}
 	return false, fmt.Errorf("config: TEMPORAL_GRPC_COMPRESSION must be auto, gzip or none, not %q", setting)
+}
+
+// TemporalCompressionOption is TemporalGzip as the Temporal client's connection option: nil keeps
+// the SDK's default gzip, GrpcCompressionNone turns it off.
+func TemporalCompressionOption(setting, address string) (client.GrpcCompression, error) {
+	gzip, err := TemporalGzip(setting, address)
+	if err != nil || gzip {
+		return nil, err
+	}
+	return &client.GrpcCompressionNone{}, nil
 }
 
 func env(key, def string) string {

@@ -133,12 +133,9 @@ func Temporal(t testing.TB) client.Client {
 		HostPort: TemporalAddress(t),
 		Logger:   logging.NewTemporalLogger(Logger(t).Named("temporal").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
 	}
-	gzip, err := config.TemporalGzip(os.Getenv("TEMPORAL_GRPC_COMPRESSION"), opts.HostPort)
-	if err != nil {
+	var err error
+	if opts.ConnectionOptions.GrpcCompression, err = config.TemporalCompressionOption(os.Getenv("TEMPORAL_GRPC_COMPRESSION"), opts.HostPort); err != nil {
 		t.Fatalf("testenv: %v", err)
-	}
-	if !gzip {
-		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 	}
 	c, err := client.Dial(opts)
 	if err != nil {

@@ -117,12 +117,8 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers int, on
 	}
 	defer pool.Close()
 	opts := client.Options{HostPort: addr, Logger: logging.NewTemporalLogger(log)}
-	gzip, err := config.TemporalGzip(os.Getenv("TEMPORAL_GRPC_COMPRESSION"), addr)
-	if err != nil {
+	if opts.ConnectionOptions.GrpcCompression, err = config.TemporalCompressionOption(os.Getenv("TEMPORAL_GRPC_COMPRESSION"), addr); err != nil {
 		return err
-	}
-	if !gzip {
-		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 	}
 	tc, err := client.Dial(opts)
 	if err != nil {

@@ -63,9 +63,7 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *zap.Logger) (clie
 		Namespace: cfg.TemporalNamespace,
 		Logger:    logging.NewTemporalLogger(log.Named("temporal")),
 	}
-	if gzip, _ := config.TemporalGzip(cfg.TemporalCompression, cfg.TemporalAddress); !gzip { // Load validated it
-		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
-	}
+	opts.ConnectionOptions.GrpcCompression, _ = config.TemporalCompressionOption(cfg.TemporalCompression, cfg.TemporalAddress) // Load validated it
 	if cfg.TemporalTLSCert != "" || cfg.TemporalTLSCA != "" {
 		tc := &tls.Config{ServerName: cfg.TemporalTLSServerName, MinVersion: tls.VersionTLS12}
 		if cfg.TemporalTLSCert != "" {
