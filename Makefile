@@ -3,7 +3,7 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 BIN := $(CURDIR)/bin
 
-.PHONY: dev test build bench chaos clean
+.PHONY: dev test build bench bench-server chaos clean
 
 ## dev: Postgres + Temporal dev server (with UI) + migrations + demo data + worker + API; prints URLs and tokens.
 dev: bin/temporal build
@@ -25,12 +25,28 @@ bin/.temporal-$(TEMPORAL_CLI_VERSION):
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 	rm -f $(BIN)/.temporal-* && touch $@
 
+# The Temporal server and its SQL tool (the release the CLI's dev server embeds), for bench-server only:
+# `make test` and `make dev` never build them.
+TEMPORAL_SERVER_VERSION := v1.29.1
+bin/temporal-server: bin/.temporal-server-$(TEMPORAL_SERVER_VERSION)
+bin/.temporal-server-$(TEMPORAL_SERVER_VERSION):
+	mkdir -p $(BIN)/.server-build
+	GOBIN=$(BIN)/.server-build $(GO) install go.temporal.io/server/cmd/server@$(TEMPORAL_SERVER_VERSION) \
+		go.temporal.io/server/cmd/tools/sql@$(TEMPORAL_SERVER_VERSION)
+	mv $(BIN)/.server-build/server $(BIN)/temporal-server && mv $(BIN)/.server-build/sql $(BIN)/temporal-sql-tool
+	rm -rf $(BIN)/.server-build $(BIN)/.temporal-server-* && touch $@
+
 clean:
 	rm -rf bin .data
 
 ## bench: performance figures against baselines measured in the same run (see BENCHMARKS.md).
 bench: bin/temporal
 	$(GO) run ./cmd/testenv -- $(GO) run ./cmd/bench $(BENCH_ARGS)
+
+## bench-server: the same figures against a Temporal server on Postgres with 4 history shards
+## (SIGNOFF_TEST_TEMPORAL_SHARDS), the shape of a production cluster, instead of the dev server.
+bench-server: bin/temporal bin/temporal-server
+	SIGNOFF_TEST_TEMPORAL=server $(GO) run ./cmd/testenv -- $(GO) run ./cmd/bench $(BENCH_ARGS)
 
 ## chaos: the crash suite in its full form (make test runs a shorter form of the same tests).
 chaos: bin/temporal

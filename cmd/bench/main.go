@@ -356,7 +356,8 @@ func parallel(n, conc int, fn func(i int) error) ([]time.Duration, error) {
 }
 
 // cpuTimes is the CPU time used so far by this process (worker, API and load), by the Temporal dev
-// server and by all Postgres processes, read from /proc: where a phase's time goes.
+// server (or temporal-server) and by all Postgres processes, read from /proc: where a phase's time
+// goes. Under bench-server, Postgres also serves Temporal's persistence.
 type cpuTimes struct{ self, temporal, postgres time.Duration }
 
 func readCPU() cpuTimes {
@@ -387,7 +388,7 @@ func readCPU() cpuTimes {
 		switch {
 		case e.Name() == self:
 			t.self += d
-		case comm == "temporal":
+		case comm == "temporal" || comm == "temporal-server":
 			t.temporal += d
 		case comm == "postgres":
 			t.postgres += d

@@ -1,15 +1,20 @@
 // Command testenv starts a private Postgres cluster and a Temporal dev server, runs the command
 // given after "--" with their addresses in the environment, and tears both down. `make test` uses
-// it so every test talks to real servers; it exits non-zero when it cannot start them.
+// it so every test talks to real servers; it exits non-zero when it cannot start them. With
+// SIGNOFF_TEST_TEMPORAL=server (make bench-server) it starts a Temporal server on the same Postgres
+// instead of the dev server.
 package main
 
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,33 +78,53 @@ func run(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	extra := localenv.DevServerArgs()
-	// SIGNOFF_TEST_TEMPORAL_CONFIG adds dynamic config to the dev server, for experiments:
-	// "history.cacheMaxSize=20000 matching.numTaskqueueReadPartitions=1".
-	for _, kv := range strings.Fields(os.Getenv("SIGNOFF_TEST_TEMPORAL_CONFIG")) {
-		extra = append(extra, "--dynamic-config-value", kv)
+	var address string
+	if os.Getenv("SIGNOFF_TEST_TEMPORAL") == "server" {
+		// make bench-server: a Temporal server with Postgres persistence and several history shards.
+		bin := filepath.Dir(cli)
+		shards, _ := strconv.Atoi(envOr("SIGNOFF_TEST_TEMPORAL_SHARDS", "4"))
+		port, err := freePorts(8)
+		if err != nil {
+			return fail("%v", err)
+		}
+		srv, err := localenv.StartTemporalServer(ctx, localenv.TemporalServerOptions{
+			Bin: filepath.Join(bin, "temporal-server"), SQLTool: filepath.Join(bin, "temporal-sql-tool"),
+			Dir: filepath.Join(dir, "temporal-server"), PostgresURL: pg.URL, Address: fmt.Sprintf("127.0.0.1:%d", port), Shards: shards}, log)
+		if err != nil {
+			return fail("cannot start the Temporal server: %v", err)
+		}
+		defer srv.Stop()
+		address = srv.Address
+	} else {
+		extra := localenv.DevServerArgs()
+		// SIGNOFF_TEST_TEMPORAL_CONFIG adds dynamic config to the dev server, for experiments:
+		// "history.cacheMaxSize=20000 matching.numTaskqueueReadPartitions=1".
+		for _, kv := range strings.Fields(os.Getenv("SIGNOFF_TEST_TEMPORAL_CONFIG")) {
+			extra = append(extra, "--dynamic-config-value", kv)
+		}
+		srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+			ExistingPath:  cli,
+			ClientOptions: &client.Options{Logger: logging.NewTemporalLogger(log.WithOptions(zap.IncreaseLevel(zap.WarnLevel)))},
+			LogLevel:      "warn",
+			ExtraArgs:     extra,
+			Stdout:        tlog,
+			Stderr:        tlog,
+		})
+		if err != nil {
+			out, _ := os.ReadFile(tlog.Name())
+			return fail("cannot start the Temporal dev server: %v\n%s", err, out)
+		}
+		defer func() { _ = srv.Stop() }()
+		address = srv.FrontendHostPort()
 	}
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  cli,
-		ClientOptions: &client.Options{Logger: logging.NewTemporalLogger(log.WithOptions(zap.IncreaseLevel(zap.WarnLevel)))},
-		LogLevel:      "warn",
-		ExtraArgs:     extra,
-		Stdout:        tlog,
-		Stderr:        tlog,
-	})
-	if err != nil {
-		out, _ := os.ReadFile(tlog.Name())
-		return fail("cannot start the Temporal dev server: %v\n%s", err, out)
-	}
-	defer func() { _ = srv.Stop() }()
 	log.Info("test servers ready", zap.Duration("took", time.Since(start)),
-		zap.String("postgres", pg.URL), zap.String("temporal", srv.FrontendHostPort()))
+		zap.String("postgres", pg.URL), zap.String("temporal", address))
 
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = os.Stdout, os.Stderr, os.Stdin
 	cmd.Env = append(os.Environ(),
 		testenv.EnvDatabaseURL+"="+pg.URL,
-		testenv.EnvTemporalAddress+"="+srv.FrontendHostPort(),
+		testenv.EnvTemporalAddress+"="+address,
 		testenv.EnvTemporalCLI+"="+cli,
 	)
 	if err := cmd.Run(); err != nil {
@@ -109,6 +134,27 @@ func run(args []string) int {
 		return fail("%v", err)
 	}
 	return 0
+}
+
+// freePorts finds n consecutive free TCP ports on the loopback address and returns the first.
+func freePorts(n int) (int, error) {
+	for try := 0; try < 50; try++ {
+		// Below 32768: the server stores membership ports as a Postgres smallint.
+		base := 20000 + rand.IntN(12000)
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no %d consecutive free ports found", n)
 }
 
 func envOr(key, def string) string {
