@@ -68,14 +68,11 @@ func Answers(address string) bool {
 // StartTemporal starts `temporal server start-dev` with the search attributes registered, WAL
 // pragmas on the SQLite file, and waits until the frontend accepts connections.
 func StartTemporal(ctx context.Context, opts TemporalOptions, log *zap.Logger) (*Temporal, error) {
-	host, portStr, err := net.SplitHostPort(opts.Address)
+	host, port, err := splitAddress(opts.Address)
 	if err != nil {
-		return nil, fmt.Errorf("localenv: temporal address %q: %w", opts.Address, err)
+		return nil, err
 	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("localenv: temporal port %q: %w", portStr, err)
-	}
+	portStr := strconv.Itoa(port)
 	if _, err := os.Stat(opts.CLI); err != nil {
 		return nil, fmt.Errorf("localenv: Temporal CLI not found at %s (run `make bin/temporal`): %w", opts.CLI, err)
 	}
@@ -128,6 +125,19 @@ func StartTemporal(ctx context.Context, opts TemporalOptions, log *zap.Logger) (
 		}
 	}
 	return t, nil
+}
+
+// splitAddress parses the frontend's host:port.
+func splitAddress(address string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return "", 0, fmt.Errorf("localenv: temporal address %q: %w", address, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return "", 0, fmt.Errorf("localenv: temporal port %q: %w", portStr, err)
+	}
+	return host, port, nil
 }
 
 // Stop sends SIGTERM to the dev server and waits for it, killing it after 15 seconds.

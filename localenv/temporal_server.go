@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/template"
@@ -50,13 +48,9 @@ type TemporalServerOptions struct {
 // make. It sets up the schemas, registers namespace "default" with the search attributes of SPEC
 // §7 and waits until the frontend answers. Only `make bench-server` uses it.
 func StartTemporalServer(ctx context.Context, opts TemporalServerOptions, log *zap.Logger) (*Temporal, error) {
-	host, portStr, err := net.SplitHostPort(opts.Address)
+	host, port, err := splitAddress(opts.Address)
 	if err != nil {
-		return nil, fmt.Errorf("localenv: temporal address %q: %w", opts.Address, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("localenv: temporal port %q: %w", portStr, err)
+		return nil, err
 	}
 	for _, bin := range []string{opts.Bin, opts.SQLTool} {
 		if _, err := os.Stat(bin); err != nil {
