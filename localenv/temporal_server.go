@@ -24,10 +24,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-// TemporalServerVersion is the Temporal server release that `make bin/temporal-server` builds: the
-// same server the pinned CLI's dev server embeds.
-const TemporalServerVersion = "v1.29.1"
-
 // TemporalServerOptions configure StartTemporalServer.
 type TemporalServerOptions struct {
 	// Bin is the temporal-server binary; SQLTool the temporal-sql-tool of the same release.
@@ -108,7 +104,7 @@ func StartTemporalServer(ctx context.Context, opts TemporalServerOptions, log *z
 	}
 	t := &Temporal{Address: opts.Address, cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(t.done) }()
-	log.Info("starting temporal server", zap.String("address", opts.Address), zap.Int("shards", opts.Shards))
+	log.Info("starting temporal server", zap.String("address", opts.Address), zap.Int("shards", max(1, opts.Shards)))
 	if err := registerNamespace(ctx, t, opts.Address); err != nil {
 		t.Stop()
 		out, _ := os.ReadFile(logFile.Name())

@@ -74,10 +74,6 @@ func run(args []string) int {
 	}
 	defer func() { _ = pg.Stop(context.Background()) }()
 
-	tlog, err := os.Create(filepath.Join(dir, "temporal.log"))
-	if err != nil {
-		return fail("%v", err)
-	}
 	var address string
 	if os.Getenv("SIGNOFF_TEST_TEMPORAL") == "server" {
 		// make bench-server: a Temporal server with Postgres persistence and several history shards.
@@ -96,6 +92,10 @@ func run(args []string) int {
 		defer srv.Stop()
 		address = srv.Address
 	} else {
+		tlog, err := os.Create(filepath.Join(dir, "temporal.log"))
+		if err != nil {
+			return fail("%v", err)
+		}
 		extra := localenv.DevServerArgs()
 		// SIGNOFF_TEST_TEMPORAL_CONFIG adds dynamic config to the dev server, for experiments:
 		// "history.cacheMaxSize=20000 matching.numTaskqueueReadPartitions=1".
