@@ -4,6 +4,8 @@ package localenv
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -25,6 +27,7 @@ type Postgres struct {
 	// URL connects to the "signoff" database (or the one named in PostgresOptions).
 	URL     string
 	binDir  string
+	home    string
 	dataDir string
 	logFile string
 	asUser  string
@@ -32,7 +35,8 @@ type Postgres struct {
 
 // PostgresOptions configure StartPostgres.
 type PostgresOptions struct {
-	// Dir holds the cluster (Dir/pgdata), its socket (Dir/run) and its log (Dir/postgres.log).
+	// Dir holds the cluster (Dir/pgdata), its socket (Dir/run) and its log (Dir/postgres.log). As root,
+	// when the postgres user cannot reach Dir, they live in a folder of that user instead (see Home).
 	Dir string
 	// Database is created when missing; default "signoff".
 	Database string
@@ -45,7 +49,9 @@ type PostgresOptions struct {
 
 // StartPostgres initialises the cluster when Dir has none, starts it and creates the database.
 // Running as root, it installs Debian's postgresql package when no server binaries are found and
-// runs the server as the postgres user, which Postgres requires.
+// runs the server as the postgres user, which Postgres requires; when that user cannot reach Dir
+// (a clone under /root or any other 0700 folder), the cluster lives in the postgres user's home
+// instead, linked from Dir/cluster.
 func StartPostgres(ctx context.Context, opts PostgresOptions, log *zap.Logger) (*Postgres, error) {
 	if opts.Database == "" {
 		opts.Database = "signoff"
@@ -58,12 +64,20 @@ func StartPostgres(ctx context.Context, opts PostgresOptions, log *zap.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{binDir: binDir, dataDir: filepath.Join(dir, "pgdata"), logFile: filepath.Join(dir, "postgres.log")}
+	p := &Postgres{binDir: binDir}
 	if os.Geteuid() == 0 {
 		p.asUser = "postgres"
 	}
-	sock := filepath.Join(dir, "run")
-	for _, d := range []string{dir, sock} {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("localenv: %w", err)
+	}
+	home, err := p.clusterHome(ctx, dir, log)
+	if err != nil {
+		return nil, err
+	}
+	p.home, p.dataDir, p.logFile = home, filepath.Join(home, "pgdata"), filepath.Join(home, "postgres.log")
+	sock := filepath.Join(home, "run")
+	for _, d := range []string{home, sock} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("localenv: %w", err)
 		}
@@ -71,11 +85,8 @@ func StartPostgres(ctx context.Context, opts PostgresOptions, log *zap.Logger) (
 			return nil, err
 		}
 	}
-	if p.asUser != "" {
-		// The postgres user must be able to reach the directory.
-		if out, err := exec.CommandContext(ctx, "runuser", "-u", p.asUser, "--", "test", "-w", sock).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("localenv: the postgres user cannot write %s (is a parent directory private?): %v %s", sock, err, out)
-		}
+	if !p.canWrite(ctx, sock) {
+		return nil, fmt.Errorf("localenv: the postgres user cannot write %s (is a parent directory private?)", sock)
 	}
 	if _, err := os.Stat(filepath.Join(p.dataDir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		log.Info("initialising postgres cluster", zap.String("dir", p.dataDir))
@@ -103,6 +114,70 @@ func StartPostgres(ctx context.Context, opts PostgresOptions, log *zap.Logger) (
 		return nil, err
 	}
 	return p, nil
+}
+
+// Home is the folder that holds the cluster's data, socket and log: the options' Dir, or the folder
+// Dir/cluster links to when the postgres user could not reach Dir.
+func (p *Postgres) Home() string { return p.home }
+
+// clusterLink is the link, in PostgresOptions.Dir, to a cluster kept in the postgres user's home.
+const clusterLink = "cluster"
+
+// clusterHome chooses where the cluster of dir lives. Without root, or when the postgres user can
+// write dir, that is dir. Otherwise the postgres user could not even open a socket under a private
+// parent (/root is 0700), so the cluster lives in ~postgres/signoff/<hash of dir> and dir/cluster
+// links to it: later starts follow the link and reuse the data. A folder of that name without the
+// link is what a removed data directory (make clean) left behind, and starts afresh.
+func (p *Postgres) clusterHome(ctx context.Context, dir string, log *zap.Logger) (string, error) {
+	if p.asUser == "" {
+		return dir, nil
+	}
+	link := filepath.Join(dir, clusterLink)
+	if target, err := os.Readlink(link); err == nil {
+		return target, nil
+	}
+	if err := p.chown(dir); err != nil {
+		return "", err
+	}
+	if p.canWrite(ctx, dir) {
+		return dir, nil
+	}
+	u, err := user.Lookup(p.asUser)
+	if err != nil {
+		return "", fmt.Errorf("localenv: user %s: %w", p.asUser, err)
+	}
+	base := filepath.Join(u.HomeDir, "signoff")
+	sum := sha256.Sum256([]byte(dir))
+	home := filepath.Join(base, hex.EncodeToString(sum[:8]))
+	if _, err := os.Stat(home); err == nil {
+		log.Info("removing the postgres cluster of a deleted data directory", zap.String("dir", home))
+		_ = p.run(ctx, "pg_ctl", "stop", "-D", filepath.Join(home, "pgdata"), "-m", "immediate", "-w", "-t", "60")
+		if err := os.RemoveAll(home); err != nil {
+			return "", fmt.Errorf("localenv: %w", err)
+		}
+	}
+	for _, d := range []string{base, home} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", fmt.Errorf("localenv: %w", err)
+		}
+		if err := p.chown(d); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Symlink(home, link); err != nil {
+		return "", fmt.Errorf("localenv: %w", err)
+	}
+	log.Info("the postgres user cannot reach the data directory; the cluster lives in its home",
+		zap.String("data_dir", dir), zap.String("cluster", home), zap.String("link", link))
+	return home, nil
+}
+
+// canWrite reports whether the user the server runs as may create files in dir.
+func (p *Postgres) canWrite(ctx context.Context, dir string) bool {
+	if p.asUser == "" {
+		return true
+	}
+	return exec.CommandContext(ctx, "runuser", "-u", p.asUser, "--", "test", "-w", dir).Run() == nil
 }
 
 // Stop shuts the cluster down (fast mode: open sessions are ended, committed data is kept).
