@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -44,6 +45,9 @@ type ApprovalRequestInput struct {
 	Deadline time.Time
 	// LaunchAt is the campaign's start_at; nil launches as soon as it is approved.
 	LaunchAt *time.Time
+	// Repaired marks a run the sweeper started because the request's previous run had closed while
+	// the request was still pending (RestartApprovalRequest).
+	Repaired bool
 }
 
 // DecisionInput is an approve, reject or cancel by ActorID.
@@ -89,6 +93,26 @@ func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string
 	}, ApprovalRequestWorkflowName, InputFromRequest(r))
 	if err != nil && !isAlreadyStarted(err) {
 		return fmt.Errorf("workflows: start approval request: %w", err)
+	}
+	return nil
+}
+
+// RestartApprovalRequest starts a new run of a pending request whose workflow is no longer running
+// (it failed, was terminated, or its history is gone): the sweeper's repair. The new run takes the
+// request as the database has it; a run still running is left alone (treated as success).
+func RestartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, r storage.ApprovalRequest) error {
+	in := InputFromRequest(r)
+	in.Repaired = true
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       ApprovalRequestWorkflowID(r.ID),
+		TaskQueue:                taskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			AccountIDKey.ValueSet(r.AccountID), CampaignIDKey.ValueSet(r.CampaignID), StatusKey.ValueSet(storage.RequestPending)),
+	}, ApprovalRequestWorkflowName, in)
+	if err != nil && !isAlreadyStarted(err) {
+		return fmt.Errorf("workflows: restart approval request: %w", err)
 	}
 	return nil
 }
@@ -146,7 +170,8 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 			}
 			defer w.mu.Unlock()
 			actor := d.ActorID
-			return w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: typ, ActorID: &actor, Note: d.Note})
+			// A person's decision retries through an outage until the request's deadline at most.
+			return w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: typ, ActorID: &actor, Note: d.Note}, w.in.Deadline)
 		}
 	}
 	for _, u := range []struct {
@@ -227,20 +252,83 @@ func (w *approvalRequestImpl) validateChangeApprovers(_ workflow.Context, c Chan
 	return nil
 }
 
+// nonRetryableTypes are the application errors a retry cannot cure: the request's steps give up on them at once.
+var nonRetryableTypes = []string{activities.ErrTypeAlreadyHandled, activities.ErrTypeNotAllowed, activities.ErrTypeNotFound}
+
 // activityCtx runs the request's database steps as local activities: they are short transactions,
 // and running them in the worker (no round trip through the server) is what keeps a decision's
-// answer close to a bare Update's.
+// answer close to a bare Update's. A local activity's retries end within 30 s (its StartToClose is
+// also its ScheduleToClose: about 15 s of backoff); a longer outage is handed to durableCtx by step.
 func activityCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    500 * time.Millisecond,
-			BackoffCoefficient: 2,
-			MaximumInterval:    30 * time.Second,
-			NonRetryableErrorTypes: []string{activities.ErrTypeAlreadyHandled, activities.ErrTypeNotAllowed,
-				activities.ErrTypeNotFound},
+			InitialInterval:        500 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Second,
+			NonRetryableErrorTypes: nonRetryableTypes,
 		},
 	})
+}
+
+// durableRetryInterval caps the backoff of a step retried by the server: once the database is back,
+// a waiting step runs within about this long.
+const durableRetryInterval = time.Minute
+
+// durableCtx runs a step as a regular activity that the server retries until it succeeds (no
+// MaximumAttempts), or until bound has passed (zero: no bound). The retries add no history events,
+// however long the outage lasts.
+func durableCtx(ctx workflow.Context, bound time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		ScheduleToCloseTimeout: bound,
+		StartToCloseTimeout:    30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        durableRetryInterval,
+			NonRetryableErrorTypes: nonRetryableTypes,
+		},
+	})
+}
+
+// step runs one database step of the request and stores its result in out. It runs as a local
+// activity (the fast path); when that gives up with an error a retry may cure (the database was
+// unreachable for longer than the local budget), the same step runs again as a regular activity that
+// the server retries until it succeeds (versionDurableSteps). until bounds that second phase: the
+// request's deadline for a person's decision or change, after which the deadline itself decides;
+// zero for the steps the workflow must complete (the timeout, auto-approval, expiry, launch), which
+// retry for as long as it takes, so that a request never ends its workflow failed while its row is
+// pending.
+func (w *approvalRequestImpl) step(ctx workflow.Context, until time.Time, activity, in, out any) error {
+	err := workflow.ExecuteLocalActivity(activityCtx(ctx), activity, in).Get(ctx, out)
+	if err == nil || !retryable(err) {
+		return err
+	}
+	var bound time.Duration
+	if !until.IsZero() {
+		if bound = until.Sub(workflow.Now(ctx)); bound <= 0 {
+			return err
+		}
+	}
+	if workflow.GetVersion(ctx, versionDurableSteps, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return err
+	}
+	workflow.GetLogger(ctx).Warn("a database step outlasted its local retries; the server retries it until it succeeds",
+		"error", err, "bound", bound)
+	return workflow.ExecuteActivity(durableCtx(ctx, bound), activity, in).Get(ctx, out)
+}
+
+// retryable reports whether another attempt of a failed step may succeed: anything but a
+// non-retryable application error or a cancellation.
+func retryable(err error) bool {
+	if temporal.IsCanceledError(err) {
+		return false
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return !appErr.NonRetryable() && !slices.Contains(nonRetryableTypes, appErr.Type())
+	}
+	return true
 }
 
 // Change ids of the approval workflow (workflow.GetVersion), so histories recorded before a change
@@ -251,10 +339,15 @@ const (
 	// launches when the start timer it already holds fires, and timers still pending when the
 	// workflow ends are dropped with it.
 	versionLeanDecision = "lean-decision"
+	// versionDurableSteps: a database step whose local activity gave up with a retryable error runs
+	// again as a regular activity, retried by the server (step); before it, the step's error ended
+	// the Update or failed the workflow.
+	versionDurableSteps = "durable-steps"
 )
 
-// decideLocked records a terminal decision; the caller holds w.mu.
-func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d storage.Decision) (storage.ApprovalRequest, error) {
+// decideLocked records a terminal decision, retrying through a database outage until until (zero:
+// until it succeeds; see step); the caller holds w.mu.
+func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d storage.Decision, until time.Time) (storage.ApprovalRequest, error) {
 	if err := w.validatePending(); err != nil {
 		return storage.ApprovalRequest{}, err
 	}
@@ -263,18 +356,18 @@ func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d storage.Decis
 	var err error
 	if !w.lean {
 		w.mailPending = true
-		err = workflow.ExecuteLocalActivity(activityCtx(ctx), acts.Decide, in).Get(ctx, &out)
+		err = w.step(ctx, until, acts.Decide, in, &out)
 	} else {
 		var res activities.DecideResult
-		err = workflow.ExecuteLocalActivity(activityCtx(ctx), acts.DecideAndDeliver, in).Get(ctx, &res)
+		err = w.step(ctx, until, acts.DecideAndDeliver, in, &res)
 		out, w.mailPending = res.Request, res.MailPending
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled {
 		// The database decided otherwise (the second guard): adopt its status.
 		var cur storage.ApprovalRequest
-		if lerr := workflow.ExecuteLocalActivity(activityCtx(ctx), acts.CurrentRequest, activities.CurrentRequestInput{
-			AccountID: w.in.AccountID, RequestID: w.in.RequestID}).Get(ctx, &cur); lerr != nil {
+		if lerr := w.step(ctx, until, acts.CurrentRequest, activities.CurrentRequestInput{
+			AccountID: w.in.AccountID, RequestID: w.in.RequestID}, &cur); lerr != nil {
 			return storage.ApprovalRequest{}, lerr
 		}
 		w.status = cur.Status
@@ -298,11 +391,16 @@ func (w *approvalRequestImpl) changeApprovers(ctx workflow.Context, c ChangeAppr
 		return storage.ApprovalRequest{}, err
 	}
 	w.changes++
+	changeKey := fmt.Sprintf("%s:approvers_changed:%d", w.in.RequestID, w.changes)
+	if w.in.Repaired {
+		// The counter starts again in a repaired run: the run id keeps its keys apart from the earlier run's.
+		changeKey = fmt.Sprintf("%s:approvers_changed:%s:%d", w.in.RequestID, workflow.GetInfo(ctx).WorkflowExecution.RunID, w.changes)
+	}
 	var out storage.ApprovalRequest
-	err := workflow.ExecuteLocalActivity(activityCtx(ctx), acts.ChangeApprovers, activities.ChangeApproversInput{
+	err := w.step(ctx, w.in.Deadline, acts.ChangeApprovers, activities.ChangeApproversInput{
 		AccountID: w.in.AccountID, RequestID: w.in.RequestID, ActorID: c.ActorID, ApproverIDs: c.ApproverIDs,
-		Note: c.Note, ChangeKey: fmt.Sprintf("%s:approvers_changed:%d", w.in.RequestID, w.changes),
-	}).Get(ctx, &out)
+		Note: c.Note, ChangeKey: changeKey,
+	}, &out)
 	if err != nil {
 		return storage.ApprovalRequest{}, err
 	}
@@ -405,8 +503,8 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 		}
 	}
 	var res activities.LaunchResult
-	if err := workflow.ExecuteLocalActivity(activityCtx(ctx), acts.LaunchApproved, activities.LaunchInput{
-		AccountID: w.in.AccountID, CampaignID: w.in.CampaignID, RequestID: w.in.RequestID}).Get(ctx, &res); err != nil {
+	if err := w.step(ctx, time.Time{}, acts.LaunchApproved, activities.LaunchInput{
+		AccountID: w.in.AccountID, CampaignID: w.in.CampaignID, RequestID: w.in.RequestID}, &res); err != nil {
 		return "", err
 	}
 	final := "launched"
@@ -426,33 +524,33 @@ func (w *approvalRequestImpl) handleEventLocked(ctx workflow.Context) error {
 	switch {
 	case w.disabled:
 		_, err := w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: storage.EventAutoApproved,
-			Note: "approvals were turned off for the account"})
+			Note: "approvals were turned off for the account"}, time.Time{})
 		return err
 	case w.deadlineDue:
 		_, err := w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: storage.EventTimedOut,
-			Note: "nobody decided before the deadline"})
+			Note: "nobody decided before the deadline"}, time.Time{})
 		return err
 	case len(w.revoked) > 0:
 		uid := w.revoked[0]
 		w.revoked = w.revoked[1:]
 		delete(w.approvers, uid)
 		var res storage.ExpireResult
-		if err := workflow.ExecuteLocalActivity(activityCtx(ctx), acts.ExpireApprover, activities.ExpireApproverInput{
-			AccountID: w.in.AccountID, RequestID: w.in.RequestID, UserID: uid}).Get(ctx, &res); err != nil {
+		if err := w.step(ctx, time.Time{}, acts.ExpireApprover, activities.ExpireApproverInput{
+			AccountID: w.in.AccountID, RequestID: w.in.RequestID, UserID: uid}, &res); err != nil {
 			return err
 		}
 		if res.ValidApprovers == 0 && res.Policy == "expire" {
 			_, err := w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: storage.EventApproverExpired,
-				Note: "no assigned approver holds the approval right any more; the request expired"})
+				Note: "no assigned approver holds the approval right any more; the request expired"}, time.Time{})
 			return err
 		}
 	case w.startDue && !w.skipRecorded:
 		w.skipRecorded = true
-		return workflow.ExecuteLocalActivity(activityCtx(ctx), acts.RecordEvent, activities.RecordEventInput{
+		return w.step(ctx, time.Time{}, acts.RecordEvent, activities.RecordEventInput{
 			RequestID: w.in.RequestID, Type: storage.EventLaunchSkipped,
 			Note:      "the start time came while the request was still pending; it stays pending until its deadline",
 			DedupeKey: w.in.RequestID + ":launch_skipped:start",
-		}).Get(ctx, nil)
+		}, nil)
 	}
 	return nil
 }
