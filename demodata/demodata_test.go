@@ -241,16 +241,6 @@ func TestCompanies(t *testing.T) {
 	}
 }
 
-func TestContactsFast(t *testing.T) {
-	best := time.Hour
-	for range 3 {
-		start := time.Now()
-		Contacts(10000)
-		best = min(best, time.Since(start))
-	}
-	require.Less(t, best, 200*time.Millisecond, "Contacts(10000) is too slow")
-}
-
 func TestSavedSearches(t *testing.T) {
 	cs := Contacts(5000)
 	searches := SavedSearches()
@@ -356,6 +346,8 @@ func TestCampaigns(t *testing.T) {
 	}
 }
 
+// BenchmarkContacts10000 measures the directory of `make dev`. Its speed is a figure to read, not a
+// test: a wall-clock limit would fail on a busy machine or under -race.
 func BenchmarkContacts10000(b *testing.B) {
 	for b.Loop() {
 		Contacts(10000)

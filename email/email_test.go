@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -35,12 +36,21 @@ type sendGridPayload struct {
 }
 
 func TestSendGridSendsTheMessage(t *testing.T) {
-	var got sendGridPayload
-	var auth, path, method string
+	// The handler runs on the server's goroutine, where require cannot stop the test: it only records
+	// what it saw, and the test checks it once Send has returned.
+	var (
+		mu                 sync.Mutex
+		calls              int
+		raw                []byte
+		readErr            error
+		auth, path, method string
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
 		auth, path, method = r.Header.Get("Authorization"), r.URL.Path, r.Method
-		b, _ := io.ReadAll(r.Body)
-		require.NoError(t, json.Unmarshal(b, &got))
+		raw, readErr = io.ReadAll(r.Body)
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer srv.Close()
@@ -48,6 +58,12 @@ func TestSendGridSendsTheMessage(t *testing.T) {
 	s := email.NewSendGrid("SG.test-key", srv.URL, "signoff@example.com", "Signoff")
 	err := s.Send(context.Background(), email.Message{ToEmail: "ana@example.com", ToName: "Ana", Subject: "Approval requested: Q1", Body: "Please review."})
 	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 1, calls, "one request to SendGrid")
+	require.NoError(t, readErr)
+	var got sendGridPayload
+	require.NoError(t, json.Unmarshal(raw, &got), "body: %s", raw)
 	require.Equal(t, "Bearer SG.test-key", auth)
 	require.Equal(t, "/v3/mail/send", path)
 	require.Equal(t, http.MethodPost, method)
