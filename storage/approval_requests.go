@@ -175,27 +175,93 @@ func (s *Store) MarkWorkflowStarted(ctx context.Context, requestID string) error
 	return nil
 }
 
+// RequestKey names a request for the sweeper, which repairs one request at a time.
+type RequestKey struct {
+	AccountID string
+	ID        string
+}
+
+// sweepLimit bounds each of the sweeper's lists; what is left over comes in the next pass.
+const sweepLimit = 500
+
 // UnstartedRequests lists pending requests created before olderThan whose workflow was never
-// recorded as started (the API crashed between commit and start).
-func (s *Store) UnstartedRequests(ctx context.Context, olderThan time.Time) ([]ApprovalRequest, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT r.account_id, r.id FROM approval_requests r
-		WHERE r.workflow_started_at IS NULL AND r.status = 'pending' AND r.created_at < $1 ORDER BY r.created_at LIMIT 500`, olderThan)
+// recorded as started (the API crashed between commit and start), oldest first. skip leaves out
+// requests the sweeper is backing off from, so that failing rows never fill the list.
+func (s *Store) UnstartedRequests(ctx context.Context, olderThan time.Time, skip []string) ([]RequestKey, error) {
+	return s.requestKeys(ctx, "storage: unstarted requests", `SELECT r.account_id, r.id FROM approval_requests r
+		WHERE r.workflow_started_at IS NULL AND r.status = 'pending' AND r.created_at < $1 AND NOT (r.id = ANY($2::uuid[]))
+		ORDER BY r.created_at LIMIT $3`, olderThan, orEmpty(skip), sweepLimit)
+}
+
+// OverdueRequests lists pending requests with a started workflow whose deadline passed before
+// before, earliest deadline first, leaving out skip: their workflow should have timed them out, so
+// the sweeper checks it still runs.
+func (s *Store) OverdueRequests(ctx context.Context, before time.Time, skip []string) ([]RequestKey, error) {
+	return s.requestKeys(ctx, "storage: overdue requests", `SELECT r.account_id, r.id FROM approval_requests r
+		WHERE r.status = 'pending' AND r.workflow_started_at IS NOT NULL AND r.deadline_at < $1 AND NOT (r.id = ANY($2::uuid[]))
+		ORDER BY r.deadline_at LIMIT $3`, before, orEmpty(skip), sweepLimit)
+}
+
+// StartedPendingRequests lists up to limit pending requests with a started workflow, by id after
+// after ("" from the first), leaving out skip: the sweeper walks them round robin to check that
+// each one's workflow still runs.
+func (s *Store) StartedPendingRequests(ctx context.Context, after string, limit int, skip []string) ([]RequestKey, error) {
+	return s.requestKeys(ctx, "storage: started pending requests", `SELECT r.account_id, r.id FROM approval_requests r
+		WHERE r.status = 'pending' AND r.workflow_started_at IS NOT NULL
+		  AND r.id > COALESCE(NULLIF($1, '')::uuid, '00000000-0000-0000-0000-000000000000') AND NOT (r.id = ANY($2::uuid[]))
+		ORDER BY r.id LIMIT $3`, after, orEmpty(skip), min(limit, sweepLimit))
+}
+
+// orEmpty is ids, or an empty array for none: NOT (id = ANY(NULL)) would leave out every row.
+func orEmpty(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
+}
+
+func (s *Store) requestKeys(ctx context.Context, what, sql string, args ...any) ([]RequestKey, error) {
+	rows, err := s.Pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("storage: unstarted requests: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ A, ID string }])
+	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RequestKey])
 	if err != nil {
-		return nil, fmt.Errorf("storage: unstarted requests: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	out := make([]ApprovalRequest, 0, len(keys))
-	for _, k := range keys {
-		r, err := s.ApprovalRequest(ctx, k.A, k.ID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
+	return keys, nil
+}
+
+// RequestWorkflowState is what the sweeper re-reads under a request's repair lock: the request's
+// status, and whether its workflow start was recorded.
+func (s *Store) RequestWorkflowState(ctx context.Context, accountID, id string) (status string, started bool, err error) {
+	err = s.Pool.QueryRow(ctx, `SELECT status, workflow_started_at IS NOT NULL FROM approval_requests WHERE account_id = $1 AND id = $2`,
+		accountID, id).Scan(&status, &started)
+	if err != nil {
+		return "", false, notFound("storage: request workflow state", err)
 	}
-	return out, nil
+	return status, started, nil
+}
+
+// WithRepairLock runs fn while holding the sweeper's lock on key (say "request:<id>"): a
+// transaction-scoped advisory lock, taken without waiting, in a transaction that writes nothing and
+// ends with fn. It answers false without running fn when another worker holds the lock, so two
+// workers never repair the same row at once. Keys are hashed to 32 bits: two rows that collide are
+// repaired one after the other, never together.
+func (s *Store) WithRepairLock(ctx context.Context, key string, fn func() error) (bool, error) {
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("storage: repair lock: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // ending the transaction releases the lock
+	var got bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtext('signoff-sweep:' || $1))`, key).Scan(&got); err != nil {
+		return false, fmt.Errorf("storage: repair lock: %w", err)
+	}
+	if !got {
+		return false, nil
+	}
+	return true, fn()
 }
 
 // ApprovalRequest returns request id of account accountID with its approvers.
@@ -594,15 +660,18 @@ func (s *Store) LatestApprovedRequest(ctx context.Context, accountID, campaignID
 
 // StaleAssignment is an assigned approver of a pending request who no longer holds the approval right.
 type StaleAssignment struct {
+	AccountID string
 	RequestID string
 	UserID    string
 }
 
-// StaleAssignments lists assignments the workflows have not yet expired (the sweeper's safety net for R-APPR-7).
-func (s *Store) StaleAssignments(ctx context.Context) ([]StaleAssignment, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT a.request_id, a.user_id FROM approval_request_approvers a
+// StaleAssignments lists assignments the workflows have not yet expired (the sweeper's safety net for
+// R-APPR-7), leaving out the requests in skip (the sweeper is backing off from them).
+func (s *Store) StaleAssignments(ctx context.Context, skip []string) ([]StaleAssignment, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT r.account_id, a.request_id, a.user_id FROM approval_request_approvers a
 		JOIN approval_requests r ON r.id = a.request_id JOIN users u ON u.id = a.user_id
-		WHERE r.status = 'pending' AND a.state = 'assigned' AND r.workflow_started_at IS NOT NULL AND NOT `+hasRightSQL+` LIMIT 1000`)
+		WHERE r.status = 'pending' AND a.state = 'assigned' AND r.workflow_started_at IS NOT NULL AND NOT `+hasRightSQL+`
+		  AND NOT (r.id = ANY($1::uuid[])) LIMIT $2`, orEmpty(skip), sweepLimit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: stale assignments: %w", err)
 	}
@@ -613,16 +682,11 @@ func (s *Store) StaleAssignments(ctx context.Context) ([]StaleAssignment, error)
 	return out, nil
 }
 
-// PendingInDisabledAccounts lists pending requests of accounts whose approvals are turned off.
-func (s *Store) PendingInDisabledAccounts(ctx context.Context) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT r.id FROM approval_requests r JOIN accounts a ON a.id = r.account_id
-		WHERE r.status = 'pending' AND NOT a.approval_enabled AND r.workflow_started_at IS NOT NULL LIMIT 1000`)
-	if err != nil {
-		return nil, fmt.Errorf("storage: pending in disabled accounts: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("storage: pending in disabled accounts: %w", err)
-	}
-	return ids, nil
+// PendingInDisabledAccounts lists pending requests of accounts whose approvals are turned off,
+// leaving out the requests in skip (the sweeper is backing off from them).
+func (s *Store) PendingInDisabledAccounts(ctx context.Context, skip []string) ([]RequestKey, error) {
+	return s.requestKeys(ctx, "storage: pending in disabled accounts", `SELECT r.account_id, r.id FROM approval_requests r
+		JOIN accounts a ON a.id = r.account_id
+		WHERE r.status = 'pending' AND NOT a.approval_enabled AND r.workflow_started_at IS NOT NULL
+		  AND NOT (r.id = ANY($1::uuid[])) LIMIT $2`, orEmpty(skip), sweepLimit)
 }
