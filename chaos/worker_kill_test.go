@@ -59,7 +59,8 @@ func workerKillPlanFromEnv(t *testing.T) workerKillPlan {
 
 // TestChaosWorkerKill is issue 6's first chaos case: kill -9 the worker repeatedly while drafts build
 // (a slow local AI provider keeps them busy); once a worker is left running, every draft ends ready
-// (with its AI pipeline done) or failed, with no orphan copy, no duplicated lead and no duplicated email.
+// with its AI pipeline done (none fails: the fixture leaves no build a reason to), with no orphan copy,
+// no duplicated lead and no duplicated email.
 func TestChaosWorkerKill(t *testing.T) {
 	plan := workerKillPlanFromEnv(t)
 	t.Logf("form %s: %d drafts of %d contacts, %d kills every %s–%s, AI delay %s per step, deadline %s",
@@ -230,17 +231,21 @@ func checkDraftsAfterChaos(t *testing.T, pool *pgxpool.Pool, plan workerKillPlan
 		return n
 	}
 
-	// Every draft ended: ready with its AI done, or failed with a reason. One draft per campaign.
+	// Every draft ended ready with its AI done. The fixture gives every build what it needs (a
+	// directory far larger than any draft, a build capacity above the number of drafts), so a failed
+	// build is a crash the product did not recover from, not a legitimate outcome: were failures
+	// allowed, a run where every build failed would leave the checks below nothing to check.
 	var ready, failed, total int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'ready' AND ai_done_at IS NOT NULL),
 		count(*) FILTER (WHERE status = 'failed'), count(*) FROM approval_drafts`).Scan(&ready, &failed, &total))
 	require.Equal(t, plan.drafts, total, "drafts stored")
-	assert.Equal(t, plan.drafts, ready+failed, "every draft ends ready (AI done) or failed")
+	logFailureReasons(t, pool)
+	assert.Zero(t, failed, "failed builds (reasons above): the fixture leaves no build a reason to fail")
+	assert.Equal(t, plan.drafts, ready, "drafts ready with their AI done")
 	assert.Zero(t, count(`SELECT count(*) FROM (SELECT campaign_id FROM approval_drafts GROUP BY 1 HAVING count(*) > 1) x`),
 		"one draft per campaign")
 	assert.Zero(t, count(`SELECT count(*) FROM approval_drafts WHERE status = 'failed'
 		AND (failure_reason IS NULL OR btrim(failure_reason) = '')`), "failed drafts have a failure_reason")
-	logFailureReasons(t, pool)
 
 	// No orphan copy: every hidden campaign is the copy of a ready draft, failed drafts have none.
 	hidden := count(`SELECT count(*) FROM campaigns WHERE hidden`)
@@ -290,6 +295,8 @@ func checkDraftsAfterChaos(t *testing.T, pool *pgxpool.Pool, plan workerKillPlan
 		copies = append(copies, c)
 	}
 	require.NoError(t, rows.Err())
+	// The checks of each copy below run on every draft, never on an empty list.
+	require.Len(t, copies, plan.drafts, "ready drafts whose copy is checked")
 	totalLeads := 0
 	for _, c := range copies {
 		totalLeads += c.leads
