@@ -113,19 +113,22 @@ func (s *Sweeper) Pass(ctx context.Context) (int, error) {
 
 // pass is one pass of a Sweeper.
 type pass struct {
-	s       *Sweeper
-	n       int
-	errs    []error
-	checked map[string]bool // requests whose workflow this pass has already checked
+	s         *Sweeper
+	n         int
+	errs      []error
+	listError bool            // a list could not be read: logged once per pass
+	checked   map[string]bool // requests whose workflow this pass has already checked
 }
 
 // listFailed records a list the pass could not read (the database is down, say): the rows it
-// would have named wait for the next pass.
+// would have named wait for the next pass. Only the first such failure of a pass is logged: while
+// the database is down every list fails alike.
 func (p *pass) listFailed(ctx context.Context, err error) {
 	p.errs = append(p.errs, err)
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !p.listError {
 		p.s.log().Warn("sweeper: cannot list rows to repair; trying again next pass", zap.Error(err))
 	}
+	p.listError = true
 }
 
 func (p *pass) unstartedRequests(ctx context.Context) {
