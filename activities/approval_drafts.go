@@ -285,7 +285,7 @@ func (a *Activities) audienceDescription(ctx context.Context, accountID string, 
 	switch src.Type {
 	case SourceSavedSearch:
 		if ss, err := a.Store.SavedSearch(ctx, accountID, src.SavedSearchID); err == nil {
-			return fmt.Sprintf("Sample of %d from the saved search %q: %s.", d.ContactCount, ss.Name, ss.Filters.Describe())
+			return storage.SavedSearchAudience(d.ContactCount, ss.Filters)
 		}
 	case SourceCSV:
 		return fmt.Sprintf("Sample of %d contacts from an uploaded list.", d.ContactCount)
@@ -433,11 +433,15 @@ func (a *Activities) MarkDraftAIDone(ctx context.Context, draftID string) error 
 type SubmitReviewInput struct {
 	DraftID string
 	Author  string
+	// TokenHash is the hash of the share token the submit came through (nil in submits accepted
+	// before it was sent).
+	TokenHash []byte
 }
 
-// SubmitReview records approved or not_approved once and notifies the CSM; a retry answers the first outcome.
+// SubmitReview records approved or not_approved once and notifies the CSM; a retry answers the first
+// outcome. A token that no longer opens the draft is ErrTypeNotFound.
 func (a *Activities) SubmitReview(ctx context.Context, in SubmitReviewInput) (storage.ApprovalDraft, error) {
-	d, err := a.Store.SubmitReview(ctx, in.DraftID, in.Author)
+	d, err := a.Store.SubmitReview(ctx, in.DraftID, in.TokenHash, in.Author)
 	if errors.Is(err, storage.ErrReviewClosed) {
 		return d, temporal.NewNonRetryableApplicationError("the review is closed", ErrTypeAlreadyHandled, err)
 	}

@@ -54,6 +54,19 @@ func (s *Server) requestContext(c *gin.Context) {
 	}
 }
 
+// trustProxies sets where client addresses come from (the per-address limits of R-REVIEW-7): the
+// connection's peer, or, when that peer is one of TrustedProxies, the right-most address of
+// X-Forwarded-For that is not itself a trusted proxy. No other header is read. A list Gin refuses
+// (config.Load checks it first) trusts no proxy.
+func (s *Server) trustProxies(r *gin.Engine) {
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	r.TrustedPlatform = ""
+	if err := r.SetTrustedProxies(s.TrustedProxies); err != nil {
+		s.Log.Error("trusted proxies not usable; every client address is the connection's peer", zap.Error(err))
+		_ = r.SetTrustedProxies(nil)
+	}
+}
+
 // recovery turns a panic into a logged JSON 500.
 func (s *Server) recovery(c *gin.Context, recovered any) {
 	logger(c).Error("panic", zap.String("panic", fmt.Sprint(recovered)), zap.Stack("stack"))

@@ -1,53 +1,71 @@
 package api
 
 import (
-	"math"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// rateLimiter is a token bucket per key, kept in memory: each key holds up to burst requests and
-// regains rate per second. Idle keys are forgotten.
+// rateLimiter keeps one token bucket (golang.org/x/time/rate) per key in memory: each key holds up
+// to burst requests and regains rate per second. The buckets belong to this process, so N API
+// processes behind a load balancer admit up to N times the rate of one (README, "Behind a load
+// balancer").
 type rateLimiter struct {
 	mu      sync.Mutex
-	rate    float64
-	burst   float64
-	buckets map[string]*bucket
+	limit   rate.Limit
+	burst   int
+	buckets map[string]*rate.Limiter
 	swept   time.Time
 }
 
-type bucket struct {
-	tokens float64
-	last   time.Time
+// rateSweepEvery is how often allow looks for buckets to forget.
+const rateSweepEvery = time.Minute
+
+// maxRetryAfter bounds the wait a refused request is told about.
+const maxRetryAfter = time.Hour
+
+func newRateLimiter(perSecond float64, burst int) *rateLimiter {
+	return &rateLimiter{limit: rate.Limit(perSecond), burst: max(burst, 1), buckets: map[string]*rate.Limiter{}, swept: time.Now()}
 }
 
-func newRateLimiter(rate float64, burst int) *rateLimiter {
-	return &rateLimiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}, swept: time.Now()}
-}
-
-// allow takes one token for key; when none is left it returns false and how long until one is.
+// allow takes one token of key's bucket at time now; when none is left it returns false and how
+// long until one is. A refused request takes nothing.
 func (l *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.swept) > time.Minute {
-		for k, b := range l.buckets {
-			if now.Sub(b.last) > 10*time.Minute {
-				delete(l.buckets, k)
-			}
-		}
-		l.swept = now
+	if now.Sub(l.swept) >= rateSweepEvery {
+		l.sweep(now)
 	}
 	b, ok := l.buckets[key]
 	if !ok {
-		b = &bucket{tokens: l.burst, last: now}
+		b = rate.NewLimiter(l.limit, l.burst)
 		l.buckets[key] = b
 	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
+	if b.AllowN(now, 1) {
 		return true, 0
 	}
-	wait := time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	wait := maxRetryAfter
+	if secs := (1 - b.TokensAt(now)) / float64(l.limit); secs < maxRetryAfter.Seconds() {
+		wait = time.Duration(secs * float64(time.Second))
+	}
 	return false, wait
+}
+
+// sweep forgets every bucket that is full again: a new bucket starts full, so forgetting one changes
+// no answer, and memory stays bounded by the keys seen within one refill time.
+func (l *rateLimiter) sweep(now time.Time) {
+	for k, b := range l.buckets {
+		if b.TokensAt(now) >= float64(l.burst) {
+			delete(l.buckets, k)
+		}
+	}
+	l.swept = now
+}
+
+// size is how many buckets are kept.
+func (l *rateLimiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,8 @@ import (
 // Error codes of the review.
 const (
 	CodeReviewSubmitted = "review_submitted"
+	// CodeTooManyComments refuses a comment on a draft that holds storage.MaxCommentsPerDraft.
+	CodeTooManyComments = "too_many_comments"
 	ctxDraft            = "signoff.draft"
 	ctxAnswer           = "signoff.review_answer"
 	ctxTokenHash        = "signoff.token_hash"
@@ -85,13 +88,15 @@ func (s *Server) reviewLimiters() (*rateLimiter, *rateLimiter) {
 // holds the token's answer; unknown, rotated and not-yet-ready tokens all answer the same 404 (R-REVIEW-2).
 func (s *Server) reviewDraft(page bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		tokens, ips := s.tokenLimiter, s.ipLimiter
 		hash := sharelink.Hash(c.Param("token"))
 		now := time.Now()
+		// The client address is the connection's peer, or what a trusted proxy says in
+		// X-Forwarded-For (Server.TrustedProxies); the token's bucket is keyed by its hash, so
+		// the token itself is never kept.
 		for _, lim := range []struct {
 			l   *rateLimiter
 			key string
-		}{{ips, c.ClientIP()}, {tokens, hex.EncodeToString(hash[:16])}} {
+		}{{s.ipLimiter, c.ClientIP()}, {s.tokenLimiter, string(hash)}} {
 			if ok, wait := lim.l.allow(lim.key, now); !ok {
 				c.Header("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 				abort(c, http.StatusTooManyRequests, CodeRateLimited, "too many requests; wait a moment and try again")
@@ -168,6 +173,7 @@ func (s *Server) snapshotOf(c *gin.Context, d storage.ApprovalDraft) (*cachedRev
 		s.fail(c, err)
 		return nil, false
 	}
+	e.snap.Audience = e.snap.Audience.ForClient()
 	e.targets = newReviewTargets(e.snap)
 	s.reviewCache.put(d.ID, e)
 	return e, true
@@ -350,6 +356,11 @@ func (s *Server) addReviewComment(c *gin.Context) {
 	}
 	it, err := s.Store.AddReviewComment(c.Request.Context(), d.ID, tokenHash(c), storage.ReviewComment{Target: req.Target, Kind: req.Kind,
 		Quote: req.Quote, Comment: req.Comment, Author: req.Author})
+	if errors.Is(err, storage.ErrTooManyComments) {
+		abort(c, http.StatusConflict, CodeTooManyComments, fmt.Sprintf(
+			"this draft already holds %d comments, the most it takes; delete one to add another", storage.MaxCommentsPerDraft))
+		return
+	}
 	if s.reviewRefused(c, err) {
 		return
 	}
@@ -393,7 +404,8 @@ type submitReviewRequest struct {
 }
 
 // submitReview closes the review through the draft workflow's submit Update (R-REVIEW-6): it happens
-// once; a second submit answers 409.
+// once; a second submit answers 409. The Update carries the token's hash, so a link rotated between
+// the lookup and the database write answers the token's 404 and submits nothing (R-DRAFT-11).
 func (s *Server) submitReview(c *gin.Context) {
 	d := currentDraft(c)
 	var req submitReviewRequest
@@ -409,8 +421,10 @@ func (s *Server) submitReview(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.ApprovalDraftWorkflowID(d.ID), UpdateName: workflows.UpdateSubmitReview,
-		Args: []any{workflows.SubmitReviewInput{Author: req.Author}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID:   workflows.ApprovalDraftWorkflowID(d.ID),
+		UpdateName:   workflows.UpdateSubmitReview,
+		Args:         []any{workflows.SubmitReviewInput{Author: req.Author, TokenHash: tokenHash(c)}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	var out storage.ApprovalDraft
 	if err == nil {
@@ -422,6 +436,9 @@ func (s *Server) submitReview(c *gin.Context) {
 	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled, errors.As(err, &nf):
 		abort(c, http.StatusConflict, CodeReviewSubmitted, "this review was already submitted or is closed")
 		return
+	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNotFound:
+		reviewNotFound(c, false)
+		return
 	case err != nil:
 		s.fail(c, err)
 		return
@@ -430,14 +447,69 @@ func (s *Server) submitReview(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": out.Status, "submitted_at": out.SubmittedAt})
 }
 
+// Paging of the CSM's feedback (R-DRAFT-12): ?limit= items a page (default and most
+// maxFeedbackPage, which holds every item of all but the largest drafts) and ?cursor=, the
+// next_cursor of the page before.
+const maxFeedbackPage = 1000
+
+// feedbackCursor is the opaque cursor of the feedback pages: where the last item of a page sits.
+type feedbackCursor struct {
+	At     time.Time `json:"at"`
+	Target string    `json:"target"`
+	ID     string    `json:"id,omitempty"`
+}
+
+func encodeFeedbackCursor(k storage.FeedbackKey) string {
+	b, _ := json.Marshal(feedbackCursor{At: k.CreatedAt.UTC(), Target: k.Target, ID: k.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeFeedbackCursor(v string) (storage.FeedbackKey, error) {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return storage.FeedbackKey{}, err
+	}
+	var cur feedbackCursor
+	if err := json.Unmarshal(b, &cur); err != nil {
+		return storage.FeedbackKey{}, err
+	}
+	if cur.At.IsZero() {
+		return storage.FeedbackKey{}, errors.New("no time")
+	}
+	if cur.ID != "" {
+		if _, err := uuid.Parse(cur.ID); err != nil {
+			return storage.FeedbackKey{}, err
+		}
+	}
+	return storage.FeedbackKey{CreatedAt: cur.At, Target: cur.Target, ID: cur.ID}, nil
+}
+
 // feedback is the CSM's view of the client's feedback (R-DRAFT-12): saved items before submit
-// (in_review), the submitted ones after.
+// (in_review), the submitted ones after, a page at a time; next_cursor is null on the last page.
 func (s *Server) feedback(c *gin.Context) {
 	d, ok := s.draftParam(c)
 	if !ok {
 		return
 	}
-	items, err := s.Store.DraftFeedback(c.Request.Context(), d.ID)
+	limit := maxFeedbackPage
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxFeedbackPage {
+			invalid(c, "limit", fmt.Sprintf("must be a whole number from 1 to %d", maxFeedbackPage))
+			return
+		}
+		limit = n
+	}
+	var after *storage.FeedbackKey
+	if v := c.Query("cursor"); v != "" {
+		k, err := decodeFeedbackCursor(v)
+		if err != nil {
+			invalid(c, "cursor", "is not a cursor this API returned")
+			return
+		}
+		after = &k
+	}
+	items, more, err := s.Store.DraftFeedbackPage(c.Request.Context(), d.ID, after, limit)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -445,7 +517,12 @@ func (s *Server) feedback(c *gin.Context) {
 	if items == nil {
 		items = []storage.FeedbackItem{}
 	}
-	out := gin.H{"status": d.Status, "in_review": items, "submitted": []storage.FeedbackItem{}}
+	var next *string
+	if more {
+		v := encodeFeedbackCursor(items[len(items)-1].Key())
+		next = &v
+	}
+	out := gin.H{"status": d.Status, "in_review": items, "submitted": []storage.FeedbackItem{}, "next_cursor": next}
 	if d.SubmittedAt != nil {
 		out["in_review"], out["submitted"] = []storage.FeedbackItem{}, items
 	}

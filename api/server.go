@@ -44,6 +44,9 @@ type Server struct {
 	ReviewTokenBurst int
 	ReviewIPRate     float64
 	ReviewIPBurst    int
+	// TrustedProxies lists the load balancers (CIDRs or addresses, SIGNOFF_TRUSTED_PROXIES) whose
+	// X-Forwarded-For names the client; empty trusts none, so the connection's peer is the client.
+	TrustedProxies []string
 
 	tokenLimiter *rateLimiter
 	ipLimiter    *rateLimiter
@@ -94,8 +97,7 @@ func (s *Server) Handler() http.Handler {
 	s.reviewCache = newReviewCache()
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	// Client addresses come from the connection, not from headers a client could forge.
-	_ = r.SetTrustedProxies(nil)
+	s.trustProxies(r)
 	r.Use(s.requestContext, gin.CustomRecoveryWithWriter(nil, s.recovery))
 	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, CodeNotFound, "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {

@@ -39,6 +39,11 @@ type Config struct {
 	HTTPAddr string
 	// PublicURL (SIGNOFF_PUBLIC_URL, default "http://" + HTTPAddr) prefixes share links.
 	PublicURL string
+	// TrustedProxies (SIGNOFF_TRUSTED_PROXIES, comma-separated CIDRs or addresses, default none) are
+	// the load balancers in front of the API: a request whose connection comes from one of them is
+	// from the client its X-Forwarded-For names, for the per-address rate limits. Without it the
+	// connection's peer is the client and X-Forwarded-For is never read.
+	TrustedProxies []string
 	// BootstrapToken (SIGNOFF_BOOTSTRAP_TOKEN) makes sure account "default" has an admin with this token.
 	BootstrapToken string
 	// OperatorToken (SIGNOFF_OPERATOR_TOKEN) enables POST /v1/operator/accounts for this bearer token.
@@ -115,6 +120,9 @@ func Load() (Config, error) {
 	if c.SweepInterval, err = duration("SIGNOFF_SWEEP_INTERVAL", 30*time.Second); err != nil {
 		return Config{}, err
 	}
+	if c.TrustedProxies, err = trustedProxies(os.Getenv("SIGNOFF_TRUSTED_PROXIES")); err != nil {
+		return Config{}, err
+	}
 	c.SecretKey = os.Getenv("SIGNOFF_SECRET_KEY")
 	c.AIBaseURL = os.Getenv("SIGNOFF_AI_BASE_URL")
 	c.AIAPIKey = os.Getenv("SIGNOFF_AI_API_KEY")
@@ -179,6 +187,30 @@ func TemporalCompressionOption(setting, address string) (client.GrpcCompression,
 		return nil, err
 	}
 	return &client.GrpcCompressionNone{}, nil
+}
+
+// trustedProxies parses SIGNOFF_TRUSTED_PROXIES: CIDRs (10.0.0.0/8) or single addresses, separated
+// by commas. A range holding every address is refused: it would let any client name its own address.
+func trustedProxies(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if strings.Contains(p, "/") {
+			_, n, err := net.ParseCIDR(p)
+			if err != nil {
+				return nil, fmt.Errorf("config: SIGNOFF_TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8", p)
+			}
+			if ones, _ := n.Mask.Size(); ones == 0 {
+				return nil, fmt.Errorf("config: SIGNOFF_TRUSTED_PROXIES: %q trusts every address; name the load balancers' own range", p)
+			}
+		} else if net.ParseIP(p) == nil {
+			return nil, fmt.Errorf("config: SIGNOFF_TRUSTED_PROXIES: %q is not an IP address or CIDR", p)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func env(key, def string) string {

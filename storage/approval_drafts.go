@@ -84,9 +84,10 @@ func draftScan(d *ApprovalDraft) []any {
 		&d.CopyCampaignID, &d.SourceKey, &d.TokenSealed}
 }
 
-func scanDraft(row pgx.Row) (ApprovalDraft, error) {
+// scanDraft reads a row of draftColumns, then any extra columns into extra.
+func scanDraft(row pgx.Row, extra ...any) (ApprovalDraft, error) {
 	var d ApprovalDraft
-	if err := row.Scan(draftScan(&d)...); err != nil {
+	if err := row.Scan(append(draftScan(&d), extra...)...); err != nil {
 		return d, err
 	}
 	d.Name = "Draft " + strconv.Itoa(d.Number)

@@ -13,6 +13,13 @@ import (
 // ErrReviewClosed is returned for a write after the client submitted (R-REVIEW-6).
 var ErrReviewClosed = errors.New("review already submitted")
 
+// ErrTooManyComments is returned for a comment on a draft that already holds MaxCommentsPerDraft.
+var ErrTooManyComments = errors.New("too many comments on this draft")
+
+// MaxCommentsPerDraft bounds the notes and line comments one draft holds at a time, so a share link
+// cannot grow a draft's feedback without end; deleting a comment makes room for another.
+const MaxCommentsPerDraft = 500
+
 // Feedback kinds of R-DRAFT-12.
 const (
 	FeedbackApproved      = "approved"
@@ -77,7 +84,7 @@ func (s *Store) refusal(ctx context.Context, draftID string, tokenHash []byte) e
 }
 
 func reviewErr(prefix string, err error) error {
-	if errors.Is(err, ErrReviewClosed) {
+	if errors.Is(err, ErrReviewClosed) || errors.Is(err, ErrTooManyComments) {
 		return fmt.Errorf("%s: %w", prefix, err)
 	}
 	return notFound(prefix, err)
@@ -112,7 +119,8 @@ func (s *Store) PutReviewItem(ctx context.Context, draftID string, tokenHash []b
 }
 
 // AddReviewComment stores a note or line comment on the draft opened by the share token whose hash is
-// tokenHash, and returns it once committed. Concurrent comments share a transaction (review_batch.go).
+// tokenHash, and returns it once committed; ErrTooManyComments when the draft already holds
+// MaxCommentsPerDraft. Concurrent comments share a transaction (review_batch.go).
 func (s *Store) AddReviewComment(ctx context.Context, draftID string, tokenHash []byte, c ReviewComment) (FeedbackItem, error) {
 	p := &pendingComment{draftID: draftID, tokenHash: tokenHash, c: c, done: make(chan struct{})}
 	s.comments.add(s, p)
@@ -122,6 +130,9 @@ func (s *Store) AddReviewComment(ctx context.Context, draftID string, tokenHash 
 		return FeedbackItem{}, fmt.Errorf("storage: add review comment: %w", ctx.Err())
 	}
 	err := p.err
+	if err == nil && p.full {
+		err = ErrTooManyComments
+	}
 	if err == nil && !p.written {
 		if err = s.refusal(ctx, draftID, tokenHash); err == nil {
 			// Opened or reopened since the batch looked: not possible for a frozen review, so say so.
@@ -151,39 +162,97 @@ func (s *Store) DeleteReviewComment(ctx context.Context, draftID string, tokenHa
 	return nil
 }
 
-// DraftFeedback lists the draft's saved feedback in the order it was given.
+// FeedbackKey is where a feedback item sits in the order feedback is listed: by time given, then
+// target, then comment id (empty for a verdict on an item, which has none). DraftFeedbackPage
+// continues after a key.
+type FeedbackKey struct {
+	CreatedAt time.Time
+	Target    string
+	ID        string
+}
+
+// Key returns the item's place in the feedback order.
+func (it FeedbackItem) Key() FeedbackKey {
+	k := FeedbackKey{CreatedAt: it.CreatedAt, Target: it.Target}
+	if it.ID != nil {
+		k.ID = *it.ID
+	}
+	return k
+}
+
+// noCommentID sorts a verdict, which has no id, before any comment of the same time and target.
+const noCommentID = "00000000-0000-0000-0000-000000000000"
+
+// DraftFeedback lists the draft's saved feedback in the order it was given. A draft holds at most
+// MaxCommentsPerDraft comments and one verdict per snapshot target, so the list is bounded.
 func (s *Store) DraftFeedback(ctx context.Context, draftID string) ([]FeedbackItem, error) {
+	out, _, err := s.DraftFeedbackPage(ctx, draftID, nil, 0)
+	return out, err
+}
+
+// DraftFeedbackPage lists up to limit items of the draft's feedback that come after the key after
+// (from the start when nil), in the order it was given, and whether more follow. A limit of 0 lists
+// them all.
+func (s *Store) DraftFeedbackPage(ctx context.Context, draftID string, after *FeedbackKey, limit int) ([]FeedbackItem, bool, error) {
+	var at *time.Time
+	target, id := "", noCommentID
+	if after != nil {
+		at, target = &after.CreatedAt, after.Target
+		if after.ID != "" {
+			id = after.ID
+		}
+	}
+	var lim *int // NULL: no limit
+	if limit > 0 {
+		n := limit + 1 // one more says whether another page follows
+		lim = &n
+	}
 	rows, err := s.Pool.Query(ctx, `
-		SELECT NULL::uuid, COALESCE(verdict, 'note'), target, '', comment, author, created_at FROM review_items WHERE draft_id = $1
-		UNION ALL
-		SELECT id, kind, target, quote, comment, author, created_at FROM review_comments WHERE draft_id = $1
-		ORDER BY 7, 3`, draftID)
+		SELECT id, kind, target, quote, comment, author, created_at FROM (
+			SELECT NULL::uuid AS id, COALESCE(verdict, 'note') AS kind, target, '' AS quote, comment, author, created_at,
+				$5::uuid AS k FROM review_items WHERE draft_id = $1
+			UNION ALL
+			SELECT id, kind, target, quote, comment, author, created_at, id FROM review_comments WHERE draft_id = $1) f
+		WHERE $2::timestamptz IS NULL OR (created_at, target, k) > ($2, $3, $4::uuid)
+		ORDER BY created_at, target, k
+		LIMIT $6`, draftID, at, target, id, noCommentID, lim)
 	if err != nil {
-		return nil, fmt.Errorf("storage: draft feedback: %w", err)
+		return nil, false, fmt.Errorf("storage: draft feedback: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FeedbackItem, error) {
 		var it FeedbackItem
 		return it, r.Scan(&it.ID, &it.Kind, &it.Target, &it.Quote, &it.Comment, &it.Author, &it.CreatedAt)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("storage: draft feedback: %w", err)
+		return nil, false, fmt.Errorf("storage: draft feedback: %w", err)
 	}
-	return out, nil
+	if limit > 0 && len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
 }
 
-// SubmitReview closes the review: the draft becomes approved when the client left no change request
-// and no comment, not_approved otherwise (R-REVIEW-6), and the CSM who asked for it is notified in the
-// app and by email. A repeated call answers the first outcome.
-func (s *Store) SubmitReview(ctx context.Context, draftID, reviewer string) (ApprovalDraft, error) {
+// SubmitReview closes the review opened by the share token whose hash is tokenHash: the draft becomes
+// approved when the client left no change request and no comment, not_approved otherwise
+// (R-REVIEW-6), and the CSM who asked for it is notified in the app and by email. A repeated call
+// answers the first outcome. Like every review write it is tied to the token: once the link is
+// rotated the old token's submit is ErrNotFound, however late it arrives. A nil tokenHash skips that
+// check; only submits accepted before the check existed carry none.
+func (s *Store) SubmitReview(ctx context.Context, draftID string, tokenHash []byte, reviewer string) (ApprovalDraft, error) {
 	var out ApprovalDraft
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		d, err := scanDraft(tx.QueryRow(ctx, `SELECT `+draftColumns+` FROM approval_drafts d WHERE d.id = $1 FOR UPDATE`, draftID))
+		var tokenOpens bool
+		d, err := scanDraft(tx.QueryRow(ctx, `SELECT `+draftColumns+`, ($2::bytea IS NULL OR d.token_hash = $2)
+			FROM approval_drafts d WHERE d.id = $1 FOR UPDATE`, draftID, tokenHash), &tokenOpens)
 		if err != nil {
 			return err
 		}
 		if d.SubmittedAt != nil {
 			out = d
 			return nil
+		}
+		if !tokenOpens {
+			return pgx.ErrNoRows
 		}
 		if d.Status != DraftReady {
 			return ErrReviewClosed

@@ -34,7 +34,8 @@ type pendingComment struct {
 	tokenHash []byte
 	c         ReviewComment
 	createdAt time.Time
-	written   bool  // false after done: the draft was not open to this token
+	written   bool  // false after done: the draft was not open to this token, or full
+	full      bool  // the draft was open but held MaxCommentsPerDraft comments
 	err       error // the batch failed; nothing of it was written
 	done      chan struct{}
 }
@@ -70,9 +71,14 @@ func (b *commentBatcher) flushLoop(s *Store) {
 	}
 }
 
-// writeComments inserts the batch in one statement. Rows whose draft is open to the given token
-// (under the shared lock every review write takes, see openReview) are written; the others are
-// left for their callers to explain. Ids are made here, so each caller finds its own row.
+// writeComments inserts the batch in one implicit transaction of two statements, sent together.
+// The first takes a transaction lock per draft of the batch (in one order, so two batches never
+// deadlock), so comment writers of one draft take turns and the second statement, which starts
+// after the lock, counts every comment committed before it: no draft ever holds more than
+// MaxCommentsPerDraft. Other review writes do not take that lock. Rows whose draft is open to the
+// given token (under the shared lock every review write takes, see openReview) are written, in
+// queue order, while the draft has room; the others are left for their callers to explain. Ids
+// are made here, so each caller finds its own row.
 func (s *Store) writeComments(batch []*pendingComment) {
 	ctx, cancel := context.WithTimeout(context.Background(), commentWriteLimit)
 	defer cancel()
@@ -86,30 +92,53 @@ func (s *Store) writeComments(batch []*pendingComment) {
 		ids[i], drafts[i], hashes[i] = p.id, p.draftID, p.tokenHash
 		targets[i], kinds[i], quotes[i], comments[i], authors[i] = p.c.Target, p.c.Kind, p.c.Quote, p.c.Comment, p.c.Author
 	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock(k) FROM (
+		SELECT DISTINCT hashtext('signoff-review-comments:' || id::text) AS k FROM unnest($1::uuid[]) AS t(id) ORDER BY k) l`, drafts)
 	// Each row gets its own time, in the order the comments were queued (clock_timestamp over the
-	// ordered rows; now() would give a whole batch one time and lose their order).
-	rows, err := s.Pool.Query(ctx, `
+	// ordered rows; now() would give a whole batch one time and lose their order). The answer has a
+	// row per comment whose draft is open to its token, with created_at null when the draft was full.
+	b.Queue(`
 		WITH input AS (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
 				WITH ORDINALITY AS t(id, draft_id, token_hash, target, kind, quote, comment, author, ord)),
 		open AS (
 			SELECT d.id, d.token_hash FROM approval_drafts d
 			WHERE d.id IN (SELECT draft_id FROM input) AND d.status = 'ready' AND d.submitted_at IS NULL FOR SHARE),
+		matched AS (
+			SELECT i.*, row_number() OVER (PARTITION BY i.draft_id ORDER BY i.ord) AS nth
+			FROM input i JOIN open o ON o.id = i.draft_id AND o.token_hash = i.token_hash),
+		existing AS (
+			SELECT r.draft_id, count(*) AS n FROM review_comments r WHERE r.draft_id IN (SELECT id FROM open) GROUP BY r.draft_id),
 		accepted AS (
-			SELECT i.* FROM input i JOIN open o ON o.id = i.draft_id AND o.token_hash = i.token_hash ORDER BY i.ord OFFSET 0)
-		INSERT INTO review_comments (id, draft_id, target, kind, quote, comment, author, created_at)
-		SELECT a.id, a.draft_id, a.target, a.kind, a.quote, a.comment, a.author, clock_timestamp() FROM accepted a
-		RETURNING id, created_at`,
-		ids, drafts, hashes, targets, kinds, quotes, comments, authors)
+			SELECT m.* FROM matched m LEFT JOIN existing e ON e.draft_id = m.draft_id
+			WHERE COALESCE(e.n, 0) + m.nth <= $9 ORDER BY m.ord OFFSET 0),
+		ins AS (
+			INSERT INTO review_comments (id, draft_id, target, kind, quote, comment, author, created_at)
+			SELECT a.id, a.draft_id, a.target, a.kind, a.quote, a.comment, a.author, clock_timestamp() FROM accepted a
+			RETURNING id, created_at)
+		SELECT m.id, ins.created_at FROM matched m LEFT JOIN ins ON ins.id = m.id`,
+		ids, drafts, hashes, targets, kinds, quotes, comments, authors, MaxCommentsPerDraft)
+	res := s.Pool.SendBatch(ctx, b)
+	_, err := res.Exec()
 	if err == nil {
-		var id string
-		var at time.Time
-		_, err = pgx.ForEachRow(rows, []any{&id, &at}, func() error {
-			if p := byID[id]; p != nil {
-				p.written, p.createdAt = true, at
-			}
-			return nil
-		})
+		var rows pgx.Rows
+		if rows, err = res.Query(); err == nil {
+			var id string
+			var at *time.Time
+			_, err = pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+				if p := byID[id]; p != nil {
+					p.written, p.full = at != nil, at == nil
+					if at != nil {
+						p.createdAt = *at
+					}
+				}
+				return nil
+			})
+		}
+	}
+	if cerr := res.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil && n > 1 {
 		// One bad row fails the statement: write each alone, so it fails only its own caller.
@@ -120,7 +149,7 @@ func (s *Store) writeComments(batch []*pendingComment) {
 	}
 	for _, p := range batch {
 		if err != nil {
-			p.written, p.err = false, err
+			p.written, p.full, p.err = false, false, err
 		}
 		close(p.done)
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -26,6 +27,26 @@ type SnapshotCampaign struct {
 type SnapshotAudience struct {
 	Description string            `json:"description"`
 	Segments    []SnapshotSegment `json:"segments"`
+}
+
+// SavedSearchAudience describes a sample of count contacts taken from a saved search with filters,
+// for the client: by its filters, never by the saved search's name, which is internal to the CSM's
+// account (R-REVIEW-7).
+func SavedSearchAudience(count int, f SearchFilters) string {
+	return fmt.Sprintf("Sample of %d contacts from a saved search: %s.", count, f.Describe())
+}
+
+// namedSavedSearch matches the description builds wrote before SavedSearchAudience: it named the
+// saved search (a Go-quoted string).
+var namedSavedSearch = regexp.MustCompile(`(?s)^Sample of (\d+) from the saved search "(?:[^"\\]|\\.)*": (.*)$`)
+
+// ForClient is the audience as the client sees it: a description frozen while builds still named the
+// saved search is shown as SavedSearchAudience would have written it, without the name (R-REVIEW-7).
+func (a SnapshotAudience) ForClient() SnapshotAudience {
+	if m := namedSavedSearch.FindStringSubmatch(a.Description); m != nil {
+		a.Description = "Sample of " + m[1] + " contacts from a saved search: " + m[2]
+	}
+	return a
 }
 
 // SnapshotSegment is one audience segment with a readable description of its filters.

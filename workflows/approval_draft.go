@@ -24,6 +24,9 @@ const (
 // SubmitReviewInput is the client's final submit (R-REVIEW-6).
 type SubmitReviewInput struct {
 	Author string
+	// TokenHash is the hash of the share token the submit came through: like every review write, the
+	// submit is refused once that token no longer opens the draft (a rotated link).
+	TokenHash []byte
 }
 
 // ApprovalDraftWorkflowID is the workflow id of draft id (SPEC §7).
@@ -115,7 +118,7 @@ func (w *approvalDraftImpl) submitReview(ctx workflow.Context, in SubmitReviewIn
 	defer func() { w.submitting = false }()
 	var out storage.ApprovalDraft
 	if err := workflow.ExecuteLocalActivity(buildCtx(ctx), acts.SubmitReview, activities.SubmitReviewInput{
-		DraftID: w.in.DraftID, Author: in.Author}).Get(ctx, &out); err != nil {
+		DraftID: w.in.DraftID, Author: in.Author, TokenHash: in.TokenHash}).Get(ctx, &out); err != nil {
 		return storage.ApprovalDraft{}, err
 	}
 	w.submitted = true

@@ -206,7 +206,8 @@ func runWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Logger) error {
 	app := &api.Server{Store: svc.store, Temporal: svc.temporal, Log: log.Named("api"),
 		OperatorToken: cfg.OperatorToken, PublicURL: cfg.PublicURL, TaskQueue: cfg.TaskQueue,
-		ImmediateApprovalWindow: cfg.ImmediateApprovalWindow, Sealer: svc.sealer, CSVMaxBytes: int64(cfg.CSVMaxBytes)}
+		ImmediateApprovalWindow: cfg.ImmediateApprovalWindow, Sealer: svc.sealer, CSVMaxBytes: int64(cfg.CSVMaxBytes),
+		TrustedProxies: cfg.TrustedProxies}
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
 		Handler:           app.Handler(),
