@@ -5,22 +5,61 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
 	"github.com/signoff/signoff/storage"
 )
 
-// TestAuthRequired: every /v1 endpoint answers 401 without a token, with a bad one, with a
-// malformed header and with the operator token (R-AUTH-1, R-AUTH-4), and writes nothing.
+// authPublic lists the /v1 routes that take no user token by design: the operator endpoint (its own
+// token, R-AUTH-4) and the no-login review (the share token is the credential, R-REVIEW-1).
+var authPublic = []string{"/v1/operator/", "/v1/public/"}
+
+// authRoutes lists every route the router registers under /v1 except authPublic, with each path
+// parameter replaced by id, so a route added to the router is covered without editing this test.
+func authRoutes(t *testing.T, e *env, id string) []struct{ method, path string } {
+	t.Helper()
+	engine, ok := e.handler.(*gin.Engine)
+	require.True(t, ok, "Handler returns the gin engine")
+	var out []struct{ method, path string }
+	for _, rt := range engine.Routes() {
+		if !strings.HasPrefix(rt.Path, "/v1/") {
+			continue
+		}
+		public := false
+		for _, p := range authPublic {
+			public = public || strings.HasPrefix(rt.Path, p)
+		}
+		if public {
+			continue
+		}
+		segs := strings.Split(rt.Path, "/")
+		for i, s := range segs {
+			if strings.HasPrefix(s, ":") || strings.HasPrefix(s, "*") {
+				segs[i] = id
+			}
+		}
+		out = append(out, struct{ method, path string }{rt.Method, strings.Join(segs, "/")})
+	}
+	return out
+}
+
+// TestAuthRequired: every authenticated /v1 endpoint the router registers answers 401 without a
+// token, with a bad one, with a malformed header and with the operator token (R-AUTH-1, R-AUTH-4),
+// and writes nothing.
 func TestAuthRequired(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	camp := e.newCampaign(t, e.A, storage.RoleAdmin, "Target")
 	body := map[string]any{"name": "x", "email": "new@a.test", "role": "editor", "items": []any{map[string]any{"first_name": "A", "last_name": "B"}}}
 
+	routes := authRoutes(t, e, camp.ID)
+	// 36 when this test was written; a router that lost its /v1 group would leave nothing to check.
+	require.GreaterOrEqual(t, len(routes), 36, "authenticated routes found in the router: %v", routes)
+	t.Logf("%d authenticated routes", len(routes))
 	before := dbState(t, e.pool)
-	for _, r := range v1Routes(camp.ID) {
+	for _, r := range routes {
 		for _, c := range []struct {
 			name   string
 			header string
@@ -40,6 +79,7 @@ func TestAuthRequired(t *testing.T) {
 				hdr = []string{"Authorization", c.header}
 			}
 			rec := e.request(t, r.method, r.path, "", rb, hdr...)
+			require.Equalf(t, http.StatusUnauthorized, rec.Code, "%s %s with %s: %s", r.method, r.path, c.name, rec.Body.String())
 			requireError(t, rec.Code, decodeObject(t, rec), http.StatusUnauthorized, api.CodeUnauthorized)
 		}
 	}

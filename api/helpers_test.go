@@ -287,25 +287,3 @@ func mustTime(t *testing.T, v any) time.Time {
 	require.NoError(t, err)
 	return tm
 }
-
-// v1Routes lists every authenticated endpoint with a body that would be valid enough to pass binding.
-func v1Routes(someID string) []struct{ method, path string } {
-	return []struct{ method, path string }{
-		{http.MethodGet, "/v1/me"},
-		{http.MethodGet, "/v1/users"},
-		{http.MethodPost, "/v1/users"},
-		{http.MethodPatch, "/v1/users/" + someID},
-		{http.MethodGet, "/v1/account/settings"},
-		{http.MethodPatch, "/v1/account/settings"},
-		{http.MethodPost, "/v1/contacts"},
-		{http.MethodGet, "/v1/saved-searches"},
-		{http.MethodPost, "/v1/saved-searches"},
-		{http.MethodGet, "/v1/saved-searches/" + someID},
-		{http.MethodDelete, "/v1/saved-searches/" + someID},
-		{http.MethodGet, "/v1/campaigns"},
-		{http.MethodPost, "/v1/campaigns"},
-		{http.MethodGet, "/v1/campaigns/" + someID},
-		{http.MethodPatch, "/v1/campaigns/" + someID},
-		{http.MethodDelete, "/v1/campaigns/" + someID},
-	}
-}

@@ -25,10 +25,9 @@ import (
 // hears Postgres's change feed, and a change made anywhere (another process, or straight in the
 // database) reaches every process's readers.
 
-// reviewCrossWait bounds how long a change made through one process may take to reach another.
-const reviewCrossWait = 2 * time.Second
-
-// reviewFeedWait bounds waits on the change feed that need not be quick (a reconnect, a busy machine).
+// reviewFeedWait bounds every wait on the change feed (a change reaching another process, a
+// reconnect). It is a correctness bound, not a speed target: how long each change took is logged,
+// and a busy machine must not fail the test.
 const reviewFeedWait = 30 * time.Second
 
 // reviewSecondServer builds a second API server on re's database, as another process would run it
@@ -137,7 +136,7 @@ func reviewWrite(t *testing.T, h http.Handler, method, token, suffix string, bod
 }
 
 // TestReviewCacheAcrossProcesses: two API processes on one database. A write through A (comment,
-// verdict, rotation, submit) reaches B's cached review within reviewCrossWait.
+// verdict, rotation, submit) reaches B's cached review within reviewFeedWait.
 func TestReviewCacheAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	re := newReviewEnv(t)
@@ -152,7 +151,7 @@ func TestReviewCacheAcrossProcesses(t *testing.T) {
 		require.Equal(t, http.StatusCreated, code, c)
 		id, _ := c["id"].(string)
 		require.NotEmpty(t, id)
-		reviewAwait(t, b, d.Token, "B shows A's comment", reviewCrossWait, func(code int, v reviewView) bool {
+		reviewAwait(t, b, d.Token, "B shows A's comment", reviewFeedWait, func(code int, v reviewView) bool {
 			return code == http.StatusOK && v.Name == name && reviewHasComment(v.Feedback, id, "Seen on B?")
 		})
 	})
@@ -162,7 +161,7 @@ func TestReviewCacheAcrossProcesses(t *testing.T) {
 		code, body := reviewWrite(t, a, http.MethodPut, d.Token, "/items/audience",
 			map[string]any{"verdict": "change_request", "comment": "Too broad"})
 		require.Equal(t, http.StatusOK, code, body)
-		reviewAwait(t, b, d.Token, "B shows A's verdict", reviewCrossWait, func(code int, v reviewView) bool {
+		reviewAwait(t, b, d.Token, "B shows A's verdict", reviewFeedWait, func(code int, v reviewView) bool {
 			it := reviewFind(v.Feedback, storage.FeedbackChangeRequest, "audience")
 			return code == http.StatusOK && v.Name == name && it != nil && it.Comment == "Too broad"
 		})
@@ -182,7 +181,7 @@ func TestReviewCacheAcrossProcesses(t *testing.T) {
 		newToken = reviewTokenOf(t, *rotated.ShareURL)
 		require.NotEqual(t, d.Token, newToken)
 
-		reviewAwait(t, b, d.Token, "B refuses the rotated token", reviewCrossWait, func(code int, _ reviewView) bool {
+		reviewAwait(t, b, d.Token, "B refuses the rotated token", reviewFeedWait, func(code int, _ reviewView) bool {
 			return code == http.StatusNotFound
 		})
 		old := reviewSend(b, http.MethodGet, reviewPath(d.Token, ""), "", "")
@@ -210,7 +209,7 @@ func TestReviewCacheAcrossProcesses(t *testing.T) {
 		code, body := reviewWrite(t, a, http.MethodPost, newToken, "/submit", map[string]any{"author": "Ana"})
 		require.Equal(t, http.StatusOK, code, body)
 		require.Equal(t, storage.DraftNotApproved, body["status"])
-		reviewAwait(t, b, newToken, "B shows the submitted review", reviewCrossWait, func(code int, v reviewView) bool {
+		reviewAwait(t, b, newToken, "B shows the submitted review", reviewFeedWait, func(code int, v reviewView) bool {
 			return code == http.StatusOK && v.Status == storage.DraftNotApproved && v.SubmittedAt != nil
 		})
 		page = reviewSend(b, http.MethodGet, "/r/"+newToken, "", "")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -782,17 +783,22 @@ func TestReviewTokens404(t *testing.T) {
 }
 
 // TestReviewRateLimit: the page and API are limited per token and per client address (R-REVIEW-7).
+// The budgets are counted with a rate of one request an hour, so no request of the test gets a
+// token back however slow the machine; only the refill case uses a rate it can wait for.
 func TestReviewRateLimit(t *testing.T) {
 	t.Parallel()
 	re := newReviewEnv(t)
 	d := re.reviewReadyDraft(t)
+	const hourly = 1.0 / 3600 // one request an hour: a spent budget stays spent for the whole test
 	limited := func(tokenRate float64, tokenBurst int, ipRate float64, ipBurst int) http.Handler {
 		s := re.server
 		return (&api.Server{Store: s.Store, Temporal: s.Temporal, Log: s.Log, OperatorToken: s.OperatorToken,
 			PublicURL: s.PublicURL, TaskQueue: s.TaskQueue, Sealer: s.Sealer,
 			ReviewTokenRate: tokenRate, ReviewTokenBurst: tokenBurst, ReviewIPRate: ipRate, ReviewIPBurst: ipBurst}).Handler()
 	}
-	require429 := func(t *testing.T, what string, rec *httptest.ResponseRecorder) {
+	// require429 checks a refusal and answers its Retry-After, which must be the whole seconds until
+	// the next request is let through at rate per second: at least 1, at most 1/rate rounded up.
+	require429 := func(t *testing.T, what string, rec *httptest.ResponseRecorder, rate float64) int {
 		t.Helper()
 		res := rec.Result()
 		defer res.Body.Close()
@@ -805,13 +811,15 @@ func TestReviewRateLimit(t *testing.T) {
 		assert.NotEmpty(t, body.Error.Message, what)
 		ra, err := strconv.Atoi(res.Header.Get("Retry-After"))
 		require.NoError(t, err, "%s: Retry-After is whole seconds: %q", what, res.Header.Get("Retry-After"))
+		refill := int(math.Ceil(1 / rate))
 		assert.GreaterOrEqual(t, ra, 1, what)
-		assert.LessOrEqual(t, ra, 2, "%s: at one request a second, the next is at most a second or two away", what)
+		assert.LessOrEqual(t, ra, refill+1, "%s: at %g requests a second the next one is at most %d s away", what, rate, refill)
 		reviewRequireHeaders(t, what, res.Header)
+		return ra
 	}
 
 	t.Run("per token", func(t *testing.T) {
-		h := limited(1, 3, 0, 0)
+		h := limited(hourly, 3, 0, 0)
 		const addr = "192.0.2.10:4000"
 		// The page and the API share the token's budget.
 		paths := []string{"/r/" + d.Token, reviewPath(d.Token, ""), reviewPath(d.Token, "")}
@@ -819,24 +827,39 @@ func TestReviewRateLimit(t *testing.T) {
 			rec := reviewSend(h, http.MethodGet, p, "", addr)
 			require.Equal(t, http.StatusOK, rec.Code, "request %d (%s): %s", i+1, p, rec.Body.String())
 		}
-		require429(t, "4th request, API", reviewSend(h, http.MethodGet, reviewPath(d.Token, ""), "", addr))
-		require429(t, "5th request, page", reviewSend(h, http.MethodGet, "/r/"+d.Token, "", addr))
+		ra := require429(t, "4th request, API", reviewSend(h, http.MethodGet, reviewPath(d.Token, ""), "", addr), hourly)
+		assert.Greater(t, ra, 1800, "the budget is spent: the next request is most of an hour away")
+		require429(t, "5th request, page", reviewSend(h, http.MethodGet, "/r/"+d.Token, "", addr), hourly)
 		before := dbState(t, re.pool)
 		require429(t, "a limited write", reviewSend(h, http.MethodPost, reviewPath(d.Token, "/comments"),
-			`{"target":"e1-p1","kind":"note","comment":"hi"}`, addr))
+			`{"target":"e1-p1","kind":"note","comment":"hi"}`, addr), hourly)
 		requireNoWrites(t, re.pool, before)
 		// Another address does not lift the token's limit.
-		require429(t, "same token, other address", reviewSend(h, http.MethodGet, reviewPath(d.Token, ""), "", "198.51.100.20:4000"))
+		require429(t, "same token, other address", reviewSend(h, http.MethodGet, reviewPath(d.Token, ""), "", "198.51.100.20:4000"), hourly)
 		// Another token is not limited by this one's budget.
 		other, _ := sharelink.NewToken()
 		assert.Equal(t, http.StatusNotFound, reviewSend(h, http.MethodGet, reviewPath(other, ""), "", addr).Code)
-		// The bucket refills at the configured rate.
-		time.Sleep(1100 * time.Millisecond)
-		assert.Equal(t, http.StatusOK, reviewSend(h, http.MethodGet, reviewPath(d.Token, ""), "", addr).Code, "a token is back after a second")
+	})
+
+	t.Run("refill", func(t *testing.T) {
+		// One request every four seconds: the second of two requests sent one after the other is
+		// refused unless they are four seconds apart, and the Retry-After is waited out for real.
+		const quarter = 0.25
+		h := limited(quarter, 1, 0, 0)
+		const addr = "192.0.2.12:4000"
+		path := reviewPath(d.Token, "")
+		first := time.Now()
+		require.Equal(t, http.StatusOK, reviewSend(h, http.MethodGet, path, "", addr).Code, "the first request")
+		rec := reviewSend(h, http.MethodGet, path, "", addr)
+		require.NotEqualf(t, http.StatusOK, rec.Code, "a second request %s after the first was let through at one every 4 s",
+			time.Since(first).Round(time.Millisecond))
+		wait := require429(t, "the second request at once", rec, quarter)
+		time.Sleep(time.Duration(wait) * time.Second)
+		assert.Equal(t, http.StatusOK, reviewSend(h, http.MethodGet, path, "", addr).Code, "a token is back after Retry-After")
 	})
 
 	t.Run("per address", func(t *testing.T) {
-		h := limited(1, 3, 1, 5)
+		h := limited(hourly, 3, hourly, 5)
 		const addr = "192.0.2.11:4000"
 		other, _ := sharelink.NewToken()
 		want := []int{200, 200, 200, 404, 404}
@@ -846,18 +869,18 @@ func TestReviewRateLimit(t *testing.T) {
 			require.Equal(t, want[i], rec.Code, "request %d: %s", i+1, rec.Body.String())
 		}
 		// The 6th request from the address is refused although the second token has budget left.
-		require429(t, "6th request from one address", reviewSend(h, http.MethodGet, reviewPath(other, ""), "", addr))
+		require429(t, "6th request from one address", reviewSend(h, http.MethodGet, reviewPath(other, ""), "", addr), hourly)
 		third, _ := sharelink.NewToken()
-		require429(t, "a fresh token from the same address", reviewSend(h, http.MethodGet, "/r/"+third, "", addr))
+		require429(t, "a fresh token from the same address", reviewSend(h, http.MethodGet, "/r/"+third, "", addr), hourly)
 		// A forged forwarding header does not give a new address: only the connection counts.
-		require429(t, "same address", reviewSend(h, http.MethodGet, reviewPath(third, ""), "", addr))
+		require429(t, "same address", reviewSend(h, http.MethodGet, reviewPath(third, ""), "", addr), hourly)
 		fwd := newRequest(http.MethodGet, reviewPath(third, ""), "", "")
 		fwd.RemoteAddr = addr
 		fwd.Header.Set("X-Forwarded-For", "203.0.113.99")
 		fwd.Header.Set("X-Real-IP", "203.0.113.99")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, fwd)
-		require429(t, "forged X-Forwarded-For", rec)
+		require429(t, "forged X-Forwarded-For", rec, hourly)
 		// Another address still gets through.
 		assert.Equal(t, http.StatusNotFound, reviewSend(h, http.MethodGet, reviewPath(third, ""), "", "198.51.100.21:4000").Code)
 	})
