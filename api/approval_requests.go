@@ -480,7 +480,8 @@ func (s *Server) outbox(c *gin.Context) {
 }
 
 // launch serves external schedulers (R-APPR-8): it launches an approved campaign, or one that needs no
-// approval, once per version; a repeat answers the same launch record.
+// approval, once per version; a repeat answers the same launch record. Whether it may launch is decided
+// by the store inside the launching transaction, so a concurrent submit or edit cannot slip between.
 func (s *Server) launch(c *gin.Context) {
 	id, ok := pathID(c, "id")
 	if !ok {
@@ -498,44 +499,16 @@ func (s *Server) launch(c *gin.Context) {
 		abort(c, http.StatusForbidden, CodeForbidden, "only admins, and users with the approval right for their own campaigns, may launch")
 		return
 	}
-	settings, err := s.Store.Settings(ctx, u.AccountID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	in := storage.LaunchInput{AccountID: u.AccountID, CampaignID: camp.ID, ActorID: &u.ID, Source: "api"}
-	needsNoApproval := camp.Mode != storage.ModeActive || !settings.ApprovalEnabled || own
-	launched, err := s.Store.Launches(ctx, u.AccountID, camp.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	thisVersionLaunched := len(launched) > 0 && launched[0].Version == camp.Version
+	l, created, err := s.Store.LaunchCampaign(ctx, storage.LaunchInput{AccountID: u.AccountID, CampaignID: camp.ID, ActorID: &u.ID, Source: "api"})
 	switch {
-	case thisVersionLaunched:
-		// Already launched: the launch record of this version is answered below (idempotent).
-	case camp.ApprovalStatus == storage.RequestApproved:
-		r, err := s.Store.LatestApprovedRequest(ctx, u.AccountID, camp.ID)
-		if err == nil {
-			in.RequestID = &r.ID
-		} else if !isNotFound(err) {
-			s.fail(c, err)
-			return
-		}
-	case camp.ApprovalStatus == storage.RequestPending || !needsNoApproval:
-		abort(c, http.StatusConflict, CodeApprovalRequired, "this campaign needs an approved request before it launches")
+	case errors.Is(err, storage.ErrNotLaunchable):
+		abort(c, http.StatusConflict, CodeApprovalRequired, "this campaign needs an approved request of its current version before it launches "+
+			"(a direct launch by its creator counts only when self-approval is allowed)")
 		return
-	}
-	if camp.Status == storage.StatusError {
+	case errors.Is(err, storage.ErrCampaignInError):
 		abort(c, http.StatusConflict, CodeNotSubmittable, "a campaign in error cannot launch; fix it and set it ready")
 		return
-	}
-	l, created, err := s.Store.LaunchCampaign(ctx, in)
-	if errors.Is(err, storage.ErrNotLaunchable) {
-		abort(c, http.StatusConflict, CodeApprovalRequired, "the approval no longer covers this campaign; submit it again")
-		return
-	}
-	if err != nil {
+	case err != nil:
 		s.fail(c, err)
 		return
 	}

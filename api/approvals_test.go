@@ -1021,13 +1021,14 @@ func TestApprovalSelfApproval(t *testing.T) {
 	requireNoWrites(t, e.pool, before)
 	require.Equal(t, storage.RequestPending, e.storedRequest(t, acct, r2.ID).Status)
 
-	// Someone else may approve it; the submitter still launches their own campaigns directly.
+	// Someone else may approve it; a direct launch of the submitter's own campaign is a self-approval
+	// too, so it needs someone else's approval (issue 12; TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff).
 	r3 := e.submit(t, c3.ID, approverTok, e.A.Users[storage.RoleAdmin].ID)
 	status, body = e.act(t, r3.ID, "approve", e.A.Tokens[storage.RoleAdmin], "")
 	require.Equal(t, http.StatusOK, status, body)
 	direct := e.laterCampaign(t, approver, "Direct launch")
 	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+direct.ID+"/launch", approverTok, nil)
-	require.Equal(t, http.StatusCreated, status, body)
+	requireError(t, status, body, http.StatusConflict, api.CodeApprovalRequired)
 }
 
 // TestApprovalChangeApprovers checks PUT /v1/approval-requests/{id}/approvers (R-APPR-4).

@@ -318,9 +318,29 @@ func (s *Server) view(c *gin.Context, camp storage.Campaign) (campaignView, bool
 	return v[0], true
 }
 
+// CodeCampaignArchived answers any edit, submission or launch of an archived campaign (409).
+const CodeCampaignArchived = "campaign_archived"
+
+// abortArchived answers 409 campaign_archived.
+func abortArchived(c *gin.Context) {
+	abort(c, http.StatusConflict, CodeCampaignArchived, "this campaign was deleted and is archived with its approval history: "+
+		"it can be read but not changed, submitted or launched; create a new campaign instead")
+}
+
 // editableCampaign loads the campaign id of the caller's account (header only, one query) and
-// answers 403 unless the caller may edit it (SPEC §3); verb completes "may … it" in that answer.
+// answers 403 unless the caller may edit it (SPEC §3), and 409 when it is archived; verb completes
+// "may … it" in that answer.
 func (s *Server) editableCampaign(c *gin.Context, id, verb string) (storage.Campaign, bool) {
+	camp, ok := s.campaignOfEditor(c, id, verb)
+	if ok && camp.ArchivedAt != nil {
+		abortArchived(c)
+		return storage.Campaign{}, false
+	}
+	return camp, ok
+}
+
+// campaignOfEditor is editableCampaign that admits archived campaigns too.
+func (s *Server) campaignOfEditor(c *gin.Context, id, verb string) (storage.Campaign, bool) {
 	u := currentUser(c)
 	camp, err := s.Store.CampaignSummaryVisible(c.Request.Context(), u.AccountID, id)
 	if err != nil {
@@ -461,6 +481,9 @@ func (s *Server) applyEdit(c *gin.Context, cur storage.Campaign, req campaignReq
 	case errors.Is(err, storage.ErrCampaignLive):
 		abort(c, http.StatusConflict, CodeCampaignLive, "a live campaign cannot be edited; only journeys take new versions while live")
 		return storage.Campaign{}, false
+	case errors.Is(err, storage.ErrCampaignArchived):
+		abortArchived(c)
+		return storage.Campaign{}, false
 	case err != nil:
 		s.fail(c, err)
 		return storage.Campaign{}, false
@@ -569,6 +592,9 @@ func (s *Server) resubmit(c *gin.Context) {
 	}
 }
 
+// deleteCampaign deletes a campaign, or archives it when it ever had an approval request or a launch:
+// its history is append-only (R-APPR-10), so it stays readable by id and leaves the lists. Both answer
+// 204; deleting an archived campaign again changes nothing.
 func (s *Server) deleteCampaign(c *gin.Context) {
 	id, ok := pathID(c, "id")
 	if !ok {
@@ -576,26 +602,21 @@ func (s *Server) deleteCampaign(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	u := currentUser(c)
-	cur, ok := s.editableCampaign(c, id, "delete")
+	cur, ok := s.campaignOfEditor(c, id, "delete")
 	if !ok {
 		return
 	}
-	if cur.ApprovalStatus == storage.RequestPending {
+	err := s.Store.DeleteCampaign(ctx, u.AccountID, cur.ID)
+	switch {
+	case errors.Is(err, storage.ErrApprovalPending):
 		abortPending(c)
-		return
-	}
-	if cur.Status == storage.StatusLive || cur.Status == storage.StatusScheduled {
+	case errors.Is(err, storage.ErrCampaignLaunched):
 		abort(c, http.StatusConflict, "campaign_launched", "a scheduled or live campaign cannot be deleted")
-		return
-	}
-	err := s.Store.DeleteCampaign(ctx, u.AccountID, id)
-	if errors.Is(err, storage.ErrHasDrafts) {
+	case errors.Is(err, storage.ErrHasDrafts):
 		abort(c, http.StatusConflict, "campaign_has_drafts", "this campaign has approval drafts, which are kept as a permanent record; it cannot be deleted")
-		return
-	}
-	if err != nil {
+	case err != nil:
 		s.fail(c, err)
-		return
+	default:
+		c.Status(http.StatusNoContent)
 	}
-	c.Status(http.StatusNoContent)
 }

@@ -71,7 +71,8 @@ func respondInvalid(c *gin.Context, err error) bool {
 	return false
 }
 
-// fail maps a store error to its answer: ErrNotFound is 404, anything else a logged 500.
+// fail maps a store error to its answer: ErrNotFound is 404, an archived campaign 409, anything else a
+// logged 500.
 func (s *Server) fail(c *gin.Context, err error) {
 	if errors.Is(err, storage.ErrNotFound) {
 		abort(c, http.StatusNotFound, CodeNotFound, "no such resource in this account")
@@ -86,6 +87,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 		logger(c).Warn("database unavailable", zap.Error(err))
 		c.Header("Retry-After", "1")
 		abort(c, http.StatusServiceUnavailable, "unavailable", "the database is not reachable right now; retry in a moment")
+		return
+	}
+	if storage.IsCampaignArchived(err) {
+		abortArchived(c)
 		return
 	}
 	logger(c).Error("request failed", zap.Error(err))

@@ -27,6 +27,8 @@ const (
 )
 
 // Campaign is a campaign or journey with its approval state. Content is loaded only for single reads.
+// ArchivedAt is when a campaign with approval history was deleted: it is kept, readable by id, out of
+// lists and closed to edits (R-APPR-10); null for a campaign in use.
 type Campaign struct {
 	ID             string           `json:"id"`
 	AccountID      string           `json:"account_id"`
@@ -41,6 +43,7 @@ type Campaign struct {
 	Version        int              `json:"version"`
 	CreatedAt      time.Time        `json:"created_at"`
 	UpdatedAt      time.Time        `json:"updated_at"`
+	ArchivedAt     *time.Time       `json:"archived_at"`
 	Content        *CampaignContent `json:"content,omitempty"`
 }
 
@@ -125,11 +128,11 @@ type Cursor struct {
 }
 
 const campaignColumns = `c.id, c.account_id, c.created_by, c.name, c.kind, c.mode, c.start_at, c.end_at,
-	c.status, c.approval_status, c.version, c.created_at, c.updated_at`
+	c.status, c.approval_status, c.version, c.created_at, c.updated_at, c.archived_at`
 
 func campaignScan(c *Campaign) []any {
 	return []any{&c.ID, &c.AccountID, &c.CreatedBy, &c.Name, &c.Kind, &c.Mode, &c.StartAt, &c.EndAt,
-		&c.Status, &c.ApprovalStatus, &c.Version, &c.CreatedAt, &c.UpdatedAt}
+		&c.Status, &c.ApprovalStatus, &c.Version, &c.CreatedAt, &c.UpdatedAt, &c.ArchivedAt}
 }
 
 // CreateCampaign creates a campaign in status draft with its content, in one transaction.
@@ -207,7 +210,8 @@ func (s *Store) campaign(ctx context.Context, accountID, id string, includeHidde
 	return c, nil
 }
 
-// Campaigns lists the visible campaigns of account accountID, newest first, after the cursor when given.
+// Campaigns lists the visible campaigns of account accountID that are not archived, newest first, after
+// the cursor when given.
 func (s *Store) Campaigns(ctx context.Context, accountID string, after *Cursor, limit int) ([]Campaign, error) {
 	args := []any{accountID, limit}
 	where := ""
@@ -216,7 +220,7 @@ func (s *Store) Campaigns(ctx context.Context, accountID string, after *Cursor, 
 		args = append(args, after.CreatedAt, after.ID)
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns c
-		WHERE c.account_id = $1 AND NOT c.hidden`+where+`
+		WHERE c.account_id = $1 AND NOT c.hidden AND c.archived_at IS NULL`+where+`
 		ORDER BY c.created_at DESC, c.id DESC LIMIT $2`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: campaigns: %w", err)
@@ -237,6 +241,21 @@ var ErrApprovalPending = errors.New("campaign has a pending approval request")
 // ErrCampaignLive is returned for an edit of a live campaign (journeys get a new version instead).
 var ErrCampaignLive = errors.New("campaign is live")
 
+// ErrCampaignArchived is returned for any edit, submission or launch of an archived campaign.
+var ErrCampaignArchived = errors.New("campaign is archived")
+
+// ErrCampaignLaunched is returned when deleting a scheduled or live campaign.
+var ErrCampaignLaunched = errors.New("campaign is scheduled or live")
+
+// archivedConstraint names the database's refusal of a request for an archived campaign (migration 00008).
+const archivedConstraint = "campaigns_not_archived"
+
+// IsCampaignArchived reports whether err refuses a write because the campaign is archived, whether the
+// store found it (ErrCampaignArchived) or the database's trigger did.
+func IsCampaignArchived(err error) bool {
+	return errors.Is(err, ErrCampaignArchived) || constraintName(err) == archivedConstraint
+}
+
 // EditOutcome says what an edit did to the campaign's approval.
 type EditOutcome struct {
 	// DroppedApproval is true when the edit voided an approval not yet launched (R-CAMP-3).
@@ -253,12 +272,16 @@ func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p Camp
 	var out EditOutcome
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var kind, status, approval, policy string
-		err := tx.QueryRow(ctx, `SELECT c.kind, c.status, c.approval_status, a.journey_version_policy
+		var archived bool
+		err := tx.QueryRow(ctx, `SELECT c.kind, c.status, c.approval_status, a.journey_version_policy, c.archived_at IS NOT NULL
 			FROM campaigns c JOIN accounts a ON a.id = c.account_id
 			WHERE c.account_id = $1 AND c.id = $2 AND NOT c.hidden FOR UPDATE OF c`, accountID, id).
-			Scan(&kind, &status, &approval, &policy)
+			Scan(&kind, &status, &approval, &policy, &archived)
 		if err != nil {
 			return err
+		}
+		if archived {
+			return ErrCampaignArchived
 		}
 		if approval == "pending" {
 			return ErrApprovalPending
@@ -317,7 +340,7 @@ func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p Camp
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrApprovalPending) || errors.Is(err, ErrCampaignLive) {
+		if errors.Is(err, ErrApprovalPending) || errors.Is(err, ErrCampaignLive) || errors.Is(err, ErrCampaignArchived) {
 			return Campaign{}, EditOutcome{}, fmt.Errorf("storage: update campaign: %w", err)
 		}
 		return Campaign{}, EditOutcome{}, notFound("storage: update campaign", err)
@@ -328,23 +351,55 @@ func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p Camp
 // ErrHasDrafts is returned when deleting a campaign whose approval drafts are a permanent record (R-DRAFT-13).
 var ErrHasDrafts = errors.New("campaign has approval drafts")
 
-// DeleteCampaign deletes visible campaign id of account accountID and its content. A campaign with
-// approval drafts is kept (ErrHasDrafts): the drafts are a permanent record.
+// DeleteCampaign deletes visible campaign id of account accountID and its content, in one transaction
+// with the campaign row locked. A campaign that ever had an approval request or a launch is archived
+// instead (archived_at set, every row kept), since its history is append-only (R-APPR-10); deleting an
+// archived campaign again changes nothing. It refuses a campaign waiting for approval
+// (ErrApprovalPending), a scheduled or live one (ErrCampaignLaunched), and one with approval drafts
+// (ErrHasDrafts), which are a permanent record.
 func (s *Store) DeleteCampaign(ctx context.Context, accountID, id string) error {
-	var drafts bool
-	if err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_drafts WHERE campaign_id = $1)`, id).Scan(&drafts); err != nil {
-		return fmt.Errorf("storage: delete campaign: %w", err)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var status, approval string
+		var archived bool
+		if err := tx.QueryRow(ctx, `SELECT status, approval_status, archived_at IS NOT NULL FROM campaigns
+			WHERE account_id = $1 AND id = $2 AND NOT hidden FOR UPDATE`, accountID, id).Scan(&status, &approval, &archived); err != nil {
+			return err
+		}
+		switch {
+		case archived:
+			return nil
+		case approval == RequestPending:
+			return ErrApprovalPending
+		case status == StatusScheduled || status == StatusLive:
+			return ErrCampaignLaunched
+		}
+		// Separate statements, run after the lock: each sees what committed before it was taken.
+		var drafts bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_drafts WHERE campaign_id = $1)`, id).Scan(&drafts); err != nil {
+			return err
+		}
+		if drafts {
+			return ErrHasDrafts
+		}
+		var history bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_requests WHERE campaign_id = $1)
+			OR EXISTS (SELECT 1 FROM campaign_launches WHERE campaign_id = $1)`, id).Scan(&history); err != nil {
+			return err
+		}
+		if history {
+			_, err := tx.Exec(ctx, `UPDATE campaigns SET archived_at = now(), updated_at = now() WHERE id = $1`, id)
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM campaigns WHERE id = $1`, id)
+		return err
+	})
+	for _, known := range []error{ErrApprovalPending, ErrCampaignLaunched, ErrHasDrafts} {
+		if errors.Is(err, known) {
+			return fmt.Errorf("storage: delete campaign: %w", err)
+		}
 	}
-	if drafts {
-		return fmt.Errorf("storage: delete campaign: %w", ErrHasDrafts)
-	}
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM campaigns c WHERE account_id = $1 AND id = $2 AND NOT hidden
-		AND approval_status <> 'pending' AND NOT EXISTS (SELECT 1 FROM approval_drafts d WHERE d.campaign_id = c.id)`, accountID, id)
 	if err != nil {
-		return fmt.Errorf("storage: delete campaign: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("storage: delete campaign: %w", ErrNotFound)
+		return notFound("storage: delete campaign", err)
 	}
 	return nil
 }

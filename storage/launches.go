@@ -9,7 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ErrNotLaunchable is returned when the campaign's approval no longer covers its current version.
+// ErrNotLaunchable is returned when the campaign may not launch without an approval it does not have:
+// its approval no longer covers its current version, a request is pending, or it needs one (R-APPR-8).
 var ErrNotLaunchable = errors.New("campaign is not approved for launch")
 
 // Launch is the record the sending system reads: this version of this campaign is live (R-APPR-8).
@@ -27,7 +28,8 @@ type Launch struct {
 type LaunchInput struct {
 	AccountID  string
 	CampaignID string
-	// RequestID, when set, must be the approved request of the campaign's current version.
+	// RequestID, when set, must be the approved request of the campaign's current version (the
+	// workflow's launch). Without it (POST …/launch) the store decides whether the campaign may launch.
 	RequestID *string
 	ActorID   *string
 	Source    string // "workflow" or "api"
@@ -40,24 +42,46 @@ func launchScan(l *Launch) []any {
 }
 
 // LaunchCampaign sets the campaign live and writes its launch record, once per version: a second
-// call returns the first record with created false.
+// call returns the first record with created false. Everything it decides on is read in its one
+// transaction with the campaign row locked, so a concurrent submit or edit either commits first and
+// is seen, or waits until the launch has committed.
+//
+// Without in.RequestID it is the direct launch of R-APPR-2 and R-APPR-8: an approved campaign launches
+// with the approved request of its current version; otherwise it launches only when it needs no
+// approval (mode not active, approvals off, or its creator holds the approval right and the account
+// allows self-approval). A pending request, or a needed approval, is ErrNotLaunchable; a campaign in
+// status error is ErrCampaignInError; an archived one ErrCampaignArchived.
 func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, created bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var version int
-		var approval string
-		if err := tx.QueryRow(ctx, `SELECT version, approval_status FROM campaigns WHERE account_id = $1 AND id = $2 AND NOT hidden FOR UPDATE`,
-			in.AccountID, in.CampaignID).Scan(&version, &approval); err != nil {
+		var status, mode, approval, createdBy string
+		var archived, approvalEnabled, allowSelf bool
+		if err := tx.QueryRow(ctx, `SELECT c.version, c.status, c.mode, c.approval_status, c.created_by,
+			c.archived_at IS NOT NULL, a.approval_enabled, a.allow_self_approval
+			FROM campaigns c JOIN accounts a ON a.id = c.account_id
+			WHERE c.account_id = $1 AND c.id = $2 AND NOT c.hidden FOR UPDATE OF c`, in.AccountID, in.CampaignID).
+			Scan(&version, &status, &mode, &approval, &createdBy, &archived, &approvalEnabled, &allowSelf); err != nil {
 			return err
+		}
+		direct := in.RequestID == nil
+		if archived && direct {
+			return ErrCampaignArchived
+		}
+		if archived {
+			// The workflow records launch_skipped, as for any approval that no longer covers the campaign.
+			return ErrNotLaunchable
 		}
 		err := tx.QueryRow(ctx, `SELECT `+launchColumns+` FROM campaign_launches WHERE campaign_id = $1 AND version = $2`,
 			in.CampaignID, version).Scan(launchScan(&l)...)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		launched := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if in.RequestID != nil {
+		switch {
+		case !direct:
+			if launched {
+				return nil
+			}
 			var ok bool
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_requests WHERE id = $1 AND campaign_id = $2
 				AND status = 'approved' AND campaign_version = $3)`, *in.RequestID, in.CampaignID, version).Scan(&ok); err != nil {
@@ -66,6 +90,39 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 			if !ok || approval != RequestApproved {
 				return ErrNotLaunchable
 			}
+		case launched:
+			// This version is live already: the repeat answers its record (idempotent), unless the
+			// campaign has since been set to error.
+		case approval == RequestApproved:
+			var id string
+			err := tx.QueryRow(ctx, `SELECT id FROM approval_requests WHERE campaign_id = $1 AND status = 'approved'
+				AND campaign_version = $2 ORDER BY decided_at DESC LIMIT 1`, in.CampaignID, version).Scan(&id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrNotLaunchable
+			}
+			if err != nil {
+				return err
+			}
+			in.RequestID = &id
+		case approval == RequestPending:
+			return ErrNotLaunchable
+		default:
+			selfLaunch := false
+			if in.ActorID != nil && *in.ActorID == createdBy && allowSelf {
+				if err := tx.QueryRow(ctx, `SELECT `+hasRightSQL+` FROM users u WHERE u.id = $1 AND u.account_id = $2`,
+					*in.ActorID, in.AccountID).Scan(&selfLaunch); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+			}
+			if mode == ModeActive && approvalEnabled && !selfLaunch {
+				return ErrNotLaunchable
+			}
+		}
+		if direct && status == StatusError {
+			return ErrCampaignInError
+		}
+		if launched {
+			return nil
 		}
 		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'live', live_version = version, updated_at = now() WHERE id = $1`,
 			in.CampaignID); err != nil {
@@ -83,7 +140,7 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, ErrNotLaunchable) {
+		if errors.Is(err, ErrNotLaunchable) || errors.Is(err, ErrCampaignInError) || errors.Is(err, ErrCampaignArchived) {
 			return Launch{}, false, fmt.Errorf("storage: launch: %w", err)
 		}
 		return Launch{}, false, notFound("storage: launch", err)

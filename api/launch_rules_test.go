@@ -1,0 +1,183 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/storage"
+)
+
+// Tests of issue 12's launch rules (R-APPR-2, R-APPR-8): allow_self_approval holds for direct launches,
+// and the launch decides inside the transaction that launches.
+
+// TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff: with allow_self_approval off, a direct launch by
+// the campaign's creator (an approver, or an admin) no longer counts as an approval: it answers 409
+// approval_required and writes nothing, until someone else approves a request. Campaigns that need no
+// approval (mode test) still launch, and with the setting on the creator's launch works as before.
+func TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	A := e.A
+	acct := A.Account.ID
+	approver, approverTok := A.Users[storage.RoleApprover], A.Tokens[storage.RoleApprover]
+	admin, adminTok := A.Users[storage.RoleAdmin], A.Tokens[storage.RoleAdmin]
+	launch := func(campID, token string) (int, map[string]any) {
+		return e.do(t, http.MethodPost, "/v1/campaigns/"+campID+"/launch", token, nil)
+	}
+	setSelfApproval := func(on bool) {
+		status, body := e.do(t, http.MethodPatch, "/v1/account/settings", adminTok, map[string]any{"allow_self_approval": on})
+		require.Equal(t, http.StatusOK, status, body)
+		require.Equal(t, on, body["allow_self_approval"])
+	}
+
+	// With the setting on (the default) the approver's own campaign launches directly.
+	allowed := e.laterCampaign(t, approver, "Own, self-approval on")
+	status, body := launch(allowed.ID, approverTok)
+	require.Equal(t, http.StatusCreated, status, body)
+
+	setSelfApproval(false)
+	own := e.laterCampaign(t, approver, "Own, self-approval off")
+	adminOwn := e.laterCampaign(t, admin, "Admin's own, self-approval off")
+	testMode := e.campaignAs(t, approver, "Own test send", storage.KindCampaign, storage.ModeTest, in(time.Hour), in(2*time.Hour))
+	before := dbState(t, e.pool)
+	status, body = launch(own.ID, approverTok)
+	requireError(t, status, body, http.StatusConflict, api.CodeApprovalRequired)
+	status, body = launch(adminOwn.ID, adminTok)
+	requireError(t, status, body, http.StatusConflict, api.CodeApprovalRequired)
+	requireNoWrites(t, e.pool, before)
+	require.Equal(t, storage.StatusDraft, e.storedCampaign(t, acct, own.ID).Status)
+
+	// A campaign that needs no approval at all still launches.
+	status, body = launch(testMode.ID, approverTok)
+	require.Equal(t, http.StatusCreated, status, body)
+
+	// Someone else's approval lets the creator launch; the launch refers to that request.
+	r := e.submit(t, own.ID, approverTok, admin.ID)
+	status, body = launch(own.ID, approverTok)
+	requireError(t, status, body, http.StatusConflict, api.CodeApprovalRequired)
+	status, body = e.act(t, r.ID, "approve", adminTok, "")
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = launch(own.ID, approverTok)
+	require.Contains(t, []int{http.StatusCreated, http.StatusOK}, status, body)
+	l := body["launch"].(map[string]any)
+	require.Equal(t, r.ID, l["request_id"])
+	require.Equal(t, storage.StatusLive, e.storedCampaign(t, acct, own.ID).Status)
+
+	// Turned on again, the creator's direct launch counts once more.
+	setSelfApproval(true)
+	status, body = launch(adminOwn.ID, adminTok)
+	require.Equal(t, http.StatusCreated, status, body)
+}
+
+// raceOutcome is what one round of a launch race answered.
+type raceOutcome struct {
+	launch, other int
+	launchBody    string
+}
+
+// raceRound sends the launch and the other request at the same moment and waits for both answers.
+func raceRound(e *env, launch, other *http.Request) raceOutcome {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	var l, o *httptest.ResponseRecorder
+	wg.Add(2)
+	go func() { defer wg.Done(); <-start; l = serve(e, launch) }()
+	go func() { defer wg.Done(); <-start; o = serve(e, other) }()
+	close(start)
+	wg.Wait()
+	return raceOutcome{launch: l.Code, other: o.Code, launchBody: l.Body.String()}
+}
+
+// TestLaunchDecidesInsideItsTransaction races POST …/launch against an edit and against a submit, each
+// round on a fresh campaign (R-APPR-8). The decision "needs no approval" must be made on the campaign
+// as it is when the launch commits, never on an earlier read:
+//   - edit: a test-mode campaign is switched to active while an admin launches it. Either the launch
+//     wins (the edit then meets a live campaign, 409 campaign_live) or the edit wins (the launch then
+//     needs an approval, 409 approval_required); a launch of an active, unapproved campaign is a failure.
+//   - submit: an approver launches their own campaign while submitting it to the admin. The launch may
+//     only go through if it committed before the submission: no launch of a campaign whose request was
+//     already pending.
+func TestLaunchDecidesInsideItsTransaction(t *testing.T) {
+	t.Parallel()
+	const rounds = 40
+	e := newEnv(t)
+	A := e.A
+	acct := A.Account.ID
+	ctx := context.Background()
+	collab, collabTok := A.Users[storage.RoleCollaborator], A.Tokens[storage.RoleCollaborator]
+	approver, approverTok := A.Users[storage.RoleApprover], A.Tokens[storage.RoleApprover]
+	admin, adminTok := A.Users[storage.RoleAdmin], A.Tokens[storage.RoleAdmin]
+
+	t.Run("edit", func(t *testing.T) {
+		launched, edited := 0, 0
+		for i := range rounds {
+			c := e.campaignAs(t, collab, fmt.Sprintf("Edit race %d", i), storage.KindCampaign, storage.ModeTest, in(time.Hour), in(2*time.Hour))
+			out := raceRound(e,
+				newRequest(http.MethodPost, "/v1/campaigns/"+c.ID+"/launch", adminTok, ""),
+				newRequest(http.MethodPatch, "/v1/campaigns/"+c.ID, collabTok, `{"mode":"active"}`))
+			stored := e.storedCampaign(t, acct, c.ID)
+			switch {
+			case out.launch == http.StatusCreated && out.other == http.StatusConflict:
+				launched++
+				require.Equal(t, storage.ModeTest, stored.Mode)
+				require.Equal(t, storage.StatusLive, stored.Status)
+			case out.launch == http.StatusConflict && out.other == http.StatusOK:
+				edited++
+				require.Equal(t, api.CodeApprovalRequired, errorCode([]byte(out.launchBody)), out.launchBody)
+				require.Equal(t, storage.ModeActive, stored.Mode)
+				require.Equal(t, storage.StatusDraft, stored.Status)
+				require.Zero(t, launchCount(t, e, c.ID))
+			default:
+				require.Failf(t, "an active campaign launched without approval",
+					"round %d: launch %d (%s), edit %d; stored mode %s, status %s", i, out.launch, out.launchBody, out.other, stored.Mode, stored.Status)
+			}
+		}
+		t.Logf("edit race: launch first %d, edit first %d", launched, edited)
+		var n int
+		require.NoError(t, e.pool.QueryRow(ctx, `SELECT count(*) FROM campaigns c JOIN campaign_launches l ON l.campaign_id = c.id
+			WHERE c.account_id = $1 AND c.mode = 'active' AND l.request_id IS NULL AND c.created_by = $2`, acct, collab.ID).Scan(&n))
+		require.Zero(t, n, "no active campaign of the collaborator may launch without an approved request")
+	})
+
+	t.Run("submit", func(t *testing.T) {
+		body, err := json.Marshal(submitBody("please", admin.ID))
+		require.NoError(t, err)
+		launched, submitted, both := 0, 0, 0
+		for i := range rounds {
+			c := e.laterCampaign(t, approver, fmt.Sprintf("Submit race %d", i))
+			out := raceRound(e,
+				newRequest(http.MethodPost, "/v1/campaigns/"+c.ID+"/launch", approverTok, ""),
+				newRequest(http.MethodPost, "/v1/campaigns/"+c.ID+"/approval-requests", approverTok, string(body)))
+			switch {
+			case out.launch == http.StatusCreated && out.other == http.StatusCreated:
+				// Both went through. That is only right when the launch committed first and the
+				// submission was stored after it (a submission's own check is not under test here).
+				both++
+				var launchedAt, submittedAt time.Time
+				require.NoError(t, e.pool.QueryRow(ctx, `SELECT l.launched_at, ev.at FROM campaign_launches l
+					JOIN approval_events ev ON ev.campaign_id = l.campaign_id AND ev.type = 'submitted'
+					WHERE l.campaign_id = $1`, c.ID).Scan(&launchedAt, &submittedAt))
+				require.Truef(t, launchedAt.Before(submittedAt),
+					"round %d: launched at %s although its request was submitted (pending) at %s", i, launchedAt, submittedAt)
+			case out.launch == http.StatusCreated:
+				launched++
+			case out.other == http.StatusCreated:
+				submitted++
+				require.Equal(t, api.CodeApprovalRequired, errorCode([]byte(out.launchBody)), out.launchBody)
+				require.Zero(t, launchCount(t, e, c.ID), "round %d: a campaign with a pending request launched", i)
+			default:
+				require.Failf(t, "neither went through", "round %d: launch %d (%s), submit %d", i, out.launch, out.launchBody, out.other)
+			}
+		}
+		t.Logf("submit race: launch only %d, submit only %d, launch then submit %d", launched, submitted, both)
+	})
+}
