@@ -5,7 +5,9 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -97,6 +99,10 @@ func (s *Server) Handler() http.Handler {
 	s.reviewCache = newReviewCache()
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// A path with an extra or missing trailing slash is not an endpoint: it answers the JSON 404 of
+	// NoRoute, not an HTML redirect (SPEC §10).
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	s.trustProxies(r)
 	r.Use(s.requestContext, gin.CustomRecoveryWithWriter(nil, s.recovery))
 	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, CodeNotFound, "no such endpoint") })
@@ -112,7 +118,7 @@ func (s *Server) Handler() http.Handler {
 
 	// The client review: no login, the share token is the credential (SPEC §5).
 	r.GET("/r/:token", reviewHeaders, s.reviewDraft(true), s.reviewPage)
-	r.GET("/review-assets/*file", reviewHeaders, gin.WrapH(reviewAssets()))
+	r.GET("/review-assets/*file", reviewHeaders, reviewAssetFilesOnly, gin.WrapH(reviewAssets()))
 	pub := r.Group("/v1/public/reviews/:token", reviewHeaders, s.reviewDraft(false))
 	pub.GET("", s.getReview)
 	pub.PUT("/items/:target", s.putReviewItem)
@@ -164,21 +170,25 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readyz answers 200 only when both Postgres and Temporal answer.
+// readyz answers 200 only when both Postgres and Temporal answer. Anyone may ask, so the answer names
+// the dependency that failed ("unavailable") and the error itself goes to the log.
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
 	checks := gin.H{"postgres": "ok", "temporal": "ok"}
 	ready := true
 	if err := s.Store.Ping(ctx); err != nil {
-		checks["postgres"] = err.Error()
+		logger(c).Warn("readyz: postgres does not answer", zap.Error(err))
+		checks["postgres"] = "unavailable"
 		ready = false
 	}
 	if s.Temporal == nil {
-		checks["temporal"] = "no client"
+		logger(c).Warn("readyz: no temporal client")
+		checks["temporal"] = "unavailable"
 		ready = false
 	} else if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"] = err.Error()
+		logger(c).Warn("readyz: temporal does not answer", zap.Error(err))
+		checks["temporal"] = "unavailable"
 		ready = false
 	}
 	if !ready {
@@ -189,6 +199,21 @@ func (s *Server) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+}
+
+// reviewAssetFilesOnly lets through requests that name one file of the review page's assets; the folder
+// itself, sub-folders and unknown names answer the JSON 404, so the folder is never listed.
+func reviewAssetFilesOnly(c *gin.Context) {
+	name := strings.TrimPrefix(c.Param("file"), "/")
+	files, err := fs.Sub(reviewAssetsFS, "review/assets")
+	var st fs.FileInfo
+	if err == nil && fs.ValidPath(name) {
+		st, err = fs.Stat(files, name)
+	}
+	if err != nil || st == nil || st.IsDir() {
+		abort(c, http.StatusNotFound, CodeNotFound, "no such file")
+		return
+	}
 }
 
 func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
