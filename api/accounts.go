@@ -16,7 +16,8 @@ type createAccountRequest struct {
 	AdminEmail string `json:"admin_email"`
 }
 
-// createAccount provisions a tenant with its first admin (R-AUTH-4, operator token only).
+// createAccount provisions a tenant with its first admin (R-AUTH-4, operator token only); the admin's
+// token is shown this once and never cached.
 func (s *Server) createAccount(c *gin.Context) {
 	var req createAccountRequest
 	if !bindJSON(c, &req) {
@@ -41,6 +42,7 @@ func (s *Server) createAccount(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	answerHasSecrets(c, "token")
 	c.JSON(http.StatusCreated, gin.H{"account": acct, "admin": admin, "token": token})
 }
 

@@ -51,6 +51,7 @@ func (s *Server) draftView(c *gin.Context, d storage.ApprovalDraft) draftView {
 	}
 	u := s.PublicURL + "/r/" + tok
 	v.ShareURL = &u
+	answerHasSecrets(c, "share_url") // the link opens the review without login
 	return v
 }
 

@@ -283,7 +283,16 @@ func (s *Server) decide(update string) gin.HandlerFunc {
 				return
 			}
 		}
-		out, err := s.runUpdate(c.Request.Context(), r, update, workflows.DecisionInput{ActorID: u.ID, Note: body.Note})
+		// Once sent, the decision happens whether or not its client waits: its outcome is awaited a
+		// while after the client left, so a keyed retry gets it (issue 12). A keyed retry also sends the
+		// same Update id, and Temporal answers the first Update's outcome instead of deciding again.
+		ctx, done := outliveClient(c, s.decisionGrace())
+		defer done()
+		out, err := s.runUpdateID(ctx, r, update, keyedUpdateID(c, update), workflows.DecisionInput{ActorID: u.ID, Note: body.Note})
+		if err != nil && ctx.Err() != nil {
+			abort(c, statusClientClosed, "client_closed", "the request was cancelled")
+			return
+		}
 		if err != nil {
 			s.updateFailed(c, err)
 			return
@@ -338,7 +347,14 @@ func (s *Server) changeApprovers(c *gin.Context) {
 
 // runUpdate sends an Update to the request's workflow and waits for its outcome.
 func (s *Server) runUpdate(ctx context.Context, r storage.ApprovalRequest, name string, arg any) (storage.ApprovalRequest, error) {
+	return s.runUpdateID(ctx, r, name, "", arg)
+}
+
+// runUpdateID is runUpdate with the Update's id: an Update with the id of one the workflow already
+// ran, even one that has closed since, answers that Update's outcome. An empty id is a fresh one.
+func (s *Server) runUpdateID(ctx context.Context, r storage.ApprovalRequest, name, updateID string, arg any) (storage.ApprovalRequest, error) {
 	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		UpdateID:     updateID,
 		WorkflowID:   workflows.ApprovalRequestWorkflowID(r.ID),
 		UpdateName:   name,
 		Args:         []any{arg},

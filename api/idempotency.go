@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -62,15 +65,15 @@ func (s *Server) idempotent(c *gin.Context) {
 	h.Write(body)
 	u := currentUser(c)
 	ctx := c.Request.Context()
-	state, status, stored, err := s.Store.BeginIdempotent(ctx, u.ID, key, h.Sum(nil))
+	claim, err := s.Store.BeginIdempotent(ctx, u.ID, key, h.Sum(nil))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	switch state {
+	switch claim.State {
 	case storage.IdempotencyReplay:
 		c.Header("Idempotent-Replayed", "true")
-		c.Data(status, "application/json; charset=utf-8", stored)
+		c.Data(claim.Status, "application/json; charset=utf-8", claim.Response)
 		c.Abort()
 		return
 	case storage.IdempotencyInProgress:
@@ -81,31 +84,159 @@ func (s *Server) idempotent(c *gin.Context) {
 		invalid(c, IdempotencyKeyHeader, "was already used for a different request; use a new key")
 		return
 	}
-	c.Set(ctxIdempotencyKey, key)
+	c.Set(ctxIdempotencyKey, idempotencyClaim{key: key, claimID: claim.ClaimID})
 	cw := &captureWriter{ResponseWriter: c.Writer}
 	c.Writer = cw
 	c.Next()
-	// Store or release the key even if the client went away.
+	// Store or release the key even if the client went away. A failure on the server (5xx) and a
+	// request cut short because its client left (499) are not answers: the key is released, so a
+	// retry runs again (and finds what the first attempt did: derived ids, keyed Update ids).
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if code := cw.Status(); code >= 500 {
-		err = s.Store.AbandonIdempotent(sctx, u.ID, key)
+	code := cw.Status()
+	store := code < 500 && code != statusClientClosed
+	answer := cw.buf.Bytes()
+	if store {
+		if answer, err = withoutSecrets(answer, c.GetStringSlice(ctxSecretFields)); err != nil {
+			logger(c).Error("idempotency key: the answer carries secrets that cannot be withheld; not stored", zap.Error(err))
+			store = false
+		}
+	}
+	if store {
+		err = s.Store.CompleteIdempotent(sctx, u.ID, key, code, answer)
 	} else {
-		err = s.Store.CompleteIdempotent(sctx, u.ID, key, code, cw.buf.Bytes())
+		err = s.Store.AbandonIdempotent(sctx, u.ID, key)
 	}
 	if err != nil {
 		logger(c).Error("idempotency key", zap.Error(err))
 	}
 }
 
-const ctxIdempotencyKey = "signoff.idempotency_key"
+// statusClientClosed is the status of a request cut short because its client went away.
+const statusClientClosed = 499
 
-// idempotentID is the id of the resource a keyed request creates: derived from the user and the key,
-// so a repeat after a crash finds the first one; a fresh random id without a key.
+const (
+	ctxIdempotencyKey = "signoff.idempotency_key"
+	ctxSecretFields   = "signoff.secret_fields"
+)
+
+// idempotencyClaim is the Idempotency-Key a request runs under, and the claim of this use of it.
+type idempotencyClaim struct {
+	key, claimID string
+}
+
+// answerHasSecrets marks the answer about to be written as carrying secrets (tokens, share links) in
+// the named top-level fields of its JSON object: it must not be cached (Cache-Control: no-store), and
+// the copy kept for Idempotency-Key replays has those fields null, so a replay never shows the
+// secret again. The first answer is the only one that carries it.
+func answerHasSecrets(c *gin.Context, fields ...string) {
+	c.Header("Cache-Control", "no-store")
+	marked := c.GetStringSlice(ctxSecretFields)
+	for _, f := range fields {
+		if !slices.Contains(marked, f) {
+			marked = append(marked, f)
+		}
+	}
+	c.Set(ctxSecretFields, marked)
+}
+
+// withoutSecrets returns the JSON object body with the named top-level fields set to null; body
+// itself when no field is named.
+func withoutSecrets(body []byte, fields []string) ([]byte, error) {
+	if len(fields) == 0 {
+		return body, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return nil, fmt.Errorf("withhold %v: %w", fields, err)
+	}
+	for _, f := range fields {
+		if _, ok := obj[f]; ok {
+			obj[f] = json.RawMessage("null")
+		}
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("withhold %v: %w", fields, err)
+	}
+	return out, nil
+}
+
+// idempotentID is the id of the resource a keyed request creates: derived from the user, the key and
+// the key's claim, so a repeat after a crash finds the first one; a fresh random id without a key.
 func idempotentID(c *gin.Context, kind string) string {
-	key, ok := c.Get(ctxIdempotencyKey)
+	v, ok := c.Get(ctxIdempotencyKey)
 	if !ok {
 		return uuid.NewString()
 	}
-	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("signoff:"+kind+":"+currentUser(c).ID+":"+key.(string))).String()
+	k := v.(idempotencyClaim)
+	name := "signoff:" + kind + ":" + currentUser(c).ID + ":" + k.key
+	if k.claimID != "" {
+		name += ":" + k.claimID // a key reused after it expired creates anew
+	}
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(name)).String()
+}
+
+// defaultDecisionGrace is how long a decision's outcome is awaited after its client went away.
+const defaultDecisionGrace = 30 * time.Second
+
+func (s *Server) decisionGrace() time.Duration {
+	if s.DecisionGrace > 0 {
+		return s.DecisionGrace
+	}
+	return defaultDecisionGrace
+}
+
+// outliveClient returns a context for work whose outcome must be known even when the client gives up
+// (it is stored for an Idempotency-Key retry): it ends grace after the request's context ends, not
+// at once. done releases it.
+func outliveClient(c *gin.Context, grace time.Duration) (ctx context.Context, done func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(c.Request.Context()))
+	stop := context.AfterFunc(c.Request.Context(), func() {
+		select {
+		case <-time.After(grace):
+			cancel()
+		case <-ctx.Done():
+		}
+	})
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// keyedUpdateID is the Update id of a keyed decision, derived like idempotentID: a retry sends the
+// Update its first attempt sent, and Temporal answers that Update's outcome rather than running the
+// decision again (which would answer 409 already_handled for the caller's own decision). Without
+// a key it is empty, and the SDK picks a fresh id.
+func keyedUpdateID(c *gin.Context, update string) string {
+	if _, ok := c.Get(ctxIdempotencyKey); !ok {
+		return ""
+	}
+	return idempotentID(c, "update:"+update+":"+c.Param("id"))
+}
+
+// IdempotencyPruneInterval is how often PruneIdempotencyKeys runs in `signoff api`.
+const IdempotencyPruneInterval = time.Hour
+
+// PruneIdempotencyKeys deletes the Idempotency-Keys older than storage.IdempotencyTTL at once and then
+// every interval until ctx ends. Lookups already ignore such keys; pruning keeps the table small. Run
+// it beside the handler in every API process: runs in several processes do no harm.
+func (s *Server) PruneIdempotencyKeys(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		n, err := s.Store.PruneIdempotencyKeys(ctx, storage.IdempotencyTTL)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.Log.Warn("pruning expired idempotency keys", zap.Error(err))
+		case n > 0:
+			s.Log.Info("expired idempotency keys pruned", zap.Int64("keys", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

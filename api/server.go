@@ -56,6 +56,9 @@ type Server struct {
 
 	// ImmediateApprovalWindow is how long a request for a campaign starting now stays open (R-APPR-6).
 	ImmediateApprovalWindow time.Duration
+	// DecisionGrace is how long a decision's outcome is still awaited after its client went away, so
+	// it can be stored for a retry with the same Idempotency-Key; zero means 30 seconds.
+	DecisionGrace time.Duration
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }

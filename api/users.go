@@ -52,7 +52,8 @@ func (s *Server) listUsers(c *gin.Context) {
 	c.JSON(http.StatusOK, items(users))
 }
 
-// createUser answers the new user and its token, shown this once (R-AUTH-1).
+// createUser answers the new user and its token, shown this once (R-AUTH-1): never cached, never
+// kept for an Idempotency-Key replay.
 func (s *Server) createUser(c *gin.Context) {
 	if !requireRole(c, storage.RoleAdmin) {
 		return
@@ -76,6 +77,7 @@ func (s *Server) createUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	answerHasSecrets(c, "token") // a keyed retry answers the user with "token": null
 	c.JSON(http.StatusCreated, gin.H{"user": u, "token": token})
 }
 

@@ -224,6 +224,8 @@ func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Lo
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go func() { _ = app.WatchReviews(watchCtx) }()
+	// Idempotency-Keys expire after a day; each API process deletes the expired ones hourly.
+	go app.PruneIdempotencyKeys(watchCtx, api.IdempotencyPruneInterval)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
