@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -14,10 +16,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/api"
@@ -268,6 +274,7 @@ func TestChaosPostgresOutage(t *testing.T) {
 	accountOf := map[string]string{outageDeadline: mainAcct.id, outageApprove: mainAcct.id, outageAuto: autoAcct.id, outageExpiry: expiryAcct.id}
 	results := map[string]int{}
 	var durableSteps, durableRequests int
+	recorded := false
 	for _, r := range reqs {
 		wid := workflows.ApprovalRequestWorkflowID(r.id)
 		gctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -293,11 +300,24 @@ func TestChaosPostgresOutage(t *testing.T) {
 		}
 		results[r.group+"/"+res]++
 
-		n := outageScheduledActivities(t, ctx, tc, wid)
+		// The history replays against the current code (the durable steps are deterministic), and one
+		// of the deadline group's is kept for workflows/testdata when SIGNOFF_RECORD_HISTORY names it.
+		hist, n := outageHistory(t, ctx, tc, wid)
 		durableSteps += n
 		if n > 0 {
 			durableRequests++
 		}
+		b, err := protojson.Marshal(hist)
+		require.NoError(t, err)
+		path := filepath.Join(t.TempDir(), "history.json")
+		if dir := os.Getenv("SIGNOFF_RECORD_HISTORY"); dir != "" && r.group == outageDeadline && n > 0 && !recorded {
+			path, recorded = filepath.Join(dir, "approval_request_durable_step.json"), true
+			t.Logf("recorded the history of request %s in %s", r.id, path)
+		}
+		require.NoError(t, os.WriteFile(path, b, 0o644))
+		replayer := worker.NewWorkflowReplayer()
+		replayer.RegisterWorkflowWithOptions(workflows.ApprovalRequest, workflow.RegisterOptions{Name: workflows.ApprovalRequestWorkflowName})
+		require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, path), "replay the history of request %s (%s)", r.id, r.group)
 	}
 
 	// One decision per request, of the group's type; the campaign agrees; launches match results.
@@ -349,20 +369,22 @@ func TestChaosPostgresOutage(t *testing.T) {
 	t.Logf("elapsed: %s in all", time.Since(testStart).Round(time.Millisecond))
 }
 
-// outageScheduledActivities counts the regular activities a workflow scheduled: the steps that
-// outlasted their local retries and went on under the server's retries.
-func outageScheduledActivities(t *testing.T, ctx context.Context, tc client.Client, workflowID string) int {
+// outageHistory is a workflow's history, with the number of regular activities it scheduled: the
+// steps that outlasted their local retries and went on under the server's retries.
+func outageHistory(t *testing.T, ctx context.Context, tc client.Client, workflowID string) (*historypb.History, int) {
 	t.Helper()
 	it := tc.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
 	n := 0
 	for it.HasNext() {
 		ev, err := it.Next()
 		require.NoError(t, err)
+		h.Events = append(h.Events, ev)
 		if ev.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
 			n++
 		}
 	}
-	return n
+	return h, n
 }
 
 // outageStates describes each pending request and its workflow, for a failure message.
