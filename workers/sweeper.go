@@ -28,8 +28,11 @@ import (
 // logged with its id and tried again after a backoff that doubles with each failure, while the
 // other rows go on. One Sweeper serves one worker process; its methods are safe for concurrent use.
 type Sweeper struct {
-	Client    client.Client
-	Store     *storage.Store
+	// Client starts, signals and describes the workflows.
+	Client client.Client
+	// Store is the database the sweeper reads the rows to repair from.
+	Store *storage.Store
+	// TaskQueue is where the workflows it starts run.
 	TaskQueue string
 	// Log receives a line per repair and per failure; nil logs nothing.
 	Log *zap.Logger
