@@ -57,6 +57,38 @@ type draftWorkerOpts struct {
 	// register, when set, runs after the real workflows and activities are registered and before
 	// the worker starts (to replace an activity and inject a failure).
 	register func(w worker.Worker)
+	// provider, when set, is the local AI provider instead of ai.Local{Delay: delay}.
+	provider ai.Provider
+}
+
+// draftAIGate is the local AI provider with a gate: the first lead to be qualified waits until
+// release (or its context ends), so a build can be held with some of its leads done and others not.
+type draftAIGate struct {
+	*ai.Local
+	first   sync.Once
+	open    chan struct{}
+	release func()
+}
+
+func newDraftAIGate() *draftAIGate {
+	g := &draftAIGate{Local: &ai.Local{}, open: make(chan struct{})}
+	var once sync.Once
+	g.release = func() { once.Do(func() { close(g.open) }) }
+	return g
+}
+
+// Qualify holds the first call until the gate opens, then answers as ai.Local does.
+func (g *draftAIGate) Qualify(ctx context.Context, m ai.Model, c ai.Campaign, l ai.Lead) (ai.Qualification, error) {
+	hold := false
+	g.first.Do(func() { hold = true })
+	if hold {
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+			return ai.Qualification{}, ctx.Err()
+		}
+	}
+	return g.Local.Qualify(ctx, m, c, l)
 }
 
 // newDraftEnv builds the fixture without a worker: drafts stay processing until draftStartWorker.
@@ -95,8 +127,12 @@ func draftStartWorker(t *testing.T, de *draftEnv, o draftWorkerOpts) {
 	if o.capacity == 0 {
 		o.capacity = 10
 	}
+	provider := o.provider
+	if provider == nil {
+		provider = &ai.Local{Delay: o.delay}
+	}
 	w := workers.New(testenv.Temporal(t), de.server.TaskQueue, &activities.Activities{Store: de.store, Log: testenv.Logger(t),
-		Sealer: de.sealer, AI: ai.NewPipeline(&ai.Local{Delay: o.delay}, nil), BuildCapacity: o.capacity})
+		Sealer: de.sealer, AI: ai.NewPipeline(provider, nil), BuildCapacity: o.capacity})
 	if o.register != nil {
 		o.register(w)
 	}

@@ -62,12 +62,25 @@ func TestDraftBuildFromSavedSearch(t *testing.T) {
 	require.Nil(t, row.TokenHash)
 	require.Nil(t, row.Snapshot)
 
-	// The build runs on the worker; every poll is checked against R-DRAFT-8 on the way.
-	draftStartWorker(t, de, draftWorkerOpts{delay: 30 * time.Millisecond})
-	built, steps := draftWait(t, de.env, d.ID, de.csm, "ready with its AI done", func(d draftJSON) bool {
+	// The build runs on the worker; every poll is checked against R-DRAFT-8 on the way. The AI
+	// provider holds the first lead it is given, so the build stays part-way through the AI step
+	// (the other batches done, that one not) until the test has seen it (R-DRAFT-8: progress is
+	// visible while it builds).
+	gate := newDraftAIGate()
+	draftStartWorker(t, de, draftWorkerOpts{provider: gate})
+	t.Cleanup(gate.release) // before the worker stops (cleanups run last first)
+	mid, steps := draftWait(t, de.env, d.ID, de.csm, "part-way through its AI step", func(d draftJSON) bool {
+		return d.Status == storage.DraftFailed || (d.Progress != nil && d.Progress.Step == "personalising" &&
+			d.Progress.Done > 0 && d.Progress.Done < d.Progress.Total)
+	})
+	require.Equal(t, storage.DraftReady, mid.Status, "failure_reason: %v", mid.FailureReason)
+	require.Equal(t, 20, mid.Progress.Total, "progress while personalising: %+v", *mid.Progress)
+	require.Less(t, mid.Progress.Done, mid.Progress.Total, "progress while personalising: %+v", *mid.Progress)
+	gate.release()
+	built, more := draftWait(t, de.env, d.ID, de.csm, "ready with its AI done", func(d draftJSON) bool {
 		return d.Status == storage.DraftFailed || (d.Progress != nil && d.Progress.Step == "done")
 	})
-	t.Logf("progress steps seen while building: %v", steps)
+	t.Logf("progress steps seen while building: %v, then %v; held at %+v", steps, more, *mid.Progress)
 	require.Equal(t, storage.DraftReady, built.Status, "failure_reason: %v", built.FailureReason)
 	require.Equal(t, storage.Progress{Step: "done", Done: 20, Total: 20}, *built.Progress)
 	require.NotNil(t, built.ReadyAt)
