@@ -30,7 +30,7 @@ import (
 // Error codes of the review.
 const (
 	CodeReviewSubmitted = "review_submitted"
-	// CodeTooManyComments refuses a comment on a draft that holds storage.MaxCommentsPerDraft.
+	// CodeTooManyComments refuses a comment on a draft that holds the most comments it may (Store.MaxComments).
 	CodeTooManyComments = "too_many_comments"
 	ctxDraft            = "signoff.draft"
 	ctxAnswer           = "signoff.review_answer"
@@ -358,7 +358,7 @@ func (s *Server) addReviewComment(c *gin.Context) {
 		Quote: req.Quote, Comment: req.Comment, Author: req.Author})
 	if errors.Is(err, storage.ErrTooManyComments) {
 		abort(c, http.StatusConflict, CodeTooManyComments, fmt.Sprintf(
-			"this draft already holds %d comments, the most it takes; delete one to add another", storage.MaxCommentsPerDraft))
+			"this draft already holds %d comments, the most it takes; delete one to add another", s.Store.MaxComments()))
 		return
 	}
 	if s.reviewRefused(c, err) {

@@ -111,6 +111,22 @@ func TestCommentsPerDraftCapped(t *testing.T) {
 	requireError(t, status, body, http.StatusConflict, api.CodeTooManyComments)
 	_, n := reviewCounts(t, re.env, d.ID)
 	assert.Equal(t, storage.MaxCommentsPerDraft, n)
+
+	// A store may be told otherwise (the benchmark writes far more to one draft): a lower limit
+	// refuses sooner, no limit takes every comment.
+	for _, tc := range []struct {
+		max    int
+		status int
+	}{{storage.MaxCommentsPerDraft - 1, http.StatusConflict}, {storage.MaxCommentsPerDraft + 1, http.StatusCreated},
+		{storage.MaxCommentsPerDraft + 1, http.StatusConflict}, {-1, http.StatusCreated}} {
+		st := storage.New(re.pool)
+		st.SetMaxComments(tc.max)
+		h := (&api.Server{Store: st, Temporal: s.Temporal, Log: s.Log, PublicURL: s.PublicURL, TaskQueue: s.TaskQueue}).Handler()
+		rec := reviewSend(h, http.MethodPost, reviewPath(d.Token, "/comments"), `{"target":"e1-p2","kind":"note","comment":"x"}`, "")
+		require.Equal(t, tc.status, rec.Code, "limit %d: %s", tc.max, rec.Body.String())
+	}
+	_, n = reviewCounts(t, re.env, d.ID)
+	assert.Equal(t, storage.MaxCommentsPerDraft+2, n)
 }
 
 // reviewFeedbackPage is one page of GET /v1/approval-drafts/{id}/feedback.

@@ -13,11 +13,11 @@ import (
 // ErrReviewClosed is returned for a write after the client submitted (R-REVIEW-6).
 var ErrReviewClosed = errors.New("review already submitted")
 
-// ErrTooManyComments is returned for a comment on a draft that already holds MaxCommentsPerDraft.
+// ErrTooManyComments is returned for a comment on a draft that already holds Store.MaxComments.
 var ErrTooManyComments = errors.New("too many comments on this draft")
 
-// MaxCommentsPerDraft bounds the notes and line comments one draft holds at a time, so a share link
-// cannot grow a draft's feedback without end; deleting a comment makes room for another.
+// MaxCommentsPerDraft bounds the notes and line comments one draft holds at a time (Store.MaxComments),
+// so a share link cannot grow a draft's feedback without end; deleting a comment makes room for another.
 const MaxCommentsPerDraft = 500
 
 // Feedback kinds of R-DRAFT-12.
@@ -120,7 +120,7 @@ func (s *Store) PutReviewItem(ctx context.Context, draftID string, tokenHash []b
 
 // AddReviewComment stores a note or line comment on the draft opened by the share token whose hash is
 // tokenHash, and returns it once committed; ErrTooManyComments when the draft already holds
-// MaxCommentsPerDraft. Concurrent comments share a transaction (review_batch.go).
+// MaxComments. Concurrent comments share a transaction (review_batch.go).
 func (s *Store) AddReviewComment(ctx context.Context, draftID string, tokenHash []byte, c ReviewComment) (FeedbackItem, error) {
 	p := &pendingComment{draftID: draftID, tokenHash: tokenHash, c: c, done: make(chan struct{})}
 	s.comments.add(s, p)
@@ -184,7 +184,7 @@ func (it FeedbackItem) Key() FeedbackKey {
 const noCommentID = "00000000-0000-0000-0000-000000000000"
 
 // DraftFeedback lists the draft's saved feedback in the order it was given. A draft holds at most
-// MaxCommentsPerDraft comments and one verdict per snapshot target, so the list is bounded.
+// MaxComments comments and one verdict per snapshot target, so the list is bounded.
 func (s *Store) DraftFeedback(ctx context.Context, draftID string) ([]FeedbackItem, error) {
 	out, _, err := s.DraftFeedbackPage(ctx, draftID, nil, 0)
 	return out, err

@@ -25,6 +25,26 @@ type commentBatcher struct {
 	mu      sync.Mutex
 	queue   []*pendingComment
 	flushes int
+	max     int // comments one draft may hold; 0 means MaxCommentsPerDraft, below 0 no limit
+}
+
+// SetMaxComments changes how many comments one draft may hold (MaxCommentsPerDraft until set); a
+// negative n removes the limit, and comments are then not counted. Only a benchmark that writes far
+// more comments to one draft than any client may has reason to change it.
+func (s *Store) SetMaxComments(n int) {
+	s.comments.mu.Lock()
+	defer s.comments.mu.Unlock()
+	s.comments.max = n
+}
+
+// MaxComments is how many comments one draft may hold; negative when there is no limit.
+func (s *Store) MaxComments() int {
+	s.comments.mu.Lock()
+	defer s.comments.mu.Unlock()
+	if s.comments.max != 0 {
+		return s.comments.max
+	}
+	return MaxCommentsPerDraft
 }
 
 // pendingComment is one caller's comment on its way to the database.
@@ -35,7 +55,7 @@ type pendingComment struct {
 	c         ReviewComment
 	createdAt time.Time
 	written   bool  // false after done: the draft was not open to this token, or full
-	full      bool  // the draft was open but held MaxCommentsPerDraft comments
+	full      bool  // the draft was open but held MaxComments comments
 	err       error // the batch failed; nothing of it was written
 	done      chan struct{}
 }
@@ -75,7 +95,7 @@ func (b *commentBatcher) flushLoop(s *Store) {
 // The first takes a transaction lock per draft of the batch (in one order, so two batches never
 // deadlock), so comment writers of one draft take turns and the second statement, which starts
 // after the lock, counts every comment committed before it: no draft ever holds more than
-// MaxCommentsPerDraft. Other review writes do not take that lock. Rows whose draft is open to the
+// MaxComments. Other review writes do not take that lock. Rows whose draft is open to the
 // given token (under the shared lock every review write takes, see openReview) are written, in
 // queue order, while the draft has room; the others are left for their callers to explain. Ids
 // are made here, so each caller finds its own row.
@@ -91,6 +111,10 @@ func (s *Store) writeComments(batch []*pendingComment) {
 		byID[p.id] = p
 		ids[i], drafts[i], hashes[i] = p.id, p.draftID, p.tokenHash
 		targets[i], kinds[i], quotes[i], comments[i], authors[i] = p.c.Target, p.c.Kind, p.c.Quote, p.c.Comment, p.c.Author
+	}
+	var limit *int // NULL: no limit, nothing counted
+	if m := s.MaxComments(); m >= 0 {
+		limit = &m
 	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock(k) FROM (
@@ -109,16 +133,17 @@ func (s *Store) writeComments(batch []*pendingComment) {
 			SELECT i.*, row_number() OVER (PARTITION BY i.draft_id ORDER BY i.ord) AS nth
 			FROM input i JOIN open o ON o.id = i.draft_id AND o.token_hash = i.token_hash),
 		existing AS (
-			SELECT r.draft_id, count(*) AS n FROM review_comments r WHERE r.draft_id IN (SELECT id FROM open) GROUP BY r.draft_id),
+			SELECT r.draft_id, count(*) AS n FROM review_comments r
+			WHERE $9::bigint IS NOT NULL AND r.draft_id IN (SELECT id FROM open) GROUP BY r.draft_id),
 		accepted AS (
 			SELECT m.* FROM matched m LEFT JOIN existing e ON e.draft_id = m.draft_id
-			WHERE COALESCE(e.n, 0) + m.nth <= $9 ORDER BY m.ord OFFSET 0),
+			WHERE $9::bigint IS NULL OR COALESCE(e.n, 0) + m.nth <= $9 ORDER BY m.ord OFFSET 0),
 		ins AS (
 			INSERT INTO review_comments (id, draft_id, target, kind, quote, comment, author, created_at)
 			SELECT a.id, a.draft_id, a.target, a.kind, a.quote, a.comment, a.author, clock_timestamp() FROM accepted a
 			RETURNING id, created_at)
 		SELECT m.id, ins.created_at FROM matched m LEFT JOIN ins ON ins.id = m.id`,
-		ids, drafts, hashes, targets, kinds, quotes, comments, authors, MaxCommentsPerDraft)
+		ids, drafts, hashes, targets, kinds, quotes, comments, authors, limit)
 	res := s.Pool.SendBatch(ctx, b)
 	_, err := res.Exec()
 	if err == nil {
