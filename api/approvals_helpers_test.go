@@ -36,6 +36,11 @@ type apprCampaignView struct {
 	Ribbon *string `json:"ribbon"`
 }
 
+// apprLaunchMargin is how far ahead the tests put a start_at they must act before (approve a
+// campaign before it starts, read a request between its start_at and end_at): wide enough for a slow,
+// loaded machine, and a test fails, rather than skip its check, when the machine is slower still.
+const apprLaunchMargin = 20 * time.Second
+
 // in returns the time d from now, in UTC, rounded to the microsecond Postgres keeps.
 func in(d time.Duration) *time.Time {
 	v := time.Now().Add(d).UTC().Truncate(time.Microsecond)

@@ -32,8 +32,9 @@ func TestApprovalFullFlow(t *testing.T) {
 	collab, approver := e.A.Users[storage.RoleCollaborator], e.A.Users[storage.RoleApprover]
 	collabTok, approverTok, adminTok := e.A.Tokens[storage.RoleCollaborator], e.A.Tokens[storage.RoleApprover], e.A.Tokens[storage.RoleAdmin]
 
-	// The collaborator creates the campaign over HTTP.
-	start, end := in(4*time.Second), in(time.Hour)
+	// The collaborator creates the campaign over HTTP. It starts in apprLaunchMargin: the approval
+	// must come before start_at (scheduled, no ribbon), and the test waits for the launch at start_at.
+	start, end := in(apprLaunchMargin), in(time.Hour)
 	var camp apprCampaignView
 	e.doJSON(t, http.StatusCreated, http.MethodPost, "/v1/campaigns", collabTok, map[string]any{
 		"name": "Spring launch", "kind": "campaign", "mode": "active", "start_at": start, "end_at": end,
@@ -87,21 +88,22 @@ func TestApprovalFullFlow(t *testing.T) {
 	var approved storage.ApprovalRequest
 	e.doJSON(t, http.StatusOK, http.MethodPost, "/v1/approval-requests/"+r.ID+"/approve", approverTok,
 		map[string]any{"note": "LGTM"}, &approved)
-	approvedAt := time.Now()
 	require.Equal(t, storage.RequestApproved, approved.Status)
 	require.NotNil(t, approved.DecidedBy)
 	require.Equal(t, approver.ID, *approved.DecidedBy)
 	require.Equal(t, "LGTM", approved.DecisionNote)
 	c := e.storedCampaign(t, acct, camp.ID)
 	require.Equal(t, storage.RequestApproved, c.ApprovalStatus)
-	if approvedAt.Before(*start) {
-		require.Equal(t, storage.StatusScheduled, c.Status, "approval schedules the campaign")
-		require.Nil(t, e.viewCampaign(t, camp.ID, collabTok).Ribbon, "no ribbon once approved")
-	}
+	ribbon := e.viewCampaign(t, camp.ID, collabTok).Ribbon
+	checkedAt := time.Now()
+	require.Truef(t, checkedAt.Before(*start), "the approval was checked %s after start_at: this machine needs more than "+
+		"apprLaunchMargin (%s) from creating the campaign to approving it", checkedAt.Sub(*start), apprLaunchMargin)
+	require.Equal(t, storage.StatusScheduled, c.Status, "approval schedules the campaign")
+	require.Nil(t, ribbon, "no ribbon once approved")
 	require.Empty(t, e.inboxIDs(t, approverTok), "a decided request leaves the inbox")
 
 	// At start_at the workflow launches the campaign (R-APPR-8).
-	eventually(t, 15*time.Second, func() bool {
+	eventually(t, time.Until(*start)+15*time.Second, func() bool {
 		return e.storedCampaign(t, acct, camp.ID).Status == storage.StatusLive
 	}, func() string { return "campaign not live: " + e.storedCampaign(t, acct, camp.ID).Status })
 	require.Equal(t, 1, launchCount(t, e, camp.ID))
@@ -118,13 +120,7 @@ func TestApprovalFullFlow(t *testing.T) {
 
 	// History (R-APPR-10), JSON: submitted, approved, launched, with actor and time.
 	events := e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)
-	want := []string{storage.EventSubmitted, storage.EventApproved, storage.EventLaunched}
-	if !approvedAt.Before(*start) {
-		// The start time passed while pending (a very slow machine): the skip is recorded first.
-		t.Logf("approval came after start_at; the history holds a launch_skipped line too")
-		want = []string{storage.EventSubmitted, storage.EventLaunchSkipped, storage.EventApproved, storage.EventLaunched}
-	}
-	require.Equal(t, want, eventTypes(events))
+	require.Equal(t, []string{storage.EventSubmitted, storage.EventApproved, storage.EventLaunched}, eventTypes(events))
 	byType := map[string]storage.ApprovalEvent{}
 	for i, ev := range events {
 		byType[ev.Type] = ev
@@ -632,8 +628,12 @@ func TestApprovalTimeouts(t *testing.T) {
 		camp := e.campaignAs(t, collab, "Journey now", storage.KindJourney, storage.ModeActive, nil, in(time.Hour))
 		submitted := time.Now()
 		r := e.submit(t, camp.ID, collabTok, approverID)
+		answered := time.Now()
 		require.Nil(t, r.LaunchAt)
-		require.WithinDuration(t, submitted.Add(3*time.Second), r.DeadlineAt, 2*time.Second)
+		// The handler read the clock between submitted and answered; Postgres keeps microseconds.
+		lo, hi := submitted.Add(3*time.Second-time.Microsecond), answered.Add(3*time.Second+time.Microsecond)
+		require.Truef(t, !r.DeadlineAt.Before(lo) && !r.DeadlineAt.After(hi), "deadline %s, want the window after the submission: %s to %s",
+			r.DeadlineAt, lo, hi)
 		r = e.waitStatus(t, acct, r.ID, storage.RequestTimedOut, 12*time.Second)
 		t.Logf("timed out %s after submission", time.Since(submitted).Round(100*time.Millisecond))
 		require.GreaterOrEqual(t, time.Since(submitted), 2*time.Second, "not before the deadline")
@@ -655,14 +655,21 @@ func TestApprovalTimeouts(t *testing.T) {
 
 	t.Run("campaign pending at start_at skips the launch, then times out at end_at", func(t *testing.T) {
 		t.Parallel()
-		camp := e.campaignAs(t, collab, "Short window", storage.KindCampaign, storage.ModeActive, in(2*time.Second), in(5*time.Second))
+		// start_at is far enough ahead to still be ahead when the submission is handled, and end_at far
+		// enough after it to read the request between the two.
+		camp := e.campaignAs(t, collab, "Short window", storage.KindCampaign, storage.ModeActive,
+			in(apprLaunchMargin/2), in(apprLaunchMargin))
 		r := e.submit(t, camp.ID, collabTok, approverID)
-		e.waitEvent(t, r.ID, storage.EventLaunchSkipped, 8*time.Second)
-		if time.Now().Before(camp.EndAt.Add(-500 * time.Millisecond)) {
-			require.Equal(t, storage.RequestPending, e.storedRequest(t, acct, r.ID).Status, "a request pending at start_at stays pending")
-		}
+		e.waitEvent(t, r.ID, storage.EventLaunchSkipped, time.Until(*camp.StartAt)+15*time.Second)
+		pending := e.storedRequest(t, acct, r.ID).Status
+		readAt := time.Now()
+		require.Truef(t, readAt.Before(*camp.EndAt), "the request was read %s after its deadline: this machine needs more "+
+			"than %s between start_at and end_at", readAt.Sub(*camp.EndAt), apprLaunchMargin/2)
+		require.Equal(t, storage.RequestPending, pending, "a request pending at start_at stays pending")
 		require.Equal(t, storage.StatusDraft, e.storedCampaign(t, acct, camp.ID).Status, "and does not launch")
-		e.waitStatus(t, acct, r.ID, storage.RequestTimedOut, 10*time.Second)
+		timedOut := e.waitStatus(t, acct, r.ID, storage.RequestTimedOut, time.Until(*camp.EndAt)+15*time.Second)
+		require.NotNil(t, timedOut.DecidedAt)
+		require.Falsef(t, timedOut.DecidedAt.Before(*camp.EndAt), "timed out at %s, before its deadline %s", timedOut.DecidedAt, camp.EndAt)
 		events := e.history(t, "/v1/campaigns/"+camp.ID+"/approval-history", collabTok)
 		require.Equal(t, []string{storage.EventSubmitted, storage.EventLaunchSkipped, storage.EventTimedOut}, eventTypes(events))
 		require.Equal(t, 0, launchCount(t, e, camp.ID))

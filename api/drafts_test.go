@@ -24,6 +24,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/api"
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/testenv"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -1156,4 +1157,40 @@ func TestDraftEndpointsDocumented(t *testing.T) {
 		}
 	}
 	require.Empty(t, missing, "paths missing from api/openapi.yaml")
+}
+
+// TestDraftApprovalNeverLaunches checks R-DRAFT-13: a client approving a draft changes nothing of
+// the campaign (no status, approval or launch), starts no approval request, and the approved draft
+// stays in the campaign's list as a permanent record. It looks once the draft's workflow has ended,
+// so nothing it could still do is missed.
+func TestDraftApprovalNeverLaunches(t *testing.T) {
+	t.Parallel()
+	re := newReviewEnv(t)
+	ctx := context.Background()
+	d := re.reviewReadyDraft(t)
+	campBefore := rowJSON(t, re.pool, "campaigns", d.CampaignID)
+	copyBefore := rowJSON(t, re.pool, "campaigns", d.CopyID)
+
+	var sub map[string]any
+	re.doJSON(t, http.StatusOK, http.MethodPost, reviewPath(d.Token, "/submit"), "", map[string]any{"author": "Ana"}, &sub)
+	require.Equal(t, storage.DraftApproved, sub["status"], "no feedback: the client approves the draft")
+	wctx, cancel := context.WithTimeout(ctx, draftTimeout)
+	defer cancel()
+	var result string
+	require.NoError(t, testenv.Temporal(t).GetWorkflow(wctx, workflows.ApprovalDraftWorkflowID(d.ID), "").Get(wctx, &result),
+		"the draft's workflow ends after the submit")
+	require.Equal(t, storage.DraftApproved, result)
+
+	require.Equal(t, campBefore, rowJSON(t, re.pool, "campaigns", d.CampaignID), "the campaign is untouched by the draft's approval")
+	require.Equal(t, copyBefore, rowJSON(t, re.pool, "campaigns", d.CopyID), "the hidden copy is untouched too")
+	var launches, requests int
+	require.NoError(t, re.pool.QueryRow(ctx, `SELECT count(*) FROM campaign_launches WHERE campaign_id = ANY($1::uuid[])`,
+		[]string{d.CampaignID, d.CopyID}).Scan(&launches))
+	require.NoError(t, re.pool.QueryRow(ctx, `SELECT count(*) FROM approval_requests WHERE campaign_id = ANY($1::uuid[])`,
+		[]string{d.CampaignID, d.CopyID}).Scan(&requests))
+	require.Zero(t, launches, "launch records of the campaign or its copy")
+	require.Zero(t, requests, "approval requests of the campaign or its copy")
+	require.Equal(t, []string{d.ID}, draftIDs(t, re.env, "/v1/campaigns/"+d.CampaignID+"/approval-drafts", re.csm),
+		"the approved draft stays in the list")
+	require.Equal(t, storage.DraftApproved, re.reviewGetDraft(t, d.ID).Status)
 }
