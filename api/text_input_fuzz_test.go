@@ -1,0 +1,334 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/storage"
+)
+
+// Issue 12, finding 4: NUL bytes, invalid UTF-8, control characters and huge strings in any text
+// field of a JSON body used to answer 500 (or, in a decision note, to reach the workflow). Every
+// CSM-facing endpoint that takes a JSON body with text is listed below with a body it accepts; for
+// every string in that body (found by walking it, so a new field is covered without editing the
+// test) each bad value is put in its place and sent. Every answer must be a 422 naming that field,
+// and no table may gain or lose a row. The valid bodies are sent last and must be accepted, so no
+// refusal above is an accident of a body that was wrong anyway.
+
+// textFuzzEndpoint is an endpoint with a JSON body it accepts.
+type textFuzzEndpoint struct {
+	name   string
+	method string
+	path   string
+	token  string
+	body   map[string]any
+	ok     int // the status the body answers
+}
+
+// textFuzzValue is a bad value for a string field, as the JSON literal that is sent.
+type textFuzzValue struct {
+	name    string
+	literal string // raw bytes, put in the body where the string was
+	message string // what the 422's message must say
+	oneLine bool   // refused only in one-line fields (multi-line fields take line breaks)
+}
+
+var textFuzzValues = []textFuzzValue{
+	{"NUL escaped", `"a\u0000b"`, "NUL", false},
+	{"NUL alone", `"\u0000"`, "NUL", false},
+	{"invalid UTF-8", "\"Ana \xff Ruiz\"", "valid UTF-8", false},
+	{"truncated UTF-8", "\"Jos\xc3\"", "valid UTF-8", false},
+	{"UTF-8 encoded surrogate", "\"\xed\xa0\x80\"", "valid UTF-8", false},
+	{"lone surrogate escape", `"x\ud800y"`, "valid UTF-8", false},
+	{"bell", `"a\u0007b"`, "control characters", false},
+	{"escape sequence", `"\u001b[2J"`, "control characters", false},
+	{"C1 control", `"a\u009bb"`, "control characters", false},
+	{"line break", `"Ana\nRuiz"`, "single line", true},
+	{"one MiB", `"` + strings.Repeat("x", 1<<20) + `"`, "too long", false},
+}
+
+// textFuzzMultiline are the member names whose text may span lines.
+var textFuzzMultiline = map[string]bool{"note": true, "text": true, "body": true, "comment": true, "quote": true}
+
+// textFuzzMarker stands in for the string being replaced; json.Marshal writes it as textFuzzMarkerJSON.
+const (
+	textFuzzMarker     = "\x01FUZZ\x01"
+	textFuzzMarkerJSON = `"\u0001FUZZ\u0001"`
+)
+
+// textFuzzLeaves lists the paths of every string of v (keys sorted, as json.Marshal writes them), in
+// the API's field notation: content.segments[0].name.
+func textFuzzLeaves(v any, prefix string) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{prefix}
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var out []string
+		for _, k := range keys {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			out = append(out, textFuzzLeaves(x[k], p)...)
+		}
+		return out
+	case []any:
+		var out []string
+		for i, e := range x {
+			out = append(out, textFuzzLeaves(e, fmt.Sprintf("%s[%d]", prefix, i))...)
+		}
+		return out
+	}
+	return nil
+}
+
+// textFuzzReplace returns a copy of v with the string at path replaced by textFuzzMarker.
+func textFuzzReplace(v any, prefix, path string) any {
+	switch x := v.(type) {
+	case string:
+		if prefix == path {
+			return textFuzzMarker
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			out[k] = textFuzzReplace(e, p, path)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = textFuzzReplace(e, fmt.Sprintf("%s[%d]", prefix, i), path)
+		}
+		return out
+	}
+	return v
+}
+
+// textFuzzBody is body with the string at path replaced by the raw JSON literal lit.
+func textFuzzBody(t *testing.T, body map[string]any, path, lit string) []byte {
+	t.Helper()
+	b, err := json.Marshal(textFuzzReplace(body, "", path))
+	require.NoError(t, err)
+	require.Equal(t, 1, bytes.Count(b, []byte(textFuzzMarkerJSON)), "the marker must appear once in %s", b)
+	return bytes.Replace(b, []byte(textFuzzMarkerJSON), []byte(lit), 1)
+}
+
+// textFuzzSend sends a raw body and decodes the answer.
+func textFuzzSend(e *env, method, path, token string, body []byte) (int, map[string]any, string) {
+	req := httptest.NewRequest(method, path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	var m map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &m)
+	return rec.Code, m, rec.Body.String()
+}
+
+// textFuzzCounts counts the rows of every application table, in one statement.
+func textFuzzCounts(t *testing.T, e *env) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := e.pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'goose%' ORDER BY 1`)
+	require.NoError(t, err)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf(`SELECT '%s'::text, count(*) FROM %s`, n, pgx.Identifier{n}.Sanitize())
+	}
+	rows, err = e.pool.Query(ctx, strings.Join(parts, " UNION ALL "))
+	require.NoError(t, err)
+	out := map[string]int{}
+	for rows.Next() {
+		var n string
+		var c int
+		require.NoError(t, rows.Scan(&n, &c))
+		out[n] = c
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, out, len(names))
+	return out
+}
+
+// textFuzzContent is campaign content with a string in every kind of place.
+func textFuzzContent() map[string]any {
+	return map[string]any{
+		"segments": []any{map[string]any{"name": "Europe", "filters": map[string]any{
+			"titles": []any{"CTO"}, "industries": []any{"Software"}, "countries": []any{"Germany"},
+			"keywords": []any{"cloud"}, "company_size_min": 10, "company_size_max": 500}}},
+		"prompts":          []any{map[string]any{"name": "Tone", "text": "Friendly.\nShort."}},
+		"ai_model_configs": []any{map[string]any{"step": "qualify", "provider": "local", "model": "rules-v1", "temperature": 0.2}},
+		"sequences": []any{map[string]any{"name": "Main", "steps": []any{
+			map[string]any{"subject": "Hi {{first_name}}", "body": "Hello.\n\nBye.", "delay_days": 0}}}},
+		"tracking_links": []any{map[string]any{"url": "https://acme.example/demo", "label": "Demo"}},
+	}
+}
+
+// textFuzzFixture builds tenant A's state for every endpoint: pending requests to approve, reject,
+// cancel, re-assign and resubmit, a campaign to submit, one to edit, one for drafts, a saved search
+// and a CSV upload. It answers the endpoints with their accepted bodies.
+func textFuzzFixture(t *testing.T) (*env, []textFuzzEndpoint) {
+	t.Helper()
+	e := newApprovalEnv(t, time.Hour)
+	A := e.A
+	ctx := context.Background()
+	admin, csm, collab, appr := A.Tokens[storage.RoleAdmin], A.Tokens[storage.RoleCSM], A.Tokens[storage.RoleCollaborator], A.Tokens[storage.RoleApprover]
+	approverID, adminID := A.Users[storage.RoleApprover].ID, A.Users[storage.RoleAdmin].ID
+	pending := func(name string) storage.ApprovalRequest {
+		c := e.laterCampaign(t, A.Users[storage.RoleCollaborator], name)
+		return e.submit(t, c.ID, collab, approverID)
+	}
+	rApprove, rReject, rCancel, rChange, rResubmit := pending("To approve"), pending("To reject"), pending("To cancel"),
+		pending("To re-assign"), pending("To resubmit")
+	toSubmit := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "To submit")
+	toEdit := e.newCampaign(t, A, storage.RoleAdmin, "To edit")
+	forDrafts := e.newCampaign(t, A, storage.RoleAdmin, "For drafts")
+	search := e.newSavedSearch(t, A, "Search")
+	upload, err := e.store.CreateCSVUpload(ctx, A.Account.ID, A.Users[storage.RoleCSM].ID, "people.csv",
+		[]string{"First Name", "Last Name", "Company Name"}, [][]string{{"Ada", "Lovelace", "Engines"}})
+	require.NoError(t, err)
+	start, end := time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339), time.Now().Add(96*time.Hour).UTC().Format(time.RFC3339)
+
+	return e, []textFuzzEndpoint{
+		{"create account", http.MethodPost, "/v1/operator/accounts", operatorToken,
+			map[string]any{"name": "Fuzz Inc", "admin_email": "boss@fuzz.test"}, http.StatusCreated},
+		{"create user", http.MethodPost, "/v1/users", admin,
+			map[string]any{"email": "new@a.test", "name": "New Person", "role": "editor", "can_approve": true}, http.StatusCreated},
+		{"update user", http.MethodPatch, "/v1/users/" + A.Users[storage.RoleEditor].ID, admin,
+			map[string]any{"role": "editor"}, http.StatusOK},
+		{"account settings", http.MethodPatch, "/v1/account/settings", admin,
+			map[string]any{"on_no_approvers": "hold", "journey_version_policy": "passive"}, http.StatusOK},
+		{"contacts", http.MethodPost, "/v1/contacts", csm, map[string]any{"items": []any{map[string]any{
+			"first_name": "Ada", "last_name": "Lovelace", "email": "ada@engines.test", "title": "CTO", "company_name": "Engines",
+			"domain": "engines.test", "industry": "Software", "country": "Germany", "company_size": 50}}}, http.StatusOK},
+		{"saved search", http.MethodPost, "/v1/saved-searches", csm, map[string]any{"name": "CTOs", "filters": map[string]any{
+			"titles": []any{"CTO"}, "industries": []any{"Software"}, "countries": []any{"Germany"}, "keywords": []any{"cloud"},
+			"company_size_min": 1, "company_size_max": 100}}, http.StatusCreated},
+		{"create campaign", http.MethodPost, "/v1/campaigns", collab, map[string]any{"name": "Fuzz", "kind": "campaign",
+			"mode": "active", "start_at": start, "end_at": end, "content": textFuzzContent()}, http.StatusCreated},
+		{"edit campaign", http.MethodPatch, "/v1/campaigns/" + toEdit.ID, admin, map[string]any{"name": "Edited", "kind": "journey",
+			"mode": "test", "status": "ready", "start_at": start, "end_at": end, "content": textFuzzContent()}, http.StatusOK},
+		{"submit", http.MethodPost, "/v1/campaigns/" + toSubmit.ID + "/approval-requests", collab,
+			map[string]any{"approver_ids": []any{approverID}, "note": "Please look.\nThanks."}, http.StatusCreated},
+		{"resubmit", http.MethodPost, "/v1/campaigns/" + rResubmit.CampaignID + "/resubmit", collab,
+			map[string]any{"changes": map[string]any{"name": "Resubmitted", "content": textFuzzContent()},
+				"approver_ids": []any{approverID}, "note": "Again."}, http.StatusCreated},
+		{"approve", http.MethodPost, "/v1/approval-requests/" + rApprove.ID + "/approve", appr,
+			map[string]any{"note": "Fine."}, http.StatusOK},
+		{"reject", http.MethodPost, "/v1/approval-requests/" + rReject.ID + "/reject", appr,
+			map[string]any{"note": "Not yet.\n\nFix the subject."}, http.StatusOK},
+		{"cancel", http.MethodPost, "/v1/approval-requests/" + rCancel.ID + "/cancel", collab,
+			map[string]any{"note": "Withdrawn."}, http.StatusOK},
+		{"change approvers", http.MethodPut, "/v1/approval-requests/" + rChange.ID + "/approvers", collab,
+			map[string]any{"approver_ids": []any{adminID}, "note": "Over to the admin."}, http.StatusOK},
+		{"draft from a saved search", http.MethodPost, "/v1/campaigns/" + forDrafts.ID + "/approval-drafts", csm,
+			map[string]any{"source": map[string]any{"type": "saved_search", "saved_search_id": search.ID}, "contact_count": 5}, http.StatusAccepted},
+		{"draft from a CSV", http.MethodPost, "/v1/campaigns/" + forDrafts.ID + "/approval-drafts", csm,
+			map[string]any{"source": map[string]any{"type": "csv", "csv_upload_id": upload.ID, "mapping": map[string]any{
+				"first_name": "First Name", "last_name": "Last Name", "company_name": "Company Name"}}, "contact_count": 5}, http.StatusAccepted},
+	}
+}
+
+// TestFinding4BadTextRefusedOnEveryCSMEndpoint is the fuzz table of finding 4 (see the top of the file).
+func TestFinding4BadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
+	t.Parallel()
+	e, endpoints := textFuzzFixture(t)
+	cases := 0
+	for _, ep := range endpoints {
+		leaves := textFuzzLeaves(ep.body, "")
+		require.NotEmpty(t, leaves, "%s: the body has no text", ep.name)
+		for _, path := range leaves {
+			before := textFuzzCounts(t, e)
+			leaf := path[strings.LastIndex(path, ".")+1:]
+			multiline := textFuzzMultiline[leaf]
+			for _, v := range textFuzzValues {
+				if v.oneLine && multiline {
+					continue
+				}
+				cases++
+				status, body, raw := textFuzzSend(e, ep.method, ep.path, ep.token, textFuzzBody(t, ep.body, path, v.literal))
+				if !assert.Less(t, status, 500, "%s, %s = %s: %s", ep.name, path, v.name, raw) {
+					continue
+				}
+				errObj, _ := body["error"].(map[string]any)
+				if assert.Equal(t, http.StatusUnprocessableEntity, status, "%s, %s = %s: %s", ep.name, path, v.name, raw) &&
+					assert.NotNil(t, errObj, "%s, %s = %s: %s", ep.name, path, v.name, raw) {
+					assert.Equal(t, api.CodeValidation, errObj["code"], "%s, %s = %s", ep.name, path, v.name)
+					assert.Equal(t, path, errObj["field"], "%s, %s = %s: the 422 names the field", ep.name, path, v.name)
+					assert.Contains(t, errObj["message"], v.message, "%s, %s = %s", ep.name, path, v.name)
+				}
+			}
+			require.Equal(t, before, textFuzzCounts(t, e), "%s: a refused %s stored or removed rows", ep.name, path)
+		}
+		// A member name that is not text is refused as well, on the object that holds it.
+		good, err := json.Marshal(ep.body)
+		require.NoError(t, err)
+		bad := append([]byte("{\"\xff\\u0000\":1,"), good[1:]...)
+		status, body, raw := textFuzzSend(e, ep.method, ep.path, ep.token, bad)
+		if errObj, _ := body["error"].(map[string]any); assert.Equal(t, http.StatusUnprocessableEntity, status, "%s, bad member name: %s", ep.name, raw) {
+			assert.Equal(t, "body", errObj["field"], "%s, bad member name: %s", ep.name, raw)
+		}
+	}
+	t.Logf("%d bad values sent to %d endpoints", cases, len(endpoints))
+
+	// The bodies themselves are accepted: every refusal above was the bad value's.
+	for _, ep := range endpoints {
+		b, err := json.Marshal(ep.body)
+		require.NoError(t, err)
+		status, _, raw := textFuzzSend(e, ep.method, ep.path, ep.token, b)
+		assert.Equal(t, ep.ok, status, "%s: the valid body must be accepted: %s", ep.name, raw)
+	}
+}
+
+// TestFinding9NullBodyRefused: a body of JSON null (or any other value than an object) used to be
+// taken as {} — an empty PATCH, a decision without a note. It is a 400 malformed_json now, on every
+// endpoint with a JSON body, and changes nothing.
+func TestFinding9NullBodyRefused(t *testing.T) {
+	t.Parallel()
+	e, endpoints := textFuzzFixture(t)
+	before := textFuzzCounts(t, e)
+	for _, ep := range endpoints {
+		for _, body := range []string{`null`, ` null `, "\nnull", `[]`, `[{}]`, `"x"`, `42`, `true`} {
+			status, m, raw := textFuzzSend(e, ep.method, ep.path, ep.token, []byte(body))
+			if assert.Equal(t, http.StatusBadRequest, status, "%s with body %s: %s", ep.name, body, raw) {
+				errObj, _ := m["error"].(map[string]any)
+				require.NotNil(t, errObj, raw)
+				assert.Equal(t, api.CodeMalformedJSON, errObj["code"], raw)
+				assert.Contains(t, errObj["message"], "JSON object", raw)
+			}
+		}
+	}
+	require.Equal(t, before, textFuzzCounts(t, e), "a refused body changed the database")
+	// The request a null approve would have decided is still pending.
+	for _, ep := range endpoints {
+		if ep.name == "approve" {
+			id := strings.TrimSuffix(strings.TrimPrefix(ep.path, "/v1/approval-requests/"), "/approve")
+			require.Equal(t, storage.RequestPending, e.storedRequest(t, e.A.Account.ID, id).Status)
+		}
+	}
+}
