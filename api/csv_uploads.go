@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,6 +23,12 @@ const (
 	defaultCSVMaxBytes = 1 << 20
 	maxCSVRows         = 10000
 	maxCSVColumns      = 100
+	// maxCSVCellChars bounds a cell: contact fields are at most 200 characters, and a longer cell is
+	// not a contact field but a mistake (a stray quote swallowing the rest of the file, say).
+	maxCSVCellChars = 1000
+	// maxCSVHeaderChars bounds a column name; maxCSVFilenameChars a file name.
+	maxCSVHeaderChars   = 200
+	maxCSVFilenameChars = 255
 )
 
 // csvFields are the contact fields a CSV column may map to.
@@ -76,10 +84,14 @@ func checkMapping(m map[string]string, columns []string) error {
 	}
 	for f, c := range m {
 		if err := oneOf("mapping", f, csvFields...); err != nil {
-			return &fieldError{"mapping." + f, "is not a contact field; use one of " + strings.Join(csvFields, ", ")}
+			field := "mapping." + f
+			if len(f) > 50 {
+				field = "mapping" // the name is not a field at all: do not echo it whole
+			}
+			return &fieldError{field, quoteShort(f) + " is not a contact field; use one of " + strings.Join(csvFields, ", ")}
 		}
 		if !cols[c] {
-			return &fieldError{"mapping." + f, fmt.Sprintf("the file has no column %q", c)}
+			return &fieldError{"mapping." + f, "the file has no column " + quoteShort(c)}
 		}
 	}
 	var missing []string
@@ -115,6 +127,9 @@ func parseCSV(b []byte) ([]string, [][]string, error) {
 	}
 	seen := map[string]bool{}
 	for i, h := range header {
+		if err := checkCSVCell(1, i, "", h, false, maxCSVHeaderChars); err != nil {
+			return nil, nil, err
+		}
 		header[i] = strings.TrimSpace(h)
 		if header[i] == "" {
 			return nil, nil, &fieldError{"file", fmt.Sprintf("column %d has no name in the header row", i+1)}
@@ -136,12 +151,59 @@ func parseCSV(b []byte) ([]string, [][]string, error) {
 		if len(rows) >= maxCSVRows {
 			return nil, nil, &fieldError{"file", fmt.Sprintf("at most %d rows per file", maxCSVRows)}
 		}
+		for i, cell := range rec {
+			if err := checkCSVCell(len(rows)+2, i, header[i], cell, true, maxCSVCellChars); err != nil {
+				return nil, nil, err
+			}
+		}
 		rows = append(rows, rec)
 	}
 	if len(rows) == 0 {
 		return nil, nil, &fieldError{"file", "the file has a header but no data rows"}
 	}
 	return header, rows, nil
+}
+
+// checkCSVCell runs the shared text check (textProblem) on the cell of row (1 is the header) and column
+// index col, named name when the header is known, and bounds its length; the error names the row and
+// the column. Cells may span lines (a quoted cell may hold line breaks and tabs); column names may not.
+func checkCSVCell(row, col int, name, v string, multiline bool, max int) error {
+	where := fmt.Sprintf("row %d, column %d", row, col+1)
+	if name != "" {
+		where = fmt.Sprintf("row %d, column %s", row, quoteShort(name))
+	}
+	problem := textProblem(v, multiline)
+	switch {
+	case strings.ContainsRune(v, 0):
+		problem = "contains NUL bytes; is the file saved as UTF-16? Save it as CSV UTF-8 and upload it again"
+	case problem == "must be valid UTF-8 text":
+		problem = "is not valid UTF-8 text; save the file as CSV UTF-8 and upload it again"
+	case problem == "" && utf8.RuneCountInString(v) > max:
+		problem = fmt.Sprintf("is longer than %d characters", max)
+	}
+	if problem != "" {
+		return &fieldError{"file", where + ": " + problem}
+	}
+	return nil
+}
+
+// checkCSVFilename validates the multipart file name, which is stored and shown again.
+func checkCSVFilename(v string) error {
+	if problem := textProblem(v, false); problem != "" {
+		return &fieldError{"filename", "the file name " + problem + "; rename the file and upload it again"}
+	}
+	if n := utf8.RuneCountInString(v); n > maxCSVFilenameChars {
+		return &fieldError{"filename", fmt.Sprintf("the file name must be at most %d characters (got %d)", maxCSVFilenameChars, n)}
+	}
+	return nil
+}
+
+// quoteShort quotes v for a message, cut to 60 characters so a message never echoes a long input.
+func quoteShort(v string) string {
+	if r := []rune(v); len(r) > 60 {
+		v = string(r[:60]) + "…"
+	}
+	return strconv.Quote(v)
 }
 
 // createCSVUpload stores an uploaded CSV of sample contacts (R-DRAFT-4) and answers its columns,
@@ -169,6 +231,9 @@ func (s *Server) createCSVUpload(c *gin.Context) {
 		invalid(c, "file", fmt.Sprintf("the file is larger than the limit of %d bytes", limit))
 		return
 	}
+	if respondInvalid(c, checkCSVFilename(fh.Filename)) {
+		return
+	}
 	f, err := fh.Open()
 	if err != nil {
 		invalid(c, "file", "the file could not be read")
@@ -189,6 +254,10 @@ func (s *Server) createCSVUpload(c *gin.Context) {
 		mapping = map[string]string{}
 		if err := json.Unmarshal([]byte(raw), &mapping); err != nil {
 			invalid(c, "mapping", "must be a JSON object of field → column, such as {\"first_name\":\"First Name\"}")
+			return
+		}
+		if fe := checkJSONText([]byte(raw), "mapping"); fe != nil {
+			invalid(c, fe.Field, fe.Message)
 			return
 		}
 	}
