@@ -22,8 +22,10 @@ const (
 	DefaultMaxWait     = 10 * time.Second
 )
 
-// maxResponseBytes bounds how much of an answer the provider reads.
-const maxResponseBytes = 8 << 20
+// MaxResponseBytes bounds a chat-completions answer: a longer one is refused as a permanent error (not
+// retried, since the same request would ramble again) instead of being read whole or cut into JSON
+// that no longer parses. One step's answer for the largest campaign is well below it.
+const MaxResponseBytes = 1 << 20
 
 // excerptLen bounds the answer excerpt an error carries.
 const excerptLen = 200
@@ -306,9 +308,12 @@ func (p *OpenAI) post(ctx context.Context, body []byte) (string, time.Duration, 
 		return "", 0, fmt.Errorf("request failed: %w", err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 	if err != nil {
 		return "", 0, fmt.Errorf("reading the answer: %w", err)
+	}
+	if len(raw) > MaxResponseBytes && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return "", 0, fmt.Errorf("%w: the answer is longer than %d bytes", ErrPermanent, MaxResponseBytes)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		se := &StatusError{StatusCode: resp.StatusCode, Body: p.redact(excerpt(raw))}

@@ -69,7 +69,9 @@ func (p *Pipeline) provider(step string, m Model) (Provider, error) {
 
 // Run runs qualify, segment, personalise and rewrite on the lead, in that order, each with the model models
 // configures for it (DefaultModel when none). Every provider is resolved before the first step runs; the
-// first failing step's error is returned, wrapped with the step's name.
+// first failing step's error is returned, wrapped with the step's name. The result is cut to the
+// bounds of bounds.go (and to one email per campaign email) and cleaned of control characters, so
+// whatever a provider answers can be stored.
 func (p *Pipeline) Run(ctx context.Context, models map[string]Model, c Campaign, l Lead) (Result, error) {
 	var (
 		ms    [4]Model
@@ -103,5 +105,6 @@ func (p *Pipeline) Run(ctx context.Context, models map[string]Model, c Campaign,
 	if res.Emails == nil {
 		res.Emails = []Email{}
 	}
+	res.bound(len(c.Emails))
 	return res, nil
 }
