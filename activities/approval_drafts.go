@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
@@ -42,6 +44,36 @@ func buildFailed(format string, a ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, a...), ErrTypeBuildFailed, nil)
 }
 
+// permanentSQLStates are the SQLSTATE classes of Postgres errors no retry cures: the data itself is
+// refused (22 data exception, such as an integer out of range or a NUL byte; 23 integrity constraint
+// violation; 54 program limit exceeded) or the statement is wrong (42).
+var permanentSQLStates = []string{"22", "23", "42", "54"}
+
+// buildStepError makes the error of a build step that no retry can cure non-retryable, with a reason a
+// CSM can act on (R-DRAFT-9, SPEC §7: bad input is non-retryable), so the build fails at once instead
+// of retrying for ten minutes; anything else (Postgres unreachable, a timeout) stays retryable. doing
+// names the step, as in "resolving the contacts".
+func buildStepError(doing string, err error) error {
+	var appErr *temporal.ApplicationError
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &appErr):
+		return err
+	case errors.Is(err, storage.ErrNotFound):
+		return buildFailed("Something the build needed (the campaign, its copy or the contact source) was deleted while %s. Create a new draft.", doing)
+	case errors.As(err, &pgErr) && slices.Contains(permanentSQLStates, pgErr.SQLState()[:min(2, len(pgErr.SQLState()))]):
+		what := pgErr.Message
+		if pgErr.Detail != "" {
+			what += " (" + strings.TrimSuffix(pgErr.Detail, ".") + ")"
+		}
+		return buildFailed("The database refused the contact data while %s: %s. Correct the contact source (the saved search's filters, "+
+			"the CSV's values or the source campaign's leads) and create a new draft.", doing, what)
+	}
+	return err
+}
+
 // DraftInput names a draft of an account.
 type DraftInput struct {
 	AccountID string
@@ -52,7 +84,7 @@ type DraftInput struct {
 func (a *Activities) CheckBuildCapacity(ctx context.Context, in DraftInput) error {
 	n, err := a.Store.CountProcessingDrafts(ctx, in.AccountID, in.DraftID)
 	if err != nil {
-		return err
+		return buildStepError("checking the build capacity", err)
 	}
 	if a.BuildCapacity > 0 && n >= a.BuildCapacity {
 		return buildFailed("Build capacity reached: %d drafts are already building for this account. Retry in a few minutes.", n)
@@ -74,7 +106,8 @@ const resolvePageSize = 200
 // ResolveContacts picks up to Count usable people from the source: it pages through a saved search
 // (keyset pagination, a heartbeat per page), reads CSV rows through the mapping, or samples another
 // campaign's leads. People without a first and last name plus a company name or domain are skipped.
-func (a *Activities) ResolveContacts(ctx context.Context, in ResolveInput) ([]storage.Lead, error) {
+func (a *Activities) ResolveContacts(ctx context.Context, in ResolveInput) (_ []storage.Lead, err error) {
+	defer func() { err = buildStepError("resolving the contacts", err) }()
 	_ = a.Store.SetDraftProgress(ctx, in.DraftID, storage.Progress{Step: "resolving", Total: in.Count})
 	var out []storage.Lead
 	seen := 0
@@ -140,7 +173,8 @@ func (a *Activities) ResolveContacts(ctx context.Context, in ResolveInput) ([]st
 			l := storage.Lead{SourceRef: "csv:" + strconv.Itoa(i), FirstName: get(row, "first_name"), LastName: get(row, "last_name"),
 				Email: get(row, "email"), Title: get(row, "title"), CompanyName: get(row, "company_name"),
 				Domain: strings.ToLower(get(row, "domain")), Industry: get(row, "industry"), Country: get(row, "country")}
-			if n, err := strconv.Atoi(get(row, "company_size")); err == nil && n >= 0 {
+			// A size the leads' integer column cannot hold is no size, as text that is no number is.
+			if n, err := strconv.Atoi(get(row, "company_size")); err == nil && n >= 0 && n <= storage.MaxCompanySize {
 				l.CompanySize = &n
 			}
 			take(l)
@@ -186,7 +220,7 @@ func (a *Activities) CopyCampaign(ctx context.Context, in DraftInput) (string, e
 	if errors.Is(err, storage.ErrNotFound) {
 		return "", buildFailed("The campaign was deleted while the draft was building.")
 	}
-	return id, err
+	return id, buildStepError("copying the campaign", err)
 }
 
 // DeleteCopy removes the draft's copy with its leads: the compensation of CopyCampaign and ImportLeads.
@@ -217,7 +251,7 @@ func (a *Activities) ImportLeads(ctx context.Context, in ImportInput) (int, erro
 		}
 		var err error
 		if n, err = a.Store.ImportLeads(ctx, in.AccountID, in.CopyID, batch); err != nil {
-			return 0, err
+			return 0, buildStepError("importing the leads", err)
 		}
 		activity.RecordHeartbeat(ctx, i+len(batch))
 		_ = a.Store.SetDraftProgress(ctx, in.DraftID, storage.Progress{Step: "importing", Done: i + len(batch), Total: total})
@@ -237,9 +271,10 @@ type FreezeInput struct {
 
 // FreezeSnapshot freezes what the client reviews from the copy and its leads, makes the share token and
 // sets the draft ready; it returns the lead ids for the AI pipeline. A retry keeps the first snapshot.
-func (a *Activities) FreezeSnapshot(ctx context.Context, in FreezeInput) ([]string, error) {
+func (a *Activities) FreezeSnapshot(ctx context.Context, in FreezeInput) (ids []string, err error) {
+	defer func() { err = buildStepError("freezing the snapshot", err) }()
 	if a.Sealer == nil {
-		return nil, errors.New("no SIGNOFF_SECRET_KEY: cannot seal share tokens")
+		return nil, buildFailed("The worker cannot make share links: it has no SIGNOFF_SECRET_KEY. Ask an administrator to set it, then create a new draft.")
 	}
 	d, err := a.Store.Draft(ctx, in.AccountID, in.DraftID)
 	if err != nil {
@@ -253,7 +288,7 @@ func (a *Activities) FreezeSnapshot(ctx context.Context, in FreezeInput) ([]stri
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(leads))
+	ids = make([]string, len(leads))
 	for i, l := range leads {
 		ids[i] = l.ID
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -22,6 +23,10 @@ const (
 	maxFilterValues = 50
 	maxFilterLen    = 200
 )
+
+// MaxCompanySize is the largest company size the directory's and the leads' integer columns hold
+// (Postgres integer); a filter or a lead beyond it could never match or be stored.
+const MaxCompanySize = math.MaxInt32
 
 // FilterError names the filter field that is invalid.
 type FilterError struct {
@@ -50,11 +55,13 @@ func (f SearchFilters) Validate() error {
 			}
 		}
 	}
-	if f.CompanySizeMin != nil && *f.CompanySizeMin < 0 {
-		return &FilterError{"filters.company_size_min", "must be zero or more"}
-	}
-	if f.CompanySizeMax != nil && *f.CompanySizeMax < 0 {
-		return &FilterError{"filters.company_size_max", "must be zero or more"}
+	for _, b := range []struct {
+		name string
+		v    *int
+	}{{"company_size_min", f.CompanySizeMin}, {"company_size_max", f.CompanySizeMax}} {
+		if b.v != nil && (*b.v < 0 || *b.v > MaxCompanySize) {
+			return &FilterError{"filters." + b.name, fmt.Sprintf("must be a whole number from 0 to %d (got %d)", MaxCompanySize, *b.v)}
+		}
 	}
 	if f.CompanySizeMin != nil && f.CompanySizeMax != nil && *f.CompanySizeMin > *f.CompanySizeMax {
 		return &FilterError{"filters.company_size_max", "must not be less than company_size_min"}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -222,15 +223,29 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 		DraftID: w.in.DraftID, CopyID: copyID}).Get(ctx, &w.leadIDs)
 }
 
+// The AI step's retry budget. The local provider (the default) makes no network call, so its only
+// transient failures are the database's; the OpenAI-compatible provider already retries each model
+// call itself (ai.DefaultMaxAttempts, with backoff and Retry-After). The activity is therefore tried
+// three times in all (a worker crash, a database blip), at most 4 × 3 = 12 tries of one model call,
+// never beyond aiBatchBudget, and a permanent provider error (a 4xx, an unparseable or over-long
+// answer) is not retried at all.
+var aiRetryPolicy = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+	MaximumInterval: 30 * time.Second, MaximumAttempts: 3, NonRetryableErrorTypes: []string{"AIPermanent"}}
+
+// aiBatchBudget bounds one AI batch from its first schedule to its last attempt's end.
+const aiBatchBudget = 20 * time.Minute
+
 // personalise runs the AI pipeline on every lead with batch threshold 1: the leads are split into
 // small batches that all start at once (at most AIConcurrency of them), each running its leads
 // concurrently.
 func (w *approvalDraftImpl) personalise(ctx workflow.Context) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
-		HeartbeatTimeout:    15 * time.Second, // it heartbeats every 5 s; a dead worker's batch is retried after 15 s
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-			MaximumInterval: time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: []string{"AIPermanent"}},
+		// The batch's whole budget, retries included: a draft is ready before this starts, and leads
+		// whose pipeline never finishes keep no AI result rather than hold the build open.
+		ScheduleToCloseTimeout: aiBatchBudget,
+		HeartbeatTimeout:       15 * time.Second, // it heartbeats every 5 s; a dead worker's batch is retried after 15 s
+		RetryPolicy:            aiRetryPolicy,
 	})
 	sem := workflow.NewSemaphore(ctx, int64(w.in.AIConcurrency))
 	wg := workflow.NewWaitGroup(ctx)
@@ -264,11 +279,20 @@ func (w *approvalDraftImpl) setStatus(ctx workflow.Context, status string) {
 	}
 }
 
-// failureReason is the human-readable reason of a failed build.
+// failureReason is the human-readable reason of a failed build: a BuildFailed error's message is
+// written for a CSM; any other non-retryable error (which ended the build at once) is described by
+// what it says.
 func failureReason(err error) string {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeBuildFailed {
 		return appErr.Message()
+	}
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNotFound {
+		return "Something the build needed (the campaign, its copy or the contact source) was deleted while it ran. Create a new draft."
+	}
+	if errors.As(err, &appErr) && appErr.NonRetryable() && appErr.Message() != "" {
+		return fmt.Sprintf("The build stopped: %s. Correct the contact source or the campaign and create a new draft; if it fails again, contact support.",
+			strings.TrimSuffix(appErr.Message(), "."))
 	}
 	var timeoutErr *temporal.TimeoutError
 	if errors.As(err, &timeoutErr) {

@@ -1,0 +1,163 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/workflows"
+)
+
+// Issue 12: how the draft build treats errors that retrying cannot cure (finding 6) and how long it
+// retries the AI step (finding 9), in the SDK's time-skipping test environment with every activity
+// mocked, so the budgets are measured in workflow time, not on this machine's clock.
+
+// budgetActs names the mocked activities by method value.
+var budgetActs *activities.Activities
+
+// budgetRun is one build with its mocked steps' calls.
+type budgetRun struct {
+	mu          sync.Mutex
+	calls       map[string]int
+	personalise []time.Time // the start of each PersonaliseLeads attempt, in workflow time
+	failed      []activities.FailDraftInput
+}
+
+// budgetBuild runs a build of 5 leads (one AI batch) whose ResolveContacts answers resolveErr (nil:
+// the leads) and whose PersonaliseLeads always answers persErr, and returns the workflow's result.
+func budgetBuild(t *testing.T, resolveErr, persErr error) (*budgetRun, string) {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.ApprovalDraft, workflow.RegisterOptions{Name: workflows.ApprovalDraftWorkflowName})
+	env.RegisterActivity(budgetActs)
+	require.NoError(t, env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
+		workflows.AccountIDKey.ValueSet("a1"), workflows.CampaignIDKey.ValueSet("c1"),
+		workflows.StatusKey.ValueSet(storage.DraftProcessing))))
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
+	r := &budgetRun{calls: map[string]int{}}
+	count := func(name string) {
+		r.mu.Lock()
+		r.calls[name]++
+		r.mu.Unlock()
+	}
+	leadIDs := []string{"l1", "l2", "l3", "l4", "l5"}
+	env.OnActivity(budgetActs.CheckBuildCapacity, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.DraftInput) error { count("CheckBuildCapacity"); return nil })
+	env.OnActivity(budgetActs.ResolveContacts, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.ResolveInput) ([]storage.Lead, error) {
+			count("ResolveContacts")
+			if resolveErr != nil {
+				return nil, resolveErr
+			}
+			return []storage.Lead{{FirstName: "Ada", LastName: "Lovelace", CompanyName: "Engines"}}, nil
+		})
+	env.OnActivity(budgetActs.CopyCampaign, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.DraftInput) (string, error) {
+			count("CopyCampaign")
+			return "copy-1", nil
+		})
+	env.OnActivity(budgetActs.ImportLeads, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ImportInput) (int, error) {
+			count("ImportLeads")
+			return len(in.Leads), nil
+		})
+	env.OnActivity(budgetActs.FreezeSnapshot, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.FreezeInput) ([]string, error) {
+			count("FreezeSnapshot")
+			return leadIDs, nil
+		})
+	env.OnActivity(budgetActs.DeleteCopy, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.DraftInput) error { count("DeleteCopy"); return nil })
+	env.OnActivity(budgetActs.MarkDraftFailed, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.FailDraftInput) error {
+			r.mu.Lock()
+			r.failed = append(r.failed, in)
+			r.mu.Unlock()
+			return nil
+		})
+	env.OnActivity(budgetActs.MarkDraftAIDone, mock.Anything, mock.Anything).Return(
+		func(context.Context, string) error { count("MarkDraftAIDone"); return nil })
+	env.OnActivity(budgetActs.PersonaliseLeads, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PersonaliseInput) (int, error) {
+			r.mu.Lock()
+			r.personalise = append(r.personalise, env.Now())
+			r.mu.Unlock()
+			if persErr != nil {
+				return 0, persErr
+			}
+			return len(in.LeadIDs), nil
+		})
+	env.ExecuteWorkflow(workflows.ApprovalDraftWorkflowName, workflows.ApprovalDraftInput{DraftID: "d1", AccountID: "a1",
+		CampaignID: "c1", Source: activities.DraftSource{Type: activities.SourceSavedSearch, SavedSearchID: "s1"},
+		ContactCount: len(leadIDs), ReviewWindow: time.Hour})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res string
+	require.NoError(t, env.GetWorkflowResult(&res))
+	return r, res
+}
+
+// TestFinding6NonRetryableBuildErrorFailsAtOnce: a step error marked non-retryable that is not one of
+// the build's own BuildFailed reasons (a NotFound, or any other type) ends the build after one
+// attempt, with a reason that says what went wrong and what to do, not "failed unexpectedly".
+func TestFinding6NonRetryableBuildErrorFailsAtOnce(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want []string // what the reason must say
+	}{
+		{"not found", temporal.NewNonRetryableApplicationError("not found", activities.ErrTypeNotFound, nil),
+			[]string{"was deleted while it ran", "Create a new draft"}},
+		{"another type", temporal.NewNonRetryableApplicationError(`value "3000000000" is out of range for type integer`, "DataError", nil),
+			[]string{`value "3000000000" is out of range for type integer`, "create a new draft"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, res := budgetBuild(t, tc.err, nil)
+			assert.Equal(t, storage.DraftFailed, res)
+			assert.Equal(t, 1, r.calls["ResolveContacts"], "a non-retryable error is not retried")
+			assert.Zero(t, r.calls["CopyCampaign"])
+			require.Len(t, r.failed, 1)
+			for _, w := range tc.want {
+				assert.Contains(t, r.failed[0].Reason, w)
+			}
+			assert.NotContains(t, r.failed[0].Reason, "unexpectedly")
+		})
+	}
+	// A transient error is still retried (and, here, succeeds on no attempt: it fails after ten minutes).
+	r, res := budgetBuild(t, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused"), nil)
+	assert.Equal(t, storage.DraftFailed, res)
+	assert.Greater(t, r.calls["ResolveContacts"], 1, "a transient error is retried")
+}
+
+// TestFinding9AIStepRetryBudget: a batch whose AI pipeline keeps failing with a retryable error is
+// tried three times in all (the OpenAI-compatible provider retries each model call itself), with
+// backoff, not ten; the draft stays ready and the AI step still ends. A permanent error is tried once.
+func TestFinding9AIStepRetryBudget(t *testing.T) {
+	r, res := budgetBuild(t, nil, errors.New("ai: openai qualify: giving up after 4 attempts: status 503 Service Unavailable"))
+	assert.Equal(t, "review_window_closed", res, "the draft was ready and waited for its client")
+	assert.Empty(t, r.failed, "a failing AI step does not fail the draft")
+	assert.Equal(t, 1, r.calls["MarkDraftAIDone"], "the AI step ends")
+	require.Len(t, r.personalise, 3, "a batch is tried three times in all")
+	assert.True(t, r.personalise[1].After(r.personalise[0]) && r.personalise[2].After(r.personalise[1]), "with backoff: %v", r.personalise)
+	assert.Less(t, r.personalise[2].Sub(r.personalise[0]), time.Minute, "the retries are over within a minute")
+
+	r, _ = budgetBuild(t, nil, temporal.NewNonRetryableApplicationError("ai: answer longer than 1048576 bytes", "AIPermanent", nil))
+	assert.Len(t, r.personalise, 1, "a permanent AI error is not retried")
+	assert.Equal(t, 1, r.calls["MarkDraftAIDone"])
+}
