@@ -2,12 +2,15 @@ package workers_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -29,7 +32,10 @@ import (
 const recordEnv = "SIGNOFF_RECORD_HISTORY"
 
 // TestRealHistoriesReplay runs each workflow type to its end on the real dev server and worker,
-// then replays the recorded history against the current code (SPEC §7).
+// replays the recorded history against the current code (SPEC §7), and requires the history
+// committed under workflows/testdata by the same name to hold the same commands: replaying what
+// the same code recorded moments earlier proves little, but this proves that the histories
+// workflows.TestReplayRecordedHistories replays include one of the code as it is now.
 func TestRealHistoriesReplay(t *testing.T) {
 	ctx := context.Background()
 	store := storage.New(testenv.Database(t))
@@ -58,8 +64,9 @@ func TestRealHistoriesReplay(t *testing.T) {
 	search, err := store.CreateSavedSearch(ctx, acct.ID, admin.ID, ss.Name, ss.Filters)
 	require.NoError(t, err)
 
-	// An approval request: submitted, approved, launched two seconds later.
-	start := time.Now().Add(2 * time.Second).UTC()
+	// An approval request: submitted, approved, launched at start. start is far enough ahead for the
+	// approve to come before it (else the run records a launch_skipped and differs from the committed one).
+	start := time.Now().Add(historyLaunchMargin).UTC()
 	r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.ID,
 		CampaignID: camp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID}, DeadlineAt: start.Add(time.Hour), LaunchAt: &start})
 	require.NoError(t, err)
@@ -69,6 +76,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 		WaitForStage: client.WorkflowUpdateStageCompleted})
 	require.NoError(t, err)
 	require.NoError(t, h.Get(ctx, nil))
+	require.Truef(t, time.Now().Before(start), "the approve was answered after start_at: this machine needs more than %s", historyLaunchMargin)
 	var result string
 	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalRequestWorkflowID(r.ID), "").Get(ctx, &result))
 	require.Equal(t, "launched", result)
@@ -99,7 +107,58 @@ func TestRealHistoriesReplay(t *testing.T) {
 		replayer.RegisterWorkflowWithOptions(workflows.ApprovalRequest, workflow.RegisterOptions{Name: workflows.ApprovalRequestWorkflowName})
 		replayer.RegisterWorkflowWithOptions(workflows.ApprovalDraft, workflow.RegisterOptions{Name: workflows.ApprovalDraftWorkflowName})
 		require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, path), name)
+
+		committed := filepath.Join("..", "workflows", "testdata", name+".json")
+		f, err := os.Open(committed)
+		require.NoError(t, err, "the committed history %s", committed)
+		old, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+		f.Close()
+		require.NoError(t, err, committed)
+		require.Equalf(t, historyCommands(t, old), historyCommands(t, hist),
+			"%s no longer holds the commands the current code gives: keep it as %s_before_<change>.json (runs in flight "+
+				"must still replay) and record the current one with %s=$PWD/workflows/testdata", committed, name, recordEnv)
 	}
+}
+
+// historyLaunchMargin is how far ahead the recorded request's start_at is.
+const historyLaunchMargin = 10 * time.Second
+
+// historyCommands summarises what a workflow's code decided in a history: the activities it
+// scheduled, its local activities and version markers, timers, search-attribute upserts and how it
+// ended, counted by kind. Sorted, so the interleaving of concurrent work does not matter.
+func historyCommands(t *testing.T, h *historypb.History) []string {
+	t.Helper()
+	var out []string
+	for _, ev := range h.GetEvents() {
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			out = append(out, "activity "+ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName())
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			a := ev.GetMarkerRecordedEventAttributes()
+			what := a.GetMarkerName()
+			switch what {
+			case "LocalActivity":
+				var data struct{ ActivityType string }
+				if p := a.GetDetails()["data"].GetPayloads(); len(p) > 0 {
+					require.NoError(t, json.Unmarshal(p[0].GetData(), &data), "local activity marker %d", ev.GetEventId())
+				}
+				what += " " + data.ActivityType
+			case "Version":
+				var id string
+				if p := a.GetDetails()["change-id"].GetPayloads(); len(p) > 0 {
+					require.NoError(t, json.Unmarshal(p[0].GetData(), &id), "version marker %d", ev.GetEventId())
+				}
+				what += " " + id
+			}
+			out = append(out, "marker "+what)
+		case enumspb.EVENT_TYPE_TIMER_STARTED, enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+			enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED, enumspb.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+			out = append(out, ev.GetEventType().String())
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func fetchHistory(t *testing.T, c client.Client, id string) *historypb.History {
