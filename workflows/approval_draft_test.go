@@ -275,8 +275,10 @@ func (h *draftHarness) personaliseMock(in activities.PersonaliseInput) (int, err
 
 	if wait {
 		select {
+		// Bounded below the batches' 15 s heartbeat timeout; a sequential pipeline waits it out once
+		// per batch and fails, a concurrent one never waits.
 		case <-h.barrierCh:
-		case <-time.After(3 * time.Second):
+		case <-time.After(10 * time.Second):
 			h.mu.Lock()
 			h.barrierTimeouts++
 			h.mu.Unlock()
