@@ -413,13 +413,24 @@ func (a *Activities) personalise(ctx context.Context, accountID, leadID string, 
 	res, err := a.AI.Run(ctx, models, c, ai.Lead{FirstName: l.FirstName, LastName: l.LastName, Title: l.Title,
 		CompanyName: l.CompanyName, Domain: l.Domain, Industry: l.Industry, Country: l.Country, CompanySize: l.CompanySize})
 	if err != nil {
-		return err
+		return modelFailure(ctx, err)
 	}
 	if _, err := a.Store.AttachAI(ctx, leadID, res); err != nil {
 		return err
 	}
 	a.Log.Debug("lead personalised", zap.String("lead_id", leadID))
 	return nil
+}
+
+// modelFailure is the error of a pipeline run that failed. The provider already retried what a retry
+// may cure (ai.DefaultMaxAttempts, Retry-After), so the failure is permanent for the activity: asking
+// the model again on the activity's retries would multiply its calls. Only a cancelled or timed-out
+// activity stays as it is, for Temporal to decide.
+func modelFailure(ctx context.Context, err error) error {
+	if ctx.Err() != nil || errors.Is(err, ai.ErrPermanent) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ai.ErrPermanent, err)
 }
 
 // aiContext turns a campaign's content into what the pipeline reads.

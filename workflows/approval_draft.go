@@ -223,14 +223,14 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 		DraftID: w.in.DraftID, CopyID: copyID}).Get(ctx, &w.leadIDs)
 }
 
-// The AI step's retry budget. The local provider (the default) makes no network call, so its only
-// transient failures are the database's; the OpenAI-compatible provider already retries each model
-// call itself (ai.DefaultMaxAttempts, with backoff and Retry-After). The activity is therefore tried
-// three times in all (a worker crash, a database blip), at most 4 × 3 = 12 tries of one model call,
-// never beyond aiBatchBudget, and a permanent provider error (a 4xx, an unparseable or over-long
-// answer) is not retried at all.
+// The AI step's retry budget. The OpenAI-compatible provider retries each model call itself
+// (ai.DefaultMaxAttempts, with backoff and Retry-After), and PersonaliseLeads reports a model call that
+// still failed as AIPermanent, which is not retried here: a model is asked at most 4 times per lead,
+// never 4 × the activity's attempts. What the activity does retry is what a retry may cure without
+// asking the model again: the database away (a restart, an outage), a worker crash. Those are retried
+// until aiBatchBudget runs out, with backoff up to 30 s.
 var aiRetryPolicy = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-	MaximumInterval: 30 * time.Second, MaximumAttempts: 3, NonRetryableErrorTypes: []string{"AIPermanent"}}
+	MaximumInterval: 30 * time.Second, NonRetryableErrorTypes: []string{"AIPermanent"}}
 
 // aiBatchBudget bounds one AI batch from its first schedule to its last attempt's end.
 const aiBatchBudget = 20 * time.Minute
