@@ -166,9 +166,7 @@ func (s *Server) submit(c *gin.Context, u storage.User, camp storage.Campaign, r
 		abort(c, http.StatusConflict, CodeRequestOpen, "this campaign already has an open approval request; cancel it or change its approvers")
 		return storage.ApprovalRequest{}, false
 	}
-	submittable := camp.Status == storage.StatusDraft || camp.Status == storage.StatusReady ||
-		(camp.Status == storage.StatusLive && camp.Kind == storage.KindJourney && camp.ApprovalStatus != storage.RequestApproved)
-	if !submittable {
+	if !storage.Submittable(camp.Status, camp.Kind, camp.ApprovalStatus) {
 		abort(c, http.StatusConflict, CodeNotSubmittable, fmt.Sprintf("a campaign in status %s with approval %s cannot be submitted", camp.Status, camp.ApprovalStatus))
 		return storage.ApprovalRequest{}, false
 	}
@@ -187,6 +185,11 @@ func (s *Server) submit(c *gin.Context, u storage.User, camp storage.Campaign, r
 		CampaignID: camp.ID, SubmittedBy: u.ID, Note: req.Note, ApproverIDs: approvers, DeadlineAt: deadline, LaunchAt: launchAt})
 	if errors.Is(err, storage.ErrRequestOpen) {
 		abort(c, http.StatusConflict, CodeRequestOpen, "this campaign already has an open approval request; cancel it or change its approvers")
+		return storage.ApprovalRequest{}, false
+	}
+	if errors.Is(err, storage.ErrNotSubmittable) {
+		// A launch or edit committed between the read above and the insert.
+		abort(c, http.StatusConflict, CodeNotSubmittable, "the campaign changed while the request was being submitted and can no longer be submitted; reload it")
 		return storage.ApprovalRequest{}, false
 	}
 	if errors.Is(err, storage.ErrConflict) {

@@ -103,9 +103,9 @@ func raceRound(e *env, launch, other *http.Request) raceOutcome {
 //   - edit: a test-mode campaign is switched to active while an admin launches it. Either the launch
 //     wins (the edit then meets a live campaign, 409 campaign_live) or the edit wins (the launch then
 //     needs an approval, 409 approval_required); a launch of an active, unapproved campaign is a failure.
-//   - submit: an approver launches their own campaign while submitting it to the admin. The launch may
-//     only go through if it committed before the submission: no launch of a campaign whose request was
-//     already pending.
+//   - submit: an approver launches their own campaign while submitting it to the admin. Exactly one
+//     goes through: no launch of a campaign whose request is pending, and no pending request on a
+//     campaign that launched (the submission re-checks the campaign under its row lock).
 func TestLaunchDecidesInsideItsTransaction(t *testing.T) {
 	t.Parallel()
 	const rounds = 40
@@ -151,7 +151,7 @@ func TestLaunchDecidesInsideItsTransaction(t *testing.T) {
 	t.Run("submit", func(t *testing.T) {
 		body, err := json.Marshal(submitBody("please", admin.ID))
 		require.NoError(t, err)
-		launched, submitted, both := 0, 0, 0
+		launched, submitted, both := 0, 0, 0 // both must stay 0
 		for i := range rounds {
 			c := e.laterCampaign(t, approver, fmt.Sprintf("Submit race %d", i))
 			out := raceRound(e,
@@ -159,17 +159,13 @@ func TestLaunchDecidesInsideItsTransaction(t *testing.T) {
 				newRequest(http.MethodPost, "/v1/campaigns/"+c.ID+"/approval-requests", approverTok, string(body)))
 			switch {
 			case out.launch == http.StatusCreated && out.other == http.StatusCreated:
-				// Both went through. That is only right when the launch committed first and the
-				// submission was stored after it (a submission's own check is not under test here).
 				both++
-				var launchedAt, submittedAt time.Time
-				require.NoError(t, e.pool.QueryRow(ctx, `SELECT l.launched_at, ev.at FROM campaign_launches l
-					JOIN approval_events ev ON ev.campaign_id = l.campaign_id AND ev.type = 'submitted'
-					WHERE l.campaign_id = $1`, c.ID).Scan(&launchedAt, &submittedAt))
-				require.Truef(t, launchedAt.Before(submittedAt),
-					"round %d: launched at %s although its request was submitted (pending) at %s", i, launchedAt, submittedAt)
+				require.Failf(t, "a launched campaign got a pending request",
+					"round %d: launch and submit both answered 201; the submission must re-check the campaign under its row lock", i)
 			case out.launch == http.StatusCreated:
 				launched++
+				require.Equal(t, http.StatusConflict, out.other, "round %d", i)
+				require.Zero(t, pendingCount(t, e, c.ID), "round %d: a launched campaign holds a pending request", i)
 			case out.other == http.StatusCreated:
 				submitted++
 				require.Equal(t, api.CodeApprovalRequired, errorCode([]byte(out.launchBody)), out.launchBody)
@@ -180,4 +176,13 @@ func TestLaunchDecidesInsideItsTransaction(t *testing.T) {
 		}
 		t.Logf("submit race: launch only %d, submit only %d, launch then submit %d", launched, submitted, both)
 	})
+}
+
+// pendingCount counts the campaign's pending approval requests.
+func pendingCount(t *testing.T, e *env, campaignID string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, e.pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM approval_requests WHERE campaign_id = $1 AND status = 'pending'`, campaignID).Scan(&n))
+	return n
 }

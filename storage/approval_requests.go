@@ -41,6 +41,18 @@ var ErrAlreadyHandled = errors.New("approval request already handled")
 // ErrRequestOpen is returned when a campaign already has a pending request (R-APPR-3).
 var ErrRequestOpen = errors.New("campaign already has an open approval request")
 
+// ErrNotSubmittable is returned when a campaign's state does not allow an approval request (Submittable).
+var ErrNotSubmittable = errors.New("campaign cannot be submitted for approval in its current state")
+
+// Submittable reports whether a campaign in this state may be submitted for approval: a draft or
+// ready campaign, or a live journey whose edited version is not yet approved (R-APPR-3, R-CAMP-4).
+// CreateApprovalRequest checks it again under the campaign's row lock, so a launch that commits
+// between the API's read and the insert cannot be followed by a pending request.
+func Submittable(status, kind, approvalStatus string) bool {
+	return status == StatusDraft || status == StatusReady ||
+		(status == StatusLive && kind == KindJourney && approvalStatus != RequestApproved)
+}
+
 // ErrNotApprover is returned when the actor is not (or no longer) a valid assigned approver (R-APPR-7).
 var ErrNotApprover = errors.New("not a valid approver of this request")
 
@@ -108,15 +120,18 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 	var out ApprovalRequest
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var version int
-		var name, approvalStatus string
-		err := tx.QueryRow(ctx, `SELECT version, name, approval_status FROM campaigns
+		var name, status, kind, approvalStatus string
+		err := tx.QueryRow(ctx, `SELECT version, name, status, kind, approval_status FROM campaigns
 			WHERE account_id = $1 AND id = $2 AND NOT hidden FOR UPDATE`, nr.AccountID, nr.CampaignID).
-			Scan(&version, &name, &approvalStatus)
+			Scan(&version, &name, &status, &kind, &approvalStatus)
 		if err != nil {
 			return err
 		}
 		if approvalStatus == RequestPending {
 			return ErrRequestOpen
+		}
+		if !Submittable(status, kind, approvalStatus) {
+			return ErrNotSubmittable
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO approval_requests (id, account_id, campaign_id, campaign_version, submitted_by, note, deadline_at, launch_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -158,7 +173,7 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 		out, err = loadRequest(ctx, tx, nr.AccountID, nr.ID)
 		return err
 	})
-	if errors.Is(err, ErrConflict) || errors.Is(err, ErrRequestOpen) {
+	if errors.Is(err, ErrConflict) || errors.Is(err, ErrRequestOpen) || errors.Is(err, ErrNotSubmittable) {
 		return ApprovalRequest{}, fmt.Errorf("storage: create approval request: %w", err)
 	}
 	if err != nil {
