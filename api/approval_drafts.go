@@ -156,6 +156,10 @@ func (s *Server) createDraft(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if camp.ArchivedAt != nil {
+		abortArchived(c)
+		return
+	}
 	if camp.Status == storage.StatusError {
 		abort(c, http.StatusConflict, CodeCampaignError, "the campaign is in error: drafts need a campaign that is at least draft; fix it first")
 		return
@@ -173,6 +177,10 @@ func (s *Server) createDraft(c *gin.Context) {
 		Source: srcJSON, SourceKey: key, ContactCount: count}, req.Source.Type == activities.SourceSavedSearch)
 	if errors.Is(err, storage.ErrCampaignInError) {
 		abort(c, http.StatusConflict, CodeCampaignError, "the campaign is in error: drafts need a campaign that is at least draft; fix it first")
+		return
+	}
+	if errors.Is(err, storage.ErrCampaignArchived) {
+		abortArchived(c)
 		return
 	}
 	if err != nil {

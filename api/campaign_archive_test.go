@@ -109,7 +109,9 @@ func TestDeleteCampaignWithRequestArchives(t *testing.T) {
 	require.Equal(t, storage.RequestRejected, got.Status)
 	require.Empty(t, e.listItems(t, "/v1/campaigns/"+camp.ID+"/launches", adminTok))
 
-	// Closed to every change: edit, submit, resubmit, launch. A second DELETE changes nothing.
+	// Closed to every change: edit, submit, resubmit, launch, a new approval draft. A second DELETE
+	// changes nothing.
+	search := e.newSavedSearch(t, A, "Archive draft source")
 	before := dbState(t, e.pool)
 	for _, c := range []struct {
 		method, path, token string
@@ -120,6 +122,8 @@ func TestDeleteCampaignWithRequestArchives(t *testing.T) {
 		{http.MethodPost, "/v1/campaigns/" + camp.ID + "/approval-requests", collabTok, submitBody("again", approver.ID)},
 		{http.MethodPost, "/v1/campaigns/" + camp.ID + "/resubmit", collabTok, map[string]any{"approver_ids": []string{approver.ID}, "note": "again"}},
 		{http.MethodPost, "/v1/campaigns/" + camp.ID + "/launch", adminTok, nil},
+		{http.MethodPost, "/v1/campaigns/" + camp.ID + "/approval-drafts", A.Tokens[storage.RoleCSM],
+			map[string]any{"source": map[string]any{"type": "saved_search", "saved_search_id": search.ID}}},
 	} {
 		status, body := e.do(t, c.method, c.path, c.token, c.body)
 		requireError(t, status, body, http.StatusConflict, api.CodeCampaignArchived)

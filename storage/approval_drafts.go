@@ -100,10 +100,15 @@ func scanDraft(row pgx.Row, extra ...any) (ApprovalDraft, error) {
 func (s *Store) CreateDraft(ctx context.Context, nd NewDraft, dedupe bool) (d ApprovalDraft, existing bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var status string
+		var archived bool
 		// Locking the campaign row serialises numbering and the idempotency check.
-		if err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE account_id = $1 AND id = $2 AND NOT hidden FOR UPDATE`,
-			nd.AccountID, nd.CampaignID).Scan(&status); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT status, archived_at IS NOT NULL FROM campaigns
+			WHERE account_id = $1 AND id = $2 AND NOT hidden FOR UPDATE`,
+			nd.AccountID, nd.CampaignID).Scan(&status, &archived); err != nil {
 			return err
+		}
+		if archived {
+			return ErrCampaignArchived
 		}
 		if status == StatusError {
 			return ErrCampaignInError
@@ -138,7 +143,7 @@ func (s *Store) CreateDraft(ctx context.Context, nd NewDraft, dedupe bool) (d Ap
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrCampaignInError) {
+		if errors.Is(err, ErrCampaignInError) || errors.Is(err, ErrCampaignArchived) {
 			return ApprovalDraft{}, false, fmt.Errorf("storage: create draft: %w", err)
 		}
 		return ApprovalDraft{}, false, notFound("storage: create draft", err)
