@@ -3,7 +3,7 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 BIN := $(CURDIR)/bin
 
-.PHONY: dev test build bench bench-server chaos clean
+.PHONY: dev test lint build bench bench-server chaos clean
 
 ## dev: Postgres + Temporal dev server (with UI) + migrations + demo data + worker + API; prints URLs and tokens.
 dev: bin/temporal build
@@ -12,6 +12,18 @@ dev: bin/temporal build
 ## build: the signoff binary into bin/.
 build:
 	$(GO) build -o bin/signoff ./cmd/signoff
+
+## lint: go vet and staticcheck (pinned, built into bin/ from the Go module proxy), both clean.
+lint: bin/staticcheck
+	$(GO) vet ./...
+	bin/staticcheck ./...
+
+STATICCHECK_VERSION := v0.8.2
+bin/staticcheck: bin/.staticcheck-$(STATICCHECK_VERSION)
+bin/.staticcheck-$(STATICCHECK_VERSION):
+	mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	rm -f $(BIN)/.staticcheck-* && touch $@
 
 ## test: starts a private Postgres and Temporal dev server, runs every test with the race detector, tears down.
 test: bin/temporal

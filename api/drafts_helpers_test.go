@@ -479,13 +479,6 @@ func draftUploadOK(t *testing.T, e *env, token, filename string, content []byte,
 	return id, body
 }
 
-// draftMessage is the message of an error answer.
-func draftMessage(body map[string]any) string {
-	errObj, _ := body["error"].(map[string]any)
-	msg, _ := errObj["message"].(string)
-	return msg
-}
-
 // draftIDs lists the "id" of each item of a list answer.
 func draftIDs(t *testing.T, e *env, path, token string) []string {
 	t.Helper()

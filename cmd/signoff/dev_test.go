@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -115,7 +114,7 @@ func getJSON(t *testing.T, url, token string, out any) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, b)
-	require.NoError(t, json.Unmarshal(b, out), fmt.Sprintf("%s", b))
+	require.NoError(t, json.Unmarshal(b, out), string(b))
 }
 
 // devRun is a running `signoff dev`: its address, the tokens it printed, its captured logs and a stop function.
