@@ -12,7 +12,9 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -45,8 +47,73 @@ var reviewTemplateText string
 var reviewAssetsFS embed.FS
 
 var reviewTemplate = template.Must(template.New("review").Funcs(template.FuncMap{
-	"pct": func(f float64) float64 { return f * 100 },
+	"pct":  func(f float64) float64 { return f * 100 },
+	"add1": func(i int) int { return i + 1 },
+	// verdict names a verdict group: its target and the words that tell its buttons apart.
+	"verdict": func(target, name string) map[string]string { return map[string]string{"Target": target, "Name": name} },
+	"tokens":  markPlaceholders,
 }).Parse(reviewTemplateText))
+
+// reviewPlaceholders are the placeholders the email copy may hold, each filled per lead when sent,
+// in the order the page's legend lists them.
+var reviewPlaceholders = []struct{ Name, Meaning string }{
+	{"first_name", "the lead's first name"},
+	{"last_name", "the lead's last name"},
+	{"company_name", "the lead's company"},
+	{"title", "the lead's job title"},
+	{"industry", "the lead's industry"},
+}
+
+// placeholderPattern finds a {{name}} placeholder in the email copy.
+var placeholderPattern = regexp.MustCompile(`\{\{\s*([a-z_]+)\s*\}\}`)
+
+// markPlaceholders escapes s and wraps each placeholder in a token the page styles apart from the
+// text; the text content is unchanged, so selections and quotes still match the copy.
+func markPlaceholders(s string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range placeholderPattern.FindAllStringIndex(s, -1) {
+		b.WriteString(template.HTMLEscapeString(s[last:m[0]]))
+		b.WriteString(`<span class="token">`)
+		b.WriteString(template.HTMLEscapeString(s[m[0]:m[1]]))
+		b.WriteString(`</span>`)
+		last = m[1]
+	}
+	b.WriteString(template.HTMLEscapeString(s[last:]))
+	return template.HTML(b.String())
+}
+
+// pagePlaceholder is one line of the page's placeholder legend: the token, what it becomes and what it
+// becomes for the first sample lead.
+type pagePlaceholder struct{ Token, Meaning, Sample string }
+
+// placeholdersOf lists the placeholders the emails use, with the first lead's values as samples.
+func placeholdersOf(emails []storage.SnapshotEmail, leads []reviewLead) []pagePlaceholder {
+	var text strings.Builder
+	for _, e := range emails {
+		text.WriteString(e.Subject)
+		for _, p := range e.Paragraphs {
+			text.WriteString(p.Text)
+		}
+	}
+	used := map[string]bool{}
+	for _, m := range placeholderPattern.FindAllStringSubmatch(text.String(), -1) {
+		used[m[1]] = true
+	}
+	var sample storage.SnapshotLead
+	if len(leads) > 0 {
+		sample = leads[0].SnapshotLead
+	}
+	samples := map[string]string{"first_name": sample.FirstName, "last_name": sample.LastName,
+		"company_name": sample.CompanyName, "title": sample.Title, "industry": sample.Industry}
+	var out []pagePlaceholder
+	for _, p := range reviewPlaceholders {
+		if used[p.Name] {
+			out = append(out, pagePlaceholder{Token: "{{" + p.Name + "}}", Meaning: p.Meaning, Sample: samples[p.Name]})
+		}
+	}
+	return out
+}
 
 // reviewCSP allows nothing but this host's own script, style and API: no inline code, no framing.
 const reviewCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
@@ -137,8 +204,10 @@ func reviewNotFound(c *gin.Context, page bool) {
 }
 
 const reviewNotFoundHTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>Link not found</title></head><body><main><h1>This review link is not available</h1>
-<p>It may have been replaced by a newer link. Ask the person who sent it for the current one.</p></main></body></html>`
+<meta name="robots" content="noindex"><meta name="referrer" content="no-referrer"><title>Link not found</title>
+<link rel="icon" href="/favicon.ico" type="image/svg+xml"><link rel="stylesheet" href="/review-assets/review.css"></head>
+<body><main id="main" class="notfound"><section class="stage"><h1>This review link is not available</h1>
+<p>It may have been replaced by a newer link. Ask the person who sent it for the current one.</p></section></main></body></html>`
 
 // reviewView is the public JSON of a draft under review (R-REVIEW-3): the frozen snapshot, each
 // lead's AI result, the saved feedback and the status. No internal id of any account appears.
@@ -263,8 +332,35 @@ func (s *Server) reviewAnswerOf(c *gin.Context) (*reviewAnswer, bool) {
 
 func (s *Server) getReview(c *gin.Context) {
 	if a, ok := s.reviewAnswerOf(c); ok {
-		c.Data(http.StatusOK, "application/json; charset=utf-8", a.body)
+		serveEncoded(c, "application/json; charset=utf-8", a.body, a.gzipped(&a.bodyGz, a.body))
 	}
+}
+
+// reviewFeedbackView is the feedback-only read of a review: what the page reloads after each save.
+type reviewFeedbackView struct {
+	Status      string                 `json:"status"`
+	SubmittedAt *time.Time             `json:"submitted_at"`
+	Feedback    []storage.FeedbackItem `json:"feedback"`
+}
+
+// getReviewFeedback answers the review's status and saved feedback without the snapshot: from the
+// kept answer when there is one, else one query.
+func (s *Server) getReviewFeedback(c *gin.Context) {
+	if a, ok := c.Get(ctxAnswer); ok {
+		v := a.(*reviewAnswer).view
+		c.JSON(http.StatusOK, reviewFeedbackView{Status: v.Status, SubmittedAt: v.SubmittedAt, Feedback: v.Feedback})
+		return
+	}
+	d := currentDraft(c)
+	fb, err := s.Store.DraftFeedback(c.Request.Context(), d.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if fb == nil {
+		fb = []storage.FeedbackItem{}
+	}
+	c.JSON(http.StatusOK, reviewFeedbackView{Status: d.Status, SubmittedAt: d.SubmittedAt, Feedback: fb})
 }
 
 // reviewWritten makes this process forget the draft's kept answer at once, so the writer's next read
@@ -541,7 +637,7 @@ func (s *Server) reviewPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.Data(http.StatusOK, "text/html; charset=utf-8", page)
+	serveEncoded(c, "text/html; charset=utf-8", page, a.gzipped(&a.pageGz, page))
 }
 
 // page returns the review page of the answer for token (the token the answer is kept under),
@@ -585,12 +681,22 @@ func renderReviewPage(a *reviewAnswer, token string) ([]byte, error) {
 	var buf bytes.Buffer
 	err := reviewTemplate.Execute(&buf, gin.H{
 		"View": v, "Snapshot": snap, "Leads": leads, "Token": token, "Closed": a.draft.SubmittedAt != nil,
-		"StorageKey": hex.EncodeToString(tokenKey[:8]),
+		"Placeholders": placeholdersOf(v.Emails, v.Leads),
+		"StorageKey":   hex.EncodeToString(tokenKey[:8]),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: render review page: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// reviewIcon is the review page's icon, also answered at /favicon.ico.
+const reviewIcon = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#1d2433"/>` +
+	`<path d="M9 16.5l4.5 4.5L23 11" fill="none" stroke="#fff" stroke-width="3.2" stroke-linecap="round" stroke-linejoin="round"/></svg>`
+
+func favicon(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=86400")
+	c.Data(http.StatusOK, "image/svg+xml", []byte(reviewIcon))
 }
 
 // reviewAssets serves the page's embedded script and stylesheet.

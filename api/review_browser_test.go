@@ -118,9 +118,6 @@ func newReviewBrowser(t *testing.T) *reviewBrowser {
 			if m.Type != chromedp.ConsoleError && !m.IsException() {
 				continue
 			}
-			if strings.Contains(m.URL, "/favicon.ico") {
-				continue // the API has no favicon; the browser asks anyway
-			}
 			b.mu.Lock()
 			b.errors = append(b.errors, fmt.Sprintf("%s %s:%d %s", m.Type, m.URL, m.Line+1, m.Text))
 			b.mu.Unlock()

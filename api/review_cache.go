@@ -44,6 +44,22 @@ type reviewAnswer struct {
 	pageOnce sync.Once // the rendered page, made on first use (see page)
 	pageHTML []byte
 	pageErr  error
+
+	// bodyGz and pageGz are the gzip encodings of body and pageHTML, made on first use (gzipped), so a
+	// kept answer is compressed once rather than on every read.
+	gzMu   sync.Mutex
+	bodyGz []byte
+	pageGz []byte
+}
+
+// gzipped returns the gzip encoding of plain, kept in *slot (a field of a) after the first call.
+func (a *reviewAnswer) gzipped(slot *[]byte, plain []byte) []byte {
+	a.gzMu.Lock()
+	defer a.gzMu.Unlock()
+	if *slot == nil {
+		*slot = gzipBytes(plain)
+	}
+	return *slot
 }
 
 // reviewCacheSize bounds each map; past it an arbitrary entry is dropped (or, for the change

@@ -107,7 +107,7 @@ func (s *Server) Handler() http.Handler {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	s.trustProxies(r)
-	r.Use(s.requestContext, gin.CustomRecoveryWithWriter(nil, s.recovery))
+	r.Use(s.requestContext, gin.CustomRecoveryWithWriter(nil, s.recovery), compress())
 	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, CodeNotFound, "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
 		abort(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "this method is not allowed here")
@@ -121,9 +121,11 @@ func (s *Server) Handler() http.Handler {
 
 	// The client review: no login, the share token is the credential (SPEC §5).
 	r.GET("/r/:token", reviewHeaders, s.reviewDraft(true), s.reviewPage)
+	r.GET("/favicon.ico", favicon)
 	r.GET("/review-assets/*file", reviewHeaders, reviewAssetFilesOnly, gin.WrapH(reviewAssets()))
 	pub := r.Group("/v1/public/reviews/:token", reviewHeaders, s.reviewDraft(false))
 	pub.GET("", s.getReview)
+	pub.GET("/feedback", s.getReviewFeedback)
 	pub.PUT("/items/:target", s.putReviewItem)
 	pub.POST("/comments", s.addReviewComment)
 	pub.DELETE("/comments/:id", s.deleteReviewComment)

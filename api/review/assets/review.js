@@ -10,6 +10,7 @@
   var nameInput = document.getElementById("reviewer-name");
   var state = { feedback: [] };
   var lastSelection = { pid: "", text: "" };
+  var formSeq = 0;
 
   function author() { return nameInput ? nameInput.value.trim() : ""; }
 
@@ -33,6 +34,43 @@
 
   function text(el, s) { el.textContent = s; return el; }
 
+  // announce tells screen readers what just happened, through the page's polite live region.
+  function announce(msg) {
+    var region = document.getElementById("announce");
+    if (!region) { return; }
+    region.textContent = "";
+    window.setTimeout(function () { region.textContent = msg; }, 50);
+  }
+
+  // showError shows an error in the page (an alert region, so it is announced at once).
+  function showError(err) {
+    var box = document.getElementById("page-error");
+    if (!box) { return; }
+    box.textContent = (err && err.message ? err.message : "Something went wrong") + " Nothing was changed; please try again.";
+    box.hidden = false;
+  }
+
+  function clearError() {
+    var box = document.getElementById("page-error");
+    if (box) { box.hidden = true; box.textContent = ""; }
+  }
+
+  // whereOf names a feedback target for people who cannot see where a control sits.
+  function whereOf(target) {
+    var actions = document.querySelector('.para-block[data-pid="' + target + '"] .para-actions');
+    if (actions) { return actions.dataset.where; }
+    var group = document.querySelector('.verdict[data-target="' + target + '"]');
+    if (group) { return group.getAttribute("aria-label").replace(/^Your verdict on /, ""); }
+    return target;
+  }
+
+  // focusTarget moves focus to the first control of target, for when the focused control goes away.
+  function focusTarget(target) {
+    var b = document.querySelector('.para-block[data-pid="' + target + '"] .add-note') ||
+      document.querySelector('.verdict[data-target="' + target + '"] button');
+    if (b) { b.focus(); }
+  }
+
   function kindLabel(kind) {
     return { approved: "Approved", change_request: "Change requested", note: "Note", line_comment: "Comment" }[kind] || kind;
   }
@@ -45,6 +83,7 @@
         b.setAttribute("aria-pressed", item && item.kind === b.dataset.verdict ? "true" : "false");
       });
     });
+    var n = 0;
     document.querySelectorAll("ul.feedback").forEach(function (ul) {
       var target = ul.dataset.for;
       ul.innerHTML = "";
@@ -59,9 +98,14 @@
           var del = text(document.createElement("button"), "Delete");
           del.type = "button";
           del.className = "link";
-          del.setAttribute("aria-label", "Delete this comment");
+          n++;
+          del.setAttribute("aria-label", "Delete " + kindLabel(f.kind).toLowerCase() + " " + n + " on " + whereOf(target));
           del.addEventListener("click", function () {
-            request("DELETE", "/comments/" + f.id).then(load).catch(alertError);
+            request("DELETE", "/comments/" + f.id).then(load).then(function () {
+              clearError();
+              focusTarget(target);
+              announce(kindLabel(f.kind) + " deleted");
+            }).catch(showError);
           });
           li.appendChild(del);
         }
@@ -88,13 +132,11 @@
   }
 
   function load() {
-    return request("GET", "").then(function (data) {
+    return request("GET", "/feedback").then(function (data) {
       state.feedback = data.feedback || [];
       render();
     });
   }
-
-  function alertError(err) { window.alert(err.message); }
 
   function openForm(container, opts) {
     var existing = container.querySelector(".comment-form");
@@ -104,39 +146,68 @@
     var quote = form.querySelector("[name=quote]");
     var comment = form.querySelector("textarea[name=comment]");
     var err = form.querySelector(".error");
+    var id = "cf" + (++formSeq);
+    var where = opts.where;
+    form.setAttribute("aria-label", (opts.kind === "line_comment" ? "Comment on " : "Note on ") + where);
+    form.querySelector("button[type=submit]").setAttribute("aria-label", "Save " + (opts.kind === "line_comment" ? "comment" : "note") + " on " + where);
+    form.querySelector(".cancel").setAttribute("aria-label", "Cancel " + (opts.kind === "line_comment" ? "comment" : "note") + " on " + where);
     if (opts.kind === "line_comment") {
       quote.value = opts.quote || "";
       quote.required = true;
+      var hint = form.querySelector(".quote-hint");
+      hint.id = id + "-hint";
+      quote.setAttribute("aria-describedby", hint.id);
     } else {
       quoteRow.remove();
+      quote = null;
+    }
+    function close() {
+      form.remove();
+      if (opts.opener && document.body.contains(opts.opener)) { opts.opener.focus(); }
     }
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
+      err.textContent = "";
       opts.save(comment.value.trim(), quote ? quote.value : "").then(function () {
-        form.remove();
+        close();
+        clearError();
+        announce(opts.saved || "Comment saved");
         return load();
       }).catch(function (e) { err.textContent = e.message; });
     });
-    form.querySelector(".cancel").addEventListener("click", function () { form.remove(); });
+    form.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape") { ev.preventDefault(); close(); }
+    });
+    form.querySelector(".cancel").addEventListener("click", close);
     container.appendChild(form);
-    (opts.kind === "line_comment" && !quote.value ? quote : comment).focus();
+    (quote && !quote.value ? quote : comment).focus();
   }
 
-  function setVerdict(group, verdict) {
+  function setVerdict(group, verdict, opener) {
     var target = group.dataset.target;
     var current = state.feedback.find(function (f) { return f.target === target && !f.id; });
     var saved = group.querySelector(".saved");
+    var where = whereOf(target);
     if (current && current.kind === verdict) {
-      return request("PUT", "/items/" + encodeURIComponent(target), { verdict: null, comment: "", author: author() }).then(load);
+      return request("PUT", "/items/" + encodeURIComponent(target), { verdict: null, comment: "", author: author() }).then(function () {
+        text(saved, "Cleared");
+        clearError();
+        announce("Verdict on " + where + " cleared");
+        return load();
+      });
     }
     if (verdict === "change_request") {
-      openForm(group, { kind: "note", save: function (comment) {
-        return request("PUT", "/items/" + encodeURIComponent(target), { verdict: verdict, comment: comment, author: author() });
+      openForm(group, { kind: "note", where: where, opener: opener, saved: "Changes requested on " + where, save: function (comment) {
+        return request("PUT", "/items/" + encodeURIComponent(target), { verdict: verdict, comment: comment, author: author() }).then(function () {
+          text(saved, "Saved");
+        });
       } });
       return Promise.resolve();
     }
     return request("PUT", "/items/" + encodeURIComponent(target), { verdict: verdict, comment: "", author: author() }).then(function () {
       text(saved, "Saved");
+      clearError();
+      announce("Approved " + where);
       return load();
     });
   }
@@ -164,23 +235,24 @@
       if (para) { lastSelection = { pid: para.id, text: sel.toString() }; }
     });
     document.querySelectorAll(".verdict button").forEach(function (b) {
-      b.addEventListener("click", function () { setVerdict(b.closest(".verdict"), b.dataset.verdict).catch(alertError); });
+      b.addEventListener("click", function () { setVerdict(b.closest(".verdict"), b.dataset.verdict, b).catch(showError); });
     });
     document.querySelectorAll(".add-note").forEach(function (b) {
       b.addEventListener("click", function () {
         var pid = b.dataset.pid;
-        openForm(b.closest(".para-block"), { kind: "note", save: function (comment) {
+        openForm(b.closest(".para-block"), { kind: "note", where: whereOf(pid), opener: b, saved: "Note saved", save: function (comment) {
           return request("POST", "/comments", { target: pid, kind: "note", quote: "", comment: comment, author: author() });
         } });
       });
     });
     document.querySelectorAll(".add-line").forEach(function (b) {
-      // Keep the selection when the button is pressed with a mouse.
+      // Keep the selection when the button is pressed with a mouse; from the keyboard the reviewer
+      // types the quote instead.
       b.addEventListener("mousedown", function (ev) { ev.preventDefault(); });
       b.addEventListener("click", function () {
         var pid = b.dataset.pid;
         var quote = selectionIn(pid) || (lastSelection.pid === pid ? lastSelection.text : "");
-        openForm(b.closest(".para-block"), { kind: "line_comment", quote: quote, save: function (comment, q) {
+        openForm(b.closest(".para-block"), { kind: "line_comment", where: whereOf(pid), opener: b, quote: quote, saved: "Comment saved", save: function (comment, q) {
           return request("POST", "/comments", { target: pid, kind: "line_comment", quote: q, comment: comment, author: author() });
         } });
       });
@@ -192,10 +264,10 @@
         submit.disabled = true;
         request("POST", "/submit", { author: author() }).then(function () {
           window.location.reload();
-        }).catch(function (e) { submit.disabled = false; alertError(e); });
+        }).catch(function (e) { submit.disabled = false; showError(e); });
       });
     }
-    load().catch(alertError);
+    load().catch(showError);
   }
 
   if (document.readyState === "loading") {
