@@ -332,7 +332,7 @@ func (s *Server) reviewAnswerOf(c *gin.Context) (*reviewAnswer, bool) {
 
 func (s *Server) getReview(c *gin.Context) {
 	if a, ok := s.reviewAnswerOf(c); ok {
-		serveEncoded(c, "application/json; charset=utf-8", a.body, a.gzipped(&a.bodyGz, a.body))
+		serveEncoded(c, "application/json; charset=utf-8", a.body, a.bodyGz.of(a.body))
 	}
 }
 
@@ -637,7 +637,7 @@ func (s *Server) reviewPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	serveEncoded(c, "text/html; charset=utf-8", page, a.gzipped(&a.pageGz, page))
+	serveEncoded(c, "text/html; charset=utf-8", page, a.pageGz.of(page))
 }
 
 // page returns the review page of the answer for token (the token the answer is kept under),

@@ -45,21 +45,22 @@ type reviewAnswer struct {
 	pageHTML []byte
 	pageErr  error
 
-	// bodyGz and pageGz are the gzip encodings of body and pageHTML, made on first use (gzipped), so a
+	// bodyGz and pageGz are the gzip encodings of body and pageHTML, each made once on first use, so a
 	// kept answer is compressed once rather than on every read.
-	gzMu   sync.Mutex
-	bodyGz []byte
-	pageGz []byte
+	bodyGz lazyGzip
+	pageGz lazyGzip
 }
 
-// gzipped returns the gzip encoding of plain, kept in *slot (a field of a) after the first call.
-func (a *reviewAnswer) gzipped(slot *[]byte, plain []byte) []byte {
-	a.gzMu.Lock()
-	defer a.gzMu.Unlock()
-	if *slot == nil {
-		*slot = gzipBytes(plain)
-	}
-	return *slot
+// lazyGzip is a gzip encoding made on first use.
+type lazyGzip struct {
+	once sync.Once
+	b    []byte
+}
+
+// of returns the gzip encoding of plain, made by the first call; later calls must pass the same plain.
+func (z *lazyGzip) of(plain []byte) []byte {
+	z.once.Do(func() { z.b = gzipBytes(plain) })
+	return z.b
 }
 
 // reviewCacheSize bounds each map; past it an arbitrary entry is dropped (or, for the change

@@ -17,9 +17,21 @@ import (
 	"github.com/signoff/signoff/storage"
 )
 
-// load drives fn from conns goroutines for d and returns requests per second and latencies.
+// load drives fn from conns goroutines for d and returns requests per second and latencies. Its client
+// does not ask for compression (no Accept-Encoding), so the rows compare the server's work alone;
+// loadGzip's does, as browsers do.
 func load(conns int, d time.Duration, fn func(c *http.Client) error) (float64, []time.Duration, error) {
-	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	return loadWith(conns, d, false, fn)
+}
+
+// loadGzip is load with a client that accepts gzip and decodes it (the load generator shares the
+// machine, so the decoding's CPU is taken from the server).
+func loadGzip(conns int, d time.Duration, fn func(c *http.Client) error) (float64, []time.Duration, error) {
+	return loadWith(conns, d, true, fn)
+}
+
+func loadWith(conns int, d time.Duration, gzip bool, fn func(c *http.Client) error) (float64, []time.Duration, error) {
+	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: !gzip}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	var mu sync.Mutex
@@ -147,6 +159,16 @@ func (b *bench) review(ctx context.Context, d time.Duration) error {
 	}
 	rows = append(rows, row{Name: "review page GET /r/{token}, 64 connections", N: len(pageLat), Median: median(pageLat), P99: pct(pageLat, 99),
 		Baseline: fmt.Sprintf("bare %.0f req/s", bareRPS), Ratio: pageRPS / bareRPS, Target: "—", Met: "—", Note: fmt.Sprintf("%.0f req/s", pageRPS)})
+
+	for _, gz := range []struct{ name, url string }{{"review JSON snapshot GET, gzip", snapshotURL}, {"review page GET /r/{token}, gzip", hs.URL + "/r/" + token}} {
+		rps, lat, err := loadGzip(conns, d, func(c *http.Client) error { return get(c, gz.url) })
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row{Name: gz.name + ", 64 connections", N: len(lat), Median: median(lat), P99: pct(lat, 99),
+			Baseline: fmt.Sprintf("bare %.0f req/s", bareRPS), Ratio: rps / bareRPS, Target: "—", Met: "—",
+			Note: fmt.Sprintf("%.0f req/s; the client decodes", rps)})
+	}
 
 	comment := `{"target":"e1-p2","kind":"note","comment":"Shorter, please.","author":"Bench"}`
 	writeRPS, writeLat, err := load(conns, d, func(c *http.Client) error {
