@@ -173,10 +173,13 @@ func newDraftHarness(t *testing.T) *draftHarness {
 			h.importIns = append(h.importIns, in)
 			hook := h.onImport
 			h.mu.Unlock()
+			// The call is recorded before the hook runs: a hook that cancels the workflow lets it end
+			// (and the test read the counts) before this goroutine would get further.
+			err := h.step(stepImport)
 			if hook != nil {
 				hook()
 			}
-			if err := h.step(stepImport); err != nil {
+			if err != nil {
 				return 0, err
 			}
 			return len(in.Leads), nil
