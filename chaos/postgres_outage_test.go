@@ -95,7 +95,7 @@ func TestChaosPostgresOutage(t *testing.T) {
 	ctx := context.Background()
 	log := testenv.Logger(t)
 
-	pgc := outageOwnPostgres(t, log)
+	pgc := restartOwnPostgres(t, log)
 	pool, err := storage.Connect(ctx, pgc.url())
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
@@ -129,7 +129,7 @@ func TestChaosPostgresOutage(t *testing.T) {
 		Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	approver := &outageClient{base: hs.URL, token: mainAcct.approverToken}
+	approver := &restartClient{base: hs.URL, token: mainAcct.approverToken}
 
 	var reqs []*outageRequest
 	// Registered before the worker: runs after it stopped. Every request should have ended by then.
@@ -194,18 +194,18 @@ func TestChaosPostgresOutage(t *testing.T) {
 	// The approves start now, racing the stop: some reach the workflow first, the rest are retried
 	// by the client until the API answers something other than a 5xx.
 	var wg sync.WaitGroup
-	approves := map[string]*outageAnswer{}
+	approves := map[string]*restartApprove{}
 	answerBy := time.Now().Add(plan.outage + plan.recovery)
 	for _, r := range reqs {
 		if r.group != outageApprove {
 			continue
 		}
-		a := &outageAnswer{}
+		a := &restartApprove{}
 		approves[r.id] = a
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			*a = approver.retry(http.MethodPost, "/v1/approval-requests/"+r.id+"/approve", map[string]any{"note": "ok"}, answerBy)
+			*a = approver.retryUntilAnswered(http.MethodPost, "/v1/approval-requests/"+r.id+"/approve", map[string]any{"note": "ok"}, answerBy)
 		}()
 	}
 
