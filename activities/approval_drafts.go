@@ -292,7 +292,7 @@ func (a *Activities) FreezeSnapshot(ctx context.Context, in FreezeInput) (ids []
 	for i, l := range leads {
 		ids[i] = l.ID
 	}
-	if d.Status != storage.DraftProcessing {
+	if d.Status != storage.DraftStatusProcessing {
 		return ids, nil // already frozen by an earlier attempt
 	}
 	snap := storage.Snapshot{Campaign: storage.SnapshotCampaign{Name: camp.Name, Kind: camp.Kind},

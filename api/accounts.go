@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
@@ -35,7 +36,7 @@ func (s *Server) createAccount(c *gin.Context) {
 	token, hash := storage.NewToken()
 	acct, admin, err := s.Store.CreateAccountWithAdmin(c.Request.Context(), req.Name, req.AdminEmail, "Admin", hash)
 	if errors.Is(err, storage.ErrConflict) {
-		abort(c, http.StatusConflict, "account_exists", "an account with this name already exists")
+		abort(c, errs.AccountExists, "an account with this name already exists")
 		return
 	}
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -57,7 +57,7 @@ func TestOperatorCreateAccount(t *testing.T) {
 		good := map[string]any{"name": "Initech", "admin_email": "a@initech.test"}
 		for _, tok := range []string{"", "wrong", operatorToken + "x", operatorToken[:len(operatorToken)-1], e.A.Tokens[storage.RoleAdmin]} {
 			status, body := e.do(t, http.MethodPost, "/v1/operator/accounts", tok, good)
-			requireError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
+			requireError(t, status, body, http.StatusUnauthorized, string(errs.Unauthorized))
 		}
 		requireNoWrites(t, e.pool, before)
 	})
@@ -94,13 +94,13 @@ func TestOperatorCreateAccount(t *testing.T) {
 	t.Run("malformed", func(t *testing.T) {
 		before := dbState(t, e.pool)
 		status, body := e.do(t, http.MethodPost, "/v1/operator/accounts", operatorToken, `{"name": "X", "admin_email": `)
-		requireError(t, status, body, http.StatusBadRequest, api.CodeMalformedJSON)
+		requireError(t, status, body, http.StatusBadRequest, string(errs.MalformedJSON))
 		requireNoWrites(t, e.pool, before)
 	})
 
 	t.Run("operator token rejected on /v1", func(t *testing.T) {
 		status, body := e.do(t, http.MethodGet, "/v1/me", operatorToken, nil)
-		requireError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
+		requireError(t, status, body, http.StatusUnauthorized, string(errs.Unauthorized))
 	})
 }
 
@@ -116,7 +116,7 @@ func TestOperatorEndpointDisabled(t *testing.T) {
 	before := dbState(t, e.pool)
 	for _, tok := range []string{"", operatorToken, e.A.Tokens[storage.RoleAdmin]} {
 		status, body := e.do(t, http.MethodPost, "/v1/operator/accounts", tok, map[string]any{"name": "Initech", "admin_email": "a@initech.test"})
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	}
 	requireNoWrites(t, e.pool, before)
 }
@@ -176,7 +176,7 @@ func TestUpdateSettings(t *testing.T) {
 		before := dbState(t, e.pool)
 		for _, role := range roles[1:] {
 			status, body := e.do(t, http.MethodPatch, "/v1/account/settings", e.A.Tokens[role], map[string]any{"approval_enabled": true})
-			requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+			requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 		}
 		requireNoWrites(t, e.pool, before)
 	})

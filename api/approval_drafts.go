@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
@@ -37,7 +38,7 @@ type draftView struct {
 
 func (s *Server) draftView(c *gin.Context, d storage.ApprovalDraft) draftView {
 	v := draftView{ApprovalDraft: d}
-	if d.Status == storage.DraftProcessing || d.Status == storage.DraftFailed || d.TokenSealed == nil {
+	if d.Status == storage.DraftStatusProcessing || d.Status == storage.DraftStatusFailed || d.TokenSealed == nil {
 		return v
 	}
 	if s.Sealer == nil {
@@ -160,8 +161,8 @@ func (s *Server) createDraft(c *gin.Context) {
 		abortArchived(c)
 		return
 	}
-	if camp.Status == storage.StatusError {
-		abort(c, http.StatusConflict, CodeCampaignError, "the campaign is in error: drafts need a campaign that is at least draft; fix it first")
+	if camp.Status == storage.CampaignStatusError {
+		abort(c, errs.CampaignError, "the campaign is in error: drafts need a campaign that is at least draft; fix it first")
 		return
 	}
 	key, ok := s.validateSource(c, u.AccountID, camp.ID, req.Source)
@@ -176,7 +177,7 @@ func (s *Server) createDraft(c *gin.Context) {
 	d, existing, err := s.Store.CreateDraft(ctx, storage.NewDraft{ID: draftID, AccountID: u.AccountID, CampaignID: camp.ID, CreatedBy: u.ID,
 		Source: srcJSON, SourceKey: key, ContactCount: count}, req.Source.Type == activities.SourceSavedSearch)
 	if errors.Is(err, storage.ErrCampaignInError) {
-		abort(c, http.StatusConflict, CodeCampaignError, "the campaign is in error: drafts need a campaign that is at least draft; fix it first")
+		abort(c, errs.CampaignError, "the campaign is in error: drafts need a campaign that is at least draft; fix it first")
 		return
 	}
 	if errors.Is(err, storage.ErrCampaignArchived) {
@@ -260,7 +261,7 @@ func (s *Server) rotateLink(c *gin.Context) {
 	tok, hash := sharelink.NewToken()
 	d, err := s.Store.RotateDraftToken(c.Request.Context(), currentUser(c).AccountID, id, hash, s.Sealer.Seal(tok))
 	if errors.Is(err, storage.ErrDraftNotReady) {
-		abort(c, http.StatusConflict, CodeDraftNotReady, "the draft has no link yet: it is still building or it failed")
+		abort(c, errs.DraftNotReady, "the draft has no link yet: it is still building or it failed")
 		return
 	}
 	if err != nil {

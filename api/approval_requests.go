@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
@@ -81,7 +82,7 @@ func (s *Server) validateApprovers(ctx context.Context, acct string, submitter s
 // requestWindow computes when a request times out and when its campaign launches (R-APPR-3, R-APPR-6).
 func (s *Server) requestWindow(camp storage.Campaign, now time.Time) (deadline time.Time, launchAt *time.Time, err error) {
 	startsNow := camp.StartAt == nil || !camp.StartAt.After(now)
-	if camp.Kind == storage.KindCampaign && startsNow {
+	if camp.Kind == storage.CampaignKindCampaign && startsNow {
 		return deadline, nil, &fieldError{"start_at", "immediate launches are not permitted: set start_at in the future, then submit"}
 	}
 	if camp.EndAt != nil && !camp.EndAt.After(now) {
@@ -155,19 +156,19 @@ func (s *Server) submit(c *gin.Context, u storage.User, camp storage.Campaign, r
 		return storage.ApprovalRequest{}, false
 	}
 	if !settings.ApprovalEnabled {
-		abort(c, http.StatusConflict, CodeApprovalDisabled, "approvals are turned off for this account: launch the campaign directly")
+		abort(c, errs.ApprovalDisabled, "approvals are turned off for this account: launch the campaign directly")
 		return storage.ApprovalRequest{}, false
 	}
-	if camp.Mode != storage.ModeActive {
+	if camp.Mode != storage.CampaignModeActive {
 		invalid(c, "mode", "only active launches need approval; test and passive campaigns launch without it")
 		return storage.ApprovalRequest{}, false
 	}
-	if camp.ApprovalStatus == storage.RequestPending {
-		abort(c, http.StatusConflict, CodeRequestOpen, "this campaign already has an open approval request; cancel it or change its approvers")
+	if camp.ApprovalStatus == storage.RequestStatusPending {
+		abort(c, errs.RequestOpen, "this campaign already has an open approval request; cancel it or change its approvers")
 		return storage.ApprovalRequest{}, false
 	}
 	if !storage.Submittable(camp.Status, camp.Kind, camp.ApprovalStatus) {
-		abort(c, http.StatusConflict, CodeNotSubmittable, fmt.Sprintf("a campaign in status %s with approval %s cannot be submitted", camp.Status, camp.ApprovalStatus))
+		abort(c, errs.NotSubmittable, fmt.Sprintf("a campaign in status %s with approval %s cannot be submitted", camp.Status, camp.ApprovalStatus))
 		return storage.ApprovalRequest{}, false
 	}
 	approvers, err := s.validateApprovers(ctx, u.AccountID, u, req.ApproverIDs, settings)
@@ -184,12 +185,12 @@ func (s *Server) submit(c *gin.Context, u storage.User, camp storage.Campaign, r
 	r, err := s.Store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: idempotentID(c, "approval-request:"+c.FullPath()), AccountID: u.AccountID,
 		CampaignID: camp.ID, SubmittedBy: u.ID, Note: req.Note, ApproverIDs: approvers, DeadlineAt: deadline, LaunchAt: launchAt})
 	if errors.Is(err, storage.ErrRequestOpen) {
-		abort(c, http.StatusConflict, CodeRequestOpen, "this campaign already has an open approval request; cancel it or change its approvers")
+		abort(c, errs.RequestOpen, "this campaign already has an open approval request; cancel it or change its approvers")
 		return storage.ApprovalRequest{}, false
 	}
 	if errors.Is(err, storage.ErrNotSubmittable) {
 		// A launch or edit committed between the read above and the insert.
-		abort(c, http.StatusConflict, CodeNotSubmittable, "the campaign changed while the request was being submitted and can no longer be submitted; reload it")
+		abort(c, errs.NotSubmittable, "the campaign changed while the request was being submitted and can no longer be submitted; reload it")
 		return storage.ApprovalRequest{}, false
 	}
 	if errors.Is(err, storage.ErrConflict) {
@@ -266,7 +267,7 @@ func (s *Server) decide(update string) gin.HandlerFunc {
 		switch update {
 		case workflows.UpdateApprove, workflows.UpdateReject:
 			if !u.HasApprovalRight() {
-				abort(c, http.StatusForbidden, CodeForbidden, "you do not have the approval right")
+				abort(c, errs.Forbidden, "you do not have the approval right")
 				return
 			}
 			if update == workflows.UpdateApprove && u.ID == r.SubmittedBy {
@@ -276,13 +277,13 @@ func (s *Server) decide(update string) gin.HandlerFunc {
 					return
 				}
 				if !st.AllowSelfApproval {
-					abort(c, http.StatusForbidden, CodeForbidden, "self-approval is turned off for this account")
+					abort(c, errs.Forbidden, "self-approval is turned off for this account")
 					return
 				}
 			}
 		case workflows.UpdateCancel:
 			if !mayEditCreatedBy(u, h.CampaignCreatedBy) {
-				abort(c, http.StatusForbidden, CodeForbidden, "only people who may edit the campaign may cancel its request")
+				abort(c, errs.Forbidden, "only people who may edit the campaign may cancel its request")
 				return
 			}
 		}
@@ -293,7 +294,7 @@ func (s *Server) decide(update string) gin.HandlerFunc {
 		defer done()
 		out, err := s.runUpdateID(ctx, r, update, keyedUpdateID(c, update), workflows.DecisionInput{ActorID: u.ID, Note: body.Note})
 		if err != nil && ctx.Err() != nil {
-			abort(c, statusClientClosed, "client_closed", "the request was cancelled")
+			abort(c, errs.ClientClosed, "the request was cancelled")
 			return
 		}
 		if err != nil {
@@ -321,7 +322,7 @@ func (s *Server) changeApprovers(c *gin.Context) {
 	}
 	u := currentUser(c)
 	if u.ID != r.SubmittedBy {
-		abort(c, http.StatusForbidden, CodeForbidden, "only the submitter may change the approvers")
+		abort(c, errs.Forbidden, "only the submitter may change the approvers")
 		return
 	}
 	if err := checkText("note", body.Note, false, maxNoteChars); respondInvalid(c, err) {
@@ -383,7 +384,7 @@ func (s *Server) updateNotFound(ctx context.Context, r storage.ApprovalRequest, 
 		return err
 	}
 	cur, lerr := s.Store.ApprovalRequest(ctx, r.AccountID, r.ID)
-	if lerr == nil && cur.Status == storage.RequestPending {
+	if lerr == nil && cur.Status == storage.RequestStatusPending {
 		return errWorkflowNotStarted
 	}
 	return temporal.NewApplicationError("the request was already handled", activities.ErrTypeAlreadyHandled)
@@ -394,14 +395,14 @@ func (s *Server) updateFailed(c *gin.Context, err error) {
 	var appErr *temporal.ApplicationError
 	switch {
 	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled:
-		abort(c, http.StatusConflict, CodeAlreadyHandled, "this request was already handled by someone else; reload it")
+		abort(c, errs.AlreadyHandled, "this request was already handled by someone else; reload it")
 	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNotAllowed:
-		abort(c, http.StatusForbidden, CodeForbidden, appErr.Message())
+		abort(c, errs.Forbidden, appErr.Message())
 	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNotFound:
-		abort(c, http.StatusNotFound, CodeNotFound, "no such resource in this account")
+		abort(c, errs.NotFound, "no such resource in this account")
 	case errors.Is(err, errWorkflowNotStarted):
 		c.Header("Retry-After", "5")
-		abort(c, http.StatusServiceUnavailable, CodeRetryLater, "the request is being set up; retry in a few seconds")
+		abort(c, errs.RetryLater, "the request is being set up; retry in a few seconds")
 	default:
 		s.fail(c, err)
 	}
@@ -515,17 +516,17 @@ func (s *Server) launch(c *gin.Context) {
 	}
 	own := camp.CreatedBy == u.ID && u.HasApprovalRight()
 	if u.Role != storage.RoleAdmin && !own {
-		abort(c, http.StatusForbidden, CodeForbidden, "only admins, and users with the approval right for their own campaigns, may launch")
+		abort(c, errs.Forbidden, "only admins, and users with the approval right for their own campaigns, may launch")
 		return
 	}
 	l, created, err := s.Store.LaunchCampaign(ctx, storage.LaunchInput{AccountID: u.AccountID, CampaignID: camp.ID, ActorID: &u.ID, Source: "api"})
 	switch {
 	case errors.Is(err, storage.ErrNotLaunchable):
-		abort(c, http.StatusConflict, CodeApprovalRequired, "this campaign needs an approved request of its current version before it launches "+
+		abort(c, errs.ApprovalRequired, "this campaign needs an approved request of its current version before it launches "+
 			"(a direct launch by its creator counts only when self-approval is allowed)")
 		return
 	case errors.Is(err, storage.ErrCampaignInError):
-		abort(c, http.StatusConflict, CodeNotSubmittable, "a campaign in error cannot launch; fix it and set it ready")
+		abort(c, errs.NotSubmittable, "a campaign in error cannot launch; fix it and set it ready")
 		return
 	case err != nil:
 		s.fail(c, err)
@@ -567,23 +568,23 @@ func (s *Server) signalRequests(ctx context.Context, log *zap.Logger, ids []stri
 func ribbon(viewer storage.User, camp storage.Campaign, r *storage.ApprovalRequest) *string {
 	var text string
 	switch camp.ApprovalStatus {
-	case storage.RequestPending:
+	case storage.RequestStatusPending:
 		text = "Approval pending: cancel the request to edit"
 		if r != nil {
 			for _, a := range r.Approvers {
-				if a.UserID == viewer.ID && a.State == storage.ApproverAssigned {
+				if a.UserID == viewer.ID && a.State == storage.ApproverStateAssigned {
 					text = "Approval pending for you: approve or reject"
 				}
 			}
 		}
-	case storage.RequestRejected:
+	case storage.RequestStatusRejected:
 		text = "Approval rejected"
 		if r != nil && r.DecisionNote != "" {
 			text += ": " + r.DecisionNote
 		}
-	case storage.RequestTimedOut:
+	case storage.RequestStatusTimedOut:
 		text = "Approval timed out: submit again to launch"
-	case storage.RequestExpired:
+	case storage.RequestStatusExpired:
 		text = "Approval expired: no approver with the approval right is left; submit again"
 	default:
 		return nil

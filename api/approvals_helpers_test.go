@@ -71,7 +71,7 @@ func (e *env) campaignAs(t *testing.T, user storage.User, name, kind, mode strin
 // far enough out that its workflow never launches while a test runs.
 func (e *env) laterCampaign(t *testing.T, user storage.User, name string) storage.Campaign {
 	t.Helper()
-	return e.campaignAs(t, user, name, storage.KindCampaign, storage.ModeActive, in(time.Hour), in(2*time.Hour))
+	return e.campaignAs(t, user, name, storage.CampaignKindCampaign, storage.CampaignModeActive, in(time.Hour), in(2*time.Hour))
 }
 
 // userWith creates a user with role and can_approve through the store.
@@ -99,7 +99,7 @@ func (e *env) submit(t *testing.T, campID, token string, approverIDs ...string) 
 	var r storage.ApprovalRequest
 	e.doJSON(t, http.StatusCreated, http.MethodPost, "/v1/campaigns/"+campID+"/approval-requests", token,
 		submitBody("please review", approverIDs...), &r)
-	require.Equal(t, storage.RequestPending, r.Status)
+	require.Equal(t, storage.RequestStatusPending, r.Status)
 	require.Equal(t, campID, r.CampaignID)
 	return r
 }

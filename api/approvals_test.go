@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workers"
 	"github.com/signoff/signoff/workflows"
@@ -39,22 +39,22 @@ func TestApprovalFullFlow(t *testing.T) {
 	e.doJSON(t, http.StatusCreated, http.MethodPost, "/v1/campaigns", collabTok, map[string]any{
 		"name": "Spring launch", "kind": "campaign", "mode": "active", "start_at": start, "end_at": end,
 	}, &camp)
-	require.Equal(t, storage.StatusDraft, camp.Status)
+	require.Equal(t, storage.CampaignStatusDraft, camp.Status)
 	require.Equal(t, "none", camp.ApprovalStatus)
 
 	// Submission: 201, pending, the campaign locked, the workflow started.
 	var r storage.ApprovalRequest
 	e.doJSON(t, http.StatusCreated, http.MethodPost, "/v1/campaigns/"+camp.ID+"/approval-requests", collabTok,
 		map[string]any{"approver_ids": []string{approver.ID}, "note": "Ready for review"}, &r)
-	require.Equal(t, storage.RequestPending, r.Status)
+	require.Equal(t, storage.RequestStatusPending, r.Status)
 	require.Equal(t, collab.ID, r.SubmittedBy)
 	require.Equal(t, "Ready for review", r.Note)
 	require.Len(t, r.Approvers, 1)
-	require.True(t, hasApprover(r, approver.ID, storage.ApproverAssigned))
+	require.True(t, hasApprover(r, approver.ID, storage.ApproverStateAssigned))
 	require.NotNil(t, r.LaunchAt)
 	require.True(t, start.Equal(*r.LaunchAt), "launch_at is start_at")
 	require.True(t, end.Equal(r.DeadlineAt), "the deadline of a later campaign is its end_at")
-	require.Equal(t, storage.RequestPending, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+	require.Equal(t, storage.RequestStatusPending, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
 	var started *time.Time
 	require.NoError(t, e.pool.QueryRow(context.Background(),
 		`SELECT workflow_started_at FROM approval_requests WHERE id = $1`, r.ID).Scan(&started))
@@ -63,7 +63,7 @@ func TestApprovalFullFlow(t *testing.T) {
 	var got storage.ApprovalRequest
 	e.doJSON(t, http.StatusOK, http.MethodGet, "/v1/approval-requests/"+r.ID, approverTok, nil, &got)
 	require.Equal(t, r.ID, got.ID)
-	require.Equal(t, storage.RequestPending, got.Status)
+	require.Equal(t, storage.RequestStatusPending, got.Status)
 
 	// Inbox (R-APPR-11): the approver's, not the submitter's.
 	require.Equal(t, []string{r.ID}, e.inboxIDs(t, approverTok))
@@ -88,23 +88,23 @@ func TestApprovalFullFlow(t *testing.T) {
 	var approved storage.ApprovalRequest
 	e.doJSON(t, http.StatusOK, http.MethodPost, "/v1/approval-requests/"+r.ID+"/approve", approverTok,
 		map[string]any{"note": "LGTM"}, &approved)
-	require.Equal(t, storage.RequestApproved, approved.Status)
+	require.Equal(t, storage.RequestStatusApproved, approved.Status)
 	require.NotNil(t, approved.DecidedBy)
 	require.Equal(t, approver.ID, *approved.DecidedBy)
 	require.Equal(t, "LGTM", approved.DecisionNote)
 	c := e.storedCampaign(t, acct, camp.ID)
-	require.Equal(t, storage.RequestApproved, c.ApprovalStatus)
+	require.Equal(t, storage.RequestStatusApproved, c.ApprovalStatus)
 	ribbon := e.viewCampaign(t, camp.ID, collabTok).Ribbon
 	checkedAt := time.Now()
 	require.Truef(t, checkedAt.Before(*start), "the approval was checked %s after start_at: this machine needs more than "+
 		"apprLaunchMargin (%s) from creating the campaign to approving it", checkedAt.Sub(*start), apprLaunchMargin)
-	require.Equal(t, storage.StatusScheduled, c.Status, "approval schedules the campaign")
+	require.Equal(t, storage.CampaignStatusScheduled, c.Status, "approval schedules the campaign")
 	require.Nil(t, ribbon, "no ribbon once approved")
 	require.Empty(t, e.inboxIDs(t, approverTok), "a decided request leaves the inbox")
 
 	// At start_at the workflow launches the campaign (R-APPR-8).
 	eventually(t, time.Until(*start)+15*time.Second, func() bool {
-		return e.storedCampaign(t, acct, camp.ID).Status == storage.StatusLive
+		return e.storedCampaign(t, acct, camp.ID).Status == storage.CampaignStatusLive
 	}, func() string { return "campaign not live: " + e.storedCampaign(t, acct, camp.ID).Status })
 	require.Equal(t, 1, launchCount(t, e, camp.ID))
 	var launch storage.Launch
@@ -196,7 +196,7 @@ func TestApprovalFullFlow(t *testing.T) {
 	}, subjects)
 	for _, role := range roles[1:] {
 		status, body := e.do(t, http.MethodGet, "/v1/dev/outbox", e.A.Tokens[role], nil)
-		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	}
 }
 
@@ -247,49 +247,49 @@ func TestApprovalSubmitValidation(t *testing.T) {
 		refuse(t, camp.ID, collabTok, submitBody("x", approver.ID, approver.ID), unprocessable, "", "approver_ids[1]")
 	})
 	t.Run("immediate campaign", func(t *testing.T) {
-		now := e.campaignAs(t, A.Users[storage.RoleCollaborator], "Now", storage.KindCampaign, storage.ModeActive, nil, in(time.Hour))
+		now := e.campaignAs(t, A.Users[storage.RoleCollaborator], "Now", storage.CampaignKindCampaign, storage.CampaignModeActive, nil, in(time.Hour))
 		refuse(t, now.ID, collabTok, submitBody("x", approver.ID), unprocessable, "", "start_at")
-		past := e.campaignAs(t, A.Users[storage.RoleCollaborator], "Past", storage.KindCampaign, storage.ModeActive, in(-time.Minute), in(time.Hour))
+		past := e.campaignAs(t, A.Users[storage.RoleCollaborator], "Past", storage.CampaignKindCampaign, storage.CampaignModeActive, in(-time.Minute), in(time.Hour))
 		refuse(t, past.ID, collabTok, submitBody("x", approver.ID), unprocessable, "", "start_at")
-		noEnd := e.campaignAs(t, A.Users[storage.RoleCollaborator], "No end", storage.KindCampaign, storage.ModeActive, in(time.Hour), nil)
+		noEnd := e.campaignAs(t, A.Users[storage.RoleCollaborator], "No end", storage.CampaignKindCampaign, storage.CampaignModeActive, in(time.Hour), nil)
 		refuse(t, noEnd.ID, collabTok, submitBody("x", approver.ID), unprocessable, "", "end_at")
 	})
 	t.Run("test and passive need no approval", func(t *testing.T) {
-		for _, mode := range []string{storage.ModeTest, storage.ModePassive} {
-			c := e.campaignAs(t, A.Users[storage.RoleCollaborator], "Mode "+mode, storage.KindCampaign, mode, in(time.Hour), in(2*time.Hour))
+		for _, mode := range []string{storage.CampaignModeTest, storage.CampaignModePassive} {
+			c := e.campaignAs(t, A.Users[storage.RoleCollaborator], "Mode "+mode, storage.CampaignKindCampaign, mode, in(time.Hour), in(2*time.Hour))
 			refuse(t, c.ID, collabTok, submitBody("x", approver.ID), unprocessable, "", "mode")
 		}
 	})
 	t.Run("another account's campaign", func(t *testing.T) {
 		bCamp := e.laterCampaign(t, e.B.Users[storage.RoleCollaborator], "B's")
 		for _, role := range roles {
-			refuse(t, bCamp.ID, A.Tokens[role], submitBody("x", approver.ID), http.StatusNotFound, api.CodeNotFound, "")
+			refuse(t, bCamp.ID, A.Tokens[role], submitBody("x", approver.ID), http.StatusNotFound, string(errs.NotFound), "")
 		}
-		refuse(t, uuid.NewString(), collabTok, submitBody("x", approver.ID), http.StatusNotFound, api.CodeNotFound, "")
+		refuse(t, uuid.NewString(), collabTok, submitBody("x", approver.ID), http.StatusNotFound, string(errs.NotFound), "")
 	})
 	t.Run("not an editor of the campaign", func(t *testing.T) {
-		refuse(t, camp.ID, A.Tokens[storage.RoleApprover], submitBody("x", approver.ID), http.StatusForbidden, api.CodeForbidden, "")
+		refuse(t, camp.ID, A.Tokens[storage.RoleApprover], submitBody("x", approver.ID), http.StatusForbidden, string(errs.Forbidden), "")
 		_, other := e.newUser(t, A.Account.ID, "collaborator-2@a.test", storage.RoleCollaborator)
-		refuse(t, camp.ID, other, submitBody("x", approver.ID), http.StatusForbidden, api.CodeForbidden, "")
+		refuse(t, camp.ID, other, submitBody("x", approver.ID), http.StatusForbidden, string(errs.Forbidden), "")
 	})
 	t.Run("bad note", func(t *testing.T) {
 		refuse(t, camp.ID, collabTok, submitBody(strings.Repeat("n", 2001), approver.ID), unprocessable, "", "note")
 	})
 	t.Run("one open request per campaign", func(t *testing.T) {
 		r := e.submit(t, camp.ID, collabTok, approver.ID)
-		refuse(t, camp.ID, collabTok, submitBody("again", approver.ID), http.StatusConflict, api.CodeRequestOpen, "")
-		refuse(t, camp.ID, A.Tokens[storage.RoleAdmin], submitBody("again", approver.ID), http.StatusConflict, api.CodeRequestOpen, "")
+		refuse(t, camp.ID, collabTok, submitBody("again", approver.ID), http.StatusConflict, string(errs.RequestOpen), "")
+		refuse(t, camp.ID, A.Tokens[storage.RoleAdmin], submitBody("again", approver.ID), http.StatusConflict, string(errs.RequestOpen), "")
 		var n int
 		require.NoError(t, e.pool.QueryRow(context.Background(),
 			`SELECT count(*) FROM approval_requests WHERE campaign_id = $1`, camp.ID).Scan(&n))
 		require.Equal(t, 1, n)
-		require.Equal(t, storage.RequestPending, e.storedRequest(t, A.Account.ID, r.ID).Status)
+		require.Equal(t, storage.RequestStatusPending, e.storedRequest(t, A.Account.ID, r.ID).Status)
 	})
 	t.Run("concurrent submissions: one wins", func(t *testing.T) {
 		c := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "Raced submit")
 		const n = 6
 		codes := make([]int, n)
-		errs := make([]string, n)
+		answered := make([]string, n)
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Add(1)
@@ -297,7 +297,7 @@ func TestApprovalSubmitValidation(t *testing.T) {
 				defer wg.Done()
 				rec := serve(e, newRequest(http.MethodPost, "/v1/campaigns/"+c.ID+"/approval-requests", collabTok,
 					fmt.Sprintf(`{"approver_ids":[%q]}`, approver.ID)))
-				codes[i], errs[i] = rec.Code, errorCode(rec.Body.Bytes())
+				codes[i], answered[i] = rec.Code, errorCode(rec.Body.Bytes())
 			}()
 		}
 		wg.Wait()
@@ -308,7 +308,7 @@ func TestApprovalSubmitValidation(t *testing.T) {
 				continue
 			}
 			require.Equal(t, http.StatusConflict, codes[i])
-			require.Equal(t, api.CodeRequestOpen, errs[i])
+			require.Equal(t, string(errs.RequestOpen), answered[i])
 		}
 		require.Equal(t, 1, created, "codes: %v", codes)
 		var rows int
@@ -324,7 +324,7 @@ func TestApprovalSubmitValidation(t *testing.T) {
 		eventually(t, 10*time.Second, func() bool { return countPending(t, e) == 0 },
 			func() string { return fmt.Sprintf("%d requests still pending", countPending(t, e)) })
 		c := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "Off")
-		refuse(t, c.ID, collabTok, submitBody("x", approver.ID), http.StatusConflict, api.CodeApprovalDisabled, "")
+		refuse(t, c.ID, collabTok, submitBody("x", approver.ID), http.StatusConflict, string(errs.ApprovalDisabled), "")
 	})
 }
 
@@ -351,10 +351,10 @@ func TestApprovalEditLockAndResubmit(t *testing.T) {
 				{"content": otherContent()},
 			} {
 				status, body := e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, tok, patch)
-				requireError(t, status, body, http.StatusConflict, api.CodeApprovalPending)
+				requireError(t, status, body, http.StatusConflict, string(errs.ApprovalPending))
 			}
 			status, body := e.do(t, http.MethodDelete, "/v1/campaigns/"+camp.ID, tok, nil)
-			requireError(t, status, body, http.StatusConflict, api.CodeApprovalPending)
+			requireError(t, status, body, http.StatusConflict, string(errs.ApprovalPending))
 		}
 		requireNoWrites(t, e.pool, before)
 		requireCampaignUnchanged(t, e, acct, camp.ID, row, state)
@@ -362,8 +362,8 @@ func TestApprovalEditLockAndResubmit(t *testing.T) {
 		// Cancelling unlocks it.
 		status, body := e.act(t, r.ID, "cancel", collabTok, "")
 		require.Equal(t, http.StatusOK, status, body)
-		require.Equal(t, storage.RequestCancelled, body["status"])
-		require.Equal(t, storage.RequestCancelled, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+		require.Equal(t, storage.RequestStatusCancelled, body["status"])
+		require.Equal(t, storage.RequestStatusCancelled, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
 		require.Equal(t, 1, eventCount(t, e, r.ID, storage.EventCancelled))
 		status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, A.Tokens[storage.RoleAdmin], map[string]any{"name": "Edited after cancel"})
 		require.Equal(t, http.StatusOK, status, body)
@@ -383,21 +383,21 @@ func TestApprovalEditLockAndResubmit(t *testing.T) {
 			"approver_ids": []string{approver2.ID},
 			"note":         "fixed the copy",
 		}, &r)
-		require.Equal(t, storage.RequestPending, r.Status)
+		require.Equal(t, storage.RequestStatusPending, r.Status)
 		require.NotEqual(t, old.ID, r.ID)
-		require.True(t, hasApprover(r, approver2.ID, storage.ApproverAssigned))
-		require.Equal(t, storage.RequestCancelled, e.storedRequest(t, acct, old.ID).Status)
+		require.True(t, hasApprover(r, approver2.ID, storage.ApproverStateAssigned))
+		require.Equal(t, storage.RequestStatusCancelled, e.storedRequest(t, acct, old.ID).Status)
 		require.Equal(t, 1, eventCount(t, e, old.ID, storage.EventCancelled))
 		c := e.storedCampaign(t, acct, camp.ID)
 		require.Equal(t, "Resubmitted v2", c.Name)
 		require.Equal(t, "US", c.Content.Segments[0].Name, "the content change is applied")
-		require.Equal(t, storage.RequestPending, c.ApprovalStatus)
+		require.Equal(t, storage.RequestStatusPending, c.ApprovalStatus)
 		require.Equal(t, []string{r.ID}, e.inboxIDs(t, approver2Tok))
 		require.Empty(t, e.inboxIDs(t, A.Tokens[storage.RoleApprover]))
 		// The new request's workflow runs: its approver can approve it.
 		status, body := e.act(t, r.ID, "approve", approver2Tok, "")
 		require.Equal(t, http.StatusOK, status, body)
-		require.Equal(t, storage.RequestApproved, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+		require.Equal(t, storage.RequestStatusApproved, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
 		// The campaign's history spans both requests.
 		events := e.history(t, "/v1/campaigns/"+camp.ID+"/approval-history", collabTok)
 		require.Equal(t, []string{storage.EventSubmitted, storage.EventCancelled, storage.EventSubmitted, storage.EventApproved}, eventTypes(events))
@@ -411,7 +411,7 @@ func TestApprovalEditLockAndResubmit(t *testing.T) {
 		before := dbState(t, e.pool)
 		status, body := e.do(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/resubmit", A.Tokens[storage.RoleApprover],
 			map[string]any{"changes": map[string]any{"name": "Mine"}, "approver_ids": []string{approver.ID}})
-		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 		status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/resubmit", collabTok,
 			map[string]any{"changes": map[string]any{"name": "No approvers"}, "approver_ids": []string{}})
 		requireInvalid(t, status, body, "approver_ids")
@@ -427,7 +427,7 @@ func TestApprovalEditLockAndResubmit(t *testing.T) {
 		status, body := e.do(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/resubmit", collabTok,
 			map[string]any{"changes": map[string]any{"name": ""}, "approver_ids": []string{approver.ID}})
 		requireInvalid(t, status, body, "name")
-		require.Equal(t, storage.RequestPending, e.storedRequest(t, acct, r.ID).Status, "the refused resubmit cancelled the request")
+		require.Equal(t, storage.RequestStatusPending, e.storedRequest(t, acct, r.ID).Status, "the refused resubmit cancelled the request")
 		requireNoWrites(t, e.pool, before)
 	})
 	t.Run("resubmit with invalid approvers changes nothing", func(t *testing.T) {
@@ -437,7 +437,7 @@ func TestApprovalEditLockAndResubmit(t *testing.T) {
 		status, body := e.do(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/resubmit", collabTok,
 			map[string]any{"changes": map[string]any{"name": "Renamed"}, "approver_ids": []string{A.Users[storage.RoleCSM].ID}})
 		requireInvalid(t, status, body, "approver_ids[0]")
-		require.Equal(t, storage.RequestPending, e.storedRequest(t, acct, r.ID).Status, "the refused resubmit cancelled the request")
+		require.Equal(t, storage.RequestStatusPending, e.storedRequest(t, acct, r.ID).Status, "the refused resubmit cancelled the request")
 		requireNoWrites(t, e.pool, before)
 	})
 }
@@ -449,22 +449,22 @@ func TestApprovalDroppedByEditLaunchSkipped(t *testing.T) {
 	e := newApprovalEnv(t, 2*time.Hour)
 	acct := e.A.Account.ID
 	collabTok, approverTok := e.A.Tokens[storage.RoleCollaborator], e.A.Tokens[storage.RoleApprover]
-	camp := e.campaignAs(t, e.A.Users[storage.RoleCollaborator], "Far out", storage.KindCampaign, storage.ModeActive,
+	camp := e.campaignAs(t, e.A.Users[storage.RoleCollaborator], "Far out", storage.CampaignKindCampaign, storage.CampaignModeActive,
 		in(30*24*time.Hour), in(60*24*time.Hour))
 	r := e.submit(t, camp.ID, collabTok, e.A.Users[storage.RoleApprover].ID)
 	status, body := e.act(t, r.ID, "approve", approverTok, "")
 	require.Equal(t, http.StatusOK, status, body)
 	c := e.storedCampaign(t, acct, camp.ID)
-	require.Equal(t, storage.StatusScheduled, c.Status)
-	require.Equal(t, storage.RequestApproved, c.ApprovalStatus)
+	require.Equal(t, storage.CampaignStatusScheduled, c.Status)
+	require.Equal(t, storage.RequestStatusApproved, c.ApprovalStatus)
 
 	var v apprCampaignView
 	e.doJSON(t, http.StatusOK, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"name": "Far out, edited"}, &v)
 	require.Equal(t, "none", v.ApprovalStatus)
-	require.Equal(t, storage.StatusReady, v.Status)
+	require.Equal(t, storage.CampaignStatusReady, v.Status)
 	c = e.storedCampaign(t, acct, camp.ID)
 	require.Equal(t, "none", c.ApprovalStatus)
-	require.Equal(t, storage.StatusReady, c.Status)
+	require.Equal(t, storage.CampaignStatusReady, c.Status)
 
 	// The workflow wakes on the approval-dropped signal and skips the launch.
 	e.waitEvent(t, r.ID, storage.EventLaunchSkipped, 15*time.Second)
@@ -473,13 +473,13 @@ func TestApprovalDroppedByEditLaunchSkipped(t *testing.T) {
 	require.Nil(t, events[2].Actor)
 	require.Equal(t, 0, launchCount(t, e, camp.ID))
 	c = e.storedCampaign(t, acct, camp.ID)
-	require.Equal(t, storage.StatusReady, c.Status)
+	require.Equal(t, storage.CampaignStatusReady, c.Status)
 	require.Equal(t, "none", c.ApprovalStatus)
-	require.Equal(t, storage.RequestApproved, e.storedRequest(t, acct, r.ID).Status, "the request itself stays approved")
+	require.Equal(t, storage.RequestStatusApproved, e.storedRequest(t, acct, r.ID).Status, "the request itself stays approved")
 
 	// The campaign needs a new approval: launching it now is refused.
 	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/launch", e.A.Tokens[storage.RoleAdmin], nil)
-	requireError(t, status, body, http.StatusConflict, api.CodeApprovalRequired)
+	requireError(t, status, body, http.StatusConflict, string(errs.ApprovalRequired))
 	require.Equal(t, 0, launchCount(t, e, camp.ID))
 	// And it may be submitted again.
 	r2 := e.submit(t, camp.ID, collabTok, e.A.Users[storage.RoleApprover].ID)
@@ -498,7 +498,7 @@ func TestApprovalRaces(t *testing.T) {
 	tokens := map[string]string{"approve": A.Tokens[storage.RoleApprover], "reject": A.Tokens[storage.RoleAdmin], "cancel": A.Tokens[storage.RoleCollaborator]}
 	bodies := map[string]string{"approve": `{"note":"ok"}`, "reject": `{"note":"no, rewrite the intro"}`, "cancel": ``}
 	actions := []string{"approve", "reject", "cancel"}
-	winnerStatus := map[string]string{"approve": storage.RequestApproved, "reject": storage.RequestRejected, "cancel": storage.RequestCancelled}
+	winnerStatus := map[string]string{"approve": storage.RequestStatusApproved, "reject": storage.RequestStatusRejected, "cancel": storage.RequestStatusCancelled}
 
 	const n, concurrency = 100, 8
 	type result struct {
@@ -519,7 +519,7 @@ func TestApprovalRaces(t *testing.T) {
 			defer func() { <-sem }()
 			res := &results[i]
 			c, err := e.store.CreateCampaign(context.Background(), acct, collab.ID, storage.NewCampaign{
-				Name: fmt.Sprintf("Race %03d", i), Kind: storage.KindCampaign, Mode: storage.ModeActive,
+				Name: fmt.Sprintf("Race %03d", i), Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive,
 				StartAt: in(time.Hour), EndAt: in(2 * time.Hour), Content: apprContent()})
 			if err != nil {
 				res.err = err.Error()
@@ -574,7 +574,7 @@ func TestApprovalRaces(t *testing.T) {
 				require.Empty(t, winner, "request %s: two winners, %s and %s: %v", res.reqID, winner, action, res.codes)
 				winner = action
 			case http.StatusConflict:
-				require.Equal(t, api.CodeAlreadyHandled, res.errCodes[action], "request %s, %s", res.reqID, action)
+				require.Equal(t, string(errs.AlreadyHandled), res.errCodes[action], "request %s, %s", res.reqID, action)
 			default:
 				require.Failf(t, "unexpected answer", "request %s, %s: %d %s (all: %v)", res.reqID, action,
 					res.codes[action], res.errCodes[action], res.codes)
@@ -599,9 +599,9 @@ func TestApprovalRaces(t *testing.T) {
 		c := e.storedCampaign(t, acct, res.campID)
 		require.Equal(t, winnerStatus[winner], c.ApprovalStatus, "campaign of request %s", res.reqID)
 		if winner == "approve" {
-			require.Equal(t, storage.StatusScheduled, c.Status)
+			require.Equal(t, storage.CampaignStatusScheduled, c.Status)
 		} else {
-			require.Equal(t, storage.StatusDraft, c.Status)
+			require.Equal(t, storage.CampaignStatusDraft, c.Status)
 		}
 	}
 	t.Logf("winners: %v", wins)
@@ -625,7 +625,7 @@ func TestApprovalTimeouts(t *testing.T) {
 
 	t.Run("journey starting now times out after the immediate window", func(t *testing.T) {
 		t.Parallel()
-		camp := e.campaignAs(t, collab, "Journey now", storage.KindJourney, storage.ModeActive, nil, in(time.Hour))
+		camp := e.campaignAs(t, collab, "Journey now", storage.CampaignKindJourney, storage.CampaignModeActive, nil, in(time.Hour))
 		submitted := time.Now()
 		r := e.submit(t, camp.ID, collabTok, approverID)
 		answered := time.Now()
@@ -634,12 +634,12 @@ func TestApprovalTimeouts(t *testing.T) {
 		lo, hi := submitted.Add(3*time.Second-time.Microsecond), answered.Add(3*time.Second+time.Microsecond)
 		require.Truef(t, !r.DeadlineAt.Before(lo) && !r.DeadlineAt.After(hi), "deadline %s, want the window after the submission: %s to %s",
 			r.DeadlineAt, lo, hi)
-		r = e.waitStatus(t, acct, r.ID, storage.RequestTimedOut, 12*time.Second)
+		r = e.waitStatus(t, acct, r.ID, storage.RequestStatusTimedOut, 12*time.Second)
 		t.Logf("timed out %s after submission", time.Since(submitted).Round(100*time.Millisecond))
 		require.GreaterOrEqual(t, time.Since(submitted), 2*time.Second, "not before the deadline")
 		require.Nil(t, r.DecidedBy)
 		c := e.storedCampaign(t, acct, camp.ID)
-		require.Equal(t, storage.RequestTimedOut, c.ApprovalStatus)
+		require.Equal(t, storage.RequestStatusTimedOut, c.ApprovalStatus)
 		require.Contains(t, ribbonText(e.viewCampaign(t, camp.ID, collabTok)), "timed out")
 		events := e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)
 		require.Equal(t, []string{storage.EventSubmitted, storage.EventTimedOut}, eventTypes(events))
@@ -647,7 +647,7 @@ func TestApprovalTimeouts(t *testing.T) {
 		require.Len(t, e.notificationsFor(t, collabTok, r.ID, "approval_timed_out"), 1, "the submitter is told")
 		require.Equal(t, 0, launchCount(t, e, camp.ID))
 		status, body := e.act(t, r.ID, "approve", e.A.Tokens[storage.RoleApprover], "")
-		requireError(t, status, body, http.StatusConflict, api.CodeAlreadyHandled)
+		requireError(t, status, body, http.StatusConflict, string(errs.AlreadyHandled))
 		// The campaign is editable again.
 		status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"name": "Journey again"})
 		require.Equal(t, http.StatusOK, status, body)
@@ -657,7 +657,7 @@ func TestApprovalTimeouts(t *testing.T) {
 		t.Parallel()
 		// start_at is far enough ahead to still be ahead when the submission is handled, and end_at far
 		// enough after it to read the request between the two.
-		camp := e.campaignAs(t, collab, "Short window", storage.KindCampaign, storage.ModeActive,
+		camp := e.campaignAs(t, collab, "Short window", storage.CampaignKindCampaign, storage.CampaignModeActive,
 			in(apprLaunchMargin/2), in(apprLaunchMargin))
 		r := e.submit(t, camp.ID, collabTok, approverID)
 		e.waitEvent(t, r.ID, storage.EventLaunchSkipped, time.Until(*camp.StartAt)+15*time.Second)
@@ -665,17 +665,17 @@ func TestApprovalTimeouts(t *testing.T) {
 		readAt := time.Now()
 		require.Truef(t, readAt.Before(*camp.EndAt), "the request was read %s after its deadline: this machine needs more "+
 			"than %s between start_at and end_at", readAt.Sub(*camp.EndAt), apprLaunchMargin/2)
-		require.Equal(t, storage.RequestPending, pending, "a request pending at start_at stays pending")
-		require.Equal(t, storage.StatusDraft, e.storedCampaign(t, acct, camp.ID).Status, "and does not launch")
-		timedOut := e.waitStatus(t, acct, r.ID, storage.RequestTimedOut, time.Until(*camp.EndAt)+15*time.Second)
+		require.Equal(t, storage.RequestStatusPending, pending, "a request pending at start_at stays pending")
+		require.Equal(t, storage.CampaignStatusDraft, e.storedCampaign(t, acct, camp.ID).Status, "and does not launch")
+		timedOut := e.waitStatus(t, acct, r.ID, storage.RequestStatusTimedOut, time.Until(*camp.EndAt)+15*time.Second)
 		require.NotNil(t, timedOut.DecidedAt)
 		require.Falsef(t, timedOut.DecidedAt.Before(*camp.EndAt), "timed out at %s, before its deadline %s", timedOut.DecidedAt, camp.EndAt)
 		events := e.history(t, "/v1/campaigns/"+camp.ID+"/approval-history", collabTok)
 		require.Equal(t, []string{storage.EventSubmitted, storage.EventLaunchSkipped, storage.EventTimedOut}, eventTypes(events))
 		require.Equal(t, 0, launchCount(t, e, camp.ID))
 		c := e.storedCampaign(t, acct, camp.ID)
-		require.Equal(t, storage.RequestTimedOut, c.ApprovalStatus)
-		require.NotEqual(t, storage.StatusLive, c.Status)
+		require.Equal(t, storage.RequestStatusTimedOut, c.ApprovalStatus)
+		require.NotEqual(t, storage.CampaignStatusLive, c.Status)
 		require.Len(t, e.notificationsFor(t, collabTok, r.ID, "approval_timed_out"), 1)
 	})
 }
@@ -713,10 +713,10 @@ func TestApprovalRevocation(t *testing.T) {
 			revokedAt := time.Now()
 			status, body := e.do(t, http.MethodPatch, "/v1/users/"+ex.ID, adminTok, tc.patch)
 			require.Equal(t, http.StatusOK, status, body)
-			r = e.waitStatus(t, acct, r.ID, storage.RequestExpired, 10*time.Second)
+			r = e.waitStatus(t, acct, r.ID, storage.RequestStatusExpired, 10*time.Second)
 			t.Logf("expired %s after the revocation", time.Since(revokedAt).Round(10*time.Millisecond))
-			require.True(t, hasApprover(r, ex.ID, storage.ApproverExpired), "approvers: %v", r.Approvers)
-			require.Equal(t, storage.RequestExpired, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+			require.True(t, hasApprover(r, ex.ID, storage.ApproverStateExpired), "approvers: %v", r.Approvers)
+			require.Equal(t, storage.RequestStatusExpired, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
 			require.Contains(t, ribbonText(e.viewCampaign(t, camp.ID, collabTok)), "expired")
 			// History: the lost assignment (actor: the ex-approver), then the request's expiry (the system).
 			events := e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)
@@ -729,7 +729,7 @@ func TestApprovalRevocation(t *testing.T) {
 
 			// The ex-approver can no longer act.
 			status, body = e.act(t, r.ID, "approve", exTok, "")
-			requireError(t, status, body, tc.afterStatus, map[int]string{http.StatusForbidden: api.CodeForbidden, http.StatusUnauthorized: api.CodeUnauthorized}[tc.afterStatus])
+			requireError(t, status, body, tc.afterStatus, map[int]string{http.StatusForbidden: string(errs.Forbidden), http.StatusUnauthorized: string(errs.Unauthorized)}[tc.afterStatus])
 			// The campaign is editable again.
 			status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"name": "Editable again " + tc.name})
 			require.Equal(t, http.StatusOK, status, body)
@@ -746,15 +746,15 @@ func TestApprovalRevocation(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, body)
 		e.waitEvent(t, r.ID, storage.EventApproverExpired, 10*time.Second)
 		r = e.storedRequest(t, acct, r.ID)
-		require.Equal(t, storage.RequestPending, r.Status)
-		require.True(t, hasApprover(r, ex.ID, storage.ApproverExpired))
-		require.True(t, hasApprover(r, stays.ID, storage.ApproverAssigned))
+		require.Equal(t, storage.RequestStatusPending, r.Status)
+		require.True(t, hasApprover(r, ex.ID, storage.ApproverStateExpired))
+		require.True(t, hasApprover(r, stays.ID, storage.ApproverStateAssigned))
 		require.Empty(t, e.inboxIDs(t, exTok))
 		status, body = e.act(t, r.ID, "approve", exTok, "")
-		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 		status, body = e.act(t, r.ID, "approve", staysTok, "")
 		require.Equal(t, http.StatusOK, status, body)
-		require.Equal(t, storage.RequestApproved, body["status"])
+		require.Equal(t, storage.RequestStatusApproved, body["status"])
 	})
 }
 
@@ -777,27 +777,27 @@ func TestApprovalRevocationHold(t *testing.T) {
 	e.waitEvent(t, r.ID, storage.EventApproverExpired, 10*time.Second)
 
 	r = e.storedRequest(t, acct, r.ID)
-	require.Equal(t, storage.RequestPending, r.Status, "hold: the request stays pending")
-	require.True(t, hasApprover(r, ex.ID, storage.ApproverExpired))
-	require.Equal(t, storage.RequestPending, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+	require.Equal(t, storage.RequestStatusPending, r.Status, "hold: the request stays pending")
+	require.True(t, hasApprover(r, ex.ID, storage.ApproverStateExpired))
+	require.Equal(t, storage.RequestStatusPending, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
 	types := eventTypes(e.history(t, "/v1/campaigns/"+camp.ID+"/approval-history", collabTok))
 	require.Equal(t, []string{storage.EventSubmitted, storage.EventApproverExpired}, types)
 	status, body = e.act(t, r.ID, "approve", exTok, "")
-	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"name": "Still locked"})
-	requireError(t, status, body, http.StatusConflict, api.CodeApprovalPending)
+	requireError(t, status, body, http.StatusConflict, string(errs.ApprovalPending))
 
 	// The submitter assigns a new approver, who approves.
 	newApprover, newTok := e.userWith(t, acct, "new-approver@a.test", storage.RoleApprover, false)
 	var changed storage.ApprovalRequest
 	e.doJSON(t, http.StatusOK, http.MethodPut, "/v1/approval-requests/"+r.ID+"/approvers", collabTok,
 		map[string]any{"approver_ids": []string{newApprover.ID}, "note": "replacing the old approver"}, &changed)
-	require.Equal(t, storage.RequestPending, changed.Status)
-	require.True(t, hasApprover(changed, newApprover.ID, storage.ApproverAssigned))
+	require.Equal(t, storage.RequestStatusPending, changed.Status)
+	require.True(t, hasApprover(changed, newApprover.ID, storage.ApproverStateAssigned))
 	require.Equal(t, []string{r.ID}, e.inboxIDs(t, newTok))
 	status, body = e.act(t, r.ID, "approve", newTok, "")
 	require.Equal(t, http.StatusOK, status, body)
-	require.Equal(t, storage.RequestApproved, body["status"])
+	require.Equal(t, storage.RequestStatusApproved, body["status"])
 	require.Equal(t, []string{storage.EventSubmitted, storage.EventApproverExpired, storage.EventApproversChanged, storage.EventApproved},
 		eventTypes(e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)))
 }
@@ -828,24 +828,24 @@ func TestApprovalDisabledAutoApproves(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	require.Equal(t, false, body["approval_enabled"])
 	for _, s := range subs {
-		r := e.waitStatus(t, acct, s.req.ID, storage.RequestApproved, 10*time.Second)
+		r := e.waitStatus(t, acct, s.req.ID, storage.RequestStatusApproved, 10*time.Second)
 		require.Nil(t, r.DecidedBy, "the system decided")
 		events := e.history(t, "/v1/approval-requests/"+s.req.ID+"/history", s.tok)
 		require.Equal(t, []string{storage.EventSubmitted, storage.EventAutoApproved}, eventTypes(events))
 		require.Nil(t, events[1].Actor, "auto_approved is the system's action")
 		c := e.storedCampaign(t, acct, s.camp.ID)
-		require.Equal(t, storage.RequestApproved, c.ApprovalStatus)
-		require.Equal(t, storage.StatusScheduled, c.Status)
+		require.Equal(t, storage.RequestStatusApproved, c.ApprovalStatus)
+		require.Equal(t, storage.CampaignStatusScheduled, c.Status)
 		require.Len(t, e.notificationsFor(t, s.tok, s.req.ID, "approval_approved"), 1)
 	}
-	require.Equal(t, storage.RequestPending, e.storedRequest(t, e.B.Account.ID, bReq.ID).Status)
+	require.Equal(t, storage.RequestStatusPending, e.storedRequest(t, e.B.Account.ID, bReq.ID).Status)
 	require.Equal(t, 1, countPending(t, e))
 
 	// With approvals off nothing is submitted, and active campaigns launch directly.
 	c := e.laterCampaign(t, e.A.Users[storage.RoleCollaborator], "Direct")
 	before := dbState(t, e.pool)
 	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+c.ID+"/approval-requests", e.A.Tokens[storage.RoleCollaborator], submitBody("x", approverID))
-	requireError(t, status, body, http.StatusConflict, api.CodeApprovalDisabled)
+	requireError(t, status, body, http.StatusConflict, string(errs.ApprovalDisabled))
 	requireNoWrites(t, e.pool, before)
 	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+c.ID+"/launch", adminTok, nil)
 	require.Equal(t, http.StatusCreated, status, body)
@@ -881,14 +881,14 @@ func TestLaunchGating(t *testing.T) {
 
 	t.Run("unapproved active campaign", func(t *testing.T) {
 		c := e.laterCampaign(t, collab, "Unapproved")
-		refused(t, c.ID, adminTok, http.StatusConflict, api.CodeApprovalRequired)
-		refused(t, c.ID, collabTok, http.StatusForbidden, api.CodeForbidden)
+		refused(t, c.ID, adminTok, http.StatusConflict, string(errs.ApprovalRequired))
+		refused(t, c.ID, collabTok, http.StatusForbidden, string(errs.Forbidden))
 		for _, role := range []string{storage.RoleEditor, storage.RoleCSM, storage.RoleApprover} {
-			refused(t, c.ID, A.Tokens[role], http.StatusForbidden, api.CodeForbidden)
+			refused(t, c.ID, A.Tokens[role], http.StatusForbidden, string(errs.Forbidden))
 		}
 	})
 	t.Run("test mode needs no approval and is idempotent", func(t *testing.T) {
-		c := e.campaignAs(t, collab, "Test mode", storage.KindCampaign, storage.ModeTest, nil, nil)
+		c := e.campaignAs(t, collab, "Test mode", storage.CampaignKindCampaign, storage.CampaignModeTest, nil, nil)
 		status, body := launch(t, c.ID, adminTok)
 		require.Equal(t, http.StatusCreated, status, body)
 		first := launchID(t, body)
@@ -896,27 +896,27 @@ func TestLaunchGating(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, body)
 		require.Equal(t, first, launchID(t, body))
 		require.Equal(t, 1, launchCount(t, e, c.ID))
-		require.Equal(t, storage.StatusLive, e.storedCampaign(t, acct, c.ID).Status)
+		require.Equal(t, storage.CampaignStatusLive, e.storedCampaign(t, acct, c.ID).Status)
 		ls := e.listItems(t, "/v1/campaigns/"+c.ID+"/launches", collabTok)
 		require.Len(t, ls, 1)
 		require.Equal(t, first, ls[0]["id"])
 		require.Equal(t, "api", ls[0]["source"])
 	})
 	t.Run("passive mode needs no approval", func(t *testing.T) {
-		c := e.campaignAs(t, collab, "Passive", storage.KindCampaign, storage.ModePassive, nil, nil)
+		c := e.campaignAs(t, collab, "Passive", storage.CampaignKindCampaign, storage.CampaignModePassive, nil, nil)
 		status, body := launch(t, c.ID, adminTok)
 		require.Equal(t, http.StatusCreated, status, body)
-		refused(t, c.ID, collabTok, http.StatusForbidden, api.CodeForbidden)
+		refused(t, c.ID, collabTok, http.StatusForbidden, string(errs.Forbidden))
 	})
 	t.Run("a user with the approval right launches their own campaign", func(t *testing.T) {
 		c := e.laterCampaign(t, approver, "Approver's own")
 		status, body := launch(t, c.ID, approverTok)
 		require.Equal(t, http.StatusCreated, status, body)
 		require.Equal(t, 1, launchCount(t, e, c.ID))
-		require.Equal(t, storage.StatusLive, e.storedCampaign(t, acct, c.ID).Status)
+		require.Equal(t, storage.CampaignStatusLive, e.storedCampaign(t, acct, c.ID).Status)
 		// But not somebody else's.
 		other := e.laterCampaign(t, A.Users[storage.RoleAdmin], "Admin's")
-		refused(t, other.ID, approverTok, http.StatusForbidden, api.CodeForbidden)
+		refused(t, other.ID, approverTok, http.StatusForbidden, string(errs.Forbidden))
 	})
 	t.Run("approved campaign", func(t *testing.T) {
 		c := e.laterCampaign(t, collab, "Approved")
@@ -931,28 +931,28 @@ func TestLaunchGating(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, body)
 		require.Equal(t, l["id"], launchID(t, body))
 		require.Equal(t, 1, launchCount(t, e, c.ID))
-		require.Equal(t, storage.StatusLive, e.storedCampaign(t, acct, c.ID).Status)
+		require.Equal(t, storage.CampaignStatusLive, e.storedCampaign(t, acct, c.ID).Status)
 		require.Equal(t, []string{storage.EventSubmitted, storage.EventApproved, storage.EventLaunched},
 			eventTypes(e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)))
 	})
 	t.Run("approval pending", func(t *testing.T) {
 		c := e.laterCampaign(t, collab, "Pending")
 		e.submit(t, c.ID, collabTok, approver.ID)
-		refused(t, c.ID, adminTok, http.StatusConflict, api.CodeApprovalRequired)
+		refused(t, c.ID, adminTok, http.StatusConflict, string(errs.ApprovalRequired))
 		own := e.laterCampaign(t, approver, "Own, pending")
 		e.submit(t, own.ID, approverTok, A.Users[storage.RoleAdmin].ID)
-		refused(t, own.ID, approverTok, http.StatusConflict, api.CodeApprovalRequired)
+		refused(t, own.ID, approverTok, http.StatusConflict, string(errs.ApprovalRequired))
 	})
 	// R-CAMP-4 with R-APPR-8: an edit of a live journey makes a new version that needs its own
 	// approval before it launches, also through the scheduler's endpoint.
 	liveJourneyV2 := func(t *testing.T, name string) storage.Campaign {
 		t.Helper()
-		j := e.campaignAs(t, collab, name, storage.KindJourney, storage.ModeActive, nil, in(24*time.Hour))
+		j := e.campaignAs(t, collab, name, storage.CampaignKindJourney, storage.CampaignModeActive, nil, in(24*time.Hour))
 		r := e.submit(t, j.ID, collabTok, approver.ID)
 		require.Nil(t, r.LaunchAt, "a journey starting now launches on approval")
 		status, body := e.act(t, r.ID, "approve", approverTok, "")
 		require.Equal(t, http.StatusOK, status, body)
-		eventually(t, 15*time.Second, func() bool { return e.storedCampaign(t, acct, j.ID).Status == storage.StatusLive },
+		eventually(t, 15*time.Second, func() bool { return e.storedCampaign(t, acct, j.ID).Status == storage.CampaignStatusLive },
 			func() string { return "journey not live: " + e.storedCampaign(t, acct, j.ID).Status })
 		require.Equal(t, 1, launchCount(t, e, j.ID))
 		e.waitEvent(t, r.ID, storage.EventLaunched, 5*time.Second)
@@ -961,12 +961,12 @@ func TestLaunchGating(t *testing.T) {
 		e.doJSON(t, http.StatusOK, http.MethodPatch, "/v1/campaigns/"+j.ID, collabTok, map[string]any{"content": otherContent()}, &v)
 		require.Equal(t, 2, v.Version)
 		require.Equal(t, "none", v.ApprovalStatus)
-		require.Equal(t, storage.StatusLive, v.Status, "keep_live: the old version stays live")
+		require.Equal(t, storage.CampaignStatusLive, v.Status, "keep_live: the old version stays live")
 		return v.Campaign
 	}
 	t.Run("unapproved new version of a live journey", func(t *testing.T) {
 		j := liveJourneyV2(t, "Live journey, v2 unapproved")
-		refused(t, j.ID, adminTok, http.StatusConflict, api.CodeApprovalRequired)
+		refused(t, j.ID, adminTok, http.StatusConflict, string(errs.ApprovalRequired))
 		require.Equal(t, 1, launchCount(t, e, j.ID), "version 2 must not launch without approval")
 	})
 	t.Run("approved new version of a live journey", func(t *testing.T) {
@@ -974,7 +974,7 @@ func TestLaunchGating(t *testing.T) {
 		r2 := e.submit(t, j.ID, collabTok, approver.ID)
 		status, body := e.act(t, r2.ID, "approve", approverTok, "")
 		require.Equal(t, http.StatusOK, status, body)
-		require.Equal(t, storage.StatusLive, e.storedCampaign(t, acct, j.ID).Status)
+		require.Equal(t, storage.CampaignStatusLive, e.storedCampaign(t, acct, j.ID).Status)
 		eventually(t, 15*time.Second, func() bool { return launchCount(t, e, j.ID) == 2 },
 			func() string { return "version 2 not launched" })
 		var version int
@@ -991,7 +991,7 @@ func TestLaunchGating(t *testing.T) {
 		r := e.submit(t, c.ID, collabTok, approver.ID)
 		status, body := e.act(t, r.ID, "reject", approverTok, "not yet")
 		require.Equal(t, http.StatusOK, status, body)
-		refused(t, c.ID, adminTok, http.StatusConflict, api.CodeApprovalRequired)
+		refused(t, c.ID, adminTok, http.StatusConflict, string(errs.ApprovalRequired))
 	})
 }
 
@@ -1007,7 +1007,7 @@ func TestApprovalSelfApproval(t *testing.T) {
 	r1 := e.submit(t, c1.ID, approverTok, approver.ID)
 	status, body := e.act(t, r1.ID, "approve", approverTok, "")
 	require.Equal(t, http.StatusOK, status, body)
-	require.Equal(t, storage.RequestApproved, body["status"])
+	require.Equal(t, storage.RequestStatusApproved, body["status"])
 
 	// A request listing its submitter, then the setting turned off.
 	c2 := e.laterCampaign(t, approver, "Self, then forbidden")
@@ -1019,14 +1019,14 @@ func TestApprovalSelfApproval(t *testing.T) {
 	c3 := e.laterCampaign(t, approver, "Self, refused")
 	before := dbState(t, e.pool)
 	status, body = e.act(t, r2.ID, "approve", approverTok, "")
-	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+c3.ID+"/approval-requests", approverTok, submitBody("x", approver.ID))
 	requireInvalid(t, status, body, "approver_ids[0]")
 	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+c3.ID+"/approval-requests", approverTok,
 		submitBody("x", e.A.Users[storage.RoleAdmin].ID, approver.ID))
 	requireInvalid(t, status, body, "approver_ids[1]")
 	requireNoWrites(t, e.pool, before)
-	require.Equal(t, storage.RequestPending, e.storedRequest(t, acct, r2.ID).Status)
+	require.Equal(t, storage.RequestStatusPending, e.storedRequest(t, acct, r2.ID).Status)
 
 	// Someone else may approve it; a direct launch of the submitter's own campaign is a self-approval
 	// too, so it needs someone else's approval (issue 12; TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff).
@@ -1035,7 +1035,7 @@ func TestApprovalSelfApproval(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	direct := e.laterCampaign(t, approver, "Direct launch")
 	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+direct.ID+"/launch", approverTok, nil)
-	requireError(t, status, body, http.StatusConflict, api.CodeApprovalRequired)
+	requireError(t, status, body, http.StatusConflict, string(errs.ApprovalRequired))
 }
 
 // TestApprovalChangeApprovers checks PUT /v1/approval-requests/{id}/approvers (R-APPR-4).
@@ -1053,7 +1053,7 @@ func TestApprovalChangeApprovers(t *testing.T) {
 	before := dbState(t, e.pool)
 	for _, role := range []string{storage.RoleAdmin, storage.RoleEditor, storage.RoleCSM, storage.RoleApprover} {
 		status, body := e.do(t, http.MethodPut, path, e.A.Tokens[role], map[string]any{"approver_ids": []string{newApprover.ID}})
-		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	}
 	status, body := e.do(t, http.MethodPut, path, collabTok, map[string]any{"approver_ids": []string{}})
 	requireInvalid(t, status, body, "approver_ids")
@@ -1063,9 +1063,9 @@ func TestApprovalChangeApprovers(t *testing.T) {
 
 	var changed storage.ApprovalRequest
 	e.doJSON(t, http.StatusOK, http.MethodPut, path, collabTok, map[string]any{"approver_ids": []string{newApprover.ID}, "note": "out of office"}, &changed)
-	require.Equal(t, storage.RequestPending, changed.Status)
-	require.True(t, hasApprover(changed, newApprover.ID, storage.ApproverAssigned))
-	require.True(t, hasApprover(changed, oldApprover.ID, storage.ApproverRemoved))
+	require.Equal(t, storage.RequestStatusPending, changed.Status)
+	require.True(t, hasApprover(changed, newApprover.ID, storage.ApproverStateAssigned))
+	require.True(t, hasApprover(changed, oldApprover.ID, storage.ApproverStateRemoved))
 	require.Equal(t, []string{r.ID}, e.inboxIDs(t, newTok))
 	require.Empty(t, e.inboxIDs(t, oldTok))
 	require.Len(t, e.notificationsFor(t, newTok, r.ID, "approval_requested"), 1, "the new approver is told")
@@ -1074,9 +1074,9 @@ func TestApprovalChangeApprovers(t *testing.T) {
 
 	before = dbState(t, e.pool)
 	status, body = e.act(t, r.ID, "approve", oldTok, "")
-	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	status, body = e.act(t, r.ID, "reject", oldTok, "no")
-	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	requireNoWrites(t, e.pool, before)
 
 	status, body = e.act(t, r.ID, "approve", newTok, "")
@@ -1089,7 +1089,7 @@ func TestApprovalChangeApprovers(t *testing.T) {
 
 	// A decided request's approvers cannot change.
 	status, body = e.do(t, http.MethodPut, path, collabTok, map[string]any{"approver_ids": []string{oldApprover.ID}})
-	requireError(t, status, body, http.StatusConflict, api.CodeAlreadyHandled)
+	requireError(t, status, body, http.StatusConflict, string(errs.AlreadyHandled))
 }
 
 // TestApprovalRejectRibbonAndNotification checks a rejection: the note is required, the ribbon
@@ -1106,21 +1106,21 @@ func TestApprovalRejectRibbonAndNotification(t *testing.T) {
 	status, body := e.act(t, r.ID, "reject", approverTok, "")
 	requireInvalid(t, status, body, "note")
 	status, body = e.act(t, r.ID, "reject", e.A.Tokens[storage.RoleCSM], "no right")
-	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	status, body = e.act(t, r.ID, "approve", e.A.Tokens[storage.RoleEditor], "")
-	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	status, body = e.act(t, r.ID, "cancel", e.A.Tokens[storage.RoleApprover], "")
-	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	// An admin holds the approval right but is not assigned to this request.
 	status, body = e.act(t, r.ID, "approve", e.A.Tokens[storage.RoleAdmin], "")
-	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	requireNoWrites(t, e.pool, before)
 
 	status, body = e.act(t, r.ID, "reject", approverTok, "Subject line is misleading")
 	require.Equal(t, http.StatusOK, status, body)
-	require.Equal(t, storage.RequestRejected, body["status"])
+	require.Equal(t, storage.RequestStatusRejected, body["status"])
 	require.Equal(t, "Subject line is misleading", body["decision_note"])
-	require.Equal(t, storage.RequestRejected, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+	require.Equal(t, storage.RequestStatusRejected, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
 	rb := ribbonText(e.viewCampaign(t, camp.ID, collabTok))
 	require.Contains(t, rb, "rejected")
 	require.Contains(t, rb, "Subject line is misleading")
@@ -1128,9 +1128,9 @@ func TestApprovalRejectRibbonAndNotification(t *testing.T) {
 	require.Len(t, ns, 1)
 	require.Contains(t, ns[0]["body"], "Subject line is misleading")
 	status, body = e.act(t, r.ID, "cancel", collabTok, "")
-	requireError(t, status, body, http.StatusConflict, api.CodeAlreadyHandled)
+	requireError(t, status, body, http.StatusConflict, string(errs.AlreadyHandled))
 	status, body = e.act(t, r.ID, "reject", approverTok, "again")
-	requireError(t, status, body, http.StatusConflict, api.CodeAlreadyHandled)
+	requireError(t, status, body, http.StatusConflict, string(errs.AlreadyHandled))
 	require.Equal(t, 1, eventCount(t, e, r.ID, storage.EventRejected))
 
 	// CSV cells that a spreadsheet would read as a formula are defused.
@@ -1169,7 +1169,7 @@ func TestApprovalSweep(t *testing.T) {
 	before := dbState(t, e.pool)
 	rec := e.request(t, http.MethodPost, "/v1/approval-requests/"+r.ID+"/approve", approverTok, nil)
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
-	require.Equal(t, api.CodeRetryLater, errorCode(rec.Body.Bytes()))
+	require.Equal(t, string(errs.RetryLater), errorCode(rec.Body.Bytes()))
 	require.NotEmpty(t, rec.Header().Get("Retry-After"))
 	requireNoWrites(t, e.pool, before)
 
@@ -1189,8 +1189,8 @@ func TestApprovalSweep(t *testing.T) {
 
 	status, body := e.act(t, r.ID, "approve", approverTok, "")
 	require.Equal(t, http.StatusOK, status, body)
-	require.Equal(t, storage.RequestApproved, body["status"])
-	require.Equal(t, storage.StatusScheduled, e.storedCampaign(t, acct, camp.ID).Status)
+	require.Equal(t, storage.RequestStatusApproved, body["status"])
+	require.Equal(t, storage.CampaignStatusScheduled, e.storedCampaign(t, acct, camp.ID).Status)
 }
 
 // TestApprovalTenantIsolation checks R-AUTH-2 on every approval route: another account's ids answer 404.
@@ -1232,7 +1232,7 @@ func TestApprovalTenantIsolation(t *testing.T) {
 			for _, role := range roles {
 				status, body := e.do(t, rt.method, rt.path, e.B.Tokens[role], rt.body)
 				require.Equalf(t, http.StatusNotFound, status, "B %s: %s %s: %v", role, rt.method, rt.path, body)
-				requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+				requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 			}
 		}
 	}
@@ -1242,7 +1242,7 @@ func TestApprovalTenantIsolation(t *testing.T) {
 		require.Empty(t, e.listItems(t, "/v1/notifications", e.B.Tokens[role]))
 	}
 	require.Empty(t, e.listItems(t, "/v1/dev/outbox", e.B.Tokens[storage.RoleAdmin]))
-	require.Equal(t, storage.RequestPending, e.storedRequest(t, e.A.Account.ID, r.ID).Status)
+	require.Equal(t, storage.RequestStatusPending, e.storedRequest(t, e.A.Account.ID, r.ID).Status)
 }
 
 // TestApprovalInboxOrder checks R-APPR-11: the inbox lists the caller's pending requests, the
@@ -1254,7 +1254,7 @@ func TestApprovalInboxOrder(t *testing.T) {
 	approverID, approverTok := e.A.Users[storage.RoleApprover].ID, e.A.Tokens[storage.RoleApprover]
 	var ids []string
 	for _, end := range []time.Duration{5 * time.Hour, 3 * time.Hour, 4 * time.Hour} {
-		c := e.campaignAs(t, collab, "Ends in "+end.String(), storage.KindCampaign, storage.ModeActive, in(time.Hour), in(end))
+		c := e.campaignAs(t, collab, "Ends in "+end.String(), storage.CampaignKindCampaign, storage.CampaignModeActive, in(time.Hour), in(end))
 		ids = append(ids, e.submit(t, c.ID, collabTok, approverID).ID)
 	}
 	// Somebody else's request is not in this approver's inbox.

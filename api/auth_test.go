@@ -8,7 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -80,7 +80,7 @@ func TestAuthRequired(t *testing.T) {
 			}
 			rec := e.request(t, r.method, r.path, "", rb, hdr...)
 			require.Equalf(t, http.StatusUnauthorized, rec.Code, "%s %s with %s: %s", r.method, r.path, c.name, rec.Body.String())
-			requireError(t, rec.Code, decodeObject(t, rec), http.StatusUnauthorized, api.CodeUnauthorized)
+			requireError(t, rec.Code, decodeObject(t, rec), http.StatusUnauthorized, string(errs.Unauthorized))
 		}
 	}
 	requireNoWrites(t, e.pool, before)
@@ -126,7 +126,7 @@ func TestMalformedJSON(t *testing.T) {
 		for name, b := range bodies {
 			status, resp := e.do(t, ep.method, ep.path, ep.token, b)
 			require.Equalf(t, http.StatusBadRequest, status, "%s %s with %s body: %v", ep.method, ep.path, name, resp)
-			requireError(t, status, resp, http.StatusBadRequest, api.CodeMalformedJSON)
+			requireError(t, status, resp, http.StatusBadRequest, string(errs.MalformedJSON))
 		}
 	}
 	requireNoWrites(t, e.pool, before)
@@ -157,7 +157,7 @@ func TestPayloadTooLarge(t *testing.T) {
 	} {
 		status, body := e.do(t, c.method, c.path, c.token, c.body)
 		require.Equalf(t, http.StatusRequestEntityTooLarge, status, "%s %s: %v", c.method, c.path, body)
-		requireError(t, status, body, http.StatusRequestEntityTooLarge, api.CodePayloadTooLarge)
+		requireError(t, status, body, http.StatusRequestEntityTooLarge, string(errs.PayloadTooLarge))
 	}
 	requireNoWrites(t, e.pool, before)
 }

@@ -12,11 +12,13 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
+	"github.com/signoff/signoff/app"
+	"github.com/signoff/signoff/errs"
 )
 
 // maxBodyBytes bounds every JSON request body (413 beyond it).
@@ -31,22 +33,22 @@ func bindJSON(c *gin.Context, dst any) bool {
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
-			abort(c, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxBodyBytes))
+			abort(c, errs.PayloadTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxBodyBytes))
 			return false
 		}
-		abort(c, http.StatusBadRequest, CodeMalformedJSON, "the body could not be read: "+err.Error())
+		abort(c, errs.MalformedJSON, "the body could not be read: "+err.Error())
 		return false
 	}
 	// A JSON null (or any other value than an object) would decode into dst as if it were {}.
 	switch v := bytes.TrimLeft(raw, " \t\r\n"); {
 	case len(v) == 0:
-		abort(c, http.StatusBadRequest, CodeMalformedJSON, "the body is empty; send a JSON object")
+		abort(c, errs.MalformedJSON, "the body is empty; send a JSON object")
 		return false
 	case v[0] != '{':
 		if bytes.HasPrefix(v, []byte("null")) {
-			abort(c, http.StatusBadRequest, CodeMalformedJSON, "the body is null; send a JSON object")
+			abort(c, errs.MalformedJSON, "the body is null; send a JSON object")
 		} else {
-			abort(c, http.StatusBadRequest, CodeMalformedJSON, "the body must be a JSON object")
+			abort(c, errs.MalformedJSON, "the body must be a JSON object")
 		}
 		return false
 	}
@@ -65,18 +67,18 @@ func bindJSON(c *gin.Context, dst any) bool {
 	}
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
-			abort(c, http.StatusBadRequest, CodeMalformedJSON, "the body must hold exactly one JSON value")
+			abort(c, errs.MalformedJSON, "the body must hold exactly one JSON value")
 			return false
 		}
 		return true
 	}
 	switch {
 	case !syntaxOK:
-		abort(c, http.StatusBadRequest, CodeMalformedJSON, "the body is not valid JSON: "+err.Error())
+		abort(c, errs.MalformedJSON, "the body is not valid JSON: "+err.Error())
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
-			abort(c, http.StatusBadRequest, CodeMalformedJSON, "the body must be a JSON object")
+			abort(c, errs.MalformedJSON, "the body must be a JSON object")
 			return false
 		}
 		invalid(c, field, "must be "+jsonType(typeErr.Type.String()))
@@ -92,7 +94,7 @@ func bindJSON(c *gin.Context, dst any) bool {
 			invalid(c, fe.Field, fe.Message)
 			return false
 		}
-		abort(c, http.StatusBadRequest, CodeMalformedJSON, "the body could not be read: "+err.Error())
+		abort(c, errs.MalformedJSON, "the body could not be read: "+err.Error())
 	}
 	return false
 }
@@ -106,33 +108,6 @@ const maxTextBytes = 100_000
 // (names, emails, subjects, ids, filter values…) must be one line, since it ends up in notification
 // titles, email headers and CSV cells.
 var multilineFields = map[string]bool{"note": true, "text": true, "body": true, "comment": true, "quote": true}
-
-// textProblem says what is wrong with v as text a person wrote, or "" when nothing is: it must be valid
-// UTF-8 and hold no control characters (NUL included), except tab, line feed and carriage return when
-// multiline. It is the one check every text input goes through: JSON bodies (checkJSONText), CSV
-// cells, headers and file names.
-func textProblem(v string, multiline bool) string {
-	if !utf8.ValidString(v) {
-		return "must be valid UTF-8 text"
-	}
-	for _, r := range v {
-		switch {
-		case r == 0:
-			return "must not contain NUL characters"
-		case r == '\n' || r == '\r':
-			if !multiline {
-				return "must be a single line (no line breaks)"
-			}
-		case r == '\t':
-			if !multiline {
-				return "must not contain tab characters"
-			}
-		case unicode.IsControl(r):
-			return fmt.Sprintf("must not contain control characters (found U+%04X)", r)
-		}
-	}
-	return ""
-}
 
 // checkJSONText walks every member name and string value of the JSON document raw (already known to
 // be valid JSON) and returns a field error naming the first bad one, as a path such as
@@ -228,7 +203,7 @@ func literalProblem(lit []byte, v string, multiline bool) string {
 	if len(v) > maxTextBytes {
 		return fmt.Sprintf("is too long (%d bytes; no text field takes more than %d)", len(v), maxTextBytes)
 	}
-	return textProblem(v, multiline)
+	return app.TextProblem(v, multiline)
 }
 
 // loneSurrogate reports whether a JSON string literal escapes half of a UTF-16 surrogate pair alone.
@@ -317,7 +292,7 @@ func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 func pathID(c *gin.Context, name string) (string, bool) {
 	id, err := uuid.Parse(c.Param(name))
 	if err != nil {
-		abort(c, http.StatusNotFound, CodeNotFound, "no such resource in this account")
+		abort(c, errs.NotFound, "no such resource in this account")
 		return "", false
 	}
 	return id.String(), true

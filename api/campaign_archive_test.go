@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -70,7 +70,7 @@ func TestDeleteCampaignWithRequestArchives(t *testing.T) {
 	r := e.submit(t, camp.ID, collabTok, approver.ID)
 	status, body := e.act(t, r.ID, "reject", approverTok, "not this quarter")
 	require.Equal(t, http.StatusOK, status, body)
-	require.Equal(t, storage.RequestRejected, body["status"])
+	require.Equal(t, storage.RequestStatusRejected, body["status"])
 	historyBefore := e.history(t, "/v1/campaigns/"+camp.ID+"/approval-history", collabTok)
 	require.Equal(t, []string{storage.EventSubmitted, storage.EventRejected}, eventTypes(historyBefore))
 	countsBefore := archiveCounts(t, e, camp.ID)
@@ -106,7 +106,7 @@ func TestDeleteCampaignWithRequestArchives(t *testing.T) {
 	require.Contains(t, csv.Body.String(), "not this quarter")
 	var got storage.ApprovalRequest
 	e.doJSON(t, http.StatusOK, http.MethodGet, "/v1/approval-requests/"+r.ID, collabTok, nil, &got)
-	require.Equal(t, storage.RequestRejected, got.Status)
+	require.Equal(t, storage.RequestStatusRejected, got.Status)
 	require.Empty(t, e.listItems(t, "/v1/campaigns/"+camp.ID+"/launches", adminTok))
 
 	// Closed to every change: edit, submit, resubmit, launch, a new approval draft. A second DELETE
@@ -126,7 +126,7 @@ func TestDeleteCampaignWithRequestArchives(t *testing.T) {
 			map[string]any{"source": map[string]any{"type": "saved_search", "saved_search_id": search.ID}}},
 	} {
 		status, body := e.do(t, c.method, c.path, c.token, c.body)
-		requireError(t, status, body, http.StatusConflict, api.CodeCampaignArchived)
+		requireError(t, status, body, http.StatusConflict, string(errs.CampaignArchived))
 	}
 	rec = e.request(t, http.MethodDelete, "/v1/campaigns/"+camp.ID, adminTok, nil)
 	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
@@ -157,7 +157,7 @@ func TestDeleteCampaignWithRequestArchives(t *testing.T) {
 	requireNoWrites(t, e.pool, before)
 
 	t.Run("a launched campaign without a request is archived too", func(t *testing.T) {
-		c := e.campaignAs(t, collab, "Test send", storage.KindCampaign, storage.ModeTest, in(time.Hour), in(2*time.Hour))
+		c := e.campaignAs(t, collab, "Test send", storage.CampaignKindCampaign, storage.CampaignModeTest, in(time.Hour), in(2*time.Hour))
 		status, body := e.do(t, http.MethodPost, "/v1/campaigns/"+c.ID+"/launch", adminTok, nil)
 		require.Equal(t, http.StatusCreated, status, body)
 		_, err := e.pool.Exec(ctx, `UPDATE campaigns SET status = 'ended' WHERE id = $1`, c.ID)
@@ -176,7 +176,7 @@ func TestDeleteCampaignWithRequestArchives(t *testing.T) {
 		e.submit(t, c.ID, collabTok, approver.ID)
 		before := dbState(t, e.pool)
 		status, body := e.do(t, http.MethodDelete, "/v1/campaigns/"+c.ID, collabTok, nil)
-		requireError(t, status, body, http.StatusConflict, api.CodeApprovalPending)
+		requireError(t, status, body, http.StatusConflict, string(errs.ApprovalPending))
 		requireNoWrites(t, e.pool, before)
 		require.Nil(t, e.viewCampaign(t, c.ID, collabTok).ArchivedAt)
 	})
@@ -196,7 +196,7 @@ func TestDeleteCampaignWithoutRequestDeletes(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
 
 	status, body := e.do(t, http.MethodGet, "/v1/campaigns/"+c.ID, tok, nil)
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	require.False(t, listedIDs(t, e, tok)[c.ID])
 	var n int
 	require.NoError(t, e.pool.QueryRow(ctx, `SELECT
@@ -206,5 +206,5 @@ func TestDeleteCampaignWithoutRequestDeletes(t *testing.T) {
 	require.Zero(t, n, "the campaign and its content are gone, not archived")
 
 	status, body = e.do(t, http.MethodDelete, "/v1/campaigns/"+c.ID, tok, nil)
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
@@ -157,7 +158,7 @@ func (s *Server) createCampaign(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	nc := storage.NewCampaign{Kind: storage.KindCampaign, Mode: storage.ModeActive, StartAt: req.StartAt.Value, EndAt: req.EndAt.Value}
+	nc := storage.NewCampaign{Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive, StartAt: req.StartAt.Value, EndAt: req.EndAt.Value}
 	if req.Name != nil {
 		nc.Name = strings.TrimSpace(*req.Name)
 	}
@@ -176,10 +177,10 @@ func (s *Server) createCampaign(c *gin.Context) {
 		err = &fieldError{"status", "a new campaign always starts as draft"}
 	}
 	if err == nil {
-		err = oneOf("kind", nc.Kind, storage.KindCampaign, storage.KindJourney)
+		err = oneOf("kind", nc.Kind, storage.CampaignKindCampaign, storage.CampaignKindJourney)
 	}
 	if err == nil {
-		err = oneOf("mode", nc.Mode, storage.ModeActive, storage.ModePassive, storage.ModeTest)
+		err = oneOf("mode", nc.Mode, storage.CampaignModeActive, storage.CampaignModePassive, storage.CampaignModeTest)
 	}
 	if err == nil {
 		err = checkWindow(nc.StartAt, nc.EndAt)
@@ -318,12 +319,9 @@ func (s *Server) view(c *gin.Context, camp storage.Campaign) (campaignView, bool
 	return v[0], true
 }
 
-// CodeCampaignArchived answers any edit, submission or launch of an archived campaign (409).
-const CodeCampaignArchived = "campaign_archived"
-
 // abortArchived answers 409 campaign_archived.
 func abortArchived(c *gin.Context) {
-	abort(c, http.StatusConflict, CodeCampaignArchived, "this campaign was deleted and is archived with its approval history: "+
+	abort(c, errs.CampaignArchived, "this campaign was deleted and is archived with its approval history: "+
 		"it can be read but not changed, submitted or launched; create a new campaign instead")
 }
 
@@ -348,7 +346,7 @@ func (s *Server) campaignOfEditor(c *gin.Context, id, verb string) (storage.Camp
 		return storage.Campaign{}, false
 	}
 	if !mayEdit(u, camp) {
-		abort(c, http.StatusForbidden, CodeForbidden, "only admins, editors, CSMs and the campaign's creator may "+verb+" it")
+		abort(c, errs.Forbidden, "only admins, editors, CSMs and the campaign's creator may "+verb+" it")
 		return storage.Campaign{}, false
 	}
 	return camp, true
@@ -394,7 +392,7 @@ func (s *Server) updateCampaign(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if cur.ApprovalStatus == storage.RequestPending {
+	if cur.ApprovalStatus == storage.RequestStatusPending {
 		abortPending(c)
 		return
 	}
@@ -408,7 +406,7 @@ func (s *Server) updateCampaign(c *gin.Context) {
 }
 
 func abortPending(c *gin.Context) {
-	abort(c, http.StatusConflict, CodeApprovalPending, "this campaign is waiting for approval and cannot be edited: cancel the request first (or use POST /v1/campaigns/{id}/resubmit)")
+	abort(c, errs.ApprovalPending, "this campaign is waiting for approval and cannot be edited: cancel the request first (or use POST /v1/campaigns/{id}/resubmit)")
 }
 
 // buildPatch validates req against cur and returns the patch to store.
@@ -422,13 +420,13 @@ func buildPatch(cur storage.Campaign, req campaignRequest) (storage.CampaignPatc
 		verr = checkText("name", name, true, 200)
 	}
 	if verr == nil && req.Kind != nil {
-		verr = oneOf("kind", *req.Kind, storage.KindCampaign, storage.KindJourney)
+		verr = oneOf("kind", *req.Kind, storage.CampaignKindCampaign, storage.CampaignKindJourney)
 	}
 	if verr == nil && req.Mode != nil {
-		verr = oneOf("mode", *req.Mode, storage.ModeActive, storage.ModePassive, storage.ModeTest)
+		verr = oneOf("mode", *req.Mode, storage.CampaignModeActive, storage.CampaignModePassive, storage.CampaignModeTest)
 	}
 	if verr == nil && req.Status != nil {
-		verr = oneOf("status", *req.Status, storage.StatusDraft, storage.StatusReady, storage.StatusError)
+		verr = oneOf("status", *req.Status, storage.CampaignStatusDraft, storage.CampaignStatusReady, storage.CampaignStatusError)
 	}
 	if verr == nil {
 		verr = checkWindow(patched(cur, p).StartAt, patched(cur, p).EndAt)
@@ -479,7 +477,7 @@ func (s *Server) applyEdit(c *gin.Context, cur storage.Campaign, req campaignReq
 		abortPending(c)
 		return storage.Campaign{}, false
 	case errors.Is(err, storage.ErrCampaignLive):
-		abort(c, http.StatusConflict, CodeCampaignLive, "a live campaign cannot be edited; only journeys take new versions while live")
+		abort(c, errs.CampaignLive, "a live campaign cannot be edited; only journeys take new versions while live")
 		return storage.Campaign{}, false
 	case errors.Is(err, storage.ErrCampaignArchived):
 		abortArchived(c)
@@ -549,28 +547,28 @@ func (s *Server) resubmit(c *gin.Context) {
 		return
 	}
 	if !settings.ApprovalEnabled {
-		abort(c, http.StatusConflict, CodeApprovalDisabled, "approvals are turned off for this account: launch the campaign directly")
+		abort(c, errs.ApprovalDisabled, "approvals are turned off for this account: launch the campaign directly")
 		return
 	}
-	if next.Mode != storage.ModeActive {
+	if next.Mode != storage.CampaignModeActive {
 		invalid(c, "mode", "only active launches need approval; test and passive campaigns launch without it")
 		return
 	}
-	if next.Status != storage.StatusDraft && next.Status != storage.StatusReady && next.Status != storage.StatusScheduled &&
-		!(next.Status == storage.StatusLive && next.Kind == storage.KindJourney) {
-		abort(c, http.StatusConflict, CodeNotSubmittable, fmt.Sprintf("a campaign in status %s cannot be submitted", next.Status))
+	if next.Status != storage.CampaignStatusDraft && next.Status != storage.CampaignStatusReady && next.Status != storage.CampaignStatusScheduled &&
+		!(next.Status == storage.CampaignStatusLive && next.Kind == storage.CampaignKindJourney) {
+		abort(c, errs.NotSubmittable, fmt.Sprintf("a campaign in status %s cannot be submitted", next.Status))
 		return
 	}
 	if _, _, err := s.requestWindow(next, time.Now()); respondInvalid(c, err) {
 		return
 	}
-	if cur.ApprovalStatus == storage.RequestPending {
+	if cur.ApprovalStatus == storage.RequestStatusPending {
 		latest, err := s.Store.LatestRequests(ctx, u.AccountID, []string{cur.ID})
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		if r, ok := latest[cur.ID]; ok && r.Status == storage.RequestPending {
+		if r, ok := latest[cur.ID]; ok && r.Status == storage.RequestStatusPending {
 			if _, err := s.runUpdate(ctx, r, workflows.UpdateCancel, workflows.DecisionInput{ActorID: u.ID, Note: "resubmitted with changes"}); err != nil {
 				s.updateFailed(c, err)
 				return
@@ -611,9 +609,9 @@ func (s *Server) deleteCampaign(c *gin.Context) {
 	case errors.Is(err, storage.ErrApprovalPending):
 		abortPending(c)
 	case errors.Is(err, storage.ErrCampaignLaunched):
-		abort(c, http.StatusConflict, "campaign_launched", "a scheduled or live campaign cannot be deleted")
+		abort(c, errs.CampaignLaunched, "a scheduled or live campaign cannot be deleted")
 	case errors.Is(err, storage.ErrHasDrafts):
-		abort(c, http.StatusConflict, "campaign_has_drafts", "this campaign has approval drafts, which are kept as a permanent record; it cannot be deleted")
+		abort(c, errs.CampaignHasDrafts, "this campaign has approval drafts, which are kept as a permanent record; it cannot be deleted")
 	case err != nil:
 		s.fail(c, err)
 	default:

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -187,7 +187,7 @@ func TestCreateCampaign(t *testing.T) {
 		} {
 			status, body := e.do(t, http.MethodPost, "/v1/campaigns", e.A.Tokens[storage.RoleAdmin], b)
 			require.Equalf(t, http.StatusUnprocessableEntity, status, "%s: %v", b, body)
-			requireError(t, status, body, http.StatusUnprocessableEntity, api.CodeValidation)
+			requireError(t, status, body, http.StatusUnprocessableEntity, string(errs.Validation))
 		}
 		requireNoWrites(t, e.pool, before)
 	})
@@ -210,7 +210,7 @@ func TestGetCampaign(t *testing.T) {
 	}
 	for _, id := range []string{b.ID, uuid.NewString(), "not-a-uuid", "1"} {
 		status, body := e.do(t, http.MethodGet, "/v1/campaigns/"+id, e.A.Tokens[storage.RoleAdmin], nil)
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	}
 }
 
@@ -367,14 +367,14 @@ func TestHiddenCampaigns(t *testing.T) {
 	require.Equal(t, []string{visible2.ID, visible1.ID}, ids)
 
 	status, body := e.do(t, http.MethodGet, "/v1/campaigns/"+hidden.ID, tok, nil)
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 
 	row, state := campaignState(t, e, e.A.Account.ID, hidden.ID)
 	before := dbState(t, e.pool)
 	status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+hidden.ID, tok, map[string]any{"name": "Renamed", "content": otherContent()})
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	status, body = e.do(t, http.MethodDelete, "/v1/campaigns/"+hidden.ID, tok, nil)
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	requireNoWrites(t, e.pool, before)
 	requireCampaignUnchanged(t, e, e.A.Account.ID, hidden.ID, row, state)
 }
@@ -399,7 +399,7 @@ func TestUpdateCampaignPermissions(t *testing.T) {
 	for name, tok := range map[string]string{"approver": e.A.Tokens[storage.RoleApprover], "another collaborator": otherCollab} {
 		status, body := e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, tok, map[string]any{"name": "Hijacked", "status": "ready"})
 		require.Equalf(t, http.StatusForbidden, status, "%s: %v", name, body)
-		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	}
 	requireNoWrites(t, e.pool, before)
 	requireCampaignUnchanged(t, e, e.A.Account.ID, camp.ID, row, state)
@@ -407,7 +407,7 @@ func TestUpdateCampaignPermissions(t *testing.T) {
 	// A collaborator may not edit a campaign someone else created.
 	adminCamp := e.newCampaign(t, e.A, storage.RoleAdmin, "Admin's")
 	status, body := e.do(t, http.MethodPatch, "/v1/campaigns/"+adminCamp.ID, e.A.Tokens[storage.RoleCollaborator], map[string]any{"name": "Mine now"})
-	requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 }
 
 func TestUpdateCampaignOtherAccount(t *testing.T) {
@@ -420,17 +420,17 @@ func TestUpdateCampaignOtherAccount(t *testing.T) {
 	for _, role := range roles {
 		tok := e.A.Tokens[role]
 		status, body := e.do(t, http.MethodGet, "/v1/campaigns/"+b.ID, tok, nil)
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 		status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+b.ID, tok, map[string]any{"name": "Stolen", "content": otherContent()})
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 		status, body = e.do(t, http.MethodDelete, "/v1/campaigns/"+b.ID, tok, nil)
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	}
 	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
 		status, body := e.do(t, http.MethodPatch, "/v1/campaigns/"+id, e.A.Tokens[storage.RoleAdmin], map[string]any{"name": "X"})
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 		status, body = e.do(t, http.MethodDelete, "/v1/campaigns/"+id, e.A.Tokens[storage.RoleAdmin], nil)
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	}
 	requireNoWrites(t, e.pool, before)
 	requireCampaignUnchanged(t, e, e.B.Account.ID, b.ID, row, state)
@@ -596,7 +596,7 @@ func TestDeleteCampaign(t *testing.T) {
 			require.Empty(t, rec.Body.String())
 
 			status, body := e.do(t, http.MethodGet, "/v1/campaigns/"+c.ID, e.A.Tokens[role], nil)
-			requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+			requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 			var n int
 			require.NoError(t, e.pool.QueryRow(ctx, `SELECT
 				(SELECT count(*) FROM campaigns WHERE id = $1) + (SELECT count(*) FROM campaign_segments WHERE campaign_id = $1) +
@@ -605,7 +605,7 @@ func TestDeleteCampaign(t *testing.T) {
 			require.Zero(t, n, "the campaign and its content are gone")
 
 			status, body = e.do(t, http.MethodDelete, "/v1/campaigns/"+c.ID, e.A.Tokens[role], nil)
-			requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+			requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 		}
 	})
 
@@ -615,14 +615,14 @@ func TestDeleteCampaign(t *testing.T) {
 		before := dbState(t, e.pool)
 		for _, tok := range []string{e.A.Tokens[storage.RoleApprover], otherCollab} {
 			status, body := e.do(t, http.MethodDelete, "/v1/campaigns/"+c.ID, tok, nil)
-			requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+			requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 		}
 		requireNoWrites(t, e.pool, before)
 		requireCampaignUnchanged(t, e, e.A.Account.ID, c.ID, row, state)
 	})
 
 	t.Run("scheduled or live campaigns stay", func(t *testing.T) {
-		for _, st := range []string{storage.StatusScheduled, storage.StatusLive} {
+		for _, st := range []string{storage.CampaignStatusScheduled, storage.CampaignStatusLive} {
 			c := e.newCampaign(t, e.A, storage.RoleAdmin, "Launched")
 			_, err := e.pool.Exec(ctx, `UPDATE campaigns SET status = $2 WHERE id = $1`, c.ID, st)
 			require.NoError(t, err)
@@ -657,7 +657,7 @@ func TestCampaignTimesOfWrongJSONType(t *testing.T) {
 	} {
 		status, body := e.do(t, c.method, c.path, tok, c.body)
 		if assert.Equalf(t, http.StatusUnprocessableEntity, status, "%s %s %s: %v", c.method, c.path, c.body, body) {
-			requireError(t, status, body, http.StatusUnprocessableEntity, api.CodeValidation)
+			requireError(t, status, body, http.StatusUnprocessableEntity, string(errs.Validation))
 		}
 	}
 	requireNoWrites(t, e.pool, before)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -109,7 +109,7 @@ func TestCreateContacts(t *testing.T) {
 		before := dbState(t, e.pool)
 		for _, role := range []string{storage.RoleEditor, storage.RoleCollaborator, storage.RoleApprover} {
 			status, body := e.do(t, http.MethodPost, "/v1/contacts", e.A.Tokens[role], contactsBody(contact("X", "Y", "xy-"+role+"@acme.example")))
-			requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+			requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 		}
 		requireNoWrites(t, e.pool, before)
 	})
@@ -148,7 +148,7 @@ func TestCreateContacts(t *testing.T) {
 		before := dbState(t, e.pool)
 		big := `{"items":[{"first_name":"` + strings.Repeat("a", 2<<20) + `","last_name":"B"}]}`
 		status, body := e.do(t, http.MethodPost, "/v1/contacts", e.A.Tokens[storage.RoleAdmin], big)
-		requireError(t, status, body, http.StatusRequestEntityTooLarge, api.CodePayloadTooLarge)
+		requireError(t, status, body, http.StatusRequestEntityTooLarge, string(errs.PayloadTooLarge))
 
 		// 1000 items, each valid (200 characters per field, 3 bytes each), adding up to more than 2 MiB.
 		v := strings.Repeat("€", 200)
@@ -157,14 +157,14 @@ func TestCreateContacts(t *testing.T) {
 			items = append(items, fmt.Sprintf(`{"first_name":"A","last_name":"B","email":"big-%d@acme.example","title":"%s","company_name":"%s","industry":"%s","country":"%s"}`, i, v, v, v, v))
 		}
 		status, body = e.do(t, http.MethodPost, "/v1/contacts", e.A.Tokens[storage.RoleAdmin], `{"items":[`+strings.Join(items, ",")+`]}`)
-		requireError(t, status, body, http.StatusRequestEntityTooLarge, api.CodePayloadTooLarge)
+		requireError(t, status, body, http.StatusRequestEntityTooLarge, string(errs.PayloadTooLarge))
 		requireNoWrites(t, e.pool, before)
 	})
 
 	t.Run("malformed", func(t *testing.T) {
 		before := dbState(t, e.pool)
 		status, body := e.do(t, http.MethodPost, "/v1/contacts", e.A.Tokens[storage.RoleAdmin], `{"items":[{"first_name":"A",}]}`)
-		requireError(t, status, body, http.StatusBadRequest, api.CodeMalformedJSON)
+		requireError(t, status, body, http.StatusBadRequest, string(errs.MalformedJSON))
 		requireNoWrites(t, e.pool, before)
 	})
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -101,7 +101,7 @@ func TestFinding4BadBytesInCSVUploads(t *testing.T) {
 	for _, tc := range cases {
 		status, body := csvBadUpload(t, e, csm, tc.filename, tc.content, tc.mapping)
 		require.Less(t, status, 500, "%s: %v", tc.name, body)
-		errObj := requireError(t, status, body, http.StatusUnprocessableEntity, api.CodeValidation)
+		errObj := requireError(t, status, body, http.StatusUnprocessableEntity, string(errs.Validation))
 		assert.Equal(t, tc.field, errObj["field"], "%s: %v", tc.name, body)
 		for _, s := range tc.say {
 			assert.Contains(t, errObj["message"], s, tc.name)
@@ -113,7 +113,7 @@ func TestFinding4BadBytesInCSVUploads(t *testing.T) {
 	// then no file): a 422 too, never a 500.
 	for _, name := range []string{"a\x00b.csv", "a\x01b.csv", "a\nb.csv"} {
 		status, body := csvBadUpload(t, e, csm, name, file("Ada,Lovelace,Engines"), "")
-		requireError(t, status, body, http.StatusUnprocessableEntity, api.CodeValidation)
+		requireError(t, status, body, http.StatusUnprocessableEntity, string(errs.Validation))
 	}
 	requireNoWrites(t, e.pool, before)
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -172,7 +173,7 @@ func checkCSVCell(row, col int, name, v string, multiline bool, max int) error {
 	if name != "" {
 		where = fmt.Sprintf("row %d, column %s", row, quoteShort(name))
 	}
-	problem := textProblem(v, multiline)
+	problem := app.TextProblem(v, multiline)
 	switch {
 	case strings.ContainsRune(v, 0):
 		problem = "contains NUL bytes; is the file saved as UTF-16? Save it as CSV UTF-8 and upload it again"
@@ -189,7 +190,7 @@ func checkCSVCell(row, col int, name, v string, multiline bool, max int) error {
 
 // checkCSVFilename validates the multipart file name, which is stored and shown again.
 func checkCSVFilename(v string) error {
-	if problem := textProblem(v, false); problem != "" {
+	if problem := app.TextProblem(v, false); problem != "" {
 		return &fieldError{"filename", "the file name " + problem + "; rename the file and upload it again"}
 	}
 	if n := utf8.RuneCountInString(v); n > maxCSVFilenameChars {

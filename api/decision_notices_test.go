@@ -35,16 +35,16 @@ func TestDecisionNotices(t *testing.T) {
 		title      string
 		body       string
 	}{
-		{"approve with a note", storage.EventApproved, &app.ID, "100% ready, ship it", storage.RequestApproved, []string{sub.ID},
+		{"approve with a note", storage.EventApproved, &app.ID, "100% ready, ship it", storage.RequestStatusApproved, []string{sub.ID},
 			`Approved: Quote "this" campaign`,
 			app.Name + ` approved "Quote "this" campaign". It launches at its start time.` + "\n\nNote: 100% ready, ship it"},
-		{"reject", storage.EventRejected, &app.ID, "off brand", storage.RequestRejected, []string{sub.ID},
+		{"reject", storage.EventRejected, &app.ID, "off brand", storage.RequestStatusRejected, []string{sub.ID},
 			`Rejected: Quote "this" campaign`, app.Name + ` rejected "Quote "this" campaign".` + "\n\nNote: off brand"},
-		{"cancel by the submitter", storage.EventCancelled, &sub.ID, "", storage.RequestCancelled, []string{app.ID, adm.ID},
+		{"cancel by the submitter", storage.EventCancelled, &sub.ID, "", storage.RequestStatusCancelled, []string{app.ID, adm.ID},
 			`Approval cancelled: Quote "this" campaign`, sub.Name + ` cancelled the approval request for "Quote "this" campaign". The campaign is editable again.`},
-		{"cancel by an admin", storage.EventCancelled, &adm.ID, "", storage.RequestCancelled, []string{sub.ID, app.ID},
+		{"cancel by an admin", storage.EventCancelled, &adm.ID, "", storage.RequestStatusCancelled, []string{sub.ID, app.ID},
 			`Approval cancelled: Quote "this" campaign`, adm.Name + ` cancelled the approval request for "Quote "this" campaign". The campaign is editable again.`},
-		{"time out", storage.EventTimedOut, nil, "nobody decided", storage.RequestTimedOut, []string{sub.ID},
+		{"time out", storage.EventTimedOut, nil, "nobody decided", storage.RequestStatusTimedOut, []string{sub.ID},
 			`Approval timed out: Quote "this" campaign`,
 			`Nobody decided on "Quote "this" campaign" before its deadline. Submit it again to launch.` + "\n\nNote: nobody decided"},
 	} {

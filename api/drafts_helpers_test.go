@@ -177,7 +177,7 @@ func draftContent() storage.CampaignContent {
 func draftCampaign(t *testing.T, e *env, tn tenant, name string) storage.Campaign {
 	t.Helper()
 	c, err := e.store.CreateCampaign(context.Background(), tn.Account.ID, tn.Users[storage.RoleCSM].ID, storage.NewCampaign{
-		Name: name, Kind: storage.KindCampaign, Mode: storage.ModeActive, Content: draftContent()})
+		Name: name, Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive, Content: draftContent()})
 	require.NoError(t, err)
 	return c
 }
@@ -246,7 +246,7 @@ func draftCreate(t *testing.T, e *env, campaignID, token string, body any) draft
 	t.Helper()
 	status, d, raw := draftPost(t, e, campaignID, token, body)
 	require.Equal(t, http.StatusAccepted, status, "answer: %v", raw)
-	require.Equal(t, storage.DraftProcessing, d.Status, "answer: %v", raw)
+	require.Equal(t, storage.DraftStatusProcessing, d.Status, "answer: %v", raw)
 	require.Equal(t, campaignID, d.CampaignID)
 	require.Contains(t, raw, "share_url", "share_url must be present (null) while processing")
 	require.Nil(t, raw["share_url"], "share_url must be null while processing")
@@ -293,11 +293,11 @@ func draftWait(t *testing.T, e *env, id, token, what string, done func(draftJSON
 			violations = append(violations, "no share_url key: "+lastBody)
 		}
 		switch d.Status {
-		case storage.DraftProcessing, storage.DraftFailed:
+		case storage.DraftStatusProcessing, storage.DraftStatusFailed:
 			if d.ShareURL != nil {
 				violations = append(violations, "share_url set while "+d.Status+": "+lastBody)
 			}
-		case storage.DraftReady:
+		case storage.DraftStatusReady:
 			if d.ShareURL == nil {
 				violations = append(violations, "share_url null while ready: "+lastBody)
 			}
@@ -317,7 +317,7 @@ func draftWait(t *testing.T, e *env, id, token, what string, done func(draftJSON
 // draftWaitBuilt waits until the build ends (ready or failed) and requires status want.
 func draftWaitBuilt(t *testing.T, e *env, id, token, want string) draftJSON {
 	t.Helper()
-	d, _ := draftWait(t, e, id, token, "build ends", func(d draftJSON) bool { return d.Status != storage.DraftProcessing })
+	d, _ := draftWait(t, e, id, token, "build ends", func(d draftJSON) bool { return d.Status != storage.DraftStatusProcessing })
 	require.Equal(t, want, d.Status, "failure_reason: %v", d.FailureReason)
 	return d
 }
@@ -326,9 +326,9 @@ func draftWaitBuilt(t *testing.T, e *env, id, token, want string) draftJSON {
 func draftWaitAIDone(t *testing.T, e *env, id, token string) draftJSON {
 	t.Helper()
 	d, _ := draftWait(t, e, id, token, "AI pipeline done", func(d draftJSON) bool {
-		return d.Status == storage.DraftFailed || (d.Progress != nil && d.Progress.Step == "done")
+		return d.Status == storage.DraftStatusFailed || (d.Progress != nil && d.Progress.Step == "done")
 	})
-	require.Equal(t, storage.DraftReady, d.Status, "failure_reason: %v", d.FailureReason)
+	require.Equal(t, storage.DraftStatusReady, d.Status, "failure_reason: %v", d.FailureReason)
 	return d
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
 	"github.com/signoff/signoff/workflows"
@@ -41,7 +42,7 @@ func TestDraftBuildFromSavedSearch(t *testing.T) {
 	// Asked before any worker runs: 202 processing at once, nothing built yet (R-DRAFT-1).
 	status, d, raw := draftPost(t, de.env, de.camp.ID, de.csm, map[string]any{"source": draftSearchSource(de.search.ID), "contact_count": 20})
 	require.Equal(t, http.StatusAccepted, status, "answer: %v", raw)
-	require.Equal(t, storage.DraftProcessing, d.Status)
+	require.Equal(t, storage.DraftStatusProcessing, d.Status)
 	require.Equal(t, 1, d.Number)
 	require.Equal(t, "Draft 1", d.Name)
 	require.Equal(t, 20, d.ContactCount)
@@ -56,7 +57,7 @@ func TestDraftBuildFromSavedSearch(t *testing.T) {
 
 	// While no worker runs it stays processing, with a progress object and no link.
 	got := draftGet(t, de.env, d.ID, de.csm)
-	require.Equal(t, storage.DraftProcessing, got.Status)
+	require.Equal(t, storage.DraftStatusProcessing, got.Status)
 	require.NotNil(t, got.Progress)
 	require.Nil(t, got.ShareURL)
 	row := draftDBRow(t, de.env, d.ID)
@@ -71,18 +72,18 @@ func TestDraftBuildFromSavedSearch(t *testing.T) {
 	draftStartWorker(t, de, draftWorkerOpts{provider: gate})
 	t.Cleanup(gate.release) // before the worker stops (cleanups run last first)
 	mid, steps := draftWait(t, de.env, d.ID, de.csm, "part-way through its AI step", func(d draftJSON) bool {
-		return d.Status == storage.DraftFailed || (d.Progress != nil && d.Progress.Step == "personalising" &&
+		return d.Status == storage.DraftStatusFailed || (d.Progress != nil && d.Progress.Step == "personalising" &&
 			d.Progress.Done > 0 && d.Progress.Done < d.Progress.Total)
 	})
-	require.Equal(t, storage.DraftReady, mid.Status, "failure_reason: %v", mid.FailureReason)
+	require.Equal(t, storage.DraftStatusReady, mid.Status, "failure_reason: %v", mid.FailureReason)
 	require.Equal(t, 20, mid.Progress.Total, "progress while personalising: %+v", *mid.Progress)
 	require.Less(t, mid.Progress.Done, mid.Progress.Total, "progress while personalising: %+v", *mid.Progress)
 	gate.release()
 	built, more := draftWait(t, de.env, d.ID, de.csm, "ready with its AI done", func(d draftJSON) bool {
-		return d.Status == storage.DraftFailed || (d.Progress != nil && d.Progress.Step == "done")
+		return d.Status == storage.DraftStatusFailed || (d.Progress != nil && d.Progress.Step == "done")
 	})
 	t.Logf("progress steps seen while building: %v, then %v; held at %+v", steps, more, *mid.Progress)
-	require.Equal(t, storage.DraftReady, built.Status, "failure_reason: %v", built.FailureReason)
+	require.Equal(t, storage.DraftStatusReady, built.Status, "failure_reason: %v", built.FailureReason)
 	require.Equal(t, storage.Progress{Step: "done", Done: 20, Total: 20}, *built.Progress)
 	require.NotNil(t, built.ReadyAt)
 	require.NotNil(t, built.AIDoneAt)
@@ -102,7 +103,7 @@ func TestDraftBuildFromSavedSearch(t *testing.T) {
 
 	// Stored as its hash, and sealed (not in clear) so the CSM can copy it again.
 	row = draftDBRow(t, de.env, d.ID)
-	require.Equal(t, storage.DraftReady, row.Status)
+	require.Equal(t, storage.DraftStatusReady, row.Status)
 	sum := sha256.Sum256([]byte(token))
 	require.Equal(t, sum[:], row.TokenHash)
 	require.NotEmpty(t, row.TokenSealed)
@@ -197,7 +198,7 @@ func TestDraftBuildFromSavedSearch(t *testing.T) {
 				sa[k] = v
 			}
 		}
-		return sa["SignoffStatus"] == storage.DraftReady
+		return sa["SignoffStatus"] == storage.DraftStatusReady
 	}, 10*time.Second, 50*time.Millisecond, "search attributes of approval-draft/%s", d.ID)
 	require.Equal(t, de.A.Account.ID, sa["SignoffAccountId"])
 	require.Equal(t, de.camp.ID, sa["SignoffCampaignId"])
@@ -205,7 +206,7 @@ func TestDraftBuildFromSavedSearch(t *testing.T) {
 	// Only CSMs and admins read drafts.
 	for _, role := range []string{storage.RoleCollaborator, storage.RoleApprover, storage.RoleEditor} {
 		status, body := de.do(t, http.MethodGet, "/v1/approval-drafts/"+d.ID, de.A.Tokens[role], nil)
-		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	}
 	status, body := de.do(t, http.MethodGet, "/v1/approval-drafts/"+d.ID, "", nil)
 	require.Equal(t, http.StatusUnauthorized, status, "answer: %v", body)
@@ -255,7 +256,7 @@ func TestDraftNumberingAndList(t *testing.T) {
 	for i, it := range out.Items {
 		require.Equal(t, 3-i, it.Number)
 		require.Equal(t, fmt.Sprintf("Draft %d", 3-i), it.Name)
-		require.Equal(t, storage.DraftReady, it.Status)
+		require.Equal(t, storage.DraftStatusReady, it.Status)
 		require.NotNil(t, it.ShareURL, "ready drafts show their link in the list")
 	}
 	require.Equal(t, []string{d3.ID, d2.ID, d1.ID}, draftIDs(t, de.env, list, de.admin))
@@ -263,10 +264,10 @@ func TestDraftNumberingAndList(t *testing.T) {
 
 	for _, role := range []string{storage.RoleCollaborator, storage.RoleApprover, storage.RoleEditor} {
 		status, body := de.do(t, http.MethodGet, list, de.A.Tokens[role], nil)
-		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	}
 	status, body := de.do(t, http.MethodGet, "/v1/campaigns/"+uuid.NewString()+"/approval-drafts", de.csm, nil)
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 }
 
 // TestDraftIdempotency runs without a worker, so drafts stay processing (R-DRAFT-6).
@@ -285,7 +286,7 @@ func TestDraftIdempotency(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, "answer: %v", raw)
 	require.Equal(t, first.ID, again.ID)
 	require.Equal(t, 1, again.Number)
-	require.Equal(t, storage.DraftProcessing, again.Status)
+	require.Equal(t, storage.DraftStatusProcessing, again.Status)
 	require.Nil(t, raw["share_url"])
 	// An admin asking the same is deduplicated too.
 	status, again, raw = draftPost(t, de.env, de.camp.ID, de.admin, body)
@@ -414,26 +415,26 @@ func TestDraftRefusals(t *testing.T) {
 	// A campaign in error: 409 campaign_error, for CSMs and admins alike.
 	for _, tok := range []string{de.csm, de.admin} {
 		status, body := post(errCamp.ID, tok, good)
-		errObj := requireError(t, status, body, http.StatusConflict, api.CodeCampaignError)
+		errObj := requireError(t, status, body, http.StatusConflict, string(errs.CampaignError))
 		require.Contains(t, strings.ToLower(errObj["message"].(string)), "error")
 	}
 
 	// Roles other than csm and admin: 403.
 	for _, role := range []string{storage.RoleCollaborator, storage.RoleApprover, storage.RoleEditor} {
 		status, body := post(de.camp.ID, de.A.Tokens[role], good)
-		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	}
 	status, body := post(de.camp.ID, "", good)
-	requireError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
+	requireError(t, status, body, http.StatusUnauthorized, string(errs.Unauthorized))
 
 	// Another account's campaign, an unknown one, a hidden copy, a bad id: 404.
 	for _, id := range []string{bCamp.ID, uuid.NewString(), hiddenCamp.ID, "not-a-uuid"} {
 		status, body := post(id, de.csm, good)
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	}
 	// B's CSM on A's campaign, with B's own search: 404.
 	status, body = post(de.camp.ID, de.B.Tokens[storage.RoleCSM], map[string]any{"source": draftSearchSource(bSearch.ID)})
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 
 	// Unknown, foreign or malformed sources: 422 naming the field.
 	for _, tc := range []struct {
@@ -464,7 +465,7 @@ func TestDraftRefusals(t *testing.T) {
 	status, body = post(de.camp.ID, de.csm, map[string]any{"source": draftSearchSource(de.search.ID), "colour": "red"})
 	requireInvalid(t, status, body, "colour")
 	status, body = post(de.camp.ID, de.csm, `{"source":`)
-	requireError(t, status, body, http.StatusBadRequest, api.CodeMalformedJSON)
+	requireError(t, status, body, http.StatusBadRequest, string(errs.MalformedJSON))
 
 	requireNoWrites(t, de.pool, before)
 }
@@ -544,10 +545,10 @@ func TestCSVUpload(t *testing.T) {
 	// Only CSMs and admins upload.
 	for _, role := range []string{storage.RoleCollaborator, storage.RoleApprover, storage.RoleEditor} {
 		status, body := draftUpload(t, de.env, de.A.Tokens[role], "people.csv", draftCSV(header, draftCSVPeople(2)...), "")
-		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	}
 	status, body = draftUpload(t, de.env, "", "people.csv", draftCSV(header, draftCSVPeople(2)...), "")
-	requireError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
+	requireError(t, status, body, http.StatusUnauthorized, string(errs.Unauthorized))
 
 	requireNoWrites(t, de.pool, before)
 }
@@ -650,7 +651,7 @@ func TestDraftFromCSV(t *testing.T) {
 	noneID, _ := draftUploadOK(t, de.env, de.csm, "none.csv", draftCSV("First Name,Last Name,Company Name", "Ada,Lovelace,", "Alan,Turing, "), "")
 	before := dbState(t, de.pool)
 	d4 := draftCreate(t, de.env, de.camp.ID, de.csm, map[string]any{"source": map[string]any{"type": "csv", "csv_upload_id": noneID}})
-	failed := draftWaitBuilt(t, de.env, d4.ID, de.csm, storage.DraftFailed)
+	failed := draftWaitBuilt(t, de.env, d4.ID, de.csm, storage.DraftStatusFailed)
 	require.NotNil(t, failed.FailureReason)
 	require.Contains(t, strings.ToLower(*failed.FailureReason), "company name or domain")
 	draftRequireStateExcept(t, de.env, before, "approval_drafts")
@@ -722,7 +723,7 @@ func TestDraftFromCampaignLeads(t *testing.T) {
 	// A campaign with no leads: the build fails with the no-contacts reason.
 	empty := draftCampaign(t, de.env, de.A, "No leads yet")
 	d2 := draftCreate(t, de.env, de.camp.ID, de.csm, map[string]any{"source": map[string]any{"type": "campaign_leads", "campaign_id": empty.ID}})
-	failed := draftWaitBuilt(t, de.env, d2.ID, de.csm, storage.DraftFailed)
+	failed := draftWaitBuilt(t, de.env, d2.ID, de.csm, storage.DraftStatusFailed)
 	require.Contains(t, strings.ToLower(*failed.FailureReason), "no contacts")
 }
 
@@ -754,7 +755,7 @@ func TestDraftFailures(t *testing.T) {
 			drafts := countRows(t, de.pool, "approval_drafts")
 			start := time.Now()
 			d := draftCreate(t, de.env, de.camp.ID, de.csm, map[string]any{"source": draftSearchSource(tc.search.ID), "contact_count": 20})
-			failed := draftWaitBuilt(t, de.env, d.ID, de.csm, storage.DraftFailed)
+			failed := draftWaitBuilt(t, de.env, d.ID, de.csm, storage.DraftStatusFailed)
 			t.Logf("failed after %s: %s", time.Since(start), *failed.FailureReason)
 			require.NotNil(t, failed.FailureReason)
 			for _, r := range tc.reasons {
@@ -769,7 +770,7 @@ func TestDraftFailures(t *testing.T) {
 			require.NotContains(t, attempts, "CopyCampaign", "nothing is copied when no contact is usable")
 
 			row := draftDBRow(t, de.env, d.ID)
-			require.Equal(t, storage.DraftFailed, row.Status)
+			require.Equal(t, storage.DraftStatusFailed, row.Status)
 			require.Nil(t, row.CopyID, "no copy is left")
 			require.Nil(t, row.TokenHash)
 			require.Nil(t, row.Snapshot)
@@ -780,7 +781,7 @@ func TestDraftFailures(t *testing.T) {
 			// A failed draft has no link to rotate.
 			b := dbState(t, de.pool)
 			status, body := de.do(t, http.MethodPost, "/v1/approval-drafts/"+d.ID+"/rotate-link", de.admin, nil)
-			requireError(t, status, body, http.StatusConflict, api.CodeDraftNotReady)
+			requireError(t, status, body, http.StatusConflict, string(errs.DraftNotReady))
 			requireNoWrites(t, de.pool, b)
 		})
 	}
@@ -813,7 +814,7 @@ func TestDraftRollbackAfterCopy(t *testing.T) {
 	before := dbState(t, de.pool)
 	drafts := countRows(t, de.pool, "approval_drafts")
 	d := draftCreate(t, de.env, de.camp.ID, de.csm, map[string]any{"source": draftSearchSource(de.search.ID), "contact_count": 20})
-	failed := draftWaitBuilt(t, de.env, d.ID, de.csm, storage.DraftFailed)
+	failed := draftWaitBuilt(t, de.env, d.ID, de.csm, storage.DraftStatusFailed)
 	require.Equal(t, reason, *failed.FailureReason)
 	require.EqualValues(t, 1, copies.Load(), "the copy existed when the build failed")
 	require.EqualValues(t, 20, leadsAtFailure.Load(), "the leads were imported when the build failed")
@@ -841,7 +842,7 @@ func TestDraftBuildCapacity(t *testing.T) {
 	before := dbState(t, de.pool)
 	d := draftCreate(t, de.env, de.camp.ID, de.csm, map[string]any{"source": draftSearchSource(de.search.ID), "contact_count": 5})
 	require.Equal(t, 2, d.Number)
-	failed := draftWaitBuilt(t, de.env, d.ID, de.csm, storage.DraftFailed)
+	failed := draftWaitBuilt(t, de.env, d.ID, de.csm, storage.DraftStatusFailed)
 	require.Contains(t, strings.ToLower(*failed.FailureReason), "retry in a few minutes")
 	draftRequireStateExcept(t, de.env, before, "approval_drafts")
 	require.Empty(t, draftHiddenCampaigns(t, de.env))
@@ -872,7 +873,7 @@ func TestDraftCopyNeverListed(t *testing.T) {
 		tok := de.A.Tokens[role]
 		require.Equal(t, []string{de.camp.ID}, draftIDs(t, de.env, "/v1/campaigns", tok), "role %s", role)
 		status, body := de.do(t, http.MethodGet, "/v1/campaigns/"+copyID, tok, nil)
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	}
 	before := dbState(t, de.pool)
 	for _, tc := range []struct{ method, path string }{
@@ -889,7 +890,7 @@ func TestDraftCopyNeverListed(t *testing.T) {
 			body = map[string]any{"source": draftSearchSource(de.search.ID)}
 		}
 		status, raw := de.do(t, tc.method, tc.path, de.admin, body)
-		requireError(t, status, raw, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, raw, http.StatusNotFound, string(errs.NotFound))
 	}
 	status, _, raw := draftPost(t, de.env, de.camp.ID, de.csm, map[string]any{"source": map[string]any{"type": "campaign_leads", "campaign_id": copyID}})
 	requireInvalid(t, status, raw, "source.campaign_id")
@@ -928,7 +929,7 @@ func TestDraftSnapshotImmutable(t *testing.T) {
 	require.Equal(t, copyBefore, copyAfter, "the copy is unchanged")
 	got := draftGet(t, de.env, d.ID, de.csm)
 	require.Equal(t, before.ShareURL, got.ShareURL)
-	require.Equal(t, storage.DraftReady, got.Status)
+	require.Equal(t, storage.DraftStatusReady, got.Status)
 
 	// A new draft freezes the campaign as it is now; the first keeps its own snapshot.
 	d2 := draftCreate(t, de.env, de.camp.ID, de.csm, map[string]any{"source": draftSearchSource(de.search.ID), "contact_count": 3})
@@ -958,23 +959,23 @@ func TestDraftRotateLink(t *testing.T) {
 	before := dbState(t, de.pool)
 	for _, role := range []string{storage.RoleCSM, storage.RoleEditor, storage.RoleCollaborator, storage.RoleApprover} {
 		status, body := de.do(t, http.MethodPost, rotate, de.A.Tokens[role], nil)
-		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	}
 	status, body := de.do(t, http.MethodPost, rotate, de.B.Tokens[storage.RoleAdmin], nil)
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
 		status, body := de.do(t, http.MethodPost, "/v1/approval-drafts/"+id+"/rotate-link", de.admin, nil)
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	}
 	status, body = de.do(t, http.MethodPost, rotate, "", nil)
-	requireError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
+	requireError(t, status, body, http.StatusUnauthorized, string(errs.Unauthorized))
 	requireNoWrites(t, de.pool, before)
 
 	// The admin rotates: a new link, a new hash, the old hash gone.
 	var rotated draftJSON
 	de.doJSON(t, http.StatusOK, http.MethodPost, rotate, de.admin, nil, &rotated)
 	require.Equal(t, d.ID, rotated.ID)
-	require.Equal(t, storage.DraftReady, rotated.Status)
+	require.Equal(t, storage.DraftStatusReady, rotated.Status)
 	require.NotNil(t, rotated.ShareURL)
 	require.NotEqual(t, *ready.ShareURL, *rotated.ShareURL)
 	prefix := de.server.PublicURL + "/r/"
@@ -1015,13 +1016,13 @@ func TestDraftRotateLink(t *testing.T) {
 	busy := draftInsertProcessing(t, de.env, de.A, de.camp.ID)
 	before = dbState(t, de.pool)
 	status, body = de.do(t, http.MethodPost, "/v1/approval-drafts/"+busy+"/rotate-link", de.admin, nil)
-	requireError(t, status, body, http.StatusConflict, api.CodeDraftNotReady)
+	requireError(t, status, body, http.StatusConflict, string(errs.DraftNotReady))
 	requireNoWrites(t, de.pool, before)
 	_, err := de.pool.Exec(ctx, `UPDATE approval_drafts SET status = 'failed', failure_reason = 'test' WHERE id = $1`, busy)
 	require.NoError(t, err)
 	before = dbState(t, de.pool)
 	status, body = de.do(t, http.MethodPost, "/v1/approval-drafts/"+busy+"/rotate-link", de.admin, nil)
-	requireError(t, status, body, http.StatusConflict, api.CodeDraftNotReady)
+	requireError(t, status, body, http.StatusConflict, string(errs.DraftNotReady))
 	requireNoWrites(t, de.pool, before)
 }
 
@@ -1041,15 +1042,15 @@ func TestDraftTenantIsolation(t *testing.T) {
 	before := dbState(t, de.pool)
 	for _, tok := range []string{bCSM, bAdmin} {
 		status, body := de.do(t, http.MethodGet, "/v1/approval-drafts/"+d.ID, tok, nil)
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 		status, body = de.do(t, http.MethodGet, "/v1/campaigns/"+de.camp.ID+"/approval-drafts", tok, nil)
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 		status, body = de.do(t, http.MethodPost, "/v1/campaigns/"+de.camp.ID+"/approval-drafts", tok,
 			map[string]any{"source": map[string]any{"type": "csv", "csv_upload_id": bUpload}})
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	}
 	status, body := de.do(t, http.MethodPost, "/v1/approval-drafts/"+d.ID+"/rotate-link", bAdmin, nil)
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 
 	// A's CSM cannot use B's upload or B's campaign as a source.
 	status, _, raw := draftPost(t, de.env, de.camp.ID, de.csm, map[string]any{"source": map[string]any{"type": "csv", "csv_upload_id": bUpload}})
@@ -1065,7 +1066,7 @@ func TestDraftTenantIsolation(t *testing.T) {
 	require.Equal(t, []string{bd.ID}, draftIDs(t, de.env, "/v1/campaigns/"+bCamp.ID+"/approval-drafts", bCSM))
 	require.Equal(t, []string{d.ID}, draftIDs(t, de.env, "/v1/campaigns/"+de.camp.ID+"/approval-drafts", de.csm))
 	status, body = de.do(t, http.MethodGet, "/v1/approval-drafts/"+bd.ID, de.csm, nil)
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	bLeads := draftLeads(t, de.env, *draftDBRow(t, de.env, bd.ID).CopyID)
 	require.Len(t, bLeads, 1)
 	require.Equal(t, "Bea", bLeads[0].FirstName)
@@ -1129,16 +1130,16 @@ func TestDraftFeedbackBeforeReview(t *testing.T) {
 	for _, tok := range []string{de.csm, de.admin} {
 		status, body := de.do(t, http.MethodGet, path, tok, nil)
 		require.Equal(t, http.StatusOK, status, "answer: %v", body)
-		require.Equal(t, storage.DraftReady, body["status"], "answer: %v", body)
+		require.Equal(t, storage.DraftStatusReady, body["status"], "answer: %v", body)
 		require.Equal(t, []any{}, body["in_review"], "answer: %v", body)
 		require.Equal(t, []any{}, body["submitted"], "answer: %v", body)
 	}
 	for _, role := range []string{storage.RoleCollaborator, storage.RoleApprover, storage.RoleEditor} {
 		status, body := de.do(t, http.MethodGet, path, de.A.Tokens[role], nil)
-		requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+		requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 	}
 	status, body := de.do(t, http.MethodGet, path, de.B.Tokens[storage.RoleAdmin], nil)
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 }
 
 // TestDraftEndpointsDocumented checks api/openapi.yaml documents the draft and CSV endpoints (§9:
@@ -1173,13 +1174,13 @@ func TestDraftApprovalNeverLaunches(t *testing.T) {
 
 	var sub map[string]any
 	re.doJSON(t, http.StatusOK, http.MethodPost, reviewPath(d.Token, "/submit"), "", map[string]any{"author": "Ana"}, &sub)
-	require.Equal(t, storage.DraftApproved, sub["status"], "no feedback: the client approves the draft")
+	require.Equal(t, storage.DraftStatusApproved, sub["status"], "no feedback: the client approves the draft")
 	wctx, cancel := context.WithTimeout(ctx, draftTimeout)
 	defer cancel()
 	var result string
 	require.NoError(t, testenv.Temporal(t).GetWorkflow(wctx, workflows.ApprovalDraftWorkflowID(d.ID), "").Get(wctx, &result),
 		"the draft's workflow ends after the submit")
-	require.Equal(t, storage.DraftApproved, result)
+	require.Equal(t, storage.DraftStatusApproved, result)
 
 	require.Equal(t, campBefore, rowJSON(t, re.pool, "campaigns", d.CampaignID), "the campaign is untouched by the draft's approval")
 	require.Equal(t, copyBefore, rowJSON(t, re.pool, "campaigns", d.CopyID), "the hidden copy is untouched too")
@@ -1192,5 +1193,5 @@ func TestDraftApprovalNeverLaunches(t *testing.T) {
 	require.Zero(t, requests, "approval requests of the campaign or its copy")
 	require.Equal(t, []string{d.ID}, draftIDs(t, re.env, "/v1/campaigns/"+d.CampaignID+"/approval-drafts", re.csm),
 		"the approved draft stays in the list")
-	require.Equal(t, storage.DraftApproved, re.reviewGetDraft(t, d.ID).Status)
+	require.Equal(t, storage.DraftStatusApproved, re.reviewGetDraft(t, d.ID).Status)
 }

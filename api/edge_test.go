@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -56,7 +57,7 @@ func TestReadyzHidesErrorDetail(t *testing.T) {
 	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 
 	body := decodeObject(t, rec)
-	requireError(t, rec.Code, body, http.StatusServiceUnavailable, api.CodeNotReady)
+	requireError(t, rec.Code, body, http.StatusServiceUnavailable, string(errs.NotReady))
 	require.Equal(t, map[string]any{"postgres": "unavailable", "temporal": "unavailable"}, body["checks"])
 	raw := rec.Body.String()
 	for _, leak := range []string{port, "127.0.0.1", "dial", "refused", "connect", "nowhere", "signoff@"} {
@@ -112,7 +113,7 @@ func TestTrailingSlashIsJSON404(t *testing.T) {
 		rec := e.request(t, r.method, r.path, tok, map[string]any{"name": "x"})
 		require.Empty(t, rec.Header().Get("Location"), "%s %s redirects", r.method, r.path)
 		require.NotContains(t, rec.Body.String(), "<a href", "%s %s", r.method, r.path)
-		requireError(t, rec.Code, decodeObject(t, rec), http.StatusNotFound, api.CodeNotFound)
+		requireError(t, rec.Code, decodeObject(t, rec), http.StatusNotFound, string(errs.NotFound))
 	}
 	requireNoWrites(t, e.pool, before)
 }
@@ -133,6 +134,6 @@ func TestReviewAssetsDoNotList(t *testing.T) {
 		require.Empty(t, rec.Header().Get("Location"), "%s redirects", p)
 		require.False(t, strings.Contains(rec.Body.String(), "review.css") || strings.Contains(rec.Body.String(), "review.js"),
 			"%s lists the folder: %s", p, rec.Body.String())
-		requireError(t, rec.Code, decodeObject(t, rec), http.StatusNotFound, api.CodeNotFound)
+		requireError(t, rec.Code, decodeObject(t, rec), http.StatusNotFound, string(errs.NotFound))
 	}
 }

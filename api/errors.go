@@ -2,31 +2,17 @@ package api
 
 import (
 	"errors"
-	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
-// Error codes of SPEC §10 and the ones the handlers add.
-const (
-	CodeMalformedJSON    = "malformed_json"
-	CodeUnauthorized     = "unauthorized"
-	CodeForbidden        = "forbidden"
-	CodeNotFound         = "not_found"
-	CodeMethodNotAllowed = "method_not_allowed"
-	CodeConflict         = "conflict"
-	CodePayloadTooLarge  = "payload_too_large"
-	CodeValidation       = "validation_failed"
-	CodeRateLimited      = "rate_limited"
-	CodeInternal         = "internal"
-	CodeNotReady         = "not_ready"
-)
-
-// errorBody is the JSON shape of every error answer.
+// errorBody is the JSON shape of every error answer (SPEC §10).
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }
@@ -37,15 +23,41 @@ type errorDetail struct {
 	Field   string `json:"field,omitempty"`
 }
 
-// abort writes the error answer and stops the handler chain.
-func abort(c *gin.Context, status int, code, message string) {
-	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: code, Message: message}})
+// respondError is the one place an error becomes an HTTP answer: an *errs.Error (or a Temporal
+// application error carrying a code) answers its code's status, message and field, with Retry-After
+// when the code has one; a cancelled request answers 499; anything else is logged and answers 500.
+func respondError(c *gin.Context, err error) {
+	e, ok := errs.As(err)
+	if !ok {
+		if ctxErr := c.Request.Context().Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			e = errs.Wrap(errs.ClientClosed, "the request was cancelled", err)
+		} else {
+			logger(c).Error("request failed", zap.Error(err))
+			e = errs.Wrap(errs.Internal, "something went wrong on our side; retry, and report the request id if it persists", err)
+		}
+	}
+	switch e.Code {
+	case errs.Internal:
+		if e.Err != nil {
+			logger(c).Error("request failed", zap.Error(e.Err))
+		}
+	case errs.Unavailable:
+		logger(c).Warn("database unavailable", zap.Error(e.Err))
+	}
+	if ra := e.Code.RetryAfter(); ra > 0 {
+		c.Header("Retry-After", strconv.Itoa(ra))
+	}
+	c.AbortWithStatusJSON(e.Status(), errorBody{Error: errorDetail{Code: string(e.Code), Message: e.Message, Field: e.Field}})
 }
 
-// invalid writes a 422 naming the field that was wrong.
+// abort answers an error of code with message and stops the handler chain.
+func abort(c *gin.Context, code errs.Code, message string) {
+	respondError(c, errs.New(code, message))
+}
+
+// invalid answers a 422 naming the field that was wrong.
 func invalid(c *gin.Context, field, message string) {
-	c.AbortWithStatusJSON(http.StatusUnprocessableEntity,
-		errorBody{Error: errorDetail{Code: CodeValidation, Message: field + ": " + message, Field: field}})
+	respondError(c, errs.Invalid(field, message))
 }
 
 // fieldError is a validation failure on one field.
@@ -68,6 +80,10 @@ func respondInvalid(c *gin.Context, err error) bool {
 		invalid(c, ferr.Field, ferr.Message)
 		return true
 	}
+	if e, ok := errs.As(err); ok && e.Code == errs.Validation {
+		respondError(c, e)
+		return true
+	}
 	return false
 }
 
@@ -75,24 +91,17 @@ func respondInvalid(c *gin.Context, err error) bool {
 // logged 500.
 func (s *Server) fail(c *gin.Context, err error) {
 	if errors.Is(err, storage.ErrNotFound) {
-		abort(c, http.StatusNotFound, CodeNotFound, "no such resource in this account")
-		return
-	}
-	if errors.Is(err, c.Request.Context().Err()) && c.Request.Context().Err() != nil {
-		abort(c, 499, "client_closed", "the request was cancelled")
+		abort(c, errs.NotFound, "no such resource in this account")
 		return
 	}
 	var connErr *pgconn.ConnectError
 	if errors.As(err, &connErr) {
-		logger(c).Warn("database unavailable", zap.Error(err))
-		c.Header("Retry-After", "1")
-		abort(c, http.StatusServiceUnavailable, "unavailable", "the database is not reachable right now; retry in a moment")
+		respondError(c, errs.Wrap(errs.Unavailable, "the database is not reachable right now; retry in a moment", err))
 		return
 	}
 	if storage.IsCampaignArchived(err) {
 		abortArchived(c)
 		return
 	}
-	logger(c).Error("request failed", zap.Error(err))
-	abort(c, http.StatusInternalServerError, CodeInternal, "something went wrong on our side; retry, and report the request id if it persists")
+	respondError(c, err)
 }

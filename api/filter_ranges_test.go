@@ -85,7 +85,7 @@ func TestFinding6BuildWithUnstorableFiltersFailsAtOnce(t *testing.T) {
 	hidden := draftHiddenCampaigns(t, de.env)
 
 	d := draftCreate(t, de.env, de.camp.ID, de.csm, map[string]any{"source": draftSearchSource(searchID), "contact_count": 5})
-	got := draftWaitBuilt(t, de.env, d.ID, de.csm, storage.DraftFailed)
+	got := draftWaitBuilt(t, de.env, d.ID, de.csm, storage.DraftStatusFailed)
 	require.NotNil(t, got.FailureReason)
 	reason := *got.FailureReason
 	require.Contains(t, reason, "Legacy giants", "the reason names the saved search")
@@ -105,7 +105,7 @@ func TestFinding6CSVCompanySizeBeyondTheColumn(t *testing.T) {
 	rows := []string{"Ada,Lovelace,Engines Ltd,3000000000", "Alan,Turing,Bletchley,99999999999999999999", "Grace,Hopper,Navy,250"}
 	id, _ := draftUploadOK(t, de.env, de.csm, "sizes.csv", draftCSV("First Name,Last Name,Company Name,Company Size", rows...), "")
 	d := draftCreate(t, de.env, de.camp.ID, de.csm, map[string]any{"source": map[string]any{"type": "csv", "csv_upload_id": id}, "contact_count": 3})
-	draftWaitBuilt(t, de.env, d.ID, de.csm, storage.DraftReady)
+	draftWaitBuilt(t, de.env, d.ID, de.csm, storage.DraftStatusReady)
 
 	copyID := draftDBRow(t, de.env, d.ID).CopyID
 	require.NotNil(t, copyID)

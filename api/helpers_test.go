@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
 )
@@ -107,7 +108,7 @@ func (e *env) newUser(t *testing.T, accountID, email, role string) (storage.User
 func (e *env) newCampaign(t *testing.T, tn tenant, role, name string) storage.Campaign {
 	t.Helper()
 	c, err := e.store.CreateCampaign(context.Background(), tn.Account.ID, tn.Users[role].ID, storage.NewCampaign{
-		Name: name, Kind: storage.KindCampaign, Mode: storage.ModeActive,
+		Name: name, Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive,
 		Content: storage.CampaignContent{
 			Segments: []storage.Segment{{Name: "Seg", Filters: storage.SearchFilters{Titles: []string{"CTO"}}}},
 			Prompts:  []storage.Prompt{{Name: "P", Text: "Be brief."}},
@@ -220,7 +221,7 @@ func requireError(t *testing.T, gotStatus int, body map[string]any, wantStatus i
 // requireInvalid checks a 422 naming field.
 func requireInvalid(t *testing.T, gotStatus int, body map[string]any, field string) map[string]any {
 	t.Helper()
-	errObj := requireError(t, gotStatus, body, http.StatusUnprocessableEntity, api.CodeValidation)
+	errObj := requireError(t, gotStatus, body, http.StatusUnprocessableEntity, string(errs.Validation))
 	require.Equal(t, field, errObj["field"], "answer: %v", body)
 	return errObj
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -56,7 +57,7 @@ func (s *Server) idempotent(c *gin.Context) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
 	if err != nil {
-		abort(c, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "the body is too large")
+		abort(c, errs.PayloadTooLarge, "the body is too large")
 		return
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))
@@ -78,7 +79,7 @@ func (s *Server) idempotent(c *gin.Context) {
 		return
 	case storage.IdempotencyInProgress:
 		c.Header("Retry-After", "1")
-		abort(c, http.StatusConflict, "idempotency_in_progress", "a request with this Idempotency-Key is still running; retry in a moment")
+		abort(c, errs.IdempotencyInProgress, "a request with this Idempotency-Key is still running; retry in a moment")
 		return
 	case storage.IdempotencyMismatch:
 		invalid(c, IdempotencyKeyHeader, "was already used for a different request; use a new key")

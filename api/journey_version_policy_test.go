@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -29,11 +29,11 @@ func TestJourneyVersionPolicyPassive(t *testing.T) {
 	require.Equal(t, "passive", body["journey_version_policy"])
 
 	// Version 1 goes live through its approval.
-	j := e.campaignAs(t, collab, "Passive policy journey", storage.KindJourney, storage.ModeActive, nil, in(24*time.Hour))
+	j := e.campaignAs(t, collab, "Passive policy journey", storage.CampaignKindJourney, storage.CampaignModeActive, nil, in(24*time.Hour))
 	r1 := e.submit(t, j.ID, collabTok, approver.ID)
 	status, body = e.act(t, r1.ID, "approve", approverTok, "")
 	require.Equal(t, http.StatusOK, status, body)
-	eventually(t, 15*time.Second, func() bool { return e.storedCampaign(t, acct, j.ID).Status == storage.StatusLive },
+	eventually(t, 15*time.Second, func() bool { return e.storedCampaign(t, acct, j.ID).Status == storage.CampaignStatusLive },
 		func() string { return "journey not live: " + e.storedCampaign(t, acct, j.ID).Status })
 	require.Equal(t, 1, launchCount(t, e, j.ID))
 	require.Equal(t, 1, journeyLiveVersion(t, e, j.ID), "version 1 is the live one")
@@ -43,16 +43,16 @@ func TestJourneyVersionPolicyPassive(t *testing.T) {
 	e.doJSON(t, http.StatusOK, http.MethodPatch, "/v1/campaigns/"+j.ID, collabTok, map[string]any{"content": otherContent()}, &v)
 	require.Equal(t, 2, v.Version)
 	require.Equal(t, "none", v.ApprovalStatus, "the new version needs its own approval")
-	require.NotEqual(t, storage.StatusLive, v.Status, "passive: the old version stops at once")
+	require.NotEqual(t, storage.CampaignStatusLive, v.Status, "passive: the old version stops at once")
 	c := e.storedCampaign(t, acct, j.ID)
 	require.Equal(t, 2, c.Version)
-	require.NotEqual(t, storage.StatusLive, c.Status)
+	require.NotEqual(t, storage.CampaignStatusLive, c.Status)
 	require.Zero(t, journeyLiveVersion(t, e, j.ID), "no version is live")
 
 	// Version 2 launches only with its approval.
 	before := dbState(t, e.pool)
 	status, body = e.do(t, http.MethodPost, "/v1/campaigns/"+j.ID+"/launch", adminTok, nil)
-	requireError(t, status, body, http.StatusConflict, api.CodeApprovalRequired)
+	requireError(t, status, body, http.StatusConflict, string(errs.ApprovalRequired))
 	requireNoWrites(t, e.pool, before)
 	require.Equal(t, 1, launchCount(t, e, j.ID), "version 2 must not launch without approval")
 
@@ -61,7 +61,7 @@ func TestJourneyVersionPolicyPassive(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	eventually(t, 15*time.Second, func() bool { return launchCount(t, e, j.ID) == 2 },
 		func() string { return "version 2 not launched" })
-	eventually(t, 15*time.Second, func() bool { return e.storedCampaign(t, acct, j.ID).Status == storage.StatusLive },
+	eventually(t, 15*time.Second, func() bool { return e.storedCampaign(t, acct, j.ID).Status == storage.CampaignStatusLive },
 		func() string { return "version 2 not live: " + e.storedCampaign(t, acct, j.ID).Status })
 	require.Equal(t, 2, journeyLiveVersion(t, e, j.ID), "version 2 is the live one")
 	var version int

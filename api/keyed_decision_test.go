@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -135,7 +136,7 @@ func TestKeyedDecisionRetryAnswersOriginalOutcome(t *testing.T) {
 		r := ke.pending(t, "Keyed reject, client gone")
 		hold := make(chan struct{})
 		first := ke.giveUp(r.ID, "reject", ke.approver, "reject-1", hold)
-		require.Eventually(t, func() bool { return ke.storedRequest(t, ke.A.Account.ID, r.ID).Status == storage.RequestRejected },
+		require.Eventually(t, func() bool { return ke.storedRequest(t, ke.A.Account.ID, r.ID).Status == storage.RequestStatusRejected },
 			30*time.Second, 20*time.Millisecond, "the decision is made")
 
 		rec := ke.decide(ctx, r.ID, "reject", ke.approver, "reject-1")
@@ -149,11 +150,11 @@ func TestKeyedDecisionRetryAnswersOriginalOutcome(t *testing.T) {
 		require.Equal(t, "true", rec.Header().Get("Idempotent-Replayed"))
 		body := decodeObject(t, rec)
 		require.Equal(t, r.ID, body["id"])
-		require.Equal(t, storage.RequestRejected, body["status"])
+		require.Equal(t, storage.RequestStatusRejected, body["status"])
 		require.Equal(t, 1, ke.decisionEvents(t, r.ID, storage.EventRejected))
 
 		rec = ke.decide(ctx, r.ID, "reject", ke.admin, "admin-reject-1")
-		requireError(t, rec.Code, decodeObject(t, rec), http.StatusConflict, api.CodeAlreadyHandled)
+		requireError(t, rec.Code, decodeObject(t, rec), http.StatusConflict, string(errs.AlreadyHandled))
 	})
 
 	t.Run("the first attempt gave up before the outcome came", func(t *testing.T) {
@@ -162,17 +163,17 @@ func TestKeyedDecisionRetryAnswersOriginalOutcome(t *testing.T) {
 		r := ke.pending(t, "Keyed reject, attempt gave up")
 		rec := awaitAttempt(t, ke.giveUp(r.ID, "reject", ke.approver, "reject-2", make(chan struct{})))
 		require.Equal(t, 499, rec.Code, "the first attempt ends as cancelled: %s", rec.Body.String())
-		require.Equal(t, storage.RequestRejected, ke.storedRequest(t, ke.A.Account.ID, r.ID).Status, "the decision was made")
+		require.Equal(t, storage.RequestStatusRejected, ke.storedRequest(t, ke.A.Account.ID, r.ID).Status, "the decision was made")
 
 		rec = ke.decide(ctx, r.ID, "reject", ke.approver, "reject-2")
 		require.Equal(t, http.StatusOK, rec.Code, "the retry is answered its own decision: %s", rec.Body.String())
 		body := decodeObject(t, rec)
 		require.Equal(t, r.ID, body["id"])
-		require.Equal(t, storage.RequestRejected, body["status"])
+		require.Equal(t, storage.RequestStatusRejected, body["status"])
 		require.Equal(t, 1, ke.decisionEvents(t, r.ID, storage.EventRejected))
 
 		rec = ke.decide(ctx, r.ID, "reject", ke.admin, "admin-reject-2")
-		requireError(t, rec.Code, decodeObject(t, rec), http.StatusConflict, api.CodeAlreadyHandled)
+		requireError(t, rec.Code, decodeObject(t, rec), http.StatusConflict, string(errs.AlreadyHandled))
 	})
 }
 
@@ -198,6 +199,6 @@ func TestCancelledRequestNotStoredAsAnswer(t *testing.T) {
 	rec = ke.decide(context.Background(), r.ID, "approve", ke.approver, "approve-1")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	require.Empty(t, rec.Header().Get("Idempotent-Replayed"), "the retry ran")
-	require.Equal(t, storage.RequestApproved, decodeObject(t, rec)["status"])
+	require.Equal(t, storage.RequestStatusApproved, decodeObject(t, rec)["status"])
 	require.Equal(t, 1, ke.decisionEvents(t, r.ID, storage.EventApproved), "approved once")
 }

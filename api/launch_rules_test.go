@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -47,14 +47,14 @@ func TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff(t *testing.T) {
 	setSelfApproval(false)
 	own := e.laterCampaign(t, approver, "Own, self-approval off")
 	adminOwn := e.laterCampaign(t, admin, "Admin's own, self-approval off")
-	testMode := e.campaignAs(t, approver, "Own test send", storage.KindCampaign, storage.ModeTest, in(time.Hour), in(2*time.Hour))
+	testMode := e.campaignAs(t, approver, "Own test send", storage.CampaignKindCampaign, storage.CampaignModeTest, in(time.Hour), in(2*time.Hour))
 	before := dbState(t, e.pool)
 	status, body = launch(own.ID, approverTok)
-	requireError(t, status, body, http.StatusConflict, api.CodeApprovalRequired)
+	requireError(t, status, body, http.StatusConflict, string(errs.ApprovalRequired))
 	status, body = launch(adminOwn.ID, adminTok)
-	requireError(t, status, body, http.StatusConflict, api.CodeApprovalRequired)
+	requireError(t, status, body, http.StatusConflict, string(errs.ApprovalRequired))
 	requireNoWrites(t, e.pool, before)
-	require.Equal(t, storage.StatusDraft, e.storedCampaign(t, acct, own.ID).Status)
+	require.Equal(t, storage.CampaignStatusDraft, e.storedCampaign(t, acct, own.ID).Status)
 
 	// A campaign that needs no approval at all still launches.
 	status, body = launch(testMode.ID, approverTok)
@@ -63,14 +63,14 @@ func TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff(t *testing.T) {
 	// Someone else's approval lets the creator launch; the launch refers to that request.
 	r := e.submit(t, own.ID, approverTok, admin.ID)
 	status, body = launch(own.ID, approverTok)
-	requireError(t, status, body, http.StatusConflict, api.CodeApprovalRequired)
+	requireError(t, status, body, http.StatusConflict, string(errs.ApprovalRequired))
 	status, body = e.act(t, r.ID, "approve", adminTok, "")
 	require.Equal(t, http.StatusOK, status, body)
 	status, body = launch(own.ID, approverTok)
 	require.Contains(t, []int{http.StatusCreated, http.StatusOK}, status, body)
 	l := body["launch"].(map[string]any)
 	require.Equal(t, r.ID, l["request_id"])
-	require.Equal(t, storage.StatusLive, e.storedCampaign(t, acct, own.ID).Status)
+	require.Equal(t, storage.CampaignStatusLive, e.storedCampaign(t, acct, own.ID).Status)
 
 	// Turned on again, the creator's direct launch counts once more.
 	setSelfApproval(true)
@@ -120,7 +120,7 @@ func TestLaunchDecidesInsideItsTransaction(t *testing.T) {
 	t.Run("edit", func(t *testing.T) {
 		launched, edited := 0, 0
 		for i := range rounds {
-			c := e.campaignAs(t, collab, fmt.Sprintf("Edit race %d", i), storage.KindCampaign, storage.ModeTest, in(time.Hour), in(2*time.Hour))
+			c := e.campaignAs(t, collab, fmt.Sprintf("Edit race %d", i), storage.CampaignKindCampaign, storage.CampaignModeTest, in(time.Hour), in(2*time.Hour))
 			out := raceRound(e,
 				newRequest(http.MethodPost, "/v1/campaigns/"+c.ID+"/launch", adminTok, ""),
 				newRequest(http.MethodPatch, "/v1/campaigns/"+c.ID, collabTok, `{"mode":"active"}`))
@@ -128,13 +128,13 @@ func TestLaunchDecidesInsideItsTransaction(t *testing.T) {
 			switch {
 			case out.launch == http.StatusCreated && out.other == http.StatusConflict:
 				launched++
-				require.Equal(t, storage.ModeTest, stored.Mode)
-				require.Equal(t, storage.StatusLive, stored.Status)
+				require.Equal(t, storage.CampaignModeTest, stored.Mode)
+				require.Equal(t, storage.CampaignStatusLive, stored.Status)
 			case out.launch == http.StatusConflict && out.other == http.StatusOK:
 				edited++
-				require.Equal(t, api.CodeApprovalRequired, errorCode([]byte(out.launchBody)), out.launchBody)
-				require.Equal(t, storage.ModeActive, stored.Mode)
-				require.Equal(t, storage.StatusDraft, stored.Status)
+				require.Equal(t, string(errs.ApprovalRequired), errorCode([]byte(out.launchBody)), out.launchBody)
+				require.Equal(t, storage.CampaignModeActive, stored.Mode)
+				require.Equal(t, storage.CampaignStatusDraft, stored.Status)
 				require.Zero(t, launchCount(t, e, c.ID))
 			default:
 				require.Failf(t, "an active campaign launched without approval",
@@ -168,7 +168,7 @@ func TestLaunchDecidesInsideItsTransaction(t *testing.T) {
 				require.Zero(t, pendingCount(t, e, c.ID), "round %d: a launched campaign holds a pending request", i)
 			case out.other == http.StatusCreated:
 				submitted++
-				require.Equal(t, api.CodeApprovalRequired, errorCode([]byte(out.launchBody)), out.launchBody)
+				require.Equal(t, string(errs.ApprovalRequired), errorCode([]byte(out.launchBody)), out.launchBody)
 				require.Zero(t, launchCount(t, e, c.ID), "round %d: a campaign with a pending request launched", i)
 			default:
 				require.Failf(t, "neither went through", "round %d: launch %d (%s), submit %d", i, out.launch, out.launchBody, out.other)

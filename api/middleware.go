@@ -3,7 +3,6 @@ package api
 import (
 	"crypto/subtle"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -12,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/signoff/signoff/app"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -34,6 +35,7 @@ func (s *Server) requestContext(c *gin.Context) {
 	c.Header(RequestIDHeader, id)
 	l := s.Log.With(zap.String("request_id", id))
 	c.Set(ctxLogger, l)
+	c.Request = c.Request.WithContext(app.WithLogger(c.Request.Context(), l))
 	start := time.Now()
 	c.Next()
 	route := c.FullPath()
@@ -70,7 +72,7 @@ func (s *Server) trustProxies(r *gin.Engine) {
 // recovery turns a panic into a logged JSON 500.
 func (s *Server) recovery(c *gin.Context, recovered any) {
 	logger(c).Error("panic", zap.String("panic", fmt.Sprint(recovered)), zap.Stack("stack"))
-	abort(c, http.StatusInternalServerError, CodeInternal, "something went wrong on our side; retry, and report the request id if it persists")
+	abort(c, errs.Internal, "something went wrong on our side; retry, and report the request id if it persists")
 }
 
 func logger(c *gin.Context) *zap.Logger {
@@ -92,7 +94,7 @@ func bearer(c *gin.Context) string {
 func (s *Server) authenticate(c *gin.Context) {
 	tok := bearer(c)
 	if tok == "" {
-		abort(c, http.StatusUnauthorized, CodeUnauthorized, "send Authorization: Bearer <token>")
+		abort(c, errs.Unauthorized, "send Authorization: Bearer <token>")
 		return
 	}
 	u, err := s.Store.UserByTokenHash(c.Request.Context(), storage.HashToken(tok))
@@ -101,7 +103,7 @@ func (s *Server) authenticate(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		abort(c, http.StatusUnauthorized, CodeUnauthorized, "the token is not valid")
+		abort(c, errs.Unauthorized, "the token is not valid")
 		return
 	}
 	c.Set(ctxUser, u)
@@ -112,12 +114,12 @@ func (s *Server) authenticate(c *gin.Context) {
 // the operator endpoints do not exist (404).
 func (s *Server) operatorOnly(c *gin.Context) {
 	if s.OperatorToken == "" {
-		abort(c, http.StatusNotFound, CodeNotFound, "no such endpoint")
+		abort(c, errs.NotFound, "no such endpoint")
 		return
 	}
 	tok := bearer(c)
 	if tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.OperatorToken)) != 1 {
-		abort(c, http.StatusUnauthorized, CodeUnauthorized, "send Authorization: Bearer <operator token>")
+		abort(c, errs.Unauthorized, "send Authorization: Bearer <operator token>")
 		return
 	}
 	c.Next()
@@ -136,6 +138,6 @@ func requireRole(c *gin.Context, roles ...string) bool {
 			return true
 		}
 	}
-	abort(c, http.StatusForbidden, CodeForbidden, fmt.Sprintf("this needs the role %s; you are %s", strings.Join(roles, " or "), u.Role))
+	abort(c, errs.Forbidden, fmt.Sprintf("this needs the role %s; you are %s", strings.Join(roles, " or "), u.Role))
 	return false
 }

@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
@@ -166,7 +167,7 @@ func (s *Server) reviewDraft(page bool) gin.HandlerFunc {
 		}{{s.ipLimiter, c.ClientIP()}, {s.tokenLimiter, string(hash)}} {
 			if ok, wait := lim.l.allow(lim.key, now); !ok {
 				c.Header("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-				abort(c, http.StatusTooManyRequests, CodeRateLimited, "too many requests; wait a moment and try again")
+				abort(c, errs.RateLimited, "too many requests; wait a moment and try again")
 				return
 			}
 		}
@@ -200,7 +201,7 @@ func reviewNotFound(c *gin.Context, page bool) {
 		c.Abort()
 		return
 	}
-	abort(c, http.StatusNotFound, CodeNotFound, "this review link does not exist or is no longer valid")
+	abort(c, errs.NotFound, "this review link does not exist or is no longer valid")
 }
 
 const reviewNotFoundHTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -391,7 +392,7 @@ func (s *Server) snapshotTargets(c *gin.Context, d storage.ApprovalDraft) (revie
 
 func (s *Server) reviewClosed(c *gin.Context, err error) bool {
 	if errors.Is(err, storage.ErrReviewClosed) {
-		abort(c, http.StatusConflict, CodeReviewSubmitted, "this review was already submitted; nothing more can be changed")
+		abort(c, errs.ReviewSubmitted, "this review was already submitted; nothing more can be changed")
 		return true
 	}
 	return false
@@ -453,7 +454,7 @@ func (s *Server) addReviewComment(c *gin.Context) {
 	it, err := s.Store.AddReviewComment(c.Request.Context(), d.ID, tokenHash(c), storage.ReviewComment{Target: req.Target, Kind: req.Kind,
 		Quote: req.Quote, Comment: req.Comment, Author: req.Author})
 	if errors.Is(err, storage.ErrTooManyComments) {
-		abort(c, http.StatusConflict, CodeTooManyComments, fmt.Sprintf(
+		abort(c, errs.TooManyComments, fmt.Sprintf(
 			"this draft already holds %d comments, the most it takes; delete one to add another", s.Store.MaxComments()))
 		return
 	}
@@ -472,7 +473,7 @@ func (s *Server) deleteReviewComment(c *gin.Context) {
 	d := currentDraft(c)
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
-		abort(c, http.StatusNotFound, CodeNotFound, "no such comment on this draft")
+		abort(c, errs.NotFound, "no such comment on this draft")
 		return
 	}
 	if d.SubmittedAt != nil {
@@ -484,7 +485,7 @@ func (s *Server) deleteReviewComment(c *gin.Context) {
 		return
 	}
 	if isNotFound(err) {
-		abort(c, http.StatusNotFound, CodeNotFound, "no such comment on this draft")
+		abort(c, errs.NotFound, "no such comment on this draft")
 		return
 	}
 	if err != nil {
@@ -530,7 +531,7 @@ func (s *Server) submitReview(c *gin.Context) {
 	var nf *serviceerror.NotFound
 	switch {
 	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled, errors.As(err, &nf):
-		abort(c, http.StatusConflict, CodeReviewSubmitted, "this review was already submitted or is closed")
+		abort(c, errs.ReviewSubmitted, "this review was already submitted or is closed")
 		return
 	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNotFound:
 		reviewNotFound(c, false)

@@ -321,7 +321,7 @@ func TestReviewBrowserKeyboard(t *testing.T) {
 	b.requireClean(t, "confirm: Submit your review? The team is notified and this page becomes read-only.")
 
 	f := re.reviewCSMFeedback(t, d.ID)
-	assert.Equal(t, storage.DraftNotApproved, f.Status)
+	assert.Equal(t, storage.DraftStatusNotApproved, f.Status)
 	require.Len(t, f.Submitted, 3, "submitted: %+v", f.Submitted)
 	appr := reviewFind(f.Submitted, storage.FeedbackApproved, "audience")
 	require.NotNil(t, appr, "submitted: %+v", f.Submitted)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
 )
@@ -76,7 +77,7 @@ func TestCommentsPerDraftCapped(t *testing.T) {
 				created++
 			case http.StatusConflict:
 				full++
-				assert.Contains(t, dr.body[i], `"code":"`+api.CodeTooManyComments+`"`)
+				assert.Contains(t, dr.body[i], `"code":"`+string(errs.TooManyComments)+`"`)
 			default:
 				t.Errorf("%s: comment %d answered %d: %s", dr.name, i, c, dr.body[i])
 			}
@@ -91,7 +92,7 @@ func TestCommentsPerDraftCapped(t *testing.T) {
 	before := dbState(t, re.pool)
 	status, body := re.do(t, http.MethodPost, reviewPath(d.Token, "/comments"), "", map[string]any{
 		"target": "e1-p2", "kind": "line_comment", "quote": reviewQuote, "comment": "one more"})
-	errObj := requireError(t, status, body, http.StatusConflict, api.CodeTooManyComments)
+	errObj := requireError(t, status, body, http.StatusConflict, string(errs.TooManyComments))
 	assert.Contains(t, errObj["message"], fmt.Sprint(storage.MaxCommentsPerDraft))
 	requireNoWrites(t, re.pool, before)
 	status, body = re.do(t, http.MethodPut, reviewPath(d.Token, "/items/audience"), "", map[string]any{"verdict": "approved"})
@@ -108,7 +109,7 @@ func TestCommentsPerDraftCapped(t *testing.T) {
 	require.Equal(t, http.StatusCreated, status, "%v", body)
 	status, body = re.do(t, http.MethodPost, reviewPath(d.Token, "/comments"), "", map[string]any{
 		"target": "e1-p2", "kind": "note", "comment": "and no more"})
-	requireError(t, status, body, http.StatusConflict, api.CodeTooManyComments)
+	requireError(t, status, body, http.StatusConflict, string(errs.TooManyComments))
 	_, n := reviewCounts(t, re.env, d.ID)
 	assert.Equal(t, storage.MaxCommentsPerDraft, n)
 
@@ -237,7 +238,7 @@ func TestFeedbackPaginates(t *testing.T) {
 		requireInvalid(t, status, body, bad.field)
 	}
 	status, body := re.do(t, http.MethodGet, "/v1/approval-drafts/"+testenv.NewUUID()+"/feedback?limit=2", re.csm, nil)
-	requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 
 	status, body = re.do(t, http.MethodPost, reviewPath(d.Token, "/submit"), "", map[string]any{})
 	require.Equal(t, http.StatusOK, status, "%v", body)

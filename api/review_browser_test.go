@@ -340,7 +340,7 @@ func TestReviewBrowser(t *testing.T) {
 
 	// R-REVIEW-5: the CSM sees the saved feedback before the client submits.
 	f := re.reviewCSMFeedback(t, d.ID)
-	assert.Equal(t, storage.DraftReady, f.Status)
+	assert.Equal(t, storage.DraftStatusReady, f.Status)
 	assert.Len(t, f.InReview, 3, "in review: %+v", f.InReview)
 	assert.Empty(t, f.Submitted)
 
@@ -417,7 +417,7 @@ func TestReviewBrowser(t *testing.T) {
 
 	// The CSM sees exactly what the reviewer did.
 	f = re.reviewCSMFeedback(t, d.ID)
-	assert.Equal(t, storage.DraftNotApproved, f.Status)
+	assert.Equal(t, storage.DraftStatusNotApproved, f.Status)
 	assert.Empty(t, f.InReview)
 	require.Len(t, f.Submitted, 3, "submitted: %+v", f.Submitted)
 	cr := reviewFind(f.Submitted, storage.FeedbackChangeRequest, lead)
@@ -432,7 +432,7 @@ func TestReviewBrowser(t *testing.T) {
 	assert.Equal(t, reviewQuote, lc.Quote, "the quote is exactly the selected text")
 	assert.Equal(t, comment, lc.Comment)
 	assert.Equal(t, name, lc.Author)
-	assert.Equal(t, storage.DraftNotApproved, re.reviewGetDraft(t, d.ID).Status)
+	assert.Equal(t, storage.DraftStatusNotApproved, re.reviewGetDraft(t, d.ID).Status)
 }
 
 // TestReviewBrowserLineBreak: an email paragraph with a line break in it (a sign-off such as

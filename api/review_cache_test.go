@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
@@ -194,7 +195,7 @@ func TestReviewCacheAcrossProcesses(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, code, body)
 
 		v := reviewMustFetch(t, b, newToken)
-		assert.Equal(t, storage.DraftReady, v.Status)
+		assert.Equal(t, storage.DraftStatusReady, v.Status)
 		assert.NotNil(t, reviewFind(v.Feedback, storage.FeedbackChangeRequest, "audience"), "the feedback stays with the draft")
 		require.Equal(t, http.StatusOK, reviewSend(b, http.MethodGet, "/r/"+newToken, "", "").Code)
 	})
@@ -208,9 +209,9 @@ func TestReviewCacheAcrossProcesses(t *testing.T) {
 
 		code, body := reviewWrite(t, a, http.MethodPost, newToken, "/submit", map[string]any{"author": "Ana"})
 		require.Equal(t, http.StatusOK, code, body)
-		require.Equal(t, storage.DraftNotApproved, body["status"])
+		require.Equal(t, storage.DraftStatusNotApproved, body["status"])
 		reviewAwait(t, b, newToken, "B shows the submitted review", reviewFeedWait, func(code int, v reviewView) bool {
-			return code == http.StatusOK && v.Status == storage.DraftNotApproved && v.SubmittedAt != nil
+			return code == http.StatusOK && v.Status == storage.DraftStatusNotApproved && v.SubmittedAt != nil
 		})
 		page = reviewSend(b, http.MethodGet, "/r/"+newToken, "", "")
 		require.Equal(t, http.StatusOK, page.Code)
@@ -227,7 +228,7 @@ func TestReviewCacheAcrossProcesses(t *testing.T) {
 			{http.MethodPost, "/submit", nil},
 		} {
 			code, body := reviewWrite(t, b, w.method, newToken, w.suffix, w.body)
-			requireError(t, code, body, http.StatusConflict, api.CodeReviewSubmitted)
+			requireError(t, code, body, http.StatusConflict, string(errs.ReviewSubmitted))
 		}
 		gotItems, gotComments := reviewCounts(t, re.env, d.ID)
 		assert.Equal(t, items, gotItems, "no verdict written after the submit")
@@ -351,7 +352,7 @@ func TestReviewCacheSeesDatabaseWrites(t *testing.T) {
 			}},
 		{"submitted", `UPDATE approval_drafts SET status = 'approved', submitted_at = now() WHERE id = $1`,
 			func() []any { return []any{d.ID} }, func(code int, v reviewView) bool {
-				return code == http.StatusOK && v.Status == storage.DraftApproved && v.SubmittedAt != nil
+				return code == http.StatusOK && v.Status == storage.DraftStatusApproved && v.SubmittedAt != nil
 			}},
 	}
 	for _, tc := range cases {
@@ -370,7 +371,7 @@ func TestReviewCacheSeesDatabaseWrites(t *testing.T) {
 		})
 	}
 	code, body := reviewWrite(t, h, http.MethodPost, token, "/comments", map[string]any{"target": "e1-p1", "kind": "note", "comment": "late"})
-	requireError(t, code, body, http.StatusConflict, api.CodeReviewSubmitted)
+	requireError(t, code, body, http.StatusConflict, string(errs.ReviewSubmitted))
 	require.True(t, srv.ReviewsWatched())
 }
 
@@ -662,7 +663,7 @@ func TestReviewCommentGroupCommitBadRow(t *testing.T) {
 	d := re.reviewDrafts(t, 1)[0]
 	hash := sharelink.Hash(d.Token)
 	const n = 41
-	errs := make([]error, n)
+	failures := make([]error, n)
 	var wg sync.WaitGroup
 	gun := make(chan struct{})
 	for i := range n {
@@ -674,13 +675,13 @@ func TestReviewCommentGroupCommitBadRow(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-gun
-			_, errs[i] = re.store.AddReviewComment(context.Background(), d.ID, hash,
+			_, failures[i] = re.store.AddReviewComment(context.Background(), d.ID, hash,
 				storage.ReviewComment{Target: "e1-p1", Kind: kind, Comment: fmt.Sprintf("row %d", i)})
 		}()
 	}
 	close(gun)
 	wg.Wait()
-	for i, err := range errs {
+	for i, err := range failures {
 		if i == n/2 {
 			require.Error(t, err, "the bad row is refused")
 			continue

@@ -19,7 +19,7 @@ const reviewFuzzLead = "3f0a9c1e-8b7d-4c2a-9e5f-1a2b3c4d5e6f"
 // have several paragraphs, one with a line break and non-ASCII text.
 func reviewFuzzSnapshot() storage.Snapshot {
 	return storage.Snapshot{
-		Campaign: storage.SnapshotCampaign{Name: "Fuzz campaign", Kind: storage.KindCampaign},
+		Campaign: storage.SnapshotCampaign{Name: "Fuzz campaign", Kind: storage.CampaignKindCampaign},
 		Audience: storage.SnapshotAudience{Description: "Everyone", Segments: []storage.SnapshotSegment{
 			{ID: "segment-1", Name: "CTOs"}, {ID: "segment-2", Name: "CFOs"}}},
 		Leads: []storage.SnapshotLead{{ID: reviewFuzzLead, FirstName: "Ana", LastName: "Ruiz"},

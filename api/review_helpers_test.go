@@ -129,15 +129,15 @@ func (re *reviewEnv) reviewDraftsOf(t *testing.T, camps ...string) []reviewDraft
 		re.doJSON(t, http.StatusAccepted, http.MethodPost, "/v1/campaigns/"+c+"/approval-drafts", re.csm,
 			map[string]any{"source": map[string]any{"type": "saved_search", "saved_search_id": re.search.ID},
 				"contact_count": reviewLeadCount}, &d)
-		require.Equal(t, storage.DraftProcessing, d.Status)
+		require.Equal(t, storage.DraftStatusProcessing, d.Status)
 		ids[i] = d.ID
 	}
 	out := make([]reviewDraft, n)
 	for i, id := range ids {
 		d := re.reviewWaitDraft(t, id, "ready with AI done", func(d reviewDraftJSON) bool {
-			return d.Status == storage.DraftFailed || (d.Status == storage.DraftReady && d.AIDoneAt != nil)
+			return d.Status == storage.DraftStatusFailed || (d.Status == storage.DraftStatusReady && d.AIDoneAt != nil)
 		})
-		require.Equal(t, storage.DraftReady, d.Status, "draft %s failed: %v", id, d.FailureReason)
+		require.Equal(t, storage.DraftStatusReady, d.Status, "draft %s failed: %v", id, d.FailureReason)
 		require.NotNil(t, d.ShareURL, "a ready draft has a share_url")
 		rd := reviewDraft{ID: id, CampaignID: camps[i], Name: d.Name, ShareURL: *d.ShareURL, Token: reviewTokenOf(t, *d.ShareURL)}
 		var raw string

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
@@ -51,11 +52,11 @@ func TestReviewSubmitTiedToTokenHash(t *testing.T) {
 	rec := reviewSend(h, http.MethodPost, reviewPath(d.Token, "/submit"), `{"author":"Late Larry"}`, "")
 	require.Equal(t, 1, rotated, "the link was rotated between the lookup and the Update")
 	require.Equal(t, http.StatusNotFound, rec.Code, "the rotated token's submit: %s", rec.Body.String())
-	assert.Equal(t, api.CodeNotFound, reviewErrorBody(t, rec)["error"].(map[string]any)["code"])
+	assert.Equal(t, string(errs.NotFound), reviewErrorBody(t, rec)["error"].(map[string]any)["code"])
 	reviewRequireHeaders(t, "rotated submit", rec.Header())
 
 	got := re.reviewGetDraft(t, d.ID)
-	assert.Equal(t, storage.DraftReady, got.Status, "the draft is still in review")
+	assert.Equal(t, storage.DraftStatusReady, got.Status, "the draft is still in review")
 	assert.Nil(t, got.SubmittedAt, "nothing was submitted")
 	after := dbState(t, re.pool)
 	for table := range before {
@@ -70,7 +71,7 @@ func TestReviewSubmitTiedToTokenHash(t *testing.T) {
 		SubmittedAt *string `json:"submitted_at"`
 	}
 	re.doJSON(t, http.StatusOK, http.MethodPost, reviewPath(newToken, "/submit"), "", map[string]any{"author": "Ana"}, &ok)
-	assert.Equal(t, storage.DraftApproved, ok.Status)
+	assert.Equal(t, storage.DraftStatusApproved, ok.Status)
 	assert.NotNil(t, ok.SubmittedAt)
 	rec = reviewSend(h, http.MethodPost, reviewPath(d.Token, "/submit"), "", "")
 	assert.Equal(t, http.StatusNotFound, rec.Code, "the old token stays dead: %s", rec.Body.String())

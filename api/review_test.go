@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
@@ -97,7 +98,7 @@ func TestReviewSnapshotAPI(t *testing.T) {
 
 	var v reviewView
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &v))
-	assert.Equal(t, storage.DraftReady, v.Status)
+	assert.Equal(t, storage.DraftStatusReady, v.Status)
 	assert.Nil(t, v.SubmittedAt)
 	assert.Equal(t, d.Name, v.Name)
 	camp, err := re.store.Campaign(context.Background(), re.A.Account.ID, d.CampaignID)
@@ -281,9 +282,9 @@ func TestReviewWritesValidated(t *testing.T) {
 		rec := re.request(t, tc.method, reviewPath(d.Token, tc.path), "", tc.body)
 		body := decodeObject(t, rec)
 		if tc.status == http.StatusBadRequest {
-			requireError(t, rec.Code, body, http.StatusBadRequest, api.CodeMalformedJSON)
+			requireError(t, rec.Code, body, http.StatusBadRequest, string(errs.MalformedJSON))
 		} else {
-			errObj := requireError(t, rec.Code, body, tc.status, api.CodeValidation)
+			errObj := requireError(t, rec.Code, body, tc.status, string(errs.Validation))
 			assert.Equal(t, tc.field, errObj["field"], "%s: the 422 names the field: %v", tc.name, body)
 		}
 		reviewRequireHeaders(t, tc.name, rec.Header())
@@ -292,7 +293,7 @@ func TestReviewWritesValidated(t *testing.T) {
 	items, comments := reviewCounts(t, re.env, d.ID)
 	require.Zero(t, items, "a refused write stores no review item")
 	require.Zero(t, comments, "a refused write stores no comment")
-	require.Equal(t, storage.DraftReady, re.reviewGetDraft(t, d.ID).Status, "a refused submit leaves the draft ready")
+	require.Equal(t, storage.DraftStatusReady, re.reviewGetDraft(t, d.ID).Status, "a refused submit leaves the draft ready")
 	require.Empty(t, re.reviewCSMFeedback(t, d.ID).InReview)
 
 	// The limits are inclusive and count characters, not bytes.
@@ -335,7 +336,7 @@ func TestReviewFeedbackAndSubmit(t *testing.T) {
 
 	// R-REVIEW-5: the CSM sees them at once, before any submit.
 	f := re.reviewCSMFeedback(t, d.ID)
-	assert.Equal(t, storage.DraftReady, f.Status)
+	assert.Equal(t, storage.DraftStatusReady, f.Status)
 	require.Empty(t, f.Submitted, "nothing is submitted yet")
 	require.Len(t, f.InReview, 2, "in_review: %+v", f.InReview)
 	appr := reviewFind(f.InReview, storage.FeedbackApproved, "audience")
@@ -380,15 +381,15 @@ func TestReviewFeedbackAndSubmit(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
 	require.Len(t, re.reviewCSMFeedback(t, d.ID).InReview, 3, "the deleted note is gone")
 	code, body := re.do(t, http.MethodDelete, reviewPath(d.Token, "/comments/"+*n.ID), "", nil)
-	requireError(t, code, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, code, body, http.StatusNotFound, string(errs.NotFound))
 	code, body = re.do(t, http.MethodDelete, reviewPath(d.Token, "/comments/not-a-uuid"), "", nil)
-	requireError(t, code, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, code, body, http.StatusNotFound, string(errs.NotFound))
 	var foreign reviewItem
 	re.doJSON(t, http.StatusCreated, http.MethodPost, reviewPath(other.Token, "/comments"), "", map[string]any{
 		"target": "e1-p1", "kind": "note", "comment": "Another draft's note."}, &foreign)
 	before := dbState(t, re.pool)
 	code, body = re.do(t, http.MethodDelete, reviewPath(d.Token, "/comments/"+*foreign.ID), "", nil)
-	requireError(t, code, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, code, body, http.StatusNotFound, string(errs.NotFound))
 	requireNoWrites(t, re.pool, before)
 	of := re.reviewCSMFeedback(t, other.ID)
 	require.Len(t, of.InReview, 1, "each draft sees only its own feedback")
@@ -398,17 +399,17 @@ func TestReviewFeedbackAndSubmit(t *testing.T) {
 	code, body = re.do(t, http.MethodGet, "/v1/approval-drafts/"+d.ID+"/feedback", re.A.Tokens[storage.RoleAdmin], nil)
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	code, body = re.do(t, http.MethodGet, "/v1/approval-drafts/"+d.ID+"/feedback", re.A.Tokens[storage.RoleEditor], nil)
-	requireError(t, code, body, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, code, body, http.StatusForbidden, string(errs.Forbidden))
 	code, body = re.do(t, http.MethodGet, "/v1/approval-drafts/"+d.ID+"/feedback", re.B.Tokens[storage.RoleCSM], nil)
-	requireError(t, code, body, http.StatusNotFound, api.CodeNotFound)
+	requireError(t, code, body, http.StatusNotFound, string(errs.NotFound))
 
 	// Submit: a change request and a comment make it not_approved.
 	var sub map[string]any
 	re.doJSON(t, http.StatusOK, http.MethodPost, reviewPath(d.Token, "/submit"), "", map[string]any{"author": "Ana Client"}, &sub)
-	assert.Equal(t, storage.DraftNotApproved, sub["status"])
+	assert.Equal(t, storage.DraftStatusNotApproved, sub["status"])
 	assert.NotNil(t, sub["submitted_at"])
 	dj := re.reviewGetDraft(t, d.ID)
-	assert.Equal(t, storage.DraftNotApproved, dj.Status)
+	assert.Equal(t, storage.DraftStatusNotApproved, dj.Status)
 	require.NotNil(t, dj.SubmittedAt)
 
 	// Once: a second submit and every later write answer 409 review_submitted and change nothing.
@@ -426,13 +427,13 @@ func TestReviewFeedbackAndSubmit(t *testing.T) {
 	}
 	for _, w := range after {
 		code, body := re.do(t, w.method, reviewPath(d.Token, w.path), "", w.body)
-		requireError(t, code, body, http.StatusConflict, api.CodeReviewSubmitted)
+		requireError(t, code, body, http.StatusConflict, string(errs.ReviewSubmitted))
 		requireNoWrites(t, re.pool, before)
 	}
 
 	// The CSM now sees the items as submitted.
 	f = re.reviewCSMFeedback(t, d.ID)
-	assert.Equal(t, storage.DraftNotApproved, f.Status)
+	assert.Equal(t, storage.DraftStatusNotApproved, f.Status)
 	assert.Empty(t, f.InReview, "after submit nothing is in review")
 	require.Len(t, f.Submitted, 3, "submitted: %+v", f.Submitted)
 	assert.NotNil(t, reviewFind(f.Submitted, storage.FeedbackApproved, "audience"))
@@ -444,7 +445,7 @@ func TestReviewFeedbackAndSubmit(t *testing.T) {
 
 	// The client's view is closed and read-only.
 	v := re.reviewGet(t, d.Token)
-	assert.Equal(t, storage.DraftNotApproved, v.Status)
+	assert.Equal(t, storage.DraftStatusNotApproved, v.Status)
 	assert.NotNil(t, v.SubmittedAt)
 	assert.Len(t, v.Feedback, 3)
 	page := re.request(t, http.MethodGet, "/r/"+d.Token, "", nil)
@@ -508,7 +509,7 @@ func TestReviewSubmitOutcome(t *testing.T) {
 		steps func(d reviewDraft) []step
 		want  string
 	}{
-		{"no feedback", func(reviewDraft) []step { return nil }, storage.DraftApproved},
+		{"no feedback", func(reviewDraft) []step { return nil }, storage.DraftStatusApproved},
 		{"approvals only", func(d reviewDraft) []step {
 			return []step{
 				{"PUT", "/items/audience", map[string]any{"verdict": "approved"}, 200},
@@ -517,22 +518,22 @@ func TestReviewSubmitOutcome(t *testing.T) {
 				{"PUT", "/items/e1-p1", map[string]any{"verdict": "approved"}, 200},
 				{"PUT", "/items/emails", map[string]any{"verdict": "approved", "author": "Bo"}, 200},
 			}
-		}, storage.DraftApproved},
+		}, storage.DraftStatusApproved},
 		{"a change request without comment", func(reviewDraft) []step {
 			return []step{
 				{"PUT", "/items/audience", map[string]any{"verdict": "approved"}, 200},
 				{"PUT", "/items/segment-1", map[string]any{"verdict": "change_request"}, 200},
 			}
-		}, storage.DraftNotApproved},
+		}, storage.DraftStatusNotApproved},
 		{"a note", func(reviewDraft) []step {
 			return []step{{"POST", "/comments", map[string]any{"target": "e3-p2", "kind": "note", "comment": "Fine, but shorter."}, 201}}
-		}, storage.DraftNotApproved},
+		}, storage.DraftStatusNotApproved},
 		{"an approval with a comment", func(reviewDraft) []step {
 			return []step{{"PUT", "/items/e2", map[string]any{"verdict": "approved", "comment": "Nice, one typo."}, 200}}
-		}, storage.DraftNotApproved},
+		}, storage.DraftStatusNotApproved},
 		{"a comment without verdict", func(reviewDraft) []step {
 			return []step{{"PUT", "/items/leads", map[string]any{"verdict": nil, "comment": "Who are these people?"}, 200}}
-		}, storage.DraftNotApproved},
+		}, storage.DraftStatusNotApproved},
 	}
 	drafts := re.reviewDrafts(t, len(cases)+1)
 	for i, tc := range cases {
@@ -552,7 +553,7 @@ func TestReviewSubmitOutcome(t *testing.T) {
 		require.NoError(t, err)
 		reviewRequireNotified(t, re, d, camp.Name, "draft_"+tc.want)
 		code, body := re.do(t, http.MethodPost, reviewPath(d.Token, "/submit"), "", nil)
-		requireError(t, code, body, http.StatusConflict, api.CodeReviewSubmitted)
+		requireError(t, code, body, http.StatusConflict, string(errs.ReviewSubmitted))
 	}
 	// A comment deleted before submit is no comment.
 	t.Run("deleted comment", func(t *testing.T) {
@@ -563,7 +564,7 @@ func TestReviewSubmitOutcome(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, re.request(t, http.MethodDelete, reviewPath(d.Token, "/comments/"+*c.ID), "", nil).Code)
 		var sub map[string]any
 		re.doJSON(t, http.StatusOK, http.MethodPost, reviewPath(d.Token, "/submit"), "", map[string]any{}, &sub)
-		assert.Equal(t, storage.DraftApproved, sub["status"])
+		assert.Equal(t, storage.DraftStatusApproved, sub["status"])
 	})
 }
 
@@ -596,13 +597,13 @@ func TestReviewConcurrentSubmit(t *testing.T) {
 		case http.StatusOK:
 			ok++
 		case http.StatusConflict:
-			assert.Equal(t, api.CodeReviewSubmitted, errorCode([]byte(bodies[i])), bodies[i])
+			assert.Equal(t, string(errs.ReviewSubmitted), errorCode([]byte(bodies[i])), bodies[i])
 		default:
 			t.Errorf("submit %d answered %d: %s", i, codes[i], bodies[i])
 		}
 	}
 	require.Equal(t, 1, ok, "exactly one submit wins: %v %v", codes, bodies)
-	assert.Equal(t, storage.DraftApproved, re.reviewGetDraft(t, d.ID).Status)
+	assert.Equal(t, storage.DraftStatusApproved, re.reviewGetDraft(t, d.ID).Status)
 	camp, err := re.store.Campaign(context.Background(), re.A.Account.ID, d.CampaignID)
 	require.NoError(t, err)
 	reviewRequireNotified(t, re, d, camp.Name, "draft_approved")
@@ -669,7 +670,7 @@ func TestReviewConcurrentSubmit(t *testing.T) {
 			case http.StatusOK, http.StatusCreated:
 				in++
 			case http.StatusConflict:
-				assert.Equal(t, api.CodeReviewSubmitted, errorCode([]byte(r.body)), r.body)
+				assert.Equal(t, string(errs.ReviewSubmitted), errorCode([]byte(r.body)), r.body)
 			default:
 				t.Errorf("write %d answered %d: %s", i, r.code, r.body)
 			}
@@ -693,9 +694,9 @@ func TestReviewConcurrentSubmit(t *testing.T) {
 			assert.True(t, found, "comment %d was accepted, so it is part of the submitted review", i)
 		}
 		assert.Equal(t, accepted, comments, "every stored comment was answered 201")
-		want := storage.DraftApproved
+		want := storage.DraftStatusApproved
 		if in > 0 {
-			want = storage.DraftNotApproved
+			want = storage.DraftStatusNotApproved
 		}
 		assert.Equal(t, want, f.Status, "%d writes got in before the submit", in)
 		assert.Equal(t, writers, len(results)-in, "each writer stops at its first 409")
@@ -723,8 +724,8 @@ func TestReviewTokens404(t *testing.T) {
 		require.NoError(t, err)
 		return tok
 	}
-	processing := tokenOf(storage.DraftProcessing)
-	failed := tokenOf(storage.DraftFailed)
+	processing := tokenOf(storage.DraftStatusProcessing)
+	failed := tokenOf(storage.DraftStatusFailed)
 
 	// Rotation: the old token stops working at once, the new one works.
 	var rotated reviewDraftJSON
@@ -734,11 +735,11 @@ func TestReviewTokens404(t *testing.T) {
 	require.NotEqual(t, d.Token, newToken)
 	require.Len(t, newToken, 43)
 	v := re.reviewGet(t, newToken)
-	assert.Equal(t, storage.DraftReady, v.Status)
+	assert.Equal(t, storage.DraftStatusReady, v.Status)
 	require.Equal(t, http.StatusOK, re.request(t, http.MethodGet, "/r/"+newToken, "", nil).Code)
 	assert.Equal(t, *rotated.ShareURL, *re.reviewGetDraft(t, d.ID).ShareURL, "the CSM copies the new link")
 	code, body := re.do(t, http.MethodPost, "/v1/approval-drafts/"+d.ID+"/rotate-link", re.csm, nil)
-	requireError(t, code, body, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, code, body, http.StatusForbidden, string(errs.Forbidden))
 
 	random, _ := sharelink.NewToken()
 	tokens := map[string]string{
@@ -807,7 +808,7 @@ func TestReviewRateLimit(t *testing.T) {
 		}
 		require.Equal(t, http.StatusTooManyRequests, res.StatusCode, what)
 		require.NoError(t, json.NewDecoder(res.Body).Decode(&body), what)
-		assert.Equal(t, api.CodeRateLimited, body.Error.Code, what)
+		assert.Equal(t, string(errs.RateLimited), body.Error.Code, what)
 		assert.NotEmpty(t, body.Error.Message, what)
 		ra, err := strconv.Atoi(res.Header.Get("Retry-After"))
 		require.NoError(t, err, "%s: Retry-After is whole seconds: %q", what, res.Header.Get("Retry-After"))

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -52,7 +52,7 @@ func TestCreateSavedSearch(t *testing.T) {
 		for _, role := range []string{storage.RoleEditor, storage.RoleCollaborator, storage.RoleApprover} {
 			status, body := e.do(t, http.MethodPost, "/v1/saved-searches", e.A.Tokens[role],
 				map[string]any{"name": "Nope", "filters": fullFilters()})
-			requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+			requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 		}
 		requireNoWrites(t, e.pool, before)
 	})
@@ -94,7 +94,7 @@ func TestCreateSavedSearch(t *testing.T) {
 		// An unknown filter key is refused and named.
 		status, body := e.do(t, http.MethodPost, "/v1/saved-searches", e.A.Tokens[storage.RoleAdmin],
 			map[string]any{"name": "S", "filters": with("seniority", []any{"senior"})})
-		errObj := requireError(t, status, body, http.StatusUnprocessableEntity, api.CodeValidation)
+		errObj := requireError(t, status, body, http.StatusUnprocessableEntity, string(errs.Validation))
 		require.Contains(t, errObj["message"], "seniority")
 		require.Contains(t, errObj["field"], "seniority")
 		requireNoWrites(t, e.pool, before)
@@ -140,7 +140,7 @@ func TestGetSavedSearch(t *testing.T) {
 	}
 	for _, id := range []string{b.ID, uuid.NewString(), "not-a-uuid"} {
 		status, body := e.do(t, http.MethodGet, "/v1/saved-searches/"+id, e.A.Tokens[storage.RoleAdmin], nil)
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	}
 }
 
@@ -159,10 +159,10 @@ func TestDeleteSavedSearch(t *testing.T) {
 			require.Equal(t, n-1, countRows(t, e.pool, "saved_searches"))
 
 			status, body := e.do(t, http.MethodGet, "/v1/saved-searches/"+ss.ID, e.A.Tokens[role], nil)
-			requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+			requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 			// Deleting again is a 404.
 			status, body = e.do(t, http.MethodDelete, "/v1/saved-searches/"+ss.ID, e.A.Tokens[role], nil)
-			requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+			requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 		}
 	})
 
@@ -171,7 +171,7 @@ func TestDeleteSavedSearch(t *testing.T) {
 		before := dbState(t, e.pool)
 		for _, role := range []string{storage.RoleEditor, storage.RoleCollaborator, storage.RoleApprover} {
 			status, body := e.do(t, http.MethodDelete, "/v1/saved-searches/"+ss.ID, e.A.Tokens[role], nil)
-			requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+			requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 		}
 		requireNoWrites(t, e.pool, before)
 	})
@@ -180,7 +180,7 @@ func TestDeleteSavedSearch(t *testing.T) {
 		before := dbState(t, e.pool)
 		for _, id := range []string{b.ID, uuid.NewString(), "not-a-uuid"} {
 			status, body := e.do(t, http.MethodDelete, "/v1/saved-searches/"+id, e.A.Tokens[storage.RoleAdmin], nil)
-			requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+			requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 		}
 		requireNoWrites(t, e.pool, before)
 		status, got := e.do(t, http.MethodGet, "/v1/saved-searches/"+b.ID, e.B.Tokens[storage.RoleCSM], nil)

@@ -14,6 +14,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
+	"github.com/signoff/signoff/app"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
@@ -24,6 +26,9 @@ var openAPI []byte
 
 // Server holds the API's dependencies.
 type Server struct {
+	// App runs the use cases; when nil, Handler builds one from Store, Temporal, TaskQueue,
+	// PublicURL, Sealer, CSVMaxBytes and ImmediateApprovalWindow.
+	App *app.App
 	// Store is the Postgres read model.
 	Store *storage.Store
 	// Temporal starts and drives workflows; /readyz checks it.
@@ -98,6 +103,10 @@ func (f reviewFeed) ReviewChanged(draftID string) { f.cache.ReviewChanged(draftI
 
 // Handler builds the router with every route of SPEC §9.
 func (s *Server) Handler() http.Handler {
+	if s.App == nil {
+		s.App = &app.App{Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, Log: s.Log, PublicURL: s.PublicURL,
+			Sealer: s.Sealer, CSVMaxBytes: s.CSVMaxBytes, ImmediateApprovalWindow: s.ImmediateApprovalWindow}
+	}
 	s.tokenLimiter, s.ipLimiter = s.reviewLimiters()
 	s.reviewCache = newReviewCache()
 	r := gin.New()
@@ -108,9 +117,9 @@ func (s *Server) Handler() http.Handler {
 	r.RedirectFixedPath = false
 	s.trustProxies(r)
 	r.Use(s.requestContext, gin.CustomRecoveryWithWriter(nil, s.recovery), compress())
-	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, CodeNotFound, "no such endpoint") })
+	r.NoRoute(func(c *gin.Context) { abort(c, errs.NotFound, "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
-		abort(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "this method is not allowed here")
+		abort(c, errs.MethodNotAllowed, "this method is not allowed here")
 	})
 
 	r.GET("/healthz", s.healthz)
@@ -198,7 +207,7 @@ func (s *Server) readyz(c *gin.Context) {
 	}
 	if !ready {
 		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{
-			"error":  errorDetail{Code: CodeNotReady, Message: "a dependency does not answer"},
+			"error":  errorDetail{Code: string(errs.NotReady), Message: "a dependency does not answer"},
 			"checks": checks,
 		})
 		return
@@ -216,7 +225,7 @@ func reviewAssetFilesOnly(c *gin.Context) {
 		st, err = fs.Stat(files, name)
 	}
 	if err != nil || st == nil || st.IsDir() {
-		abort(c, http.StatusNotFound, CodeNotFound, "no such file")
+		abort(c, errs.NotFound, "no such file")
 		return
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
 )
@@ -39,7 +40,7 @@ func TestReadyz(t *testing.T) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 		body := decodeObject(t, rec)
-		requireError(t, rec.Code, body, http.StatusServiceUnavailable, api.CodeNotReady)
+		requireError(t, rec.Code, body, http.StatusServiceUnavailable, string(errs.NotReady))
 		checks := body["checks"].(map[string]any)
 		require.Equal(t, "ok", checks["postgres"])
 		require.NotEqual(t, "ok", checks["temporal"])
@@ -55,7 +56,7 @@ func TestReadyz(t *testing.T) {
 		rec := httptest.NewRecorder()
 		srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 		body := decodeObject(t, rec)
-		requireError(t, rec.Code, body, http.StatusServiceUnavailable, api.CodeNotReady)
+		requireError(t, rec.Code, body, http.StatusServiceUnavailable, string(errs.NotReady))
 		checks := body["checks"].(map[string]any)
 		require.NotEqual(t, "ok", checks["postgres"])
 		require.Equal(t, "ok", checks["temporal"])
@@ -106,7 +107,7 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 
 	for _, p := range []string{"/nowhere", "/v1/nowhere", "/v1/campaigns/x/y/z"} {
 		status, body := e.do(t, http.MethodGet, p, tok, nil)
-		requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	}
 
 	for _, c := range []struct{ method, path string }{
@@ -119,7 +120,7 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 	} {
 		before := dbState(t, e.pool)
 		status, body := e.do(t, c.method, c.path, tok, map[string]any{"name": "x"})
-		requireError(t, status, body, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed)
+		requireError(t, status, body, http.StatusMethodNotAllowed, string(errs.MethodNotAllowed))
 		requireNoWrites(t, e.pool, before)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/signoff/signoff/app"
 )
 
 // Tests of the one text check every input goes through (issue 12, finding 4): textProblem on a
@@ -176,8 +178,8 @@ func FuzzTextCheck(f *testing.F) {
 		}
 		doc := `{"id":7,"` + field + `":` + jsonLiteral(v, escapeAll) + `,"tags":["x"]}`
 		want := textOracle(v, multiline)
-		if got := textProblem(v, multiline) == "" && len(v) <= maxTextBytes; got != want {
-			t.Fatalf("textProblem(%q, %v) accepted=%v, the rule says %v", v, multiline, got, want)
+		if got := app.TextProblem(v, multiline) == "" && len(v) <= maxTextBytes; got != want {
+			t.Fatalf("app.TextProblem(%q, %v) accepted=%v, the rule says %v", v, multiline, got, want)
 		}
 		fe := checkJSONText([]byte(doc), "")
 		if (fe == nil) != want {

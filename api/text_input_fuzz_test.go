@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -278,7 +278,7 @@ func TestFinding4BadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
 				errObj, _ := body["error"].(map[string]any)
 				if assert.Equal(t, http.StatusUnprocessableEntity, status, "%s, %s = %s: %s", ep.name, path, v.name, raw) &&
 					assert.NotNil(t, errObj, "%s, %s = %s: %s", ep.name, path, v.name, raw) {
-					assert.Equal(t, api.CodeValidation, errObj["code"], "%s, %s = %s", ep.name, path, v.name)
+					assert.Equal(t, string(errs.Validation), errObj["code"], "%s, %s = %s", ep.name, path, v.name)
 					assert.Equal(t, path, errObj["field"], "%s, %s = %s: the 422 names the field", ep.name, path, v.name)
 					assert.Contains(t, errObj["message"], v.message, "%s, %s = %s", ep.name, path, v.name)
 				}
@@ -318,7 +318,7 @@ func TestFinding9NullBodyRefused(t *testing.T) {
 			if assert.Equal(t, http.StatusBadRequest, status, "%s with body %s: %s", ep.name, body, raw) {
 				errObj, _ := m["error"].(map[string]any)
 				require.NotNil(t, errObj, raw)
-				assert.Equal(t, api.CodeMalformedJSON, errObj["code"], raw)
+				assert.Equal(t, string(errs.MalformedJSON), errObj["code"], raw)
 				assert.Contains(t, errObj["message"], "JSON object", raw)
 			}
 		}
@@ -328,7 +328,7 @@ func TestFinding9NullBodyRefused(t *testing.T) {
 	for _, ep := range endpoints {
 		if ep.name == "approve" {
 			id := strings.TrimSuffix(strings.TrimPrefix(ep.path, "/v1/approval-requests/"), "/approve")
-			require.Equal(t, storage.RequestPending, e.storedRequest(t, e.A.Account.ID, id).Status)
+			require.Equal(t, storage.RequestStatusPending, e.storedRequest(t, e.A.Account.ID, id).Status)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
@@ -70,7 +71,7 @@ func (s *Server) createUser(c *gin.Context) {
 	u, err := s.Store.CreateUser(c.Request.Context(), currentUser(c).AccountID,
 		storage.NewUser{Email: req.Email, Name: strings.TrimSpace(req.Name), Role: req.Role, CanApprove: req.CanApprove}, hash)
 	if errors.Is(err, storage.ErrConflict) {
-		abort(c, http.StatusConflict, "email_taken", "a user with this email already exists in the account")
+		abort(c, errs.EmailTaken, "a user with this email already exists in the account")
 		return
 	}
 	if err != nil {
@@ -130,7 +131,7 @@ func (s *Server) updateUser(c *gin.Context) {
 	}
 	before, after, err := s.Store.UpdateUser(ctx, acct, id, patch)
 	if errors.Is(err, storage.ErrLastAdmin) {
-		abort(c, http.StatusConflict, "last_admin", "this is the account's last active admin; make another user admin first")
+		abort(c, errs.LastAdmin, "this is the account's last active admin; make another user admin first")
 		return
 	}
 	if err != nil {

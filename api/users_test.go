@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -106,7 +106,7 @@ func TestCreateUser(t *testing.T) {
 		for _, role := range roles[1:] {
 			status, body := e.do(t, http.MethodPost, "/v1/users", e.A.Tokens[role],
 				map[string]any{"email": "sneaky-" + role + "@a.test", "name": "Sneaky", "role": "admin"})
-			requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+			requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 		}
 		requireNoWrites(t, e.pool, before)
 	})
@@ -210,7 +210,7 @@ func TestUpdateUser(t *testing.T) {
 		for _, r := range []struct{ method, path string }{{http.MethodGet, "/v1/me"}, {http.MethodGet, "/v1/campaigns"}, {http.MethodPost, "/v1/campaigns"}} {
 			before := dbState(t, e.pool)
 			status, body = e.do(t, r.method, r.path, tok, map[string]any{"name": "after leaving"})
-			requireError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
+			requireError(t, status, body, http.StatusUnauthorized, string(errs.Unauthorized))
 			requireNoWrites(t, e.pool, before)
 		}
 
@@ -226,10 +226,10 @@ func TestUpdateUser(t *testing.T) {
 		before := dbState(t, e.pool)
 		for _, role := range roles[1:] {
 			status, body := e.do(t, http.MethodPatch, "/v1/users/"+target.ID, e.A.Tokens[role], map[string]any{"role": "admin"})
-			requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+			requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 			// Not even on themselves.
 			status, body = e.do(t, http.MethodPatch, "/v1/users/"+e.A.Users[role].ID, e.A.Tokens[role], map[string]any{"role": "admin"})
-			requireError(t, status, body, http.StatusForbidden, api.CodeForbidden)
+			requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
 		}
 		requireNoWrites(t, e.pool, before)
 	})
@@ -240,7 +240,7 @@ func TestUpdateUser(t *testing.T) {
 		before := dbState(t, e.pool)
 		for _, id := range []string{bUser.ID, e.B.Users[storage.RoleAdmin].ID, uuid.NewString(), "not-a-uuid", "123"} {
 			status, body := e.do(t, http.MethodPatch, "/v1/users/"+id, admin, map[string]any{"role": "approver", "active": false})
-			requireError(t, status, body, http.StatusNotFound, api.CodeNotFound)
+			requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 		}
 		requireNoWrites(t, e.pool, before)
 		require.Equal(t, bRow, rowJSON(t, e.pool, "users", bUser.ID))
@@ -306,7 +306,7 @@ func TestUpdateUserLastAdmin(t *testing.T) {
 	require.Equal(t, "editor", resp["role"])
 	// The former admin has lost the right to manage users.
 	status, resp = e.do(t, http.MethodPatch, "/v1/users/"+second.ID, tok, map[string]any{"role": "editor"})
-	requireError(t, status, resp, http.StatusForbidden, api.CodeForbidden)
+	requireError(t, status, resp, http.StatusForbidden, string(errs.Forbidden))
 
 	n, err := e.store.CountActiveAdmins(context.Background(), e.A.Account.ID)
 	require.NoError(t, err)

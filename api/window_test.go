@@ -24,15 +24,15 @@ func TestRequestWindow(t *testing.T) {
 		wantLaunch   *time.Time
 		wantField    string
 	}{
-		{"campaign later: deadline at end_at", storage.KindCampaign, at(24 * time.Hour), at(72 * time.Hour), now.Add(72 * time.Hour), at(24 * time.Hour), ""},
-		{"campaign now: refused", storage.KindCampaign, nil, at(72 * time.Hour), time.Time{}, nil, "start_at"},
-		{"campaign in the past: refused", storage.KindCampaign, at(-time.Hour), at(72 * time.Hour), time.Time{}, nil, "start_at"},
-		{"campaign later without end_at: refused", storage.KindCampaign, at(time.Hour), nil, time.Time{}, nil, "end_at"},
-		{"journey now: two-hour window", storage.KindJourney, nil, at(72 * time.Hour), now.Add(2 * time.Hour), nil, ""},
-		{"journey now, no end: two-hour window", storage.KindJourney, nil, nil, now.Add(2 * time.Hour), nil, ""},
-		{"journey now, end first: end_at", storage.KindJourney, nil, at(30 * time.Minute), now.Add(30 * time.Minute), nil, ""},
-		{"journey later: deadline at end_at", storage.KindJourney, at(time.Hour), at(5 * time.Hour), now.Add(5 * time.Hour), at(time.Hour), ""},
-		{"ended campaign: refused", storage.KindJourney, nil, at(-time.Minute), time.Time{}, nil, "end_at"},
+		{"campaign later: deadline at end_at", storage.CampaignKindCampaign, at(24 * time.Hour), at(72 * time.Hour), now.Add(72 * time.Hour), at(24 * time.Hour), ""},
+		{"campaign now: refused", storage.CampaignKindCampaign, nil, at(72 * time.Hour), time.Time{}, nil, "start_at"},
+		{"campaign in the past: refused", storage.CampaignKindCampaign, at(-time.Hour), at(72 * time.Hour), time.Time{}, nil, "start_at"},
+		{"campaign later without end_at: refused", storage.CampaignKindCampaign, at(time.Hour), nil, time.Time{}, nil, "end_at"},
+		{"journey now: two-hour window", storage.CampaignKindJourney, nil, at(72 * time.Hour), now.Add(2 * time.Hour), nil, ""},
+		{"journey now, no end: two-hour window", storage.CampaignKindJourney, nil, nil, now.Add(2 * time.Hour), nil, ""},
+		{"journey now, end first: end_at", storage.CampaignKindJourney, nil, at(30 * time.Minute), now.Add(30 * time.Minute), nil, ""},
+		{"journey later: deadline at end_at", storage.CampaignKindJourney, at(time.Hour), at(5 * time.Hour), now.Add(5 * time.Hour), at(time.Hour), ""},
+		{"ended campaign: refused", storage.CampaignKindJourney, nil, at(-time.Minute), time.Time{}, nil, "end_at"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, l, err := s.requestWindow(storage.Campaign{Kind: tc.kind, StartAt: tc.start, EndAt: tc.end}, now)

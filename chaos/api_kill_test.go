@@ -250,7 +250,7 @@ type apiKillOp struct {
 
 func (op *apiKillOp) campaignBody() map[string]any {
 	return map[string]any{
-		"name": op.name, "kind": storage.KindCampaign, "mode": storage.ModeActive,
+		"name": op.name, "kind": storage.CampaignKindCampaign, "mode": storage.CampaignModeActive,
 		"start_at": op.createdAt.Add(time.Hour).UTC().Format(time.RFC3339),
 		"end_at":   op.createdAt.Add(24 * time.Hour).UTC().Format(time.RFC3339),
 	}
@@ -440,7 +440,7 @@ func apiKillCheck(t *testing.T, pool *pgxpool.Pool, tc client.Client, fx apiKill
 		r := got[0]
 		checked++
 		assert.Equal(t, op.requestID, r.id, "op %d: the stored request is the one answered", op.index+1)
-		assert.Equal(t, storage.RequestPending, r.status, "op %d: request %s status", op.index+1, r.id)
+		assert.Equal(t, storage.RequestStatusPending, r.status, "op %d: request %s status", op.index+1, r.id)
 		assert.True(t, r.workflowMarked, "op %d: request %s has no workflow_started_at after the sweep", op.index+1, r.id)
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		desc, err := tc.DescribeWorkflowExecution(dctx, workflows.ApprovalRequestWorkflowID(r.id), "")

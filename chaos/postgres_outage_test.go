@@ -28,6 +28,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/api"
 	"github.com/signoff/signoff/demodata"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/schema"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
@@ -69,10 +70,10 @@ const (
 
 // outageWant is the status each group must end with, in the database and in its decision event.
 var outageWant = map[string]struct{ status, event string }{
-	outageDeadline: {storage.RequestTimedOut, storage.EventTimedOut},
-	outageAuto:     {storage.RequestApproved, storage.EventAutoApproved},
-	outageExpiry:   {storage.RequestExpired, storage.EventApproverExpired},
-	outageApprove:  {storage.RequestApproved, storage.EventApproved},
+	outageDeadline: {storage.RequestStatusTimedOut, storage.EventTimedOut},
+	outageAuto:     {storage.RequestStatusApproved, storage.EventAutoApproved},
+	outageExpiry:   {storage.RequestStatusExpired, storage.EventApproverExpired},
+	outageApprove:  {storage.RequestStatusApproved, storage.EventApproved},
 }
 
 type outageRequest struct {
@@ -265,7 +266,7 @@ func TestChaosPostgresOutage(t *testing.T) {
 		}
 		// 409 already_handled: the client gave up on an approve whose Update went on through the
 		// outage and recorded it; the request's final state is checked below like every other.
-		ok := a.status == http.StatusOK || (a.status == http.StatusConflict && strings.Contains(string(a.body), api.CodeAlreadyHandled))
+		ok := a.status == http.StatusOK || (a.status == http.StatusConflict && strings.Contains(string(a.body), string(errs.AlreadyHandled)))
 		assert.Truef(t, ok, "approve of request %s: %d after %d tries (%v): %s", id, a.status, a.tries, a.seen, a.body)
 	}
 	t.Logf("approves: %d sent, answers of all their tries %v", len(approves), approveSeen)
@@ -293,7 +294,7 @@ func TestChaosPostgresOutage(t *testing.T) {
 		require.NoError(t, err)
 		want := outageWant[r.group]
 		assert.Equal(t, want.status, cur.Status, "request %s (%s) in postgres", r.id, r.group)
-		if want.status == storage.RequestApproved {
+		if want.status == storage.RequestStatusApproved {
 			assert.Contains(t, []string{"launched", "launch_skipped"}, res, "request %s (%s): approved in postgres, workflow result", r.id, r.group)
 		} else {
 			assert.Equal(t, want.status, res, "request %s (%s): workflow result against postgres", r.id, r.group)
@@ -395,7 +396,7 @@ func outageStates(ctx context.Context, store *storage.Store, tc client.Client, r
 		if err := store.Pool.QueryRow(ctx, `SELECT status FROM approval_requests WHERE id = $1`, r.id).Scan(&status); err != nil {
 			status = err.Error()
 		}
-		if status != storage.RequestPending {
+		if status != storage.RequestStatusPending {
 			continue
 		}
 		wf := "?"

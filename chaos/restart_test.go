@@ -120,7 +120,7 @@ func TestChaosPostgresRestart(t *testing.T) {
 		require.Equal(t, http.StatusCreated, status, "request %d: %s", i+1, body)
 		var r storage.ApprovalRequest
 		require.NoError(t, json.Unmarshal(body, &r), "%s", body)
-		require.Equal(t, storage.RequestPending, r.Status)
+		require.Equal(t, storage.RequestStatusPending, r.Status)
 		requestIDs = append(requestIDs, r.ID)
 	}
 	chaosStart := time.Now()
@@ -317,7 +317,7 @@ func TestChaosTemporalRestart(t *testing.T) {
 		require.Equal(t, http.StatusCreated, status, "%s: %s", note, body)
 		var r storage.ApprovalRequest
 		require.NoError(t, json.Unmarshal(body, &r), "%s", body)
-		require.Equal(t, storage.RequestPending, r.Status)
+		require.Equal(t, storage.RequestStatusPending, r.Status)
 		return r
 	}
 	var journeyReqs []storage.ApprovalRequest
@@ -391,8 +391,8 @@ func TestChaosTemporalRestart(t *testing.T) {
 	t.Logf("approve after the restart: 200 after %d tries (%v), %s after the restart", a.tries, a.seen, a.at.Sub(restartedAt).Round(time.Millisecond))
 	camp, err := store.Campaign(ctx, fx.accountID, laterCamp.ID)
 	require.NoError(t, err)
-	assert.Equal(t, storage.StatusScheduled, camp.Status, "campaign approved after the restart")
-	assert.Equal(t, storage.RequestApproved, camp.ApprovalStatus)
+	assert.Equal(t, storage.CampaignStatusScheduled, camp.Status, "campaign approved after the restart")
+	assert.Equal(t, storage.RequestStatusApproved, camp.ApprovalStatus)
 
 	// Every journey request times out within 30s of its deadline.
 	for {

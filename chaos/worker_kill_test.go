@@ -124,7 +124,7 @@ func TestChaosWorkerKill(t *testing.T) {
 				Status string `json:"status"`
 			}
 			require.NoError(t, json.Unmarshal(body, &d), "%s", body)
-			require.Equal(t, storage.DraftProcessing, d.Status, "%s", body)
+			require.Equal(t, storage.DraftStatusProcessing, d.Status, "%s", body)
 			draftIDs = append(draftIDs, d.ID)
 		}
 		time.Sleep(lead)

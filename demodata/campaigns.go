@@ -52,8 +52,8 @@ func fintechCampaign(now time.Time) storage.NewCampaign {
 	end := now.Add(30 * day)
 	return storage.NewCampaign{
 		Name:    "Q1 Pipeline Push — Fintech CFOs",
-		Kind:    storage.KindCampaign,
-		Mode:    storage.ModeActive,
+		Kind:    storage.CampaignKindCampaign,
+		Mode:    storage.CampaignModeActive,
 		StartAt: &start,
 		EndAt:   &end,
 		Content: storage.CampaignContent{
@@ -153,8 +153,8 @@ func onboardingJourney(now time.Time) storage.NewCampaign {
 	end := now.Add(60 * day)
 	return storage.NewCampaign{
 		Name:  "Onboarding Nurture Journey",
-		Kind:  storage.KindJourney,
-		Mode:  storage.ModeActive,
+		Kind:  storage.CampaignKindJourney,
+		Mode:  storage.CampaignModeActive,
 		EndAt: &end,
 		Content: storage.CampaignContent{
 			Segments: []storage.Segment{

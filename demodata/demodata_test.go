@@ -271,14 +271,14 @@ func TestCampaigns(t *testing.T) {
 		kind       string
 		start, end *time.Time
 	}{
-		{storage.KindCampaign, ptr(time.Date(2025, 1, 17, 9, 0, 0, 0, time.UTC)), ptr(now.Add(30 * 24 * time.Hour))},
-		{storage.KindJourney, nil, ptr(now.Add(60 * 24 * time.Hour))},
+		{storage.CampaignKindCampaign, ptr(time.Date(2025, 1, 17, 9, 0, 0, 0, time.UTC)), ptr(now.Add(30 * 24 * time.Hour))},
+		{storage.CampaignKindJourney, nil, ptr(now.Add(60 * 24 * time.Hour))},
 	} {
 		c := got[i]
 		t.Run(c.Name, func(t *testing.T) {
 			require.NotEmpty(t, c.Name)
 			require.Equal(t, tc.kind, c.Kind)
-			require.Equal(t, storage.ModeActive, c.Mode)
+			require.Equal(t, storage.CampaignModeActive, c.Mode)
 			require.Equal(t, tc.start, c.StartAt)
 			require.Equal(t, tc.end, c.EndAt)
 			if c.StartAt != nil {

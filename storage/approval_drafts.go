@@ -14,11 +14,11 @@ import (
 
 // Draft statuses of SPEC §4 and §5.
 const (
-	DraftProcessing  = "processing"
-	DraftReady       = "ready"
-	DraftFailed      = "failed"
-	DraftApproved    = "approved"
-	DraftNotApproved = "not_approved"
+	DraftStatusProcessing  = "processing"
+	DraftStatusReady       = "ready"
+	DraftStatusFailed      = "failed"
+	DraftStatusApproved    = "approved"
+	DraftStatusNotApproved = "not_approved"
 )
 
 // ErrCampaignInError is returned when a draft is asked of a campaign in status error (R-DRAFT-3).
@@ -110,7 +110,7 @@ func (s *Store) CreateDraft(ctx context.Context, nd NewDraft, dedupe bool) (d Ap
 		if archived {
 			return ErrCampaignArchived
 		}
-		if status == StatusError {
+		if status == CampaignStatusError {
 			return ErrCampaignInError
 		}
 		if nd.ID != "" {

@@ -12,12 +12,12 @@ import (
 
 // Request statuses, and the decision types an event may record (R-APPR-10).
 const (
-	RequestPending   = "pending"
-	RequestApproved  = "approved"
-	RequestRejected  = "rejected"
-	RequestCancelled = "cancelled"
-	RequestTimedOut  = "timed_out"
-	RequestExpired   = "expired"
+	RequestStatusPending   = "pending"
+	RequestStatusApproved  = "approved"
+	RequestStatusRejected  = "rejected"
+	RequestStatusCancelled = "cancelled"
+	RequestStatusTimedOut  = "timed_out"
+	RequestStatusExpired   = "expired"
 
 	EventSubmitted        = "submitted"
 	EventApproversChanged = "approvers_changed"
@@ -30,9 +30,9 @@ const (
 	EventLaunched         = "launched"
 	EventLaunchSkipped    = "launch_skipped"
 
-	ApproverAssigned = "assigned"
-	ApproverExpired  = "expired"
-	ApproverRemoved  = "removed"
+	ApproverStateAssigned = "assigned"
+	ApproverStateExpired  = "expired"
+	ApproverStateRemoved  = "removed"
 )
 
 // ErrAlreadyHandled is returned when a request has already been decided (R-APPR-5).
@@ -49,8 +49,8 @@ var ErrNotSubmittable = errors.New("campaign cannot be submitted for approval in
 // CreateApprovalRequest checks it again under the campaign's row lock, so a launch that commits
 // between the API's read and the insert cannot be followed by a pending request.
 func Submittable(status, kind, approvalStatus string) bool {
-	return status == StatusDraft || status == StatusReady ||
-		(status == StatusLive && kind == KindJourney && approvalStatus != RequestApproved)
+	return status == CampaignStatusDraft || status == CampaignStatusReady ||
+		(status == CampaignStatusLive && kind == CampaignKindJourney && approvalStatus != RequestStatusApproved)
 }
 
 // ErrNotApprover is returned when the actor is not (or no longer) a valid assigned approver (R-APPR-7).
@@ -127,7 +127,7 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 		if err != nil {
 			return err
 		}
-		if approvalStatus == RequestPending {
+		if approvalStatus == RequestStatusPending {
 			return ErrRequestOpen
 		}
 		if !Submittable(status, kind, approvalStatus) {
@@ -322,9 +322,9 @@ func loadRequest(ctx context.Context, q queryer, accountID, id string) (Approval
 }
 
 // decisionStatus is the request status each decision leads to.
-var decisionStatus = map[string]string{EventApproved: RequestApproved, EventAutoApproved: RequestApproved,
-	EventRejected: RequestRejected, EventCancelled: RequestCancelled, EventTimedOut: RequestTimedOut,
-	EventApproverExpired: RequestExpired}
+var decisionStatus = map[string]string{EventApproved: RequestStatusApproved, EventAutoApproved: RequestStatusApproved,
+	EventRejected: RequestStatusRejected, EventCancelled: RequestStatusCancelled, EventTimedOut: RequestStatusTimedOut,
+	EventApproverExpired: RequestStatusExpired}
 
 // approversSQL lists a request's approvers ($1) with their names, for answers and notifications.
 const approversSQL = `SELECT u.id, u.name, u.email, a.state FROM approval_request_approvers a
@@ -430,7 +430,7 @@ func decisionRefused(ctx context.Context, q queryer, accountID string, d Decisio
 	switch {
 	case err != nil:
 		return ApprovalRequest{}, err
-	case req.Status != RequestPending:
+	case req.Status != RequestStatusPending:
 		return ApprovalRequest{}, ErrAlreadyHandled
 	case needsRight:
 		return ApprovalRequest{}, ErrNotApprover
@@ -484,7 +484,7 @@ func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actor
 			out, err = loadRequest(ctx, tx, accountID, requestID)
 			return err
 		}
-		if req.Status != RequestPending {
+		if req.Status != RequestStatusPending {
 			return ErrAlreadyHandled
 		}
 		if _, err := tx.Exec(ctx, `UPDATE approval_request_approvers SET state = 'removed', updated_at = now()

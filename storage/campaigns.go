@@ -11,19 +11,18 @@ import (
 
 // Campaign kinds, modes and statuses of SPEC §3.
 const (
-	KindCampaign = "campaign"
-	KindJourney  = "journey"
+	CampaignKindCampaign = "campaign"
+	CampaignKindJourney  = "journey"
 
-	ModeActive  = "active"
-	ModePassive = "passive"
-	ModeTest    = "test"
+	CampaignModeActive  = "active"
+	CampaignModePassive = "passive"
+	CampaignModeTest    = "test"
 
-	StatusDraft     = "draft"
-	StatusReady     = "ready"
-	StatusError     = "error"
-	StatusScheduled = "scheduled"
-	StatusLive      = "live"
-	StatusEnded     = "ended"
+	CampaignStatusDraft     = "draft"
+	CampaignStatusReady     = "ready"
+	CampaignStatusError     = "error"
+	CampaignStatusScheduled = "scheduled"
+	CampaignStatusLive      = "live"
 )
 
 // Campaign is a campaign or journey with its approval state. Content is loaded only for single reads.
@@ -288,17 +287,17 @@ func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p Camp
 		}
 		newStatus, newApproval, bump, clearLive := status, approval, false, false
 		switch {
-		case status == StatusLive && kind == KindJourney:
+		case status == CampaignStatusLive && kind == CampaignKindJourney:
 			bump, newApproval, out.NewVersion = true, "none", true
 			if policy == "passive" {
-				newStatus, clearLive = StatusReady, true
+				newStatus, clearLive = CampaignStatusReady, true
 			}
-		case status == StatusLive:
+		case status == CampaignStatusLive:
 			return ErrCampaignLive
 		case approval == "approved":
 			newApproval, out.DroppedApproval = "none", true
-			if status == StatusScheduled {
-				newStatus = StatusReady
+			if status == CampaignStatusScheduled {
+				newStatus = CampaignStatusReady
 			}
 		}
 		if p.Status != nil {
@@ -368,9 +367,9 @@ func (s *Store) DeleteCampaign(ctx context.Context, accountID, id string) error 
 		switch {
 		case archived:
 			return nil
-		case approval == RequestPending:
+		case approval == RequestStatusPending:
 			return ErrApprovalPending
-		case status == StatusScheduled || status == StatusLive:
+		case status == CampaignStatusScheduled || status == CampaignStatusLive:
 			return ErrCampaignLaunched
 		}
 		// Separate statements, run after the lock: each sees what committed before it was taken.

@@ -87,13 +87,13 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 				AND status = 'approved' AND campaign_version = $3)`, *in.RequestID, in.CampaignID, version).Scan(&ok); err != nil {
 				return err
 			}
-			if !ok || approval != RequestApproved {
+			if !ok || approval != RequestStatusApproved {
 				return ErrNotLaunchable
 			}
 		case launched:
 			// This version is live already: the repeat answers its record (idempotent), unless the
 			// campaign has since been set to error.
-		case approval == RequestApproved:
+		case approval == RequestStatusApproved:
 			var id string
 			err := tx.QueryRow(ctx, `SELECT id FROM approval_requests WHERE campaign_id = $1 AND status = 'approved'
 				AND campaign_version = $2 ORDER BY decided_at DESC LIMIT 1`, in.CampaignID, version).Scan(&id)
@@ -104,7 +104,7 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 				return err
 			}
 			in.RequestID = &id
-		case approval == RequestPending:
+		case approval == RequestStatusPending:
 			return ErrNotLaunchable
 		default:
 			selfLaunch := false
@@ -114,11 +114,11 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 					return err
 				}
 			}
-			if mode == ModeActive && approvalEnabled && !selfLaunch {
+			if mode == CampaignModeActive && approvalEnabled && !selfLaunch {
 				return ErrNotLaunchable
 			}
 		}
-		if direct && status == StatusError {
+		if direct && status == CampaignStatusError {
 			return ErrCampaignInError
 		}
 		if launched {

@@ -77,7 +77,7 @@ func (s *Store) refusal(ctx context.Context, draftID string, tokenHash []byte) e
 	switch {
 	case err != nil:
 		return err
-	case submitted != nil || status != DraftReady:
+	case submitted != nil || status != DraftStatusReady:
 		return ErrReviewClosed
 	}
 	return nil
@@ -254,7 +254,7 @@ func (s *Store) SubmitReview(ctx context.Context, draftID string, tokenHash []by
 		if !tokenOpens {
 			return pgx.ErrNoRows
 		}
-		if d.Status != DraftReady {
+		if d.Status != DraftStatusReady {
 			return ErrReviewClosed
 		}
 		var objections int
@@ -263,9 +263,9 @@ func (s *Store) SubmitReview(ctx context.Context, draftID string, tokenHash []by
 			(SELECT count(*) FROM review_comments WHERE draft_id = $1)`, draftID).Scan(&objections); err != nil {
 			return err
 		}
-		status := DraftApproved
+		status := DraftStatusApproved
 		if objections > 0 {
-			status = DraftNotApproved
+			status = DraftStatusNotApproved
 		}
 		if out, err = scanDraft(tx.QueryRow(ctx, `UPDATE approval_drafts AS d SET status = $2, submitted_at = now(), updated_at = now()
 			WHERE d.id = $1 RETURNING `+draftColumns, draftID, status)); err != nil {
@@ -281,7 +281,7 @@ func (s *Store) SubmitReview(ctx context.Context, draftID string, tokenHash []by
 		}
 		title := fmt.Sprintf("%s approved by the client: %s", out.Name, campaign)
 		body := fmt.Sprintf("%s approved %s of %q without changes.", who, out.Name, campaign)
-		if status == DraftNotApproved {
+		if status == DraftStatusNotApproved {
 			title = fmt.Sprintf("%s not approved: %s", out.Name, campaign)
 			body = fmt.Sprintf("%s submitted %d change request(s) or comment(s) on %s of %q. Open the draft to read them.", who, objections, out.Name, campaign)
 		}

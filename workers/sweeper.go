@@ -150,7 +150,7 @@ func (p *pass) unstartedRequests(ctx context.Context) {
 			if err != nil {
 				return false, err
 			}
-			if status != storage.RequestPending || started {
+			if status != storage.RequestStatusPending || started {
 				return false, nil
 			}
 			r, err := p.s.Store.ApprovalRequest(ctx, k.AccountID, k.ID)
@@ -318,7 +318,7 @@ func (p *pass) restartIfClosed(ctx context.Context, k storage.RequestKey) (bool,
 	if err != nil {
 		return false, err
 	}
-	if status != storage.RequestPending {
+	if status != storage.RequestStatusPending {
 		return false, nil
 	}
 	r, err := p.s.Store.ApprovalRequest(ctx, k.AccountID, k.ID)

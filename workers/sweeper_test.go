@@ -397,7 +397,7 @@ func TestSweeperRepairsClosedWorkflowWithPendingRow(t *testing.T) {
 	for _, r := range []storage.ApprovalRequest{open, lapsed} {
 		cur, err := f.store.ApprovalRequest(ctx, f.accountID, r.ID)
 		require.NoError(t, err)
-		require.Equal(t, storage.RequestPending, cur.Status, "the request is wedged: pending with no workflow")
+		require.Equal(t, storage.RequestStatusPending, cur.Status, "the request is wedged: pending with no workflow")
 	}
 
 	n, err := workers.Sweep(ctx, f.tc, f.store, f.queue, 0)
@@ -415,17 +415,17 @@ func TestSweeperRepairsClosedWorkflowWithPendingRow(t *testing.T) {
 	require.NoError(t, err)
 	var approved storage.ApprovalRequest
 	require.NoError(t, h.Get(ctx, &approved))
-	assert.Equal(t, storage.RequestApproved, approved.Status)
+	assert.Equal(t, storage.RequestStatusApproved, approved.Status)
 
 	// The lapsed request's new run times it out at once.
 	var res string
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	require.NoError(t, f.tc.GetWorkflow(rctx, workflows.ApprovalRequestWorkflowID(lapsed.ID), "").Get(rctx, &res))
-	assert.Equal(t, storage.RequestTimedOut, res)
+	assert.Equal(t, storage.RequestStatusTimedOut, res)
 	cur, err := f.store.ApprovalRequest(ctx, f.accountID, lapsed.ID)
 	require.NoError(t, err)
-	assert.Equal(t, storage.RequestTimedOut, cur.Status)
+	assert.Equal(t, storage.RequestStatusTimedOut, cur.Status)
 
 	var decisions int
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM approval_events WHERE request_id = ANY($1::uuid[])

@@ -61,7 +61,7 @@ func StartApprovalDraft(ctx context.Context, c client.Client, taskQueue string, 
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			AccountIDKey.ValueSet(in.AccountID), CampaignIDKey.ValueSet(in.CampaignID), StatusKey.ValueSet(storage.DraftProcessing)),
+			AccountIDKey.ValueSet(in.AccountID), CampaignIDKey.ValueSet(in.CampaignID), StatusKey.ValueSet(storage.DraftStatusProcessing)),
 	}, ApprovalDraftWorkflowName, in)
 	if err != nil && !isAlreadyStarted(err) {
 		return fmt.Errorf("workflows: start approval draft: %w", err)
@@ -91,7 +91,7 @@ type approvalDraftImpl struct {
 }
 
 func (w *approvalDraftImpl) setup(ctx workflow.Context) error {
-	w.status = storage.DraftProcessing
+	w.status = storage.DraftStatusProcessing
 	if w.in.AIConcurrency <= 0 {
 		w.in.AIConcurrency = defaultAIConcurrency
 	}
@@ -104,7 +104,7 @@ func (w *approvalDraftImpl) setup(ctx workflow.Context) error {
 
 // validateSubmit lets one submit through, and only once the draft is ready (R-REVIEW-6).
 func (w *approvalDraftImpl) validateSubmit(_ workflow.Context, _ SubmitReviewInput) error {
-	if w.submitted || w.submitting || w.status != storage.DraftReady {
+	if w.submitted || w.submitting || w.status != storage.DraftStatusReady {
 		return temporal.NewApplicationError("the review was already submitted or cannot be submitted now", activities.ErrTypeAlreadyHandled)
 	}
 	return nil
@@ -153,11 +153,11 @@ func (w *approvalDraftImpl) run(ctx workflow.Context) (string, error) {
 			activities.FailDraftInput{DraftID: w.in.DraftID, Reason: reason}).Get(dctx, nil); ferr != nil {
 			return "", ferr
 		}
-		w.setStatus(ctx, storage.DraftFailed)
+		w.setStatus(ctx, storage.DraftStatusFailed)
 		workflow.GetLogger(ctx).Info("draft build failed", "reason", reason)
-		return storage.DraftFailed, nil
+		return storage.DraftStatusFailed, nil
 	}
-	w.setStatus(ctx, storage.DraftReady)
+	w.setStatus(ctx, storage.DraftStatusReady)
 	w.personalise(ctx)
 
 	// The draft now waits for its client (the review adds the submit Update); an operator sees which

@@ -138,7 +138,7 @@ func newDraftHarness(t *testing.T) *draftHarness {
 	env.RegisterActivity(a)
 	require.NoError(t, env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
 		workflows.AccountIDKey.ValueSet("a1"), workflows.CampaignIDKey.ValueSet("c1"),
-		workflows.StatusKey.ValueSet(storage.DraftProcessing))))
+		workflows.StatusKey.ValueSet(storage.DraftStatusProcessing))))
 
 	env.OnActivity(a.CheckBuildCapacity, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DraftInput) error {
@@ -413,7 +413,7 @@ func buildFailedErr(reason string) error {
 // (want == "" accepts any non-empty reason), SignoffStatus failed, no AI pipeline.
 func (h *draftHarness) requireFailedDraft(res, wantReason string) activities.FailDraftInput {
 	h.t.Helper()
-	assert.Equal(h.t, storage.DraftFailed, res, "workflow result")
+	assert.Equal(h.t, storage.DraftStatusFailed, res, "workflow result")
 	h.mu.Lock()
 	fails := append([]activities.FailDraftInput(nil), h.failIns...)
 	h.mu.Unlock()
@@ -428,9 +428,9 @@ func (h *draftHarness) requireFailedDraft(res, wantReason string) activities.Fai
 	assert.Zero(h.t, h.count(stepMarkAIDone), "MarkDraftAIDone must not run on a failed build")
 	st := h.statuses()
 	if assert.NotEmpty(h.t, st, "SignoffStatus upserts") {
-		assert.Equal(h.t, storage.DraftFailed, st[len(st)-1], "last SignoffStatus; all: %v", st)
+		assert.Equal(h.t, storage.DraftStatusFailed, st[len(st)-1], "last SignoffStatus; all: %v", st)
 	}
-	assert.NotContains(h.t, st, storage.DraftReady, "a failed build never shows ready")
+	assert.NotContains(h.t, st, storage.DraftStatusReady, "a failed build never shows ready")
 	return fails[0]
 }
 
@@ -529,7 +529,7 @@ func TestApprovalDraft_HappyPath(t *testing.T) {
 		}
 	}
 	// The draft shows ready in the Temporal UI (and is never shown failed).
-	assert.Equal(t, []string{storage.DraftReady}, h.statusAttrs)
+	assert.Equal(t, []string{storage.DraftStatusReady}, h.statusAttrs)
 }
 
 // AIConcurrency bounds how many batches personalise at once.
@@ -625,7 +625,7 @@ func TestApprovalDraft_TransientErrorRetried(t *testing.T) {
 	assert.Equal(t, []string{stepCapacity, stepResolve, stepCopy, stepImport, stepFreeze, stepMarkAIDone}, dedupSteps(h.callNames()))
 	assert.Zero(t, h.count(stepMarkFailed))
 	assert.Zero(t, h.count(stepDeleteCopy))
-	assert.Equal(t, []string{storage.DraftReady}, h.statuses())
+	assert.Equal(t, []string{storage.DraftStatusReady}, h.statuses())
 	assert.Equal(t, 4, h.count(stepPersonalise), "the AI pipeline runs after the retried build")
 }
 
@@ -708,7 +708,7 @@ func TestApprovalDraft_PersonaliseBatchFailureDoesNotFailDraft(t *testing.T) {
 			assert.Equal(t, "review_window_closed", res)
 			assert.Zero(t, h.count(stepMarkFailed), "MarkDraftFailed")
 			assert.Zero(t, h.count(stepDeleteCopy), "a ready draft is not rolled back")
-			assert.Equal(t, []string{storage.DraftReady}, h.statuses())
+			assert.Equal(t, []string{storage.DraftStatusReady}, h.statuses())
 			aiDones := h.callsOf(stepMarkAIDone)
 			require.Len(t, aiDones, 1, "MarkDraftAIDone still runs")
 
@@ -745,7 +745,7 @@ func TestApprovalDraft_CancelledBuildStillCompensates(t *testing.T) {
 	h.onImport = func() { h.env.CancelWorkflow() }
 	res := h.run()
 
-	assert.Equal(t, storage.DraftFailed, res)
+	assert.Equal(t, storage.DraftStatusFailed, res)
 	require.Equal(t, 1, h.count(stepDeleteCopy), "DeleteCopy runs despite the cancellation; calls: %v", h.callNames())
 	h.requireFailedDraft(res, "")
 	assert.Equal(t, 1, h.count(stepImport))

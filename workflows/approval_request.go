@@ -73,7 +73,7 @@ func InputFromRequest(r storage.ApprovalRequest) ApprovalRequestInput {
 	in := ApprovalRequestInput{RequestID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID,
 		SubmitterID: r.SubmittedBy, Deadline: r.DeadlineAt, LaunchAt: r.LaunchAt}
 	for _, a := range r.Approvers {
-		if a.State == storage.ApproverAssigned {
+		if a.State == storage.ApproverStateAssigned {
 			in.ApproverIDs = append(in.ApproverIDs, a.UserID)
 		}
 	}
@@ -89,7 +89,7 @@ func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			AccountIDKey.ValueSet(r.AccountID), CampaignIDKey.ValueSet(r.CampaignID), StatusKey.ValueSet(storage.RequestPending)),
+			AccountIDKey.ValueSet(r.AccountID), CampaignIDKey.ValueSet(r.CampaignID), StatusKey.ValueSet(storage.RequestStatusPending)),
 	}, ApprovalRequestWorkflowName, InputFromRequest(r))
 	if err != nil && !isAlreadyStarted(err) {
 		return fmt.Errorf("workflows: start approval request: %w", err)
@@ -109,7 +109,7 @@ func RestartApprovalRequest(ctx context.Context, c client.Client, taskQueue stri
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			AccountIDKey.ValueSet(r.AccountID), CampaignIDKey.ValueSet(r.CampaignID), StatusKey.ValueSet(storage.RequestPending)),
+			AccountIDKey.ValueSet(r.AccountID), CampaignIDKey.ValueSet(r.CampaignID), StatusKey.ValueSet(storage.RequestStatusPending)),
 	}, ApprovalRequestWorkflowName, in)
 	if err != nil && !isAlreadyStarted(err) {
 		return fmt.Errorf("workflows: restart approval request: %w", err)
@@ -157,7 +157,7 @@ var acts *activities.Activities // method values name the activities; never call
 func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 	// Before any handler: an Update that arrives with the start runs as soon as its handler is set.
 	w.lean = workflow.GetVersion(ctx, versionLeanDecision, workflow.DefaultVersion, 1) == 1
-	w.status = storage.RequestPending
+	w.status = storage.RequestStatusPending
 	w.mu = workflow.NewMutex(ctx)
 	w.approvers = map[string]bool{}
 	for _, id := range w.in.ApproverIDs {
@@ -218,7 +218,7 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 }
 
 func (w *approvalRequestImpl) validatePending() error {
-	if w.status != storage.RequestPending {
+	if w.status != storage.RequestStatusPending {
 		return temporal.NewApplicationError("the request is already "+w.status, activities.ErrTypeAlreadyHandled)
 	}
 	return nil
@@ -406,7 +406,7 @@ func (w *approvalRequestImpl) changeApprovers(ctx workflow.Context, c ChangeAppr
 	}
 	w.approvers = map[string]bool{}
 	for _, a := range out.Approvers {
-		if a.State == storage.ApproverAssigned {
+		if a.State == storage.ApproverStateAssigned {
 			w.approvers[a.UserID] = true
 		}
 	}
@@ -446,9 +446,9 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 		})
 	}
 
-	for w.status == storage.RequestPending {
+	for w.status == storage.RequestStatusPending {
 		if err := workflow.Await(ctx, func() bool {
-			return w.status != storage.RequestPending || w.deadlineDue || w.disabled || len(w.revoked) > 0 ||
+			return w.status != storage.RequestStatusPending || w.deadlineDue || w.disabled || len(w.revoked) > 0 ||
 				(w.startDue && !w.skipRecorded)
 		}); err != nil {
 			return "", err
@@ -460,7 +460,7 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 		w.mu.Unlock()
 		if err != nil {
 			var appErr *temporal.ApplicationError
-			if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled && w.status != storage.RequestPending {
+			if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled && w.status != storage.RequestStatusPending {
 				continue // decided elsewhere; decideLocked adopted the database's status
 			}
 			return "", err
@@ -472,7 +472,7 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 	if w.mailPending {
 		w.deliver(ctx)
 	}
-	if w.status != storage.RequestApproved {
+	if w.status != storage.RequestStatusApproved {
 		return w.status, nil
 	}
 
@@ -518,7 +518,7 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 
 // handleEventLocked reacts to the one-way events and timers; the caller holds w.mu.
 func (w *approvalRequestImpl) handleEventLocked(ctx workflow.Context) error {
-	if w.status != storage.RequestPending {
+	if w.status != storage.RequestStatusPending {
 		return nil
 	}
 	switch {

@@ -115,7 +115,7 @@ func newHarness(t *testing.T) *harness {
 	env.RegisterWorkflowWithOptions(workflows.ApprovalRequest, workflow.RegisterOptions{Name: workflows.ApprovalRequestWorkflowName})
 	env.RegisterActivity(a)
 	require.NoError(t, env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
-		workflows.AccountIDKey.ValueSet("a1"), workflows.CampaignIDKey.ValueSet("c1"), workflows.StatusKey.ValueSet(storage.RequestPending))))
+		workflows.AccountIDKey.ValueSet("a1"), workflows.CampaignIDKey.ValueSet("c1"), workflows.StatusKey.ValueSet(storage.RequestStatusPending))))
 
 	decide := func(_ context.Context, in activities.DecideInput) (storage.ApprovalRequest, error) {
 		h.mu.Lock()
@@ -126,9 +126,9 @@ func newHarness(t *testing.T) *harness {
 				return storage.ApprovalRequest{}, err
 			}
 		}
-		status := map[string]string{storage.EventApproved: storage.RequestApproved, storage.EventAutoApproved: storage.RequestApproved,
-			storage.EventRejected: storage.RequestRejected, storage.EventCancelled: storage.RequestCancelled,
-			storage.EventTimedOut: storage.RequestTimedOut, storage.EventApproverExpired: storage.RequestExpired}[in.Decision.Type]
+		status := map[string]string{storage.EventApproved: storage.RequestStatusApproved, storage.EventAutoApproved: storage.RequestStatusApproved,
+			storage.EventRejected: storage.RequestStatusRejected, storage.EventCancelled: storage.RequestStatusCancelled,
+			storage.EventTimedOut: storage.RequestStatusTimedOut, storage.EventApproverExpired: storage.RequestStatusExpired}[in.Decision.Type]
 		if status == "" {
 			return storage.ApprovalRequest{}, temporal.NewNonRetryableApplicationError("unknown decision "+in.Decision.Type, "Bad", nil)
 		}
@@ -155,16 +155,16 @@ func newHarness(t *testing.T) *harness {
 			var approvers []storage.Approver
 			for _, id := range in.ApproverIDs {
 				keep[id] = true
-				approvers = append(approvers, storage.Approver{UserID: id, State: storage.ApproverAssigned})
+				approvers = append(approvers, storage.Approver{UserID: id, State: storage.ApproverStateAssigned})
 			}
 			for _, id := range h.assigned {
 				if !keep[id] {
-					approvers = append(approvers, storage.Approver{UserID: id, State: storage.ApproverRemoved})
+					approvers = append(approvers, storage.Approver{UserID: id, State: storage.ApproverStateRemoved})
 				}
 			}
 			h.assigned = append([]string(nil), in.ApproverIDs...)
 			return storage.ApprovalRequest{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1",
-				Status: storage.RequestPending, Approvers: approvers}, nil
+				Status: storage.RequestStatusPending, Approvers: approvers}, nil
 		})
 	env.OnActivity(a.ExpireApprover, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ExpireApproverInput) (storage.ExpireResult, error) {
@@ -172,7 +172,7 @@ func newHarness(t *testing.T) *harness {
 			defer h.mu.Unlock()
 			h.expires = append(h.expires, expireCall{UserID: in.UserID, At: env.Now()})
 			if h.expireResult == nil {
-				return storage.ExpireResult{ValidApprovers: 1, Policy: "expire", Status: storage.RequestPending}, nil
+				return storage.ExpireResult{ValidApprovers: 1, Policy: "expire", Status: storage.RequestStatusPending}, nil
 			}
 			return h.expireResult(in), nil
 		})
@@ -197,7 +197,7 @@ func newHarness(t *testing.T) *harness {
 			defer h.mu.Unlock()
 			status := h.dbStatus
 			if status == "" {
-				status = storage.RequestPending
+				status = storage.RequestStatusPending
 			}
 			return storage.ApprovalRequest{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1", Status: status}, nil
 		})
@@ -356,7 +356,7 @@ func TestApprove_LaunchesAtStartAt(t *testing.T) {
 	assert.Equal(t, "ok", d.Note)
 	h.requireLaunchedAt(24 * time.Hour)
 	assert.Empty(t, h.recordCalls(), "no launch_skipped for an approved request")
-	assert.Contains(t, h.statusAttrs, storage.RequestApproved)
+	assert.Contains(t, h.statusAttrs, storage.RequestStatusApproved)
 }
 
 // R-APPR-9: a decision's emails go out from the decision's own local activity; the separate delivery
@@ -374,7 +374,7 @@ func TestDecisionDelivery(t *testing.T) {
 			h := newHarness(t)
 			h.mailPending = tc.mailPending
 			h.at(time.Minute, func() { h.decision(workflows.UpdateReject, "reject-1", "u-app1", "no") })
-			h.mustRun(storage.RequestRejected)
+			h.mustRun(storage.RequestStatusRejected)
 			h.requireOneDecision(storage.EventRejected, ptr("u-app1"), time.Minute)
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -389,7 +389,7 @@ func TestReject(t *testing.T) {
 		h := newHarness(t)
 		var o *outcome
 		h.at(time.Minute, func() { o = h.decision(workflows.UpdateReject, "reject-1", "u-app2", "not on brand") })
-		h.mustRun(storage.RequestRejected)
+		h.mustRun(storage.RequestStatusRejected)
 		assert.True(t, o.succeeded(), "reject: %+v", o)
 		d := h.requireOneDecision(storage.EventRejected, ptr("u-app2"), time.Minute)
 		assert.Equal(t, "not on brand", d.Note)
@@ -399,7 +399,7 @@ func TestReject(t *testing.T) {
 		h := newHarness(t)
 		var o *outcome
 		h.at(time.Minute, func() { o = h.decision(workflows.UpdateReject, "reject-1", "u-app2", "") })
-		h.mustRun(storage.RequestTimedOut)
+		h.mustRun(storage.RequestStatusTimedOut)
 		assert.False(t, o.Accepted, "an empty-note rejection must not be accepted: %+v", o)
 		require.Error(t, o.RejectErr)
 		assert.Equal(t, activities.ErrTypeNotAllowed, errType(o.RejectErr))
@@ -414,7 +414,7 @@ func TestCancel(t *testing.T) {
 	h := newHarness(t)
 	var o *outcome
 	h.at(time.Hour, func() { o = h.decision(workflows.UpdateCancel, "cancel-1", "u-sub", "changed my mind") })
-	h.mustRun(storage.RequestCancelled)
+	h.mustRun(storage.RequestStatusCancelled)
 	assert.True(t, o.succeeded(), "cancel: %+v", o)
 	h.requireOneDecision(storage.EventCancelled, ptr("u-sub"), time.Hour)
 	assert.Empty(t, h.launchCalls())
@@ -433,7 +433,7 @@ func TestDecision_ByNonApproverIsRejected(t *testing.T) {
 				bySub = h.decision(tc.update, "u1", "u-sub", tc.note)
 				byStranger = h.decision(tc.update, "u2", "u-other", tc.note)
 			})
-			h.mustRun(storage.RequestTimedOut)
+			h.mustRun(storage.RequestStatusTimedOut)
 			for _, o := range []*outcome{bySub, byStranger} {
 				assert.False(t, o.Accepted, "%+v", o)
 				assert.Equal(t, activities.ErrTypeNotAllowed, errType(o.RejectErr), "%+v", o)
@@ -489,7 +489,7 @@ func TestChangeApprovers(t *testing.T) {
 // R-APPR-6: a request nobody decides times out at its deadline (the campaign's end_at).
 func TestTimeoutAtDeadline(t *testing.T) {
 	h := newHarness(t)
-	h.mustRun(storage.RequestTimedOut)
+	h.mustRun(storage.RequestStatusTimedOut)
 	d := h.requireOneDecision(storage.EventTimedOut, nil, 48*time.Hour)
 	assert.NotEmpty(t, d.Note)
 	assert.Empty(t, h.launchCalls())
@@ -500,7 +500,7 @@ func TestImmediateWindow(t *testing.T) {
 	t.Run("times out after two hours", func(t *testing.T) {
 		h := newHarness(t)
 		h.in.Deadline, h.in.LaunchAt = t0.Add(2*time.Hour), nil
-		h.mustRun(storage.RequestTimedOut)
+		h.mustRun(storage.RequestStatusTimedOut)
 		h.requireOneDecision(storage.EventTimedOut, nil, 2*time.Hour)
 		assert.Empty(t, h.recordCalls(), "no start time, so no launch_skipped")
 		assert.Empty(t, h.launchCalls())
@@ -524,7 +524,7 @@ func TestPendingAtStartAt(t *testing.T) {
 		// Still pending: an invalid approver is told NotAllowed, not AlreadyHandled.
 		late = h.decision(workflows.UpdateApprove, "ap-stranger", "u-other", "")
 	})
-	h.mustRun(storage.RequestTimedOut)
+	h.mustRun(storage.RequestStatusTimedOut)
 
 	rs := h.recordCalls()
 	require.Len(t, rs, 1, "RecordEvent calls: %+v", rs)
@@ -555,9 +555,9 @@ func TestRevocation_PolicyExpire(t *testing.T) {
 	h.expireResult = func(in activities.ExpireApproverInput) storage.ExpireResult {
 		assert.Equal(t, activities.ExpireApproverInput{AccountID: "a1", RequestID: "r1", UserID: in.UserID}, in)
 		if in.UserID == "u-app1" {
-			return storage.ExpireResult{ValidApprovers: 1, Policy: "expire", Status: storage.RequestPending}
+			return storage.ExpireResult{ValidApprovers: 1, Policy: "expire", Status: storage.RequestStatusPending}
 		}
-		return storage.ExpireResult{ValidApprovers: 0, Policy: "expire", Status: storage.RequestPending}
+		return storage.ExpireResult{ValidApprovers: 0, Policy: "expire", Status: storage.RequestStatusPending}
 	}
 	var revoked *outcome
 	h.at(time.Hour, func() {
@@ -570,7 +570,7 @@ func TestRevocation_PolicyExpire(t *testing.T) {
 	h.at(3*time.Hour, func() {
 		h.env.SignalWorkflow(workflows.SignalApproverRevoked, workflows.ApproverRevokedSignal{UserID: "u-app2"})
 	})
-	h.mustRun(storage.RequestExpired)
+	h.mustRun(storage.RequestStatusExpired)
 
 	assert.False(t, revoked.Accepted, "a revoked approver approved: %+v", revoked)
 	assert.Equal(t, activities.ErrTypeNotAllowed, errType(revoked.RejectErr))
@@ -590,7 +590,7 @@ func TestRevocation_PolicyExpire(t *testing.T) {
 func TestRevocation_PolicyHold(t *testing.T) {
 	h := newHarness(t)
 	h.expireResult = func(in activities.ExpireApproverInput) storage.ExpireResult {
-		return storage.ExpireResult{ValidApprovers: 0, Policy: "hold", Status: storage.RequestPending}
+		return storage.ExpireResult{ValidApprovers: 0, Policy: "hold", Status: storage.RequestStatusPending}
 	}
 	var approve *outcome
 	h.at(time.Hour, func() {
@@ -598,7 +598,7 @@ func TestRevocation_PolicyHold(t *testing.T) {
 		h.env.SignalWorkflow(workflows.SignalApproverRevoked, workflows.ApproverRevokedSignal{UserID: "u-app2"})
 	})
 	h.at(2*time.Hour, func() { approve = h.decision(workflows.UpdateApprove, "ap", "u-app2", "") })
-	h.mustRun(storage.RequestTimedOut)
+	h.mustRun(storage.RequestStatusTimedOut)
 	h.mu.Lock()
 	assert.Len(t, h.expires, 2)
 	h.mu.Unlock()
@@ -610,7 +610,7 @@ func TestRevocation_PolicyHold(t *testing.T) {
 func TestRevocation_PolicyHoldThenChangeApprovers(t *testing.T) {
 	h := newHarness(t)
 	h.expireResult = func(activities.ExpireApproverInput) storage.ExpireResult {
-		return storage.ExpireResult{ValidApprovers: 0, Policy: "hold", Status: storage.RequestPending}
+		return storage.ExpireResult{ValidApprovers: 0, Policy: "hold", Status: storage.RequestStatusPending}
 	}
 	var change, approve *outcome
 	h.at(time.Hour, func() {
@@ -701,8 +701,8 @@ func TestConcurrentDecisions(t *testing.T) {
 		{"approve then cancel", approve1, action{workflows.UpdateCancel, "u-sub", ""}, false, storage.EventApproved, "launched"},
 		{"approve then reject", approve1, action{workflows.UpdateReject, "u-app2", "no"}, false, storage.EventApproved, "launched"},
 		{"approve then approve", approve1, action{workflows.UpdateApprove, "u-app2", ""}, false, storage.EventApproved, "launched"},
-		{"cancel then approve, immediate", action{workflows.UpdateCancel, "u-sub", ""}, approve1, true, storage.EventCancelled, storage.RequestCancelled},
-		{"reject then approve, immediate", action{workflows.UpdateReject, "u-app2", "no"}, approve1, true, storage.EventRejected, storage.RequestRejected},
+		{"cancel then approve, immediate", action{workflows.UpdateCancel, "u-sub", ""}, approve1, true, storage.EventCancelled, storage.RequestStatusCancelled},
+		{"reject then approve, immediate", action{workflows.UpdateReject, "u-app2", "no"}, approve1, true, storage.EventRejected, storage.RequestStatusRejected},
 		{"approve then cancel, immediate", approve1, action{workflows.UpdateCancel, "u-sub", ""}, true, storage.EventApproved, "launched"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -753,7 +753,7 @@ func TestDecisionAtDeadline(t *testing.T) {
 	h.at(2*time.Hour, func() { o = h.decision(workflows.UpdateApprove, "ap", "u-app1", "") })
 	res, err := h.run()
 	require.NoError(t, err)
-	assert.Equal(t, storage.RequestTimedOut, res)
+	assert.Equal(t, storage.RequestStatusTimedOut, res)
 	h.requireOneDecision(storage.EventTimedOut, nil, 2*time.Hour)
 	require.NotNil(t, o)
 	assert.False(t, o.succeeded(), "%+v", o)
@@ -808,11 +808,11 @@ func TestDecideAlreadyHandledByDatabase_EventLoopDoesNotSpin(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			const limit = 25
 			h := newHarness(t)
-			h.dbStatus = storage.RequestCancelled // the database holds another decision
+			h.dbStatus = storage.RequestStatusCancelled // the database holds another decision
 			h.in.Deadline, h.in.LaunchAt = t0.Add(2*time.Hour), nil
 			if tc.expire {
 				h.expireResult = func(activities.ExpireApproverInput) storage.ExpireResult {
-					return storage.ExpireResult{ValidApprovers: 0, Policy: "expire", Status: storage.RequestApproved}
+					return storage.ExpireResult{ValidApprovers: 0, Policy: "expire", Status: storage.RequestStatusApproved}
 				}
 			}
 			h.decideErr = func(n int, _ activities.DecideInput) error {

@@ -66,18 +66,18 @@ func newOutageEnv(t *testing.T, in workflows.ApprovalRequestInput, db *outageDB)
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
 	db.env = env
-	db.status = storage.RequestPending
+	db.status = storage.RequestStatusPending
 	db.valid = len(in.ApproverIDs)
 	env.RegisterWorkflowWithOptions(workflows.ApprovalRequest, workflow.RegisterOptions{Name: workflows.ApprovalRequestWorkflowName})
 	env.RegisterActivity(a)
 	require.NoError(t, env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
 		workflows.AccountIDKey.ValueSet(in.AccountID), workflows.CampaignIDKey.ValueSet(in.CampaignID),
-		workflows.StatusKey.ValueSet(storage.RequestPending))))
+		workflows.StatusKey.ValueSet(storage.RequestStatusPending))))
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
 
-	statusOf := map[string]string{storage.EventApproved: storage.RequestApproved, storage.EventAutoApproved: storage.RequestApproved,
-		storage.EventRejected: storage.RequestRejected, storage.EventCancelled: storage.RequestCancelled,
-		storage.EventTimedOut: storage.RequestTimedOut, storage.EventApproverExpired: storage.RequestExpired}
+	statusOf := map[string]string{storage.EventApproved: storage.RequestStatusApproved, storage.EventAutoApproved: storage.RequestStatusApproved,
+		storage.EventRejected: storage.RequestStatusRejected, storage.EventCancelled: storage.RequestStatusCancelled,
+		storage.EventTimedOut: storage.RequestStatusTimedOut, storage.EventApproverExpired: storage.RequestStatusExpired}
 	env.OnActivity(a.DecideAndDeliver, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, d activities.DecideInput) (activities.DecideResult, error) {
 			db.mu.Lock()
@@ -89,7 +89,7 @@ func newOutageEnv(t *testing.T, in workflows.ApprovalRequestInput, db *outageDB)
 				return activities.DecideResult{}, temporal.NewNonRetryableApplicationError("already handled",
 					activities.ErrTypeAlreadyHandled, storage.ErrAlreadyHandled)
 			}
-			if db.status == storage.RequestPending {
+			if db.status == storage.RequestStatusPending {
 				db.status = statusOf[d.Decision.Type]
 				db.decisions = append(db.decisions, d.Decision.Type)
 				db.decidedAt = env.Now().Sub(t0)
@@ -181,7 +181,7 @@ func TestRequestSurvivesLongDatabaseOutage(t *testing.T) {
 		{name: "an approve whose outage outlasts the deadline", from: deadline - 2*time.Minute, approveAt: deadline - 90*time.Second,
 			wantResult: "timed_out", wantDecisions: []string{storage.EventTimedOut}, wantApprove: "error", wantAfterOutage: true},
 		{name: "adopting the status the database holds", from: deadline - time.Minute, alreadyDecided: storage.EventRejected,
-			wantResult: storage.RequestRejected},
+			wantResult: storage.RequestStatusRejected},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := workflows.ApprovalRequestInput{RequestID: "r1", AccountID: "a1", CampaignID: "c1", SubmitterID: "u-sub",
@@ -245,7 +245,7 @@ func TestRequestSurvivesLongDatabaseOutage(t *testing.T) {
 			case "ok":
 				require.True(t, approve.Accepted && approve.Completed, "approve: %+v", approve)
 				require.NoError(t, approve.Err, "the approve failed although the database came back before the deadline")
-				assert.Equal(t, storage.RequestApproved, approve.Result.(storage.ApprovalRequest).Status)
+				assert.Equal(t, storage.RequestStatusApproved, approve.Result.(storage.ApprovalRequest).Status)
 			case "error":
 				require.True(t, approve.Accepted && approve.Completed, "approve: %+v", approve)
 				require.Error(t, approve.Err, "the approve should give up at the deadline")

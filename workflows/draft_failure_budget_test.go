@@ -47,7 +47,7 @@ func budgetBuild(t *testing.T, resolveErr, persErr error) (*budgetRun, string) {
 	env.RegisterActivity(budgetActs)
 	require.NoError(t, env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
 		workflows.AccountIDKey.ValueSet("a1"), workflows.CampaignIDKey.ValueSet("c1"),
-		workflows.StatusKey.ValueSet(storage.DraftProcessing))))
+		workflows.StatusKey.ValueSet(storage.DraftStatusProcessing))))
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
 	r := &budgetRun{calls: map[string]int{}}
 	count := func(name string) {
@@ -129,7 +129,7 @@ func TestFinding6NonRetryableBuildErrorFailsAtOnce(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r, res := budgetBuild(t, tc.err, nil)
-			assert.Equal(t, storage.DraftFailed, res)
+			assert.Equal(t, storage.DraftStatusFailed, res)
 			assert.Equal(t, 1, r.calls["ResolveContacts"], "a non-retryable error is not retried")
 			assert.Zero(t, r.calls["CopyCampaign"])
 			require.Len(t, r.failed, 1)
@@ -141,7 +141,7 @@ func TestFinding6NonRetryableBuildErrorFailsAtOnce(t *testing.T) {
 	}
 	// A transient error is still retried (and, here, succeeds on no attempt: it fails after ten minutes).
 	r, res := budgetBuild(t, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused"), nil)
-	assert.Equal(t, storage.DraftFailed, res)
+	assert.Equal(t, storage.DraftStatusFailed, res)
 	assert.Greater(t, r.calls["ResolveContacts"], 1, "a transient error is retried")
 }
 

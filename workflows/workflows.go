@@ -10,9 +10,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// DefaultTaskQueue is the task queue the worker polls unless SIGNOFF_TASK_QUEUE says otherwise.
-const DefaultTaskQueue = "signoff"
-
 // deliverEmails hands the new outbox emails of a request or draft to the mailer, as a local activity:
 // without SendGrid it returns at once, so it costs no round trip through the server. Delivery that
 // keeps failing is given up after 20 attempts; the emails stay in the outbox.

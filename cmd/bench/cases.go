@@ -55,7 +55,7 @@ func (b *bench) drafts(ctx context.Context, n int) error {
 					Scan(&status, &readyAt, &doneAt); err != nil {
 					return err
 				}
-				if status == storage.DraftFailed {
+				if status == storage.DraftStatusFailed {
 					return fmt.Errorf("draft %s failed", d.ID)
 				}
 				if time.Now().After(deadline) {
@@ -92,7 +92,7 @@ func (b *bench) newRequestCampaign(ctx context.Context, i int) (storage.Campaign
 	start := time.Now().Add(time.Hour).UTC()
 	end := start.Add(24 * time.Hour)
 	return b.store.CreateCampaign(ctx, b.acct.ID, b.users[storage.RoleCollaborator].ID, storage.NewCampaign{
-		Name: "Bench " + strconv.Itoa(i), Kind: storage.KindCampaign, Mode: storage.ModeActive, StartAt: &start, EndAt: &end})
+		Name: "Bench " + strconv.Itoa(i), Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive, StartAt: &start, EndAt: &end})
 }
 
 // decisions measures POST …/approve against a bare Update round trip on a no-op workflow, at 1 and

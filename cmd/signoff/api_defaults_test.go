@@ -86,7 +86,7 @@ func TestAPICommandDefaults(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(body, &created), "%s", body)
 	status, body = apiCall(t, second, http.MethodPost, "/v1/campaigns", bootstrapToken, map[string]any{
-		"name": "Journey starting now", "kind": storage.KindJourney, "mode": storage.ModeActive,
+		"name": "Journey starting now", "kind": storage.CampaignKindJourney, "mode": storage.CampaignModeActive,
 		"end_at": time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339),
 	})
 	require.Equal(t, http.StatusCreated, status, "%s", body)

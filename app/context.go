@@ -1,0 +1,23 @@
+package app
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+)
+
+type loggerKey struct{}
+
+// WithLogger returns ctx carrying l, the logger of one request (with its request id), so what a use
+// case logs names the request that caused it.
+func WithLogger(ctx context.Context, l *zap.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// loggerFrom is the logger ctx carries, or a no-op one.
+func loggerFrom(ctx context.Context) *zap.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*zap.Logger); ok {
+		return l
+	}
+	return zap.NewNop()
+}
