@@ -1,17 +1,12 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/app"
 )
-
-// maxContactsPerRequest bounds POST /v1/contacts.
-const maxContactsPerRequest = 1000
 
 type contactInput struct {
 	FirstName   string `json:"first_name"`
@@ -25,67 +20,35 @@ type contactInput struct {
 	CompanySize *int   `json:"company_size"`
 }
 
+func (in contactInput) toApp() app.ContactInput {
+	return app.ContactInput{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Title: in.Title,
+		CompanyName: in.CompanyName, Domain: in.Domain, Industry: in.Industry, Country: in.Country, CompanySize: in.CompanySize}
+}
+
 type createContactsRequest struct {
 	Items []contactInput `json:"items"`
 }
 
-func (in contactInput) validate(i int) error {
-	f := func(name string) string { return fmt.Sprintf("items[%d].%s", i, name) }
-	for _, t := range []struct {
-		name     string
-		v        string
-		required bool
-	}{{"first_name", in.FirstName, true}, {"last_name", in.LastName, true}, {"title", in.Title, false},
-		{"company_name", in.CompanyName, false}, {"industry", in.Industry, false}, {"country", in.Country, false}} {
-		if err := checkText(f(t.name), t.v, t.required, 200); err != nil {
-			return err
-		}
-	}
-	if err := checkEmail(f("email"), in.Email, false); err != nil {
-		return err
-	}
-	if in.Domain != "" && (strings.ContainsAny(in.Domain, " /@:") || !strings.Contains(in.Domain, ".") || len(in.Domain) > 253) {
-		return &fieldError{f("domain"), "must be a bare domain such as example.com"}
-	}
-	if in.CompanySize != nil && (*in.CompanySize < 0 || *in.CompanySize > 10_000_000) {
-		return &fieldError{f("company_size"), "must be between 0 and 10000000"}
-	}
-	return nil
+// createContactsResponse says how many people were inserted.
+type createContactsResponse struct {
+	Inserted int `json:"inserted"`
 }
 
-// createContacts adds up to 1000 people to the directory in one statement; people whose email is
-// already there are skipped, and the answer says how many were inserted.
+// createContacts adds up to 1000 people to the directory; people whose email is already there are
+// skipped, and the answer says how many were inserted.
 func (s *Server) createContacts(c *gin.Context) {
-	if !requireRole(c, storage.RoleAdmin, storage.RoleCSM) {
-		return
-	}
 	var req createContactsRequest
 	if !bindJSON(c, &req) {
 		return
 	}
-	if len(req.Items) == 0 {
-		invalid(c, "items", "send at least one contact")
-		return
+	in := make([]app.ContactInput, len(req.Items))
+	for i, it := range req.Items {
+		in[i] = it.toApp()
 	}
-	if len(req.Items) > maxContactsPerRequest {
-		invalid(c, "items", fmt.Sprintf("at most %d contacts per request (got %d); split the upload", maxContactsPerRequest, len(req.Items)))
-		return
-	}
-	cs := make([]storage.Contact, len(req.Items))
-	for i, in := range req.Items {
-		in.Email = strings.TrimSpace(in.Email)
-		in.Domain = strings.ToLower(strings.TrimSpace(in.Domain))
-		if err := in.validate(i); respondInvalid(c, err) {
-			return
-		}
-		cs[i] = storage.Contact{FirstName: strings.TrimSpace(in.FirstName), LastName: strings.TrimSpace(in.LastName),
-			Email: in.Email, Title: in.Title, CompanyName: in.CompanyName, Domain: in.Domain,
-			Industry: in.Industry, Country: in.Country, CompanySize: in.CompanySize}
-	}
-	n, err := s.Store.InsertContacts(c.Request.Context(), currentUser(c).AccountID, cs)
+	n, err := s.App.CreateContacts(c.Request.Context(), currentUser(c), in)
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"inserted": n})
+	c.JSON(http.StatusOK, createContactsResponse{Inserted: n})
 }

@@ -2,7 +2,9 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -104,4 +106,17 @@ func (s *Server) fail(c *gin.Context, err error) {
 		return
 	}
 	respondError(c, err)
+}
+
+// requireRole answers 403 unless the caller has one of roles, for handlers that still check roles
+// themselves rather than through a use case of app.
+func requireRole(c *gin.Context, roles ...string) bool {
+	u := currentUser(c)
+	for _, r := range roles {
+		if u.Role == r {
+			return true
+		}
+	}
+	abort(c, errs.Forbidden, fmt.Sprintf("this needs the role %s; you are %s", strings.Join(roles, " or "), u.Role))
+	return false
 }

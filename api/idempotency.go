@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,8 +15,8 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
-	"github.com/signoff/signoff/storage"
 )
 
 // IdempotencyKeyHeader makes a POST that creates something safe to retry: a retry with the same
@@ -61,42 +60,35 @@ func (s *Server) idempotent(c *gin.Context) {
 		return
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))
-	h := sha256.New()
-	h.Write([]byte(c.Request.Method + " " + c.Request.URL.Path + "\n"))
-	h.Write(body)
 	u := currentUser(c)
-	ctx := c.Request.Context()
-	claim, err := s.Store.BeginIdempotent(ctx, u.ID, key, h.Sum(nil))
+	claim, err := s.App.BeginIdempotent(c.Request.Context(), u, app.IdempotentRequest{Key: key, Target: c.Request.Method + " " + c.Request.URL.Path, Body: body})
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
-	switch claim.State {
-	case storage.IdempotencyReplay:
+	if claim.Replay {
 		c.Header("Idempotent-Replayed", "true")
 		c.Data(claim.Status, "application/json; charset=utf-8", claim.Response)
 		c.Abort()
-		return
-	case storage.IdempotencyInProgress:
-		c.Header("Retry-After", "1")
-		abort(c, errs.IdempotencyInProgress, "a request with this Idempotency-Key is still running; retry in a moment")
-		return
-	case storage.IdempotencyMismatch:
-		invalid(c, IdempotencyKeyHeader, "was already used for a different request; use a new key")
 		return
 	}
 	c.Set(ctxIdempotencyKey, idempotencyClaim{key: key, claimID: claim.ClaimID})
 	cw := &captureWriter{ResponseWriter: c.Writer}
 	c.Writer = cw
 	c.Next()
-	// Store or release the key even if the client went away. A failure on the server (5xx) and a
-	// request cut short because its client left (499) are not answers: the key is released, so a
-	// retry runs again (and finds what the first attempt did: derived ids, keyed Update ids).
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	s.keepAnswer(c, cw, u, key)
+}
+
+// keepAnswer stores the answer cw captured under u's key, even if the client went away. A failure on
+// the server (5xx) and a request cut short because its client left (499) are not answers: the key is
+// released, so a retry runs again (and finds what the first attempt did: derived ids, keyed Update ids).
+func (s *Server) keepAnswer(c *gin.Context, cw *captureWriter, u app.User, key string) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 5*time.Second)
 	defer cancel()
 	code := cw.Status()
 	store := code < 500 && code != statusClientClosed
 	answer := cw.buf.Bytes()
+	var err error
 	if store {
 		if answer, err = withoutSecrets(answer, c.GetStringSlice(ctxSecretFields)); err != nil {
 			logger(c).Error("idempotency key: the answer carries secrets that cannot be withheld; not stored", zap.Error(err))
@@ -104,9 +96,9 @@ func (s *Server) idempotent(c *gin.Context) {
 		}
 	}
 	if store {
-		err = s.Store.CompleteIdempotent(sctx, u.ID, key, code, answer)
+		err = s.App.CompleteIdempotent(sctx, u, key, code, answer)
 	} else {
-		err = s.Store.AbandonIdempotent(sctx, u.ID, key)
+		err = s.App.AbandonIdempotent(sctx, u, key)
 	}
 	if err != nil {
 		logger(c).Error("idempotency key", zap.Error(err))
@@ -220,14 +212,18 @@ func keyedUpdateID(c *gin.Context, update string) string {
 // IdempotencyPruneInterval is how often PruneIdempotencyKeys runs in `signoff api`.
 const IdempotencyPruneInterval = time.Hour
 
-// PruneIdempotencyKeys deletes the Idempotency-Keys older than storage.IdempotencyTTL at once and then
-// every interval until ctx ends. Lookups already ignore such keys; pruning keeps the table small. Run
-// it beside the handler in every API process: runs in several processes do no harm.
+// PruneIdempotencyKeys deletes the expired Idempotency-Keys at once and then every interval until ctx
+// ends. Lookups already ignore such keys; pruning keeps the table small. Run it beside the handler in
+// every API process, after Handler: runs in several processes do no harm.
 func (s *Server) PruneIdempotencyKeys(ctx context.Context, every time.Duration) {
+	if s.App == nil {
+		s.Log.Error("PruneIdempotencyKeys needs Handler first; expired idempotency keys are not pruned")
+		return
+	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		n, err := s.Store.PruneIdempotencyKeys(ctx, storage.IdempotencyTTL)
+		n, err := s.App.PruneIdempotencyKeys(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.Log.Warn("pruning expired idempotency keys", zap.Error(err))

@@ -13,7 +13,6 @@ import (
 
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
-	"github.com/signoff/signoff/storage"
 )
 
 const (
@@ -46,8 +45,9 @@ func (s *Server) requestContext(c *gin.Context) {
 		zap.String("method", c.Request.Method), zap.String("route", route),
 		zap.Int("status", c.Writer.Status()), zap.Duration("latency", time.Since(start)),
 	}
-	if u, ok := c.Get(ctxUser); ok {
-		fields = append(fields, zap.String("user_id", u.(storage.User).ID), zap.String("account_id", u.(storage.User).AccountID))
+	if v, ok := c.Get(ctxUser); ok {
+		u := v.(app.User)
+		fields = append(fields, zap.String("user_id", u.ID), zap.String("account_id", u.AccountID))
 	}
 	if c.Writer.Status() >= 500 {
 		l.Error("request", fields...)
@@ -97,13 +97,9 @@ func (s *Server) authenticate(c *gin.Context) {
 		abort(c, errs.Unauthorized, "send Authorization: Bearer <token>")
 		return
 	}
-	u, err := s.Store.UserByTokenHash(c.Request.Context(), storage.HashToken(tok))
+	u, err := s.App.Authenticate(c.Request.Context(), tok)
 	if err != nil {
-		if !isNotFound(err) {
-			s.fail(c, err)
-			return
-		}
-		abort(c, errs.Unauthorized, "the token is not valid")
+		respondError(c, err)
 		return
 	}
 	c.Set(ctxUser, u)
@@ -126,18 +122,6 @@ func (s *Server) operatorOnly(c *gin.Context) {
 }
 
 // currentUser is the authenticated caller.
-func currentUser(c *gin.Context) storage.User {
-	return c.MustGet(ctxUser).(storage.User)
-}
-
-// requireRole answers 403 unless the caller has one of roles.
-func requireRole(c *gin.Context, roles ...string) bool {
-	u := currentUser(c)
-	for _, r := range roles {
-		if u.Role == r {
-			return true
-		}
-	}
-	abort(c, errs.Forbidden, fmt.Sprintf("this needs the role %s; you are %s", strings.Join(roles, " or "), u.Role))
-	return false
+func currentUser(c *gin.Context) app.User {
+	return c.MustGet(ctxUser).(app.User)
 }

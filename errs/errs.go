@@ -87,7 +87,7 @@ var table = map[Code]spec{
 	LastAdmin:             {409, 0},
 	EmailTaken:            {409, 0},
 	AccountExists:         {409, 0},
-	IdempotencyInProgress: {409, 0},
+	IdempotencyInProgress: {409, 1},
 }
 
 // Codes lists every code of the table, for tests and documentation.

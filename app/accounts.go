@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/signoff/signoff/errs"
+	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/workflows"
+)
+
+// Account is a tenant: every other row belongs to exactly one account (R-AUTH-2).
+type Account = storage.Account
+
+// Settings are an account's switches: approvals on or off, self-approval, what a request with no
+// approver left does, and which journey version a passive launch keeps.
+type Settings = storage.AccountSettings
+
+// CreateAccountInput names a new account and the email of its first admin.
+type CreateAccountInput struct {
+	Name       string
+	AdminEmail string
+}
+
+// NewAccount is a created account with its first admin and that admin's token, which is shown this
+// once and never stored in the clear.
+type NewAccount struct {
+	Account Account
+	Admin   User
+	Token   string
+}
+
+// CreateAccount provisions a tenant with its first admin (R-AUTH-4); only the platform operator may
+// ask, which the API checks with the operator token.
+func (a *App) CreateAccount(ctx context.Context, in CreateAccountInput) (NewAccount, error) {
+	name, email := strings.TrimSpace(in.Name), strings.TrimSpace(in.AdminEmail)
+	if err := checkText("name", name, true, 100); err != nil {
+		return NewAccount{}, err
+	}
+	if err := checkEmail("admin_email", email, true); err != nil {
+		return NewAccount{}, err
+	}
+	token, hash := storage.NewToken()
+	acct, admin, err := a.Store.CreateAccountWithAdmin(ctx, name, email, "Admin", hash)
+	if errors.Is(err, storage.ErrConflict) {
+		return NewAccount{}, errs.Wrap(errs.AccountExists, "an account with this name already exists", err)
+	}
+	if err != nil {
+		return NewAccount{}, storeErr(err)
+	}
+	return NewAccount{Account: acct, Admin: admin, Token: token}, nil
+}
+
+// Settings answers the settings of u's account; every user may read them.
+func (a *App) Settings(ctx context.Context, u User) (Settings, error) {
+	st, err := a.Store.Settings(ctx, u.AccountID)
+	return st, storeErr(err)
+}
+
+// SettingsPatch holds the settings to change; nil leaves one as it is.
+type SettingsPatch struct {
+	ApprovalEnabled      *bool
+	AllowSelfApproval    *bool
+	OnNoApprovers        *string
+	JourneyVersionPolicy *string
+}
+
+// UpdateSettings changes the settings of u's account (admins only) and answers all of them. Turning
+// approvals off approves every pending request as the system's action (R-APPR-1).
+func (a *App) UpdateSettings(ctx context.Context, u User, p SettingsPatch) (Settings, error) {
+	if err := requireRole(u, storage.RoleAdmin); err != nil {
+		return Settings{}, err
+	}
+	if p.OnNoApprovers != nil {
+		if err := oneOf("on_no_approvers", *p.OnNoApprovers, "expire", "hold"); err != nil {
+			return Settings{}, err
+		}
+	}
+	if p.JourneyVersionPolicy != nil {
+		if err := oneOf("journey_version_policy", *p.JourneyVersionPolicy, "keep_live", "passive"); err != nil {
+			return Settings{}, err
+		}
+	}
+	st, err := a.Store.Settings(ctx, u.AccountID)
+	if err != nil {
+		return Settings{}, storeErr(err)
+	}
+	wasEnabled := st.ApprovalEnabled
+	setIf(&st.AllowSelfApproval, p.AllowSelfApproval)
+	setIf(&st.OnNoApprovers, p.OnNoApprovers)
+	setIf(&st.JourneyVersionPolicy, p.JourneyVersionPolicy)
+	setIf(&st.ApprovalEnabled, p.ApprovalEnabled)
+	out, err := a.Store.UpdateSettings(ctx, u.AccountID, st)
+	if err != nil {
+		return Settings{}, storeErr(err)
+	}
+	if wasEnabled && !out.ApprovalEnabled {
+		// Should this process die before signalling, the worker's sweeper signals from the database.
+		ids, err := a.Store.PendingRequests(ctx, u.AccountID)
+		if err != nil {
+			return Settings{}, storeErr(err)
+		}
+		a.signalRequests(ctx, ids, workflows.SignalApprovalsDisabled, nil)
+	}
+	return out, nil
+}
+
+// setIf sets *dst to *v when v is not nil.
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
