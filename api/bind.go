@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/mail"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -308,21 +307,6 @@ func checkText(field, v string, required bool, max int) error {
 	}
 	if n := utf8.RuneCountInString(v); n > max {
 		return &fieldError{field, fmt.Sprintf("must be at most %d characters (got %d)", max, n)}
-	}
-	return nil
-}
-
-// checkEmail validates an email address.
-func checkEmail(field, v string, required bool) error {
-	if v == "" && !required {
-		return nil
-	}
-	if err := checkText(field, v, true, 254); err != nil {
-		return err
-	}
-	a, err := mail.ParseAddress(v)
-	if err != nil || a.Address != v || !strings.Contains(v[strings.LastIndex(v, "@")+1:], ".") {
-		return &fieldError{field, "must be an email address such as ana@example.com"}
 	}
 	return nil
 }
