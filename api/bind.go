@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/mail"
-	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -323,18 +322,6 @@ func checkEmail(field, v string, required bool) error {
 	a, err := mail.ParseAddress(v)
 	if err != nil || a.Address != v || !strings.Contains(v[strings.LastIndex(v, "@")+1:], ".") {
 		return &fieldError{field, "must be an email address such as ana@example.com"}
-	}
-	return nil
-}
-
-// checkURL validates an absolute http or https URL.
-func checkURL(field, v string) error {
-	if err := checkText(field, v, true, 2048); err != nil {
-		return err
-	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &fieldError{field, "must be an absolute http or https URL"}
 	}
 	return nil
 }
