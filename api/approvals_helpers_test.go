@@ -24,6 +24,7 @@ func newApprovalEnv(t *testing.T, window time.Duration) *env {
 	t.Helper()
 	e := newEnv(t)
 	e.server.ImmediateApprovalWindow = window
+	e.server.App.ImmediateApprovalWindow = window // Handler built App before the window was set
 	w := workers.New(testenv.Temporal(t), e.server.TaskQueue, &activities.Activities{Store: e.store, Log: testenv.Logger(t)})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)

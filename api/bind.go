@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -307,18 +306,6 @@ func checkText(field, v string, required bool, max int) error {
 	}
 	if n := utf8.RuneCountInString(v); n > max {
 		return &fieldError{field, fmt.Sprintf("must be at most %d characters (got %d)", max, n)}
-	}
-	return nil
-}
-
-// checkURL validates an absolute http or https URL.
-func checkURL(field, v string) error {
-	if err := checkText(field, v, true, 2048); err != nil {
-		return err
-	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &fieldError{field, "must be an absolute http or https URL"}
 	}
 	return nil
 }

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,144 +11,172 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
-	"github.com/signoff/signoff/storage"
-	"github.com/signoff/signoff/workflows"
 )
 
-// Limits on campaign content.
-const (
-	maxSegments      = 50
-	maxPrompts       = 50
-	maxSequences     = 20
-	maxSequenceSteps = 50
-	maxTrackingLinks = 100
-	maxBodyChars     = 20000
-	defaultPageSize  = 20
-	maxPageSize      = 100
-)
-
-// aiSteps are the four AI pipeline steps of SPEC §8; aiProviders the providers.
-var (
-	aiSteps     = []string{"qualify", "segment", "personalise", "rewrite"}
-	aiProviders = []string{"local", "openai"}
-)
-
+// campaignRequest is the body of a campaign's creation or edit: an absent field is left as it is.
 type campaignRequest struct {
-	Name    *string                  `json:"name"`
-	Kind    *string                  `json:"kind"`
-	Mode    *string                  `json:"mode"`
-	StartAt Optional[time.Time]      `json:"start_at"`
-	EndAt   Optional[time.Time]      `json:"end_at"`
-	Status  *string                  `json:"status"`
-	Content *storage.CampaignContent `json:"content"`
+	Name    *string              `json:"name"`
+	Kind    *string              `json:"kind"`
+	Mode    *string              `json:"mode"`
+	StartAt Optional[time.Time]  `json:"start_at"`
+	EndAt   Optional[time.Time]  `json:"end_at"`
+	Status  *string              `json:"status"`
+	Content *campaignContentJSON `json:"content"`
 }
 
-func validateContent(c *storage.CampaignContent) error {
-	if len(c.Segments) > maxSegments {
-		return &fieldError{"content.segments", fmt.Sprintf("at most %d segments", maxSegments)}
+// fields maps the body to the use cases' input.
+func (r campaignRequest) fields() app.CampaignFields {
+	f := app.CampaignFields{Name: r.Name, Kind: r.Kind, Mode: r.Mode, Status: r.Status,
+		SetStartAt: r.StartAt.Set, StartAt: r.StartAt.Value, SetEndAt: r.EndAt.Set, EndAt: r.EndAt.Value}
+	if r.Content != nil {
+		c := r.Content.toApp()
+		f.Content = &c
 	}
-	for i, s := range c.Segments {
-		if err := checkText(fmt.Sprintf("content.segments[%d].name", i), s.Name, true, 200); err != nil {
-			return err
-		}
-		if err := s.Filters.Validate(); err != nil {
-			fe := err.(*storage.FilterError)
-			return &fieldError{fmt.Sprintf("content.segments[%d].%s", i, fe.Field), fe.Message}
-		}
-	}
-	if len(c.Prompts) > maxPrompts {
-		return &fieldError{"content.prompts", fmt.Sprintf("at most %d prompts", maxPrompts)}
-	}
-	for i, p := range c.Prompts {
-		if err := checkText(fmt.Sprintf("content.prompts[%d].name", i), p.Name, true, 200); err != nil {
-			return err
-		}
-		if err := checkText(fmt.Sprintf("content.prompts[%d].text", i), p.Text, true, maxBodyChars); err != nil {
-			return err
-		}
-	}
-	seen := map[string]bool{}
-	for i, m := range c.AIModelConfigs {
-		f := func(n string) string { return fmt.Sprintf("content.ai_model_configs[%d].%s", i, n) }
-		if err := oneOf(f("step"), m.Step, aiSteps...); err != nil {
-			return err
-		}
-		if seen[m.Step] {
-			return &fieldError{f("step"), "each step may be configured once"}
-		}
-		seen[m.Step] = true
-		if err := oneOf(f("provider"), m.Provider, aiProviders...); err != nil {
-			return err
-		}
-		if err := checkText(f("model"), m.Model, true, 100); err != nil {
-			return err
-		}
-		if m.Temperature < 0 || m.Temperature > 2 {
-			return &fieldError{f("temperature"), "must be between 0 and 2"}
-		}
-	}
-	if len(c.Sequences) > maxSequences {
-		return &fieldError{"content.sequences", fmt.Sprintf("at most %d sequences", maxSequences)}
-	}
-	for i, seq := range c.Sequences {
-		if err := checkText(fmt.Sprintf("content.sequences[%d].name", i), seq.Name, true, 200); err != nil {
-			return err
-		}
-		if len(seq.Steps) == 0 || len(seq.Steps) > maxSequenceSteps {
-			return &fieldError{fmt.Sprintf("content.sequences[%d].steps", i), fmt.Sprintf("must hold 1 to %d steps", maxSequenceSteps)}
-		}
-		for j, st := range seq.Steps {
-			f := func(n string) string { return fmt.Sprintf("content.sequences[%d].steps[%d].%s", i, j, n) }
-			if err := checkText(f("subject"), st.Subject, true, 300); err != nil {
-				return err
-			}
-			if err := checkText(f("body"), st.Body, true, maxBodyChars); err != nil {
-				return err
-			}
-			if st.DelayDays < 0 || st.DelayDays > 365 {
-				return &fieldError{f("delay_days"), "must be between 0 and 365"}
-			}
-		}
-	}
-	if len(c.TrackingLinks) > maxTrackingLinks {
-		return &fieldError{"content.tracking_links", fmt.Sprintf("at most %d links", maxTrackingLinks)}
-	}
-	for i, l := range c.TrackingLinks {
-		if err := checkURL(fmt.Sprintf("content.tracking_links[%d].url", i), l.URL); err != nil {
-			return err
-		}
-		if err := checkText(fmt.Sprintf("content.tracking_links[%d].label", i), l.Label, false, 200); err != nil {
-			return err
-		}
-	}
-	return nil
+	return f
 }
 
-// normalizeContent turns absent lists into empty ones so reads and writes agree.
-func normalizeContent(c *storage.CampaignContent) {
-	if c.Segments == nil {
-		c.Segments = []storage.Segment{}
+// campaignJSON is a campaign as the API answers it, with the viewer's approval ribbon (R-CAMP-1).
+type campaignJSON struct {
+	ID             string               `json:"id"`
+	AccountID      string               `json:"account_id"`
+	CreatedBy      string               `json:"created_by"`
+	Name           string               `json:"name"`
+	Kind           string               `json:"kind"`
+	Mode           string               `json:"mode"`
+	StartAt        *time.Time           `json:"start_at"`
+	EndAt          *time.Time           `json:"end_at"`
+	Status         string               `json:"status"`
+	ApprovalStatus string               `json:"approval_status"`
+	Version        int                  `json:"version"`
+	CreatedAt      time.Time            `json:"created_at"`
+	UpdatedAt      time.Time            `json:"updated_at"`
+	ArchivedAt     *time.Time           `json:"archived_at"`
+	Content        *campaignContentJSON `json:"content,omitempty"`
+	Ribbon         *string              `json:"ribbon"`
+}
+
+func toCampaignJSON(v app.CampaignView) campaignJSON {
+	out := campaignJSON{ID: v.ID, AccountID: v.AccountID, CreatedBy: v.CreatedBy, Name: v.Name, Kind: v.Kind, Mode: v.Mode,
+		StartAt: v.StartAt, EndAt: v.EndAt, Status: v.Status, ApprovalStatus: v.ApprovalStatus, Version: v.Version,
+		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, ArchivedAt: v.ArchivedAt, Ribbon: v.Ribbon}
+	if v.Content != nil {
+		c := toCampaignContentJSON(*v.Content)
+		out.Content = &c
 	}
-	if c.Prompts == nil {
-		c.Prompts = []storage.Prompt{}
+	return out
+}
+
+// campaignContentJSON is a campaign's content, in requests and answers alike.
+type campaignContentJSON struct {
+	Segments       []segmentJSON       `json:"segments"`
+	Prompts        []promptJSON        `json:"prompts"`
+	AIModelConfigs []aiModelConfigJSON `json:"ai_model_configs"`
+	Sequences      []sequenceJSON      `json:"sequences"`
+	TrackingLinks  []trackingLinkJSON  `json:"tracking_links"`
+}
+
+type segmentJSON struct {
+	Name    string             `json:"name"`
+	Filters segmentFiltersJSON `json:"filters"`
+}
+
+// segmentFiltersJSON are the directory filters of a segment.
+type segmentFiltersJSON struct {
+	Titles         []string `json:"titles"`
+	Industries     []string `json:"industries"`
+	Countries      []string `json:"countries"`
+	CompanySizeMin *int     `json:"company_size_min"`
+	CompanySizeMax *int     `json:"company_size_max"`
+	Keywords       []string `json:"keywords"`
+}
+
+type promptJSON struct {
+	Name string `json:"name"`
+	Text string `json:"text"`
+}
+
+type aiModelConfigJSON struct {
+	Step        string  `json:"step"`
+	Provider    string  `json:"provider"`
+	Model       string  `json:"model"`
+	Temperature float64 `json:"temperature"`
+}
+
+type sequenceJSON struct {
+	Name  string             `json:"name"`
+	Steps []sequenceStepJSON `json:"steps"`
+}
+
+type sequenceStepJSON struct {
+	Subject   string `json:"subject"`
+	Body      string `json:"body"`
+	DelayDays int    `json:"delay_days"`
+}
+
+type trackingLinkJSON struct {
+	URL   string `json:"url"`
+	Label string `json:"label"`
+}
+
+// mapEach maps every element of in with f; nil stays nil, so an absent list answers null as before.
+func mapEach[T, U any](in []T, f func(T) U) []U {
+	if in == nil {
+		return nil
 	}
-	if c.AIModelConfigs == nil {
-		c.AIModelConfigs = []storage.AIModelConfig{}
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
 	}
-	if c.Sequences == nil {
-		c.Sequences = []storage.Sequence{}
-	}
-	if c.TrackingLinks == nil {
-		c.TrackingLinks = []storage.TrackingLink{}
+	return out
+}
+
+func toCampaignContentJSON(c app.CampaignContent) campaignContentJSON {
+	return campaignContentJSON{
+		Segments: mapEach(c.Segments, func(s app.Segment) segmentJSON {
+			f := s.Filters
+			return segmentJSON{Name: s.Name, Filters: segmentFiltersJSON{Titles: f.Titles, Industries: f.Industries, Countries: f.Countries,
+				CompanySizeMin: f.CompanySizeMin, CompanySizeMax: f.CompanySizeMax, Keywords: f.Keywords}}
+		}),
+		Prompts: mapEach(c.Prompts, func(p app.Prompt) promptJSON { return promptJSON{Name: p.Name, Text: p.Text} }),
+		AIModelConfigs: mapEach(c.AIModelConfigs, func(m app.AIModelConfig) aiModelConfigJSON {
+			return aiModelConfigJSON{Step: m.Step, Provider: m.Provider, Model: m.Model, Temperature: m.Temperature}
+		}),
+		Sequences: mapEach(c.Sequences, func(s app.Sequence) sequenceJSON {
+			return sequenceJSON{Name: s.Name, Steps: mapEach(s.Steps, func(st app.SequenceStep) sequenceStepJSON {
+				return sequenceStepJSON{Subject: st.Subject, Body: st.Body, DelayDays: st.DelayDays}
+			})}
+		}),
+		TrackingLinks: mapEach(c.TrackingLinks, func(l app.TrackingLink) trackingLinkJSON { return trackingLinkJSON{URL: l.URL, Label: l.Label} }),
 	}
 }
 
-func checkWindow(start, end *time.Time) error {
-	if start != nil && end != nil && !end.After(*start) {
-		return &fieldError{"end_at", "must be after start_at"}
+func (c campaignContentJSON) toApp() app.CampaignContent {
+	return app.CampaignContent{
+		Segments: mapEach(c.Segments, func(s segmentJSON) app.Segment {
+			out := app.Segment{Name: s.Name}
+			out.Filters.Titles, out.Filters.Industries, out.Filters.Countries = s.Filters.Titles, s.Filters.Industries, s.Filters.Countries
+			out.Filters.CompanySizeMin, out.Filters.CompanySizeMax, out.Filters.Keywords = s.Filters.CompanySizeMin, s.Filters.CompanySizeMax, s.Filters.Keywords
+			return out
+		}),
+		Prompts: mapEach(c.Prompts, func(p promptJSON) app.Prompt { return app.Prompt{Name: p.Name, Text: p.Text} }),
+		AIModelConfigs: mapEach(c.AIModelConfigs, func(m aiModelConfigJSON) app.AIModelConfig {
+			return app.AIModelConfig{Step: m.Step, Provider: m.Provider, Model: m.Model, Temperature: m.Temperature}
+		}),
+		Sequences: mapEach(c.Sequences, func(s sequenceJSON) app.Sequence {
+			return app.Sequence{Name: s.Name, Steps: mapEach(s.Steps, func(st sequenceStepJSON) app.SequenceStep {
+				return app.SequenceStep{Subject: st.Subject, Body: st.Body, DelayDays: st.DelayDays}
+			})}
+		}),
+		TrackingLinks: mapEach(c.TrackingLinks, func(l trackingLinkJSON) app.TrackingLink { return app.TrackingLink{URL: l.URL, Label: l.Label} }),
 	}
-	return nil
+}
+
+// campaignPageJSON is a page of campaigns with the cursor of the next one.
+type campaignPageJSON struct {
+	Items      []campaignJSON `json:"items"`
+	NextCursor *string        `json:"next_cursor"`
 }
 
 func (s *Server) createCampaign(c *gin.Context) {
@@ -158,51 +184,13 @@ func (s *Server) createCampaign(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	nc := storage.NewCampaign{Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive, StartAt: req.StartAt.Value, EndAt: req.EndAt.Value}
-	if req.Name != nil {
-		nc.Name = strings.TrimSpace(*req.Name)
-	}
-	if req.Kind != nil {
-		nc.Kind = *req.Kind
-	}
-	if req.Mode != nil {
-		nc.Mode = *req.Mode
-	}
-	if req.Content != nil {
-		nc.Content = *req.Content
-	}
-	normalizeContent(&nc.Content)
-	err := checkText("name", nc.Name, true, 200)
-	if err == nil && req.Status != nil {
-		err = &fieldError{"status", "a new campaign always starts as draft"}
-	}
-	if err == nil {
-		err = oneOf("kind", nc.Kind, storage.CampaignKindCampaign, storage.CampaignKindJourney)
-	}
-	if err == nil {
-		err = oneOf("mode", nc.Mode, storage.CampaignModeActive, storage.CampaignModePassive, storage.CampaignModeTest)
-	}
-	if err == nil {
-		err = checkWindow(nc.StartAt, nc.EndAt)
-	}
-	if err == nil {
-		err = validateContent(&nc.Content)
-	}
-	if respondInvalid(c, err) {
-		return
-	}
-	u := currentUser(c)
-	nc.ID = idempotentID(c, "campaign")
-	camp, err := s.Store.CreateCampaign(c.Request.Context(), u.AccountID, u.ID, nc)
-	if errors.Is(err, storage.ErrConflict) {
-		// A retry of a keyed request whose first answer was lost: answer the campaign it created.
-		camp, err = s.Store.VisibleCampaign(c.Request.Context(), u.AccountID, nc.ID)
-	}
+	v, err := s.App.CreateCampaign(c.Request.Context(), currentUser(c),
+		app.CreateCampaignInput{ID: idempotentID(c, "campaign"), CampaignFields: req.fields()})
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, campaignView{Campaign: camp})
+	c.JSON(http.StatusCreated, toCampaignJSON(v))
 }
 
 func (s *Server) getCampaign(c *gin.Context) {
@@ -210,173 +198,67 @@ func (s *Server) getCampaign(c *gin.Context) {
 	if !ok {
 		return
 	}
-	camp, err := s.Store.VisibleCampaign(c.Request.Context(), currentUser(c).AccountID, id)
+	v, err := s.App.Campaign(c.Request.Context(), currentUser(c), id)
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
-	if v, ok := s.view(c, camp); ok {
-		c.JSON(http.StatusOK, v)
-	}
+	c.JSON(http.StatusOK, toCampaignJSON(v))
 }
 
 // listCampaigns pages through the account's campaigns, newest first, with an opaque cursor.
 func (s *Server) listCampaigns(c *gin.Context) {
-	limit := defaultPageSize
+	var in app.ListCampaignsInput
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
-			invalid(c, "limit", fmt.Sprintf("must be a whole number from 1 to %d", maxPageSize))
+		if err != nil {
+			respondError(c, app.PageLimitError())
 			return
 		}
-		limit = n
+		in.Limit = &n
 	}
-	var after *storage.Cursor
 	if v := c.Query("cursor"); v != "" {
 		cur, err := decodeCursor(v)
 		if err != nil {
 			invalid(c, "cursor", "is not a cursor this API returned")
 			return
 		}
-		after = &cur
+		in.After = &cur
 	}
-	list, err := s.Store.Campaigns(c.Request.Context(), currentUser(c).AccountID, after, limit+1)
+	page, err := s.App.Campaigns(c.Request.Context(), currentUser(c), in)
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
-	var next *string
-	if len(list) > limit {
-		list = list[:limit]
-		last := list[limit-1]
-		v := encodeCursor(storage.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
-		next = &v
+	out := campaignPageJSON{Items: mapEach(page.Items, toCampaignJSON)}
+	if page.Next != nil {
+		next := encodeCursor(*page.Next)
+		out.NextCursor = &next
 	}
-	views, err := s.views(c.Request.Context(), currentUser(c), list)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"items": views, "next_cursor": next})
+	c.JSON(http.StatusOK, out)
 }
 
-func encodeCursor(cur storage.Cursor) string {
+func encodeCursor(cur app.CampaignCursor) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(cur.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + cur.ID))
 }
 
-func decodeCursor(v string) (storage.Cursor, error) {
+func decodeCursor(v string) (app.CampaignCursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil {
-		return storage.Cursor{}, err
+		return app.CampaignCursor{}, err
 	}
 	ts, id, ok := strings.Cut(string(b), "|")
 	if !ok {
-		return storage.Cursor{}, fmt.Errorf("no separator")
+		return app.CampaignCursor{}, fmt.Errorf("no separator")
 	}
 	t, err := time.Parse(time.RFC3339Nano, ts)
 	if err != nil {
-		return storage.Cursor{}, err
+		return app.CampaignCursor{}, err
 	}
 	if _, err := uuid.Parse(id); err != nil {
-		return storage.Cursor{}, err
+		return app.CampaignCursor{}, err
 	}
-	return storage.Cursor{CreatedAt: t, ID: id}, nil
-}
-
-// campaignView is a campaign as a viewer sees it, with the approval ribbon (R-CAMP-1).
-type campaignView struct {
-	storage.Campaign
-	Ribbon *string `json:"ribbon"`
-}
-
-// views adds each viewer's ribbon to campaigns, reading the latest request of each in one query.
-func (s *Server) views(ctx context.Context, viewer storage.User, list []storage.Campaign) ([]campaignView, error) {
-	ids := make([]string, len(list))
-	for i, c := range list {
-		ids[i] = c.ID
-	}
-	latest, err := s.Store.LatestRequests(ctx, viewer.AccountID, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]campaignView, len(list))
-	for i, c := range list {
-		var r *storage.ApprovalRequest
-		if lr, ok := latest[c.ID]; ok {
-			r = &lr
-		}
-		out[i] = campaignView{Campaign: c, Ribbon: ribbon(viewer, c, r)}
-	}
-	return out, nil
-}
-
-func (s *Server) view(c *gin.Context, camp storage.Campaign) (campaignView, bool) {
-	v, err := s.views(c.Request.Context(), currentUser(c), []storage.Campaign{camp})
-	if err != nil {
-		s.fail(c, err)
-		return campaignView{}, false
-	}
-	return v[0], true
-}
-
-// abortArchived answers 409 campaign_archived.
-func abortArchived(c *gin.Context) {
-	abort(c, errs.CampaignArchived, "this campaign was deleted and is archived with its approval history: "+
-		"it can be read but not changed, submitted or launched; create a new campaign instead")
-}
-
-// editableCampaign loads the campaign id of the caller's account (header only, one query) and
-// answers 403 unless the caller may edit it (SPEC §3), and 409 when it is archived; verb completes
-// "may … it" in that answer.
-func (s *Server) editableCampaign(c *gin.Context, id, verb string) (storage.Campaign, bool) {
-	camp, ok := s.campaignOfEditor(c, id, verb)
-	if ok && camp.ArchivedAt != nil {
-		abortArchived(c)
-		return storage.Campaign{}, false
-	}
-	return camp, ok
-}
-
-// campaignOfEditor is editableCampaign that admits archived campaigns too.
-func (s *Server) campaignOfEditor(c *gin.Context, id, verb string) (storage.Campaign, bool) {
-	u := currentUser(c)
-	camp, err := s.Store.CampaignSummaryVisible(c.Request.Context(), u.AccountID, id)
-	if err != nil {
-		s.fail(c, err)
-		return storage.Campaign{}, false
-	}
-	if !mayEdit(u, camp) {
-		abort(c, errs.Forbidden, "only admins, editors, CSMs and the campaign's creator may "+verb+" it")
-		return storage.Campaign{}, false
-	}
-	return camp, true
-}
-
-// campaignParam reads the campaign id of the path and checks the campaign is visible in the caller's
-// account, answering 404 otherwise.
-func (s *Server) campaignParam(c *gin.Context) (string, bool) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return "", false
-	}
-	if _, err := s.Store.CampaignSummaryVisible(c.Request.Context(), currentUser(c).AccountID, id); err != nil {
-		s.fail(c, err)
-		return "", false
-	}
-	return id, true
-}
-
-// mayEdit reports whether u is an "editor of" campaign c (SPEC §3): admins, editors and CSMs of
-// its account, and the user who created it.
-func mayEdit(u storage.User, c storage.Campaign) bool { return mayEditCreatedBy(u, c.CreatedBy) }
-
-// mayEditCreatedBy is mayEdit for a campaign created by createdBy.
-func mayEditCreatedBy(u storage.User, createdBy string) bool {
-	switch u.Role {
-	case storage.RoleAdmin, storage.RoleEditor, storage.RoleCSM:
-		return true
-	}
-	return createdBy == u.ID
+	return app.CampaignCursor{CreatedAt: t, ID: id}, nil
 }
 
 func (s *Server) updateCampaign(c *gin.Context) {
@@ -388,114 +270,15 @@ func (s *Server) updateCampaign(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	cur, ok := s.editableCampaign(c, id, "edit")
-	if !ok {
+	v, err := s.App.UpdateCampaign(c.Request.Context(), currentUser(c), app.UpdateCampaignInput{ID: id, CampaignFields: req.fields()})
+	if err != nil {
+		respondError(c, err)
 		return
 	}
-	if cur.ApprovalStatus == storage.RequestStatusPending {
-		abortPending(c)
-		return
-	}
-	camp, ok := s.applyEdit(c, cur, req)
-	if !ok {
-		return
-	}
-	if v, ok := s.view(c, camp); ok {
-		c.JSON(http.StatusOK, v)
-	}
+	c.JSON(http.StatusOK, toCampaignJSON(v))
 }
 
-func abortPending(c *gin.Context) {
-	abort(c, errs.ApprovalPending, "this campaign is waiting for approval and cannot be edited: cancel the request first (or use POST /v1/campaigns/{id}/resubmit)")
-}
-
-// buildPatch validates req against cur and returns the patch to store.
-func buildPatch(cur storage.Campaign, req campaignRequest) (storage.CampaignPatch, error) {
-	p := storage.CampaignPatch{Kind: req.Kind, Mode: req.Mode, Status: req.Status, Content: req.Content,
-		SetStartAt: req.StartAt.Set, StartAt: req.StartAt.Value, SetEndAt: req.EndAt.Set, EndAt: req.EndAt.Value}
-	var verr error
-	if req.Name != nil {
-		name := strings.TrimSpace(*req.Name)
-		p.Name = &name
-		verr = checkText("name", name, true, 200)
-	}
-	if verr == nil && req.Kind != nil {
-		verr = oneOf("kind", *req.Kind, storage.CampaignKindCampaign, storage.CampaignKindJourney)
-	}
-	if verr == nil && req.Mode != nil {
-		verr = oneOf("mode", *req.Mode, storage.CampaignModeActive, storage.CampaignModePassive, storage.CampaignModeTest)
-	}
-	if verr == nil && req.Status != nil {
-		verr = oneOf("status", *req.Status, storage.CampaignStatusDraft, storage.CampaignStatusReady, storage.CampaignStatusError)
-	}
-	if verr == nil {
-		verr = checkWindow(patched(cur, p).StartAt, patched(cur, p).EndAt)
-	}
-	if verr == nil && req.Content != nil {
-		normalizeContent(req.Content)
-		verr = validateContent(req.Content)
-	}
-	return p, verr
-}
-
-// patched is cur as it would be after p, for checks made before storing.
-func patched(cur storage.Campaign, p storage.CampaignPatch) storage.Campaign {
-	out := cur
-	if p.Name != nil {
-		out.Name = *p.Name
-	}
-	if p.Kind != nil {
-		out.Kind = *p.Kind
-	}
-	if p.Mode != nil {
-		out.Mode = *p.Mode
-	}
-	if p.SetStartAt {
-		out.StartAt = p.StartAt
-	}
-	if p.SetEndAt {
-		out.EndAt = p.EndAt
-	}
-	if p.Status != nil {
-		out.Status = *p.Status
-	}
-	return out
-}
-
-// applyEdit validates req against cur and stores it, answering errors itself. The database re-checks
-// the edit lock (R-CAMP-2); an edit that voids an approval tells the waiting workflow (R-CAMP-3).
-func (s *Server) applyEdit(c *gin.Context, cur storage.Campaign, req campaignRequest) (storage.Campaign, bool) {
-	ctx := c.Request.Context()
-	u := currentUser(c)
-	p, verr := buildPatch(cur, req)
-	if respondInvalid(c, verr) {
-		return storage.Campaign{}, false
-	}
-	camp, outcome, err := s.Store.UpdateCampaign(ctx, u.AccountID, cur.ID, p)
-	switch {
-	case errors.Is(err, storage.ErrApprovalPending):
-		abortPending(c)
-		return storage.Campaign{}, false
-	case errors.Is(err, storage.ErrCampaignLive):
-		abort(c, errs.CampaignLive, "a live campaign cannot be edited; only journeys take new versions while live")
-		return storage.Campaign{}, false
-	case errors.Is(err, storage.ErrCampaignArchived):
-		abortArchived(c)
-		return storage.Campaign{}, false
-	case err != nil:
-		s.fail(c, err)
-		return storage.Campaign{}, false
-	}
-	if outcome.DroppedApproval {
-		if latest, err := s.Store.LatestRequests(ctx, u.AccountID, []string{camp.ID}); err == nil {
-			if r, ok := latest[camp.ID]; ok {
-				s.signalRequests(ctx, logger(c), []string{r.ID}, workflows.SignalApprovalDropped, nil)
-			}
-		}
-	}
-	return camp, true
-}
-
+// resubmitRequest is the body of a resubmit: the edit to apply, then the submission.
 type resubmitRequest struct {
 	Changes     *campaignRequest `json:"changes"`
 	ApproverIDs []string         `json:"approver_ids"`
@@ -513,108 +296,50 @@ func (s *Server) resubmit(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	ctx := c.Request.Context()
-	u := currentUser(c)
-	cur, ok := s.editableCampaign(c, id, "resubmit")
-	if !ok {
-		return
-	}
-	if r, ok := s.keyedRequest(c, cur.ID); ok {
-		c.JSON(http.StatusCreated, r)
-		return
-	}
-	// Everything is validated before the pending request is cancelled: a refused resubmit changes nothing.
-	next := cur
+	in := app.ResubmitInput{SubmitInput: submitInput(c, id, req.ApproverIDs, req.Note)}
 	if req.Changes != nil {
-		p, err := buildPatch(cur, *req.Changes)
-		if respondInvalid(c, err) {
-			return
-		}
-		next = patched(cur, p)
+		f := req.Changes.fields()
+		in.Changes = &f
 	}
-	if err := checkText("note", req.Note, false, maxNoteChars); respondInvalid(c, err) {
-		return
-	}
-	settings, err := s.Store.Settings(ctx, u.AccountID)
+	r, err := s.App.Resubmit(c.Request.Context(), currentUser(c), in)
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
-	if _, err := s.validateApprovers(ctx, u.AccountID, u, req.ApproverIDs, settings); err != nil {
-		if !respondInvalid(c, err) {
-			s.fail(c, err)
-		}
-		return
-	}
-	if !settings.ApprovalEnabled {
-		abort(c, errs.ApprovalDisabled, "approvals are turned off for this account: launch the campaign directly")
-		return
-	}
-	if next.Mode != storage.CampaignModeActive {
-		invalid(c, "mode", "only active launches need approval; test and passive campaigns launch without it")
-		return
-	}
-	if next.Status != storage.CampaignStatusDraft && next.Status != storage.CampaignStatusReady && next.Status != storage.CampaignStatusScheduled &&
-		!(next.Status == storage.CampaignStatusLive && next.Kind == storage.CampaignKindJourney) {
-		abort(c, errs.NotSubmittable, fmt.Sprintf("a campaign in status %s cannot be submitted", next.Status))
-		return
-	}
-	if _, _, err := s.requestWindow(next, time.Now()); respondInvalid(c, err) {
-		return
-	}
-	if cur.ApprovalStatus == storage.RequestStatusPending {
-		latest, err := s.Store.LatestRequests(ctx, u.AccountID, []string{cur.ID})
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		if r, ok := latest[cur.ID]; ok && r.Status == storage.RequestStatusPending {
-			if _, err := s.runUpdate(ctx, r, workflows.UpdateCancel, workflows.DecisionInput{ActorID: u.ID, Note: "resubmitted with changes"}); err != nil {
-				s.updateFailed(c, err)
-				return
-			}
-		}
-		if cur, err = s.Store.VisibleCampaign(ctx, u.AccountID, id); err != nil {
-			s.fail(c, err)
-			return
-		}
-	}
-	if req.Changes != nil {
-		if cur, ok = s.applyEdit(c, cur, *req.Changes); !ok {
-			return
-		}
-	}
-	r, ok := s.submit(c, u, cur, submitRequest{ApproverIDs: req.ApproverIDs, Note: req.Note})
-	if ok {
-		c.JSON(http.StatusCreated, r)
-	}
+	c.JSON(http.StatusCreated, toApprovalRequestJSON(r))
 }
 
-// deleteCampaign deletes a campaign, or archives it when it ever had an approval request or a launch:
-// its history is append-only (R-APPR-10), so it stays readable by id and leaves the lists. Both answer
-// 204; deleting an archived campaign again changes nothing.
+// deleteCampaign deletes a campaign, or archives it when it has an approval history (R-APPR-10); both
+// answer 204, and deleting an archived campaign again changes nothing.
 func (s *Server) deleteCampaign(c *gin.Context) {
 	id, ok := pathID(c, "id")
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	u := currentUser(c)
-	cur, ok := s.campaignOfEditor(c, id, "delete")
-	if !ok {
+	if err := s.App.DeleteCampaign(c.Request.Context(), currentUser(c), id); err != nil {
+		respondError(c, err)
 		return
 	}
-	err := s.Store.DeleteCampaign(ctx, u.AccountID, cur.ID)
-	switch {
-	case errors.Is(err, storage.ErrApprovalPending):
-		abortPending(c)
-	case errors.Is(err, storage.ErrCampaignLaunched):
-		abort(c, errs.CampaignLaunched, "a scheduled or live campaign cannot be deleted")
-	case errors.Is(err, storage.ErrHasDrafts):
-		abort(c, errs.CampaignHasDrafts, "this campaign has approval drafts, which are kept as a permanent record; it cannot be deleted")
-	case err != nil:
-		s.fail(c, err)
-	default:
-		c.Status(http.StatusNoContent)
+	c.Status(http.StatusNoContent)
+}
+
+// abortArchived answers 409 campaign_archived, for handlers that read the campaign themselves.
+func abortArchived(c *gin.Context) {
+	abort(c, errs.CampaignArchived, "this campaign was deleted and is archived with its approval history: "+
+		"it can be read but not changed, submitted or launched; create a new campaign instead")
+}
+
+// campaignParam reads the campaign id of the path and checks the campaign is visible in the caller's
+// account, answering 404 otherwise. The draft handlers use it; the use cases of App check this
+// themselves.
+func (s *Server) campaignParam(c *gin.Context) (string, bool) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return "", false
 	}
+	if _, err := s.Store.CampaignSummaryVisible(c.Request.Context(), currentUser(c).AccountID, id); err != nil {
+		s.fail(c, err)
+		return "", false
+	}
+	return id, true
 }

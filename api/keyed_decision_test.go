@@ -69,6 +69,7 @@ func newKeyedDecisionEnv(t *testing.T) *keyedDecisionEnv {
 	e := newApprovalEnv(t, time.Hour)
 	tc := &givingUpClient{Client: e.server.Temporal}
 	e.server.Temporal = tc
+	e.server.App.Temporal = tc // Handler built App before the client was swapped
 	return &keyedDecisionEnv{env: e, tc: tc, approver: e.A.Tokens[storage.RoleApprover], admin: e.A.Tokens[storage.RoleAdmin]}
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
-	"github.com/signoff/signoff/workflows"
 )
 
 //go:embed openapi.yaml
@@ -163,9 +162,9 @@ func (s *Server) Handler() http.Handler {
 	v1.POST("/campaigns/:id/launch", s.launch)
 	v1.GET("/campaigns/:id/launches", s.launches)
 	v1.GET("/approval-requests/:id", s.getApprovalRequest)
-	v1.POST("/approval-requests/:id/approve", s.decide(workflows.UpdateApprove))
-	v1.POST("/approval-requests/:id/reject", s.decide(workflows.UpdateReject))
-	v1.POST("/approval-requests/:id/cancel", s.decide(workflows.UpdateCancel))
+	v1.POST("/approval-requests/:id/approve", s.decide(app.DecisionApprove))
+	v1.POST("/approval-requests/:id/reject", s.decide(app.DecisionReject))
+	v1.POST("/approval-requests/:id/cancel", s.decide(app.DecisionCancel))
 	v1.PUT("/approval-requests/:id/approvers", s.changeApprovers)
 	v1.GET("/approval-requests/:id/history", s.requestHistory)
 	v1.GET("/approvals/inbox", s.inbox)

@@ -263,6 +263,43 @@ type EditOutcome struct {
 	NewVersion bool
 }
 
+// EditEffect is what an edit does to a campaign's status and approval, before the edit's own fields
+// apply.
+type EditEffect struct {
+	Status         string
+	ApprovalStatus string
+	// ClearLive is true when a journey's new version takes the live one off the air (policy passive).
+	ClearLive bool
+	EditOutcome
+}
+
+// EditEffectOn is the effect of editing a campaign of kind in status with approval approvalStatus, in
+// an account whose journey_version_policy is policy. It refuses a campaign waiting for approval
+// (ErrApprovalPending) and a live campaign that is not a journey (ErrCampaignLive); it drops an
+// approval not yet launched, making a scheduled campaign ready again (R-CAMP-3), and makes the edit of
+// a live journey a new version (R-CAMP-4). UpdateCampaign applies it under the campaign's row lock;
+// the use cases use it to foresee an edit's outcome.
+func EditEffectOn(status, kind, approvalStatus, policy string) (EditEffect, error) {
+	e := EditEffect{Status: status, ApprovalStatus: approvalStatus}
+	switch {
+	case approvalStatus == RequestStatusPending:
+		return e, ErrApprovalPending
+	case status == CampaignStatusLive && kind == CampaignKindJourney:
+		e.ApprovalStatus, e.NewVersion = "none", true
+		if policy == "passive" {
+			e.Status, e.ClearLive = CampaignStatusReady, true
+		}
+	case status == CampaignStatusLive:
+		return e, ErrCampaignLive
+	case approvalStatus == RequestStatusApproved:
+		e.ApprovalStatus, e.DroppedApproval = "none", true
+		if status == CampaignStatusScheduled {
+			e.Status = CampaignStatusReady
+		}
+	}
+	return e, nil
+}
+
 // UpdateCampaign applies p to visible campaign id of account accountID and returns it with its content.
 // It refuses edits while a request is pending, drops an approval not yet launched, and turns the edit
 // of a live journey into a new version that follows the account's journey_version_policy.
@@ -282,24 +319,12 @@ func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p Camp
 		if archived {
 			return ErrCampaignArchived
 		}
-		if approval == "pending" {
-			return ErrApprovalPending
+		eff, err := EditEffectOn(status, kind, approval, policy)
+		if err != nil {
+			return err
 		}
-		newStatus, newApproval, bump, clearLive := status, approval, false, false
-		switch {
-		case status == CampaignStatusLive && kind == CampaignKindJourney:
-			bump, newApproval, out.NewVersion = true, "none", true
-			if policy == "passive" {
-				newStatus, clearLive = CampaignStatusReady, true
-			}
-		case status == CampaignStatusLive:
-			return ErrCampaignLive
-		case approval == "approved":
-			newApproval, out.DroppedApproval = "none", true
-			if status == CampaignStatusScheduled {
-				newStatus = CampaignStatusReady
-			}
-		}
+		out = eff.EditOutcome
+		newStatus, newApproval, bump, clearLive := eff.Status, eff.ApprovalStatus, eff.NewVersion, eff.ClearLive
 		if p.Status != nil {
 			newStatus = *p.Status
 		}

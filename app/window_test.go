@@ -1,4 +1,4 @@
-package api
+package app
 
 import (
 	"testing"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -15,7 +16,7 @@ import (
 func TestRequestWindow(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
-	s := &Server{ImmediateApprovalWindow: 2 * time.Hour}
+	a := &App{ImmediateApprovalWindow: 2 * time.Hour}
 	for _, tc := range []struct {
 		name         string
 		kind         string
@@ -35,10 +36,10 @@ func TestRequestWindow(t *testing.T) {
 		{"ended campaign: refused", storage.CampaignKindJourney, nil, at(-time.Minute), time.Time{}, nil, "end_at"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, l, err := s.requestWindow(storage.Campaign{Kind: tc.kind, StartAt: tc.start, EndAt: tc.end}, now)
+			d, l, err := a.requestWindow(storage.Campaign{Kind: tc.kind, StartAt: tc.start, EndAt: tc.end}, now)
 			if tc.wantField != "" {
-				fe, ok := err.(*fieldError)
-				require.True(t, ok, "want a field error, got %v", err)
+				fe, ok := errs.As(err)
+				require.True(t, ok && fe.Code == errs.Validation, "want a field error, got %v", err)
 				require.Equal(t, tc.wantField, fe.Field)
 				return
 			}

@@ -1,0 +1,400 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/signoff/signoff/errs"
+	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/workflows"
+)
+
+// ApprovalRequest is a request to approve one version of a campaign, with its approvers.
+type ApprovalRequest = storage.ApprovalRequest
+
+// Approver is a person assigned to decide on a request, and whether they still are.
+type Approver = storage.Approver
+
+// Limits of approval requests.
+const (
+	maxApprovers = 20
+	maxNoteChars = 2000
+)
+
+// SubmitInput submits campaign CampaignID to approvers.
+type SubmitInput struct {
+	CampaignID  string
+	ApproverIDs []string
+	Note        string
+	// RequestID is the new request's id: derived from the Idempotency-Key in a keyed call, random
+	// otherwise.
+	RequestID string
+	// Keyed says RequestID derives from an Idempotency-Key: a request of that id an earlier attempt
+	// created is answered as it is (its workflow started if that attempt died first) instead of being
+	// refused as a second request.
+	Keyed bool
+}
+
+// Submit submits a campaign u may edit to approvers (R-APPR-2, R-APPR-3): the request row, the
+// campaign lock, the event and the notifications commit together, then the request's workflow starts.
+func (a *App) Submit(ctx context.Context, u User, in SubmitInput) (ApprovalRequest, error) {
+	camp, err := a.editableCampaign(ctx, u, in.CampaignID, "submit")
+	if err != nil {
+		return ApprovalRequest{}, err
+	}
+	return a.submit(ctx, u, camp, in)
+}
+
+// ResubmitInput cancels the campaign's pending request, applies Changes and submits it again.
+type ResubmitInput struct {
+	SubmitInput
+	// Changes is the edit to apply before submitting; nil submits the campaign as it is.
+	Changes *CampaignFields
+}
+
+// Resubmit cancels the campaign's pending request (if any), applies the edit and submits it again, in
+// one call (R-CAMP-2). Everything is checked before the pending request is cancelled, by the rules
+// submit applies to the campaign as the cancel and the edit will leave it: a refused resubmit changes
+// nothing.
+func (a *App) Resubmit(ctx context.Context, u User, in ResubmitInput) (ApprovalRequest, error) {
+	cur, err := a.editableCampaign(ctx, u, in.CampaignID, "resubmit")
+	if err != nil {
+		return ApprovalRequest{}, err
+	}
+	if r, ok := a.keyedRequest(ctx, u, cur.ID, in.SubmitInput); ok {
+		return r, nil
+	}
+	var patch *storage.CampaignPatch
+	if in.Changes != nil {
+		p, err := buildPatch(cur, *in.Changes)
+		if err != nil {
+			return ApprovalRequest{}, err
+		}
+		patch = &p
+	}
+	settings, err := a.Store.Settings(ctx, u.AccountID)
+	if err != nil {
+		return ApprovalRequest{}, storeErr(err)
+	}
+	next := cur
+	if next.ApprovalStatus == storage.RequestStatusPending {
+		next.ApprovalStatus = storage.RequestStatusCancelled
+	}
+	if patch != nil {
+		next = edited(next, *patch, settings.JourneyVersionPolicy)
+	}
+	if _, err := a.checkSubmission(ctx, u, next, in.SubmitInput, settings); err != nil {
+		return ApprovalRequest{}, err
+	}
+	if cur.ApprovalStatus == storage.RequestStatusPending {
+		if cur, err = a.cancelPending(ctx, u, cur); err != nil {
+			return ApprovalRequest{}, err
+		}
+	}
+	if patch != nil {
+		if cur, err = a.applyEdit(ctx, u, cur, *patch); err != nil {
+			return ApprovalRequest{}, err
+		}
+	}
+	return a.submit(ctx, u, cur, in.SubmitInput)
+}
+
+// cancelPending cancels the pending request of cur, for a resubmit, and answers the campaign as the
+// cancel left it.
+func (a *App) cancelPending(ctx context.Context, u User, cur Campaign) (Campaign, error) {
+	latest, err := a.Store.LatestRequests(ctx, u.AccountID, []string{cur.ID})
+	if err != nil {
+		return Campaign{}, storeErr(err)
+	}
+	if r, ok := latest[cur.ID]; ok && r.Status == storage.RequestStatusPending {
+		in := DecideInput{RequestID: r.ID, Decision: DecisionCancel, Note: "resubmitted with changes"}
+		if _, err := a.decide(ctx, u, r, cur.CreatedBy, in); err != nil {
+			return Campaign{}, err
+		}
+	}
+	camp, err := a.Store.VisibleCampaign(ctx, u.AccountID, cur.ID)
+	return camp, storeErr(err)
+}
+
+// submission is what checkSubmission found a submit stores.
+type submission struct {
+	approvers []string
+	deadline  time.Time
+	launchAt  *time.Time
+}
+
+// checkSubmission applies every rule of a submission of camp under the account's settings, without
+// writing anything: the note, approvals turned on, an active campaign, no open request, a
+// submittable state (storage.Submittable), valid approvers and a valid request window.
+func (a *App) checkSubmission(ctx context.Context, u User, camp Campaign, in SubmitInput, settings storage.AccountSettings) (submission, error) {
+	if err := checkText("note", in.Note, false, maxNoteChars); err != nil {
+		return submission{}, err
+	}
+	if !settings.ApprovalEnabled {
+		return submission{}, errs.New(errs.ApprovalDisabled, "approvals are turned off for this account: launch the campaign directly")
+	}
+	if camp.Mode != storage.CampaignModeActive {
+		return submission{}, errs.Invalid("mode", "only active launches need approval; test and passive campaigns launch without it")
+	}
+	if camp.ApprovalStatus == storage.RequestStatusPending {
+		return submission{}, requestOpenError()
+	}
+	if !storage.Submittable(camp.Status, camp.Kind, camp.ApprovalStatus) {
+		return submission{}, errs.Newf(errs.NotSubmittable, "a campaign in status %s with approval %s cannot be submitted", camp.Status, camp.ApprovalStatus)
+	}
+	approvers, err := a.validateApprovers(ctx, u, in.ApproverIDs, settings)
+	if err != nil {
+		return submission{}, err
+	}
+	deadline, launchAt, err := a.requestWindow(camp, time.Now())
+	if err != nil {
+		return submission{}, err
+	}
+	return submission{approvers: approvers, deadline: deadline, launchAt: launchAt}, nil
+}
+
+// submit checks and stores a request for camp and starts its workflow.
+func (a *App) submit(ctx context.Context, u User, camp Campaign, in SubmitInput) (ApprovalRequest, error) {
+	if r, ok := a.keyedRequest(ctx, u, camp.ID, in); ok {
+		return r, nil
+	}
+	settings, err := a.Store.Settings(ctx, u.AccountID)
+	if err != nil {
+		return ApprovalRequest{}, storeErr(err)
+	}
+	sub, err := a.checkSubmission(ctx, u, camp, in, settings)
+	if err != nil {
+		return ApprovalRequest{}, err
+	}
+	r, err := a.Store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: in.RequestID, AccountID: u.AccountID,
+		CampaignID: camp.ID, SubmittedBy: u.ID, Note: in.Note, ApproverIDs: sub.approvers, DeadlineAt: sub.deadline, LaunchAt: sub.launchAt})
+	switch {
+	case errors.Is(err, storage.ErrRequestOpen):
+		return ApprovalRequest{}, requestOpenError()
+	case errors.Is(err, storage.ErrNotSubmittable):
+		// A launch or edit committed between the read above and the insert.
+		return ApprovalRequest{}, errs.New(errs.NotSubmittable, "the campaign changed while the request was being submitted and can no longer be submitted; reload it")
+	case errors.Is(err, storage.ErrConflict):
+		// A retry of a keyed call whose first answer was lost: answer the request it created.
+		r, err = a.Store.ApprovalRequest(ctx, u.AccountID, in.RequestID)
+	}
+	if err != nil {
+		return ApprovalRequest{}, storeErr(err)
+	}
+	// The request is committed: from here on it is never lost. If the start fails, the worker's
+	// sweeper starts the workflow from the row.
+	a.startRequestWorkflow(ctx, r)
+	return r, nil
+}
+
+// requestOpenError refuses a second open request of a campaign.
+func requestOpenError() error {
+	return errs.New(errs.RequestOpen, "this campaign already has an open approval request; cancel it or change its approvers")
+}
+
+// keyedRequest finds the request an earlier attempt of this keyed call created for campaignID, so a
+// retry after a crash answers it instead of refusing a second request. The request's workflow is
+// started if that attempt died before starting it.
+func (a *App) keyedRequest(ctx context.Context, u User, campaignID string, in SubmitInput) (ApprovalRequest, bool) {
+	if !in.Keyed {
+		return ApprovalRequest{}, false
+	}
+	r, err := a.Store.ApprovalRequest(ctx, u.AccountID, in.RequestID)
+	if err != nil || r.CampaignID != campaignID {
+		return ApprovalRequest{}, false
+	}
+	a.startRequestWorkflow(ctx, r)
+	return r, true
+}
+
+// validateApprovers checks R-APPR-3: at least one approver, each a user of the account with the
+// approval right, and not the submitter u unless the account allows self-approval. It answers the
+// approvers' ids in their canonical form.
+func (a *App) validateApprovers(ctx context.Context, u User, ids []string, settings storage.AccountSettings) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, errs.Invalid("approver_ids", "choose at least one approver")
+	}
+	if len(ids) > maxApprovers {
+		return nil, errs.Invalid("approver_ids", fmt.Sprintf("at most %d approvers", maxApprovers))
+	}
+	seen := map[string]bool{}
+	out := make([]string, 0, len(ids))
+	for i, raw := range ids {
+		f := fmt.Sprintf("approver_ids[%d]", i)
+		id, err := uuid.Parse(raw)
+		if err != nil {
+			return nil, errs.Invalid(f, "is not a user id")
+		}
+		if seen[id.String()] {
+			return nil, errs.Invalid(f, "is listed twice")
+		}
+		seen[id.String()] = true
+		approver, err := a.Store.User(ctx, u.AccountID, id.String())
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, errs.Invalid(f, "no such user in this account")
+		}
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		if !approver.HasApprovalRight() {
+			return nil, errs.Invalid(f, approver.Name+" does not have the approval right")
+		}
+		if approver.ID == u.ID && !settings.AllowSelfApproval {
+			return nil, errs.Invalid(f, "self-approval is turned off for this account; choose someone else")
+		}
+		out = append(out, approver.ID)
+	}
+	return out, nil
+}
+
+// requestWindow computes when a request for camp times out and when camp launches (R-APPR-3, R-APPR-6).
+func (a *App) requestWindow(camp Campaign, now time.Time) (deadline time.Time, launchAt *time.Time, err error) {
+	startsNow := camp.StartAt == nil || !camp.StartAt.After(now)
+	if camp.Kind == storage.CampaignKindCampaign && startsNow {
+		return deadline, nil, errs.Invalid("start_at", "immediate launches are not permitted: set start_at in the future, then submit")
+	}
+	if camp.EndAt != nil && !camp.EndAt.After(now) {
+		return deadline, nil, errs.Invalid("end_at", "the campaign has already ended; move end_at into the future")
+	}
+	if startsNow {
+		deadline = now.Add(a.ImmediateApprovalWindow)
+		if camp.EndAt != nil && camp.EndAt.Before(deadline) {
+			deadline = *camp.EndAt
+		}
+		return deadline.UTC(), nil, nil
+	}
+	if camp.EndAt == nil {
+		return deadline, nil, errs.Invalid("end_at", "is required to submit: a request times out at the campaign's end date")
+	}
+	start := camp.StartAt.UTC()
+	return camp.EndAt.UTC(), &start, nil
+}
+
+// ApprovalRequest is request id of u's account; its campaign must exist too.
+func (a *App) ApprovalRequest(ctx context.Context, u User, id string) (ApprovalRequest, error) {
+	r, err := a.Store.ApprovalRequest(ctx, u.AccountID, id)
+	if err != nil {
+		return ApprovalRequest{}, storeErr(err)
+	}
+	if _, err := a.Store.CampaignSummary(ctx, u.AccountID, r.CampaignID); err != nil {
+		return ApprovalRequest{}, storeErr(err)
+	}
+	return r, nil
+}
+
+// Decision is what a person decides on a pending request; its value is the name of the workflow
+// Update that carries it.
+type Decision string
+
+// The decisions on a pending request.
+const (
+	DecisionApprove Decision = workflows.UpdateApprove
+	DecisionReject  Decision = workflows.UpdateReject
+	DecisionCancel  Decision = workflows.UpdateCancel
+)
+
+// DecideInput is a decision on request RequestID.
+type DecideInput struct {
+	RequestID string
+	Decision  Decision
+	// Note is required for a rejection.
+	Note string
+	// UpdateID is the id of the workflow Update that carries the decision: a keyed retry sends the id
+	// its first attempt sent, and the workflow answers that Update's outcome instead of deciding again.
+	// Empty is a fresh id.
+	UpdateID string
+}
+
+// Decide approves, rejects or cancels a pending request as a workflow Update and answers its outcome
+// (R-APPR-4, R-APPR-5): approving and rejecting need the approval right (and approving one's own
+// request, self-approval allowed), cancelling needs the right to edit the campaign.
+func (a *App) Decide(ctx context.Context, u User, in DecideInput) (ApprovalRequest, error) {
+	if err := checkText("note", in.Note, in.Decision == DecisionReject, maxNoteChars); err != nil {
+		return ApprovalRequest{}, err
+	}
+	h, err := a.Store.RequestHead(ctx, u.AccountID, in.RequestID)
+	if err != nil {
+		return ApprovalRequest{}, storeErr(err)
+	}
+	return a.decide(ctx, u, h.Request, h.CampaignCreatedBy, in)
+}
+
+// decide checks that u may take decision in.Decision on r, whose campaign campaignCreatedBy created,
+// and sends it to r's workflow.
+func (a *App) decide(ctx context.Context, u User, r ApprovalRequest, campaignCreatedBy string, in DecideInput) (ApprovalRequest, error) {
+	switch in.Decision {
+	case DecisionApprove, DecisionReject:
+		if !u.HasApprovalRight() {
+			return ApprovalRequest{}, errs.New(errs.Forbidden, "you do not have the approval right")
+		}
+		if in.Decision == DecisionApprove && u.ID == r.SubmittedBy {
+			st, err := a.Store.Settings(ctx, u.AccountID)
+			if err != nil {
+				return ApprovalRequest{}, storeErr(err)
+			}
+			if !st.AllowSelfApproval {
+				return ApprovalRequest{}, errs.New(errs.Forbidden, "self-approval is turned off for this account")
+			}
+		}
+	case DecisionCancel:
+		if !mayEditCreatedBy(u, campaignCreatedBy) {
+			return ApprovalRequest{}, errs.New(errs.Forbidden, "only people who may edit the campaign may cancel its request")
+		}
+	default:
+		return ApprovalRequest{}, fmt.Errorf("app: unknown decision %q", in.Decision)
+	}
+	out, err := a.requestUpdate(ctx, r, string(in.Decision), in.UpdateID, workflows.DecisionInput{ActorID: u.ID, Note: in.Note})
+	return out, updateRefused(err)
+}
+
+// ChangeApproversInput replaces the approvers of pending request RequestID.
+type ChangeApproversInput struct {
+	RequestID   string
+	ApproverIDs []string
+	Note        string
+}
+
+// ChangeApprovers replaces a pending request's approvers; only its submitter may (R-APPR-4).
+func (a *App) ChangeApprovers(ctx context.Context, u User, in ChangeApproversInput) (ApprovalRequest, error) {
+	r, err := a.ApprovalRequest(ctx, u, in.RequestID)
+	if err != nil {
+		return ApprovalRequest{}, err
+	}
+	if u.ID != r.SubmittedBy {
+		return ApprovalRequest{}, errs.New(errs.Forbidden, "only the submitter may change the approvers")
+	}
+	if err := checkText("note", in.Note, false, maxNoteChars); err != nil {
+		return ApprovalRequest{}, err
+	}
+	settings, err := a.Store.Settings(ctx, u.AccountID)
+	if err != nil {
+		return ApprovalRequest{}, storeErr(err)
+	}
+	ids, err := a.validateApprovers(ctx, u, in.ApproverIDs, settings)
+	if err != nil {
+		return ApprovalRequest{}, err
+	}
+	out, err := a.requestUpdate(ctx, r, workflows.UpdateChangeApprovers, "",
+		workflows.ChangeApproversInput{ActorID: u.ID, ApproverIDs: ids, Note: in.Note})
+	return out, updateRefused(err)
+}
+
+// updateRefused gives a request Update's refusals the messages people read: whatever the workflow
+// said, a request somebody else handled and a request that is gone answer the same words.
+func updateRefused(err error) error {
+	e, ok := errs.As(err)
+	if !ok {
+		return err
+	}
+	switch e.Code {
+	case errs.AlreadyHandled:
+		return errs.Wrap(errs.AlreadyHandled, "this request was already handled by someone else; reload it", err)
+	case errs.NotFound:
+		return errs.Wrap(errs.NotFound, "no such resource in this account", err)
+	}
+	return err
+}
