@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
-	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
@@ -135,7 +135,7 @@ func (s *Server) keyedRequest(c *gin.Context, campaignID string) (storage.Approv
 	if err != nil || r.CampaignID != campaignID {
 		return storage.ApprovalRequest{}, false
 	}
-	if err := workflows.StartApprovalRequest(ctx, s.Temporal, s.TaskQueue, r); err == nil {
+	if err := app.StartApprovalRequest(ctx, s.Temporal, s.TaskQueue, r); err == nil {
 		_ = s.Store.MarkWorkflowStarted(ctx, r.ID)
 	}
 	return r, true
@@ -203,7 +203,7 @@ func (s *Server) submit(c *gin.Context, u storage.User, camp storage.Campaign, r
 	}
 	// The request is committed: from here on it is never lost. If the start fails, the worker's
 	// sweeper starts the workflow from the row.
-	if err := workflows.StartApprovalRequest(ctx, s.Temporal, s.TaskQueue, r); err != nil {
+	if err := app.StartApprovalRequest(ctx, s.Temporal, s.TaskQueue, r); err != nil {
 		logger(c).Error("approval workflow not started; the sweeper will start it", zap.String("request_id", r.ID), zap.Error(err))
 	} else if err := s.Store.MarkWorkflowStarted(ctx, r.ID); err != nil {
 		logger(c).Warn("mark workflow started", zap.Error(err))
@@ -387,18 +387,18 @@ func (s *Server) updateNotFound(ctx context.Context, r storage.ApprovalRequest, 
 	if lerr == nil && cur.Status == storage.RequestStatusPending {
 		return errWorkflowNotStarted
 	}
-	return temporal.NewApplicationError("the request was already handled", activities.ErrTypeAlreadyHandled)
+	return errs.New(errs.AlreadyHandled, "the request was already handled")
 }
 
 // updateFailed maps an Update's failure to its answer.
 func (s *Server) updateFailed(c *gin.Context, err error) {
 	var appErr *temporal.ApplicationError
 	switch {
-	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled:
+	case errs.Is(err, errs.AlreadyHandled):
 		abort(c, errs.AlreadyHandled, "this request was already handled by someone else; reload it")
-	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNotAllowed:
+	case errors.As(err, &appErr) && errs.Is(err, errs.Forbidden):
 		abort(c, errs.Forbidden, appErr.Message())
-	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNotFound:
+	case errs.Is(err, errs.NotFound):
 		abort(c, errs.NotFound, "no such resource in this account")
 	case errors.Is(err, errWorkflowNotStarted):
 		c.Header("Retry-After", "5")

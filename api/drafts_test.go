@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/signoff/signoff/activities"
@@ -807,7 +806,7 @@ func TestDraftRollbackAfterCopy(t *testing.T) {
 			}
 			leadsAtFailure.Store(n)
 			copies.Store(c)
-			return nil, temporal.NewNonRetryableApplicationError(reason, activities.ErrTypeBuildFailed, nil)
+			return nil, errs.Temporal(errs.New(errs.BuildFailed, reason))
 		}, activity.RegisterOptions{Name: "FreezeSnapshot", DisableAlreadyRegisteredCheck: true})
 	}})
 

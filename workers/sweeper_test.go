@@ -19,6 +19,7 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/ai"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/demodata"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
@@ -96,7 +97,7 @@ func (f *sweepFixture) request(name, approverID string, deadline time.Time) stor
 func (f *sweepFixture) startRequest(r storage.ApprovalRequest) {
 	f.t.Helper()
 	ctx := context.Background()
-	require.NoError(f.t, workflows.StartApprovalRequest(ctx, f.tc, f.queue, r))
+	require.NoError(f.t, app.StartApprovalRequest(ctx, f.tc, f.queue, r))
 	require.NoError(f.t, f.store.MarkWorkflowStarted(ctx, r.ID))
 }
 

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
@@ -59,12 +60,12 @@ func budgetBuild(t *testing.T, resolveErr, persErr error) (*budgetRun, string) {
 	env.OnActivity(budgetActs.CheckBuildCapacity, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.DraftInput) error { count("CheckBuildCapacity"); return nil })
 	env.OnActivity(budgetActs.ResolveContacts, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.ResolveInput) ([]storage.Lead, error) {
+		func(context.Context, activities.ResolveInput) ([]activities.Lead, error) {
 			count("ResolveContacts")
 			if resolveErr != nil {
 				return nil, resolveErr
 			}
-			return []storage.Lead{{FirstName: "Ada", LastName: "Lovelace", CompanyName: "Engines"}}, nil
+			return []activities.Lead{{FirstName: "Ada", LastName: "Lovelace", CompanyName: "Engines"}}, nil
 		})
 	env.OnActivity(budgetActs.CopyCampaign, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.DraftInput) (string, error) {
@@ -103,7 +104,7 @@ func budgetBuild(t *testing.T, resolveErr, persErr error) (*budgetRun, string) {
 			return len(in.LeadIDs), nil
 		})
 	env.ExecuteWorkflow(workflows.ApprovalDraftWorkflowName, workflows.ApprovalDraftInput{DraftID: "d1", AccountID: "a1",
-		CampaignID: "c1", Source: activities.DraftSource{Type: activities.SourceSavedSearch, SavedSearchID: "s1"},
+		CampaignID: "c1", Source: workflows.DraftSource{Type: workflows.SourceSavedSearch, SavedSearchID: "s1"},
 		ContactCount: len(leadIDs), ReviewWindow: time.Hour})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
@@ -121,7 +122,7 @@ func TestFinding6NonRetryableBuildErrorFailsAtOnce(t *testing.T) {
 		err  error
 		want []string // what the reason must say
 	}{
-		{"not found", temporal.NewNonRetryableApplicationError("not found", activities.ErrTypeNotFound, nil),
+		{"not found", temporal.NewNonRetryableApplicationError("not found", string(errs.NotFound), nil),
 			[]string{"was deleted while it ran", "Create a new draft"}},
 		{"another type", temporal.NewNonRetryableApplicationError(`value "3000000000" is out of range for type integer`, "DataError", nil),
 			[]string{`value "3000000000" is out of range for type integer`, "create a new draft"}},
