@@ -197,10 +197,10 @@ func TestDraftBuildFromSavedSearch(t *testing.T) {
 				sa[k] = v
 			}
 		}
-		return sa["SignoffStatus"] == storage.DraftStatusReady
+		return sa[workflows.SearchAttrStatus] == storage.DraftStatusReady
 	}, 10*time.Second, 50*time.Millisecond, "search attributes of approval-draft/%s", d.ID)
-	require.Equal(t, de.A.Account.ID, sa["SignoffAccountId"])
-	require.Equal(t, de.camp.ID, sa["SignoffCampaignId"])
+	require.Equal(t, de.A.Account.ID, sa[workflows.SearchAttrAccountID])
+	require.Equal(t, de.camp.ID, sa[workflows.SearchAttrCampaignID])
 
 	// Only CSMs and admins read drafts.
 	for _, role := range []string{storage.RoleCollaborator, storage.RoleApprover, storage.RoleEditor} {

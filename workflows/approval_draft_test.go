@@ -585,7 +585,7 @@ func TestApprovalDraft_FailureAtEachStep_Compensates(t *testing.T) {
 			}
 			want = append(want, stepMarkFailed)
 			assert.Equal(t, want, names, "calls in order")
-			assert.Equal(t, 1, h.count(tc.step), "a BuildFailed error is not retried")
+			assert.Equal(t, 1, h.count(tc.step), "a build_failed error is not retried")
 			if tc.wantDelete {
 				h.requireDeleteAfter(tc.step)
 			} else {

@@ -522,7 +522,7 @@ func TestPendingAtStartAt(t *testing.T) {
 	var late *outcome
 	h.at(24*time.Hour+time.Minute, func() {
 		assert.Empty(t, h.decideCalls(), "no decision at start_at")
-		// Still pending: an invalid approver is told NotAllowed, not AlreadyHandled.
+		// Still pending: an invalid approver is told forbidden, not already_handled.
 		late = h.decision(workflows.UpdateApprove, "ap-stranger", "u-other", "")
 	})
 	h.mustRun(storage.RequestStatusTimedOut)

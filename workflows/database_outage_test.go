@@ -22,10 +22,11 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// Issue 12, finding 1: a database step of the approval workflow used to give up within the 30 s
-// budget of its local activity (about 15 s of retries), failing the workflow (or the Update) while
-// the request stayed pending in the database. These tests take the database away for far longer
-// than that, in the SDK's time-skipping environment, at every step the workflow must complete.
+// A database step of the approval workflow outlives the 30 s budget of its local activity (about
+// 15 s of retries) as a regular activity the server retries (step), so an outage does not fail the
+// workflow (or the Update) while the request stays pending in the database. These tests take the
+// database away for far longer than that budget, in the SDK's time-skipping environment, at every
+// step the workflow must complete.
 //
 // The outage lasts 3 minutes: the test environment caps a retry policy without MaximumAttempts at 10
 // attempts (about 4 minutes at these intervals), where the server retries without end.

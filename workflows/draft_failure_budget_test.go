@@ -22,9 +22,9 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// Issue 12: how the draft build treats errors that retrying cannot cure (finding 6) and how long it
-// retries the AI step (finding 9), in the SDK's time-skipping test environment with every activity
-// mocked, so the budgets are measured in workflow time, not on this machine's clock.
+// How the draft build treats errors that retrying cannot cure and how long it retries the AI step,
+// in the SDK's time-skipping test environment with every activity mocked, so the budgets are
+// measured in workflow time, not on this machine's clock.
 
 // budgetActs names the mocked activities by method value.
 var budgetActs *activities.Activities
@@ -114,7 +114,7 @@ func budgetBuild(t *testing.T, resolveErr, persErr error) (*budgetRun, string) {
 }
 
 // TestFinding6NonRetryableBuildErrorFailsAtOnce: a step error marked non-retryable that is not one of
-// the build's own BuildFailed reasons (a NotFound, or any other type) ends the build after one
+// the build's own build_failed reasons (a not_found, or any other type) ends the build after one
 // attempt, with a reason that says what went wrong and what to do, not "failed unexpectedly".
 func TestFinding6NonRetryableBuildErrorFailsAtOnce(t *testing.T) {
 	cases := []struct {
