@@ -11,14 +11,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/ai"
