@@ -1,15 +1,18 @@
 // Package activities holds the I/O steps of Signoff's workflows. Every activity is idempotent,
-// keyed by its workflow and step, so a retry after a crash repeats nothing.
+// keyed by its workflow and step, so a retry after a crash repeats nothing. Activities read and
+// write storage rows and answer the workflows with this package's own input and result types, whose
+// JSON is what workflow histories record.
 package activities
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 
 	"go.uber.org/zap"
 
 	"github.com/signoff/signoff/ai"
 	"github.com/signoff/signoff/email"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 )
@@ -35,4 +38,54 @@ type Mailer interface {
 	Send(ctx context.Context, m email.Message) error
 }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+// Statuses of approval requests, the request statuses the workflow compares its steps' results with.
+const (
+	RequestStatusPending  = storage.RequestStatusPending
+	RequestStatusApproved = storage.RequestStatusApproved
+)
+
+// Statuses of approval drafts that the build workflow sets and reports.
+const (
+	DraftStatusProcessing = storage.DraftStatusProcessing
+	DraftStatusReady      = storage.DraftStatusReady
+	DraftStatusFailed     = storage.DraftStatusFailed
+)
+
+// ApproverStateAssigned is the state of an approver who may decide a request.
+const ApproverStateAssigned = storage.ApproverStateAssigned
+
+// Event types of a request's history that the workflow writes: the decision types of Decide and
+// DecideAndDeliver, and the skipped launch of RecordEvent.
+const (
+	EventApproved        = storage.EventApproved
+	EventRejected        = storage.EventRejected
+	EventCancelled       = storage.EventCancelled
+	EventTimedOut        = storage.EventTimedOut
+	EventApproverExpired = storage.EventApproverExpired
+	EventAutoApproved    = storage.EventAutoApproved
+	EventLaunchSkipped   = storage.EventLaunchSkipped
+)
+
+// OnNoApproversExpire is the account policy (ExpireResult.Policy) under which a request whose last
+// valid approver lost the right expires.
+const OnNoApproversExpire = "expire"
+
+// AIPermanent is the Temporal error type of a model call that failed after the provider's own
+// retries: the AI step does not retry it. It stays inside the worker and is never answered.
+const AIPermanent = "AIPermanent"
+
+// classify turns the store's sentinel errors into non-retryable Temporal errors carrying their codes;
+// anything else (Postgres down, a timeout) stays retryable.
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrAlreadyHandled):
+		return errs.Temporal(errs.Wrap(errs.AlreadyHandled, "the request was already handled", err))
+	case errors.Is(err, storage.ErrNotApprover):
+		return errs.Temporal(errs.Wrap(errs.Forbidden, "you are not (or no longer) an approver of this request", err))
+	case errors.Is(err, storage.ErrNotFound):
+		return errs.Temporal(errs.Wrap(errs.NotFound, "not found", err))
+	}
+	return err
+}

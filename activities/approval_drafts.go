@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,22 +17,21 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/signoff/signoff/ai"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 )
 
-// ErrTypeBuildFailed marks a draft build failure whose message is the reason people read (R-DRAFT-9).
-const ErrTypeBuildFailed = "BuildFailed"
-
-// Source types of R-DRAFT-1.
+// Source types of R-DRAFT-1: where ResolveContacts reads a draft's sample contacts.
 const (
 	SourceSavedSearch   = "saved_search"
 	SourceCSV           = "csv"
 	SourceCampaignLeads = "campaign_leads"
 )
 
-// DraftSource says where a draft's sample contacts come from.
-type DraftSource struct {
+// ContactSource says where a draft's sample contacts come from; its JSON is the one a draft row
+// stores.
+type ContactSource struct {
 	Type          string            `json:"type"`
 	SavedSearchID string            `json:"saved_search_id,omitempty"`
 	CSVUploadID   string            `json:"csv_upload_id,omitempty"`
@@ -39,9 +39,64 @@ type DraftSource struct {
 	CampaignID    string            `json:"campaign_id,omitempty"`
 }
 
+// Lead is a sample contact as the build passes it from ResolveContacts to ImportLeads; its JSON is the
+// read model's.
+type Lead struct {
+	ID          string          `json:"id"`
+	CampaignID  string          `json:"campaign_id"`
+	Position    int             `json:"position"`
+	SourceRef   string          `json:"source_ref,omitempty"`
+	FirstName   string          `json:"first_name"`
+	LastName    string          `json:"last_name"`
+	Email       string          `json:"email"`
+	Title       string          `json:"title"`
+	CompanyName string          `json:"company_name"`
+	Domain      string          `json:"domain"`
+	Industry    string          `json:"industry"`
+	Country     string          `json:"country"`
+	CompanySize *int            `json:"company_size"`
+	AI          json.RawMessage `json:"ai"`
+	AIAt        *time.Time      `json:"ai_at"`
+}
+
+// Draft is an approval draft as SubmitReview answers it; its JSON is the read model's.
+type Draft struct {
+	ID            string          `json:"id"`
+	AccountID     string          `json:"account_id"`
+	CampaignID    string          `json:"campaign_id"`
+	Number        int             `json:"number"`
+	Name          string          `json:"name"`
+	Status        string          `json:"status"`
+	Source        json.RawMessage `json:"source"`
+	ContactCount  int             `json:"contact_count"`
+	Progress      Progress        `json:"progress"`
+	FailureReason *string         `json:"failure_reason"`
+	CreatedBy     string          `json:"created_by"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	ReadyAt       *time.Time      `json:"ready_at"`
+	AIDoneAt      *time.Time      `json:"ai_done_at"`
+	SubmittedAt   *time.Time      `json:"submitted_at"`
+}
+
+// Progress is how far a draft's build has come.
+type Progress struct {
+	Step  string `json:"step"`
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
+}
+
+// draftFromRow maps a stored draft to the activities' Draft.
+func draftFromRow(d storage.ApprovalDraft) Draft {
+	return Draft{ID: d.ID, AccountID: d.AccountID, CampaignID: d.CampaignID, Number: d.Number, Name: d.Name, Status: d.Status,
+		Source: d.Source, ContactCount: d.ContactCount, Progress: Progress(d.Progress), FailureReason: d.FailureReason,
+		CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, ReadyAt: d.ReadyAt, AIDoneAt: d.AIDoneAt,
+		SubmittedAt: d.SubmittedAt}
+}
+
 // buildFailed is a non-retryable failure with a reason a CSM can act on.
 func buildFailed(format string, a ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, a...), ErrTypeBuildFailed, nil)
+	return errs.Temporal(errs.Newf(errs.BuildFailed, format, a...))
 }
 
 // permanentSQLStates are the SQLSTATE classes of Postgres errors no retry cures: the data itself is
@@ -96,7 +151,7 @@ func (a *Activities) CheckBuildCapacity(ctx context.Context, in DraftInput) erro
 type ResolveInput struct {
 	AccountID string
 	DraftID   string
-	Source    DraftSource
+	Source    ContactSource
 	Count     int
 }
 
@@ -106,7 +161,7 @@ const resolvePageSize = 200
 // ResolveContacts picks up to Count usable people from the source: it pages through a saved search
 // (keyset pagination, a heartbeat per page), reads CSV rows through the mapping, or samples another
 // campaign's leads. People without a first and last name plus a company name or domain are skipped.
-func (a *Activities) ResolveContacts(ctx context.Context, in ResolveInput) (_ []storage.Lead, err error) {
+func (a *Activities) ResolveContacts(ctx context.Context, in ResolveInput) (_ []Lead, err error) {
 	defer func() { err = buildStepError("resolving the contacts", err) }()
 	_ = a.Store.SetDraftProgress(ctx, in.DraftID, storage.Progress{Step: "resolving", Total: in.Count})
 	var out []storage.Lead
@@ -205,7 +260,11 @@ func (a *Activities) ResolveContacts(ctx context.Context, in ResolveInput) (_ []
 	case len(out) == 0:
 		return nil, buildFailed("None of the %d contacts found has the required data (first and last name plus a company name or domain). Adjust the source and create a new draft.", seen)
 	}
-	return out, nil
+	leads := make([]Lead, len(out))
+	for i, l := range out {
+		leads[i] = Lead(l)
+	}
+	return leads, nil
 }
 
 func usable(l storage.Lead) bool {
@@ -233,7 +292,7 @@ type ImportInput struct {
 	AccountID string
 	DraftID   string
 	CopyID    string
-	Leads     []storage.Lead
+	Leads     []Lead
 }
 
 // importBatch is how many leads one statement batch imports between heartbeats.
@@ -245,9 +304,10 @@ func (a *Activities) ImportLeads(ctx context.Context, in ImportInput) (int, erro
 	total := len(in.Leads)
 	n := 0
 	for i := 0; i < total; i += importBatch {
-		batch := in.Leads[i:min(i+importBatch, total)]
-		for j := range batch {
-			batch[j].Position = i + j
+		batch := make([]storage.Lead, 0, importBatch)
+		for j, l := range in.Leads[i:min(i+importBatch, total)] {
+			l.Position = i + j
+			batch = append(batch, storage.Lead(l))
 		}
 		var err error
 		if n, err = a.Store.ImportLeads(ctx, in.AccountID, in.CopyID, batch); err != nil {
@@ -315,8 +375,10 @@ func (a *Activities) FreezeSnapshot(ctx context.Context, in FreezeInput) (ids []
 }
 
 func (a *Activities) audienceDescription(ctx context.Context, accountID string, d storage.ApprovalDraft) string {
-	var src DraftSource
-	_ = jsonUnmarshal(d.Source, &src)
+	var src ContactSource
+	if err := json.Unmarshal(d.Source, &src); err != nil {
+		a.Log.Warn("draft source unreadable; the audience is described without it", zap.String("draft_id", d.ID), zap.Error(err))
+	}
 	switch src.Type {
 	case SourceSavedSearch:
 		if ss, err := a.Store.SavedSearch(ctx, accountID, src.SavedSearchID); err == nil {
@@ -387,7 +449,7 @@ func (a *Activities) PersonaliseLeads(ctx context.Context, in PersonaliseInput) 
 	}
 	if firstErr != nil {
 		if errors.Is(firstErr, ai.ErrPermanent) {
-			return done, temporal.NewNonRetryableApplicationError(firstErr.Error(), "AIPermanent", firstErr)
+			return done, temporal.NewNonRetryableApplicationError(firstErr.Error(), AIPermanent, firstErr)
 		}
 		return done, firstErr
 	}
@@ -479,17 +541,20 @@ func (a *Activities) MarkDraftAIDone(ctx context.Context, draftID string) error 
 type SubmitReviewInput struct {
 	DraftID string
 	Author  string
-	// TokenHash is the hash of the share token the submit came through (nil in submits accepted
-	// before it was sent).
+	// TokenHash is the hash of the share token the submit came through; nil skips the token check.
 	TokenHash []byte
 }
 
 // SubmitReview records approved or not_approved once and notifies the CSM; a retry answers the first
-// outcome. A token that no longer opens the draft is ErrTypeNotFound.
-func (a *Activities) SubmitReview(ctx context.Context, in SubmitReviewInput) (storage.ApprovalDraft, error) {
+// outcome. A submitted review is errs.AlreadyHandled; a token that no longer opens the draft is
+// errs.NotFound.
+func (a *Activities) SubmitReview(ctx context.Context, in SubmitReviewInput) (Draft, error) {
 	d, err := a.Store.SubmitReview(ctx, in.DraftID, in.TokenHash, in.Author)
 	if errors.Is(err, storage.ErrReviewClosed) {
-		return d, temporal.NewNonRetryableApplicationError("the review is closed", ErrTypeAlreadyHandled, err)
+		return Draft{}, errs.Temporal(errs.Wrap(errs.AlreadyHandled, "the review is closed", err))
 	}
-	return d, classify(err)
+	if err != nil {
+		return Draft{}, classify(err)
+	}
+	return draftFromRow(d), nil
 }

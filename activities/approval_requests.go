@@ -4,56 +4,84 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
 	"github.com/signoff/signoff/email"
 	"github.com/signoff/signoff/storage"
 )
 
-// Application error types the approval workflow and the API agree on.
-const (
-	// ErrTypeAlreadyHandled marks an action on a request somebody else already decided (409).
-	ErrTypeAlreadyHandled = "AlreadyHandled"
-	// ErrTypeNotAllowed marks an action by someone who may not take it (403).
-	ErrTypeNotAllowed = "NotAllowed"
-	// ErrTypeNotFound marks a request or campaign that no longer exists.
-	ErrTypeNotFound = "NotFound"
-)
+// Request is an approval request as the activities answer it; its JSON is the read model's and is
+// what workflow histories record.
+type Request struct {
+	ID              string     `json:"id"`
+	AccountID       string     `json:"account_id"`
+	CampaignID      string     `json:"campaign_id"`
+	CampaignVersion int        `json:"campaign_version"`
+	SubmittedBy     string     `json:"submitted_by"`
+	Note            string     `json:"note"`
+	Status          string     `json:"status"`
+	DecidedBy       *string    `json:"decided_by"`
+	DecisionNote    string     `json:"decision_note"`
+	DecidedAt       *time.Time `json:"decided_at"`
+	DeadlineAt      time.Time  `json:"deadline_at"`
+	LaunchAt        *time.Time `json:"launch_at"`
+	Approvers       []Approver `json:"approvers"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+}
 
-// classify turns the store's sentinel errors into non-retryable application errors; anything else
-// (Postgres down, a timeout) stays retryable.
-func classify(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, storage.ErrAlreadyHandled):
-		return temporal.NewNonRetryableApplicationError("the request was already handled", ErrTypeAlreadyHandled, err)
-	case errors.Is(err, storage.ErrNotApprover):
-		return temporal.NewNonRetryableApplicationError("you are not (or no longer) an approver of this request", ErrTypeNotAllowed, err)
-	case errors.Is(err, storage.ErrNotFound):
-		return temporal.NewNonRetryableApplicationError("not found", ErrTypeNotFound, err)
+// Approver is a user assigned to a request, with the state of the assignment.
+type Approver struct {
+	UserID string `json:"user_id"`
+	Name   string `json:"name"`
+	Email  string `json:"email"`
+	State  string `json:"state"`
+}
+
+// requestFromRow maps a stored request to the activities' Request.
+func requestFromRow(r storage.ApprovalRequest) Request {
+	out := Request{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
+		SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
+		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if r.Approvers != nil {
+		out.Approvers = make([]Approver, len(r.Approvers))
+		for i, a := range r.Approvers {
+			out.Approvers[i] = Approver(a)
+		}
 	}
-	return err
+	return out
+}
+
+// Decision is a terminal transition of a request: Type is one of the decision Event* types; a nil
+// ActorID means the system decided.
+type Decision struct {
+	RequestID string
+	Type      string
+	ActorID   *string
+	Note      string
 }
 
 // DecideInput is a terminal decision on a request of an account.
 type DecideInput struct {
 	AccountID string
-	Decision  storage.Decision
+	Decision  Decision
 }
 
 // Decide records a decision with the database's pending guard; a retry of the same decision is a no-op.
-// Workflows recorded before DecideAndDeliver existed replay with it.
-func (a *Activities) Decide(ctx context.Context, in DecideInput) (storage.ApprovalRequest, error) {
-	r, err := a.Store.Decide(ctx, in.AccountID, in.Decision)
-	return r, classify(err)
+// It is the decision step of runs that take the path before versionLeanDecision (workflows).
+func (a *Activities) Decide(ctx context.Context, in DecideInput) (Request, error) {
+	r, err := a.Store.Decide(ctx, in.AccountID, storage.Decision(in.Decision))
+	if err != nil {
+		return Request{}, classify(err)
+	}
+	return requestFromRow(r), nil
 }
 
 // DecideResult is a recorded decision and whether its emails still wait in the outbox.
 type DecideResult struct {
-	Request storage.ApprovalRequest
+	Request Request
 	// MailPending is true when delivery failed: the workflow retries it (deliverEmails).
 	MailPending bool
 }
@@ -62,11 +90,11 @@ type DecideResult struct {
 // one, in the same activity: a decision costs one local activity. A failed delivery does not fail the
 // decision; it is reported for the workflow to retry.
 func (a *Activities) DecideAndDeliver(ctx context.Context, in DecideInput) (DecideResult, error) {
-	r, err := a.Store.Decide(ctx, in.AccountID, in.Decision)
+	r, err := a.Store.Decide(ctx, in.AccountID, storage.Decision(in.Decision))
 	if err != nil {
 		return DecideResult{}, classify(err)
 	}
-	res := DecideResult{Request: r}
+	res := DecideResult{Request: requestFromRow(r)}
 	if _, err := a.DeliverEmails(ctx, in.Decision.RequestID); err != nil {
 		a.Log.Warn("decision emails not delivered yet; the workflow retries", zap.String("request_id", in.Decision.RequestID), zap.Error(err))
 		res.MailPending = true
@@ -85,9 +113,12 @@ type ChangeApproversInput struct {
 }
 
 // ChangeApprovers stores the new approver set and notifies the added approvers, once per ChangeKey.
-func (a *Activities) ChangeApprovers(ctx context.Context, in ChangeApproversInput) (storage.ApprovalRequest, error) {
+func (a *Activities) ChangeApprovers(ctx context.Context, in ChangeApproversInput) (Request, error) {
 	r, err := a.Store.ChangeApprovers(ctx, in.AccountID, in.RequestID, in.ActorID, in.ApproverIDs, in.Note, in.ChangeKey)
-	return r, classify(err)
+	if err != nil {
+		return Request{}, classify(err)
+	}
+	return requestFromRow(r), nil
 }
 
 // ExpireApproverInput names the approver who lost the right.
@@ -97,10 +128,20 @@ type ExpireApproverInput struct {
 	UserID    string
 }
 
+// ExpireResult is what is left of a request after one of its approvers expired.
+type ExpireResult struct {
+	// ValidApprovers counts the assigned approvers who still hold the approval right.
+	ValidApprovers int
+	// Policy is the account's on_no_approvers setting (OnNoApproversExpire or "hold").
+	Policy string
+	// Status is the request's status.
+	Status string
+}
+
 // ExpireApprover marks the assignment expired and says how many valid approvers are left and what the account's policy is.
-func (a *Activities) ExpireApprover(ctx context.Context, in ExpireApproverInput) (storage.ExpireResult, error) {
+func (a *Activities) ExpireApprover(ctx context.Context, in ExpireApproverInput) (ExpireResult, error) {
 	r, err := a.Store.ExpireApprover(ctx, in.AccountID, in.RequestID, in.UserID)
-	return r, classify(err)
+	return ExpireResult(r), classify(err)
 }
 
 // RecordEventInput is one history line, written once per DedupeKey.
@@ -178,7 +219,10 @@ type CurrentRequestInput struct {
 }
 
 // CurrentRequest reads a request as the database has it, for a workflow whose decision the database refused.
-func (a *Activities) CurrentRequest(ctx context.Context, in CurrentRequestInput) (storage.ApprovalRequest, error) {
+func (a *Activities) CurrentRequest(ctx context.Context, in CurrentRequestInput) (Request, error) {
 	r, err := a.Store.ApprovalRequest(ctx, in.AccountID, in.RequestID)
-	return r, classify(err)
+	if err != nil {
+		return Request{}, classify(err)
+	}
+	return requestFromRow(r), nil
 }

@@ -13,12 +13,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
 )
 
 // TestFinding6RefusedDataFailsTheBuildAtOnce: an error of a build step that no retry can cure — data
-// Postgres refuses, as it refused a company size of 3000000000 — becomes a non-retryable BuildFailed
+// Postgres refuses, as it refused a company size of 3000000000 — becomes a non-retryable build_failed
 // error whose message says what was refused and what to do; errors a retry may cure (Postgres
 // unreachable, a serialization failure, a timeout) stay retryable. The Postgres errors are real ones,
 // from the test database.
@@ -47,7 +48,7 @@ func TestFinding6RefusedDataFailsTheBuildAtOnce(t *testing.T) {
 		var appErr *temporal.ApplicationError
 		require.True(t, errors.As(err, &appErr), "%s: %T %v", tc.name, err, err)
 		assert.True(t, appErr.NonRetryable(), tc.name)
-		assert.Equal(t, ErrTypeBuildFailed, appErr.Type(), tc.name)
+		assert.Equal(t, string(errs.BuildFailed), appErr.Type(), tc.name)
 		assert.Contains(t, appErr.Message(), "while importing the leads", tc.name)
 		assert.Contains(t, appErr.Message(), tc.say, tc.name)
 		assert.Contains(t, appErr.Message(), "create a new draft", tc.name)

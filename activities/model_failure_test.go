@@ -11,7 +11,7 @@ import (
 )
 
 // TestModelFailureIsNotRetriedByTheActivity: a model call that failed after the provider's own retries
-// is permanent for PersonaliseLeads (issue 12, finding 9: never 4 × 10 tries of one call); a run cut
+// is permanent for PersonaliseLeads (a model is never asked 4 × 10 times for one call); a run cut
 // short by the activity's own cancellation is left to Temporal.
 func TestModelFailureIsNotRetriedByTheActivity(t *testing.T) {
 	gaveUp := errors.New("ai: openai qualify: giving up after 4 attempts: status 503 Service Unavailable")

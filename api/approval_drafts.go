@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
-	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
@@ -26,8 +26,8 @@ const (
 )
 
 type createDraftRequest struct {
-	Source       *activities.DraftSource `json:"source"`
-	ContactCount *int                    `json:"contact_count"`
+	Source       *workflows.DraftSource `json:"source"`
+	ContactCount *int                   `json:"contact_count"`
 }
 
 // draftView is a draft as a CSM sees it: share_url is null until the draft is built (R-DRAFT-8).
@@ -58,7 +58,7 @@ func (s *Server) draftView(c *gin.Context, d storage.ApprovalDraft) draftView {
 
 // validateSource checks the source belongs to the caller's account (422 otherwise, R-DRAFT-3) and
 // returns its idempotency key and a normalised copy.
-func (s *Server) validateSource(c *gin.Context, acct string, campaignID string, src *activities.DraftSource) (string, bool) {
+func (s *Server) validateSource(c *gin.Context, acct string, campaignID string, src *workflows.DraftSource) (string, bool) {
 	ctx := c.Request.Context()
 	if src == nil {
 		invalid(c, "source", "is required: {\"type\":\"saved_search\",\"saved_search_id\":…}, {\"type\":\"csv\",\"csv_upload_id\":…,\"mapping\":{…}} or {\"type\":\"campaign_leads\",\"campaign_id\":…}")
@@ -69,7 +69,7 @@ func (s *Server) validateSource(c *gin.Context, acct string, campaignID string, 
 		return "", false
 	}
 	switch src.Type {
-	case activities.SourceSavedSearch:
+	case workflows.SourceSavedSearch:
 		id, err := uuid.Parse(src.SavedSearchID)
 		if err != nil {
 			return foreign("source.saved_search_id")
@@ -82,9 +82,9 @@ func (s *Server) validateSource(c *gin.Context, acct string, campaignID string, 
 			s.fail(c, err)
 			return "", false
 		}
-		*src = activities.DraftSource{Type: src.Type, SavedSearchID: ss.ID}
+		*src = workflows.DraftSource{Type: src.Type, SavedSearchID: ss.ID}
 		return "saved_search:" + ss.ID, true
-	case activities.SourceCSV:
+	case workflows.SourceCSV:
 		id, err := uuid.Parse(src.CSVUploadID)
 		if err != nil {
 			return foreign("source.csv_upload_id")
@@ -106,9 +106,9 @@ func (s *Server) validateSource(c *gin.Context, acct string, campaignID string, 
 			invalid(c, "source."+fe.Field, fe.Message)
 			return "", false
 		}
-		*src = activities.DraftSource{Type: src.Type, CSVUploadID: up.ID, Mapping: mapping}
+		*src = workflows.DraftSource{Type: src.Type, CSVUploadID: up.ID, Mapping: mapping}
 		return "csv:" + up.ID, true
-	case activities.SourceCampaignLeads:
+	case workflows.SourceCampaignLeads:
 		id, err := uuid.Parse(src.CampaignID)
 		if err != nil {
 			return foreign("source.campaign_id")
@@ -121,7 +121,7 @@ func (s *Server) validateSource(c *gin.Context, acct string, campaignID string, 
 			s.fail(c, err)
 			return "", false
 		}
-		*src = activities.DraftSource{Type: src.Type, CampaignID: camp.ID}
+		*src = workflows.DraftSource{Type: src.Type, CampaignID: camp.ID}
 		return "campaign_leads:" + camp.ID, true
 	}
 	invalid(c, "source.type", "must be one of saved_search, csv, campaign_leads")
@@ -175,7 +175,7 @@ func (s *Server) createDraft(c *gin.Context) {
 		draftID = idempotentID(c, "approval-draft")
 	}
 	d, existing, err := s.Store.CreateDraft(ctx, storage.NewDraft{ID: draftID, AccountID: u.AccountID, CampaignID: camp.ID, CreatedBy: u.ID,
-		Source: srcJSON, SourceKey: key, ContactCount: count}, req.Source.Type == activities.SourceSavedSearch)
+		Source: srcJSON, SourceKey: key, ContactCount: count}, req.Source.Type == workflows.SourceSavedSearch)
 	if errors.Is(err, storage.ErrCampaignInError) {
 		abort(c, errs.CampaignError, "the campaign is in error: drafts need a campaign that is at least draft; fix it first")
 		return
@@ -193,7 +193,7 @@ func (s *Server) createDraft(c *gin.Context) {
 		return
 	}
 	// The draft is committed; if the start fails the worker's sweeper starts the build from the row.
-	if err := workflows.StartApprovalDraft(ctx, s.Temporal, s.TaskQueue, workflows.DraftInputFromDraft(d, *req.Source)); err != nil {
+	if err := workflows.StartApprovalDraft(ctx, s.Temporal, s.TaskQueue, app.DraftWorkflowInput(d, *req.Source)); err != nil {
 		logger(c).Error("draft build not started; the sweeper will start it", zap.String("draft_id", d.ID), zap.Error(err))
 	} else if err := s.Store.MarkDraftWorkflowStarted(ctx, d.ID); err != nil {
 		logger(c).Warn("mark draft started", zap.Error(err))

@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/signoff/signoff/activities"
@@ -198,10 +197,10 @@ func TestDraftBuildFromSavedSearch(t *testing.T) {
 				sa[k] = v
 			}
 		}
-		return sa["SignoffStatus"] == storage.DraftStatusReady
+		return sa[workflows.SearchAttrStatus] == storage.DraftStatusReady
 	}, 10*time.Second, 50*time.Millisecond, "search attributes of approval-draft/%s", d.ID)
-	require.Equal(t, de.A.Account.ID, sa["SignoffAccountId"])
-	require.Equal(t, de.camp.ID, sa["SignoffCampaignId"])
+	require.Equal(t, de.A.Account.ID, sa[workflows.SearchAttrAccountID])
+	require.Equal(t, de.camp.ID, sa[workflows.SearchAttrCampaignID])
 
 	// Only CSMs and admins read drafts.
 	for _, role := range []string{storage.RoleCollaborator, storage.RoleApprover, storage.RoleEditor} {
@@ -807,7 +806,7 @@ func TestDraftRollbackAfterCopy(t *testing.T) {
 			}
 			leadsAtFailure.Store(n)
 			copies.Store(c)
-			return nil, temporal.NewNonRetryableApplicationError(reason, activities.ErrTypeBuildFailed, nil)
+			return nil, errs.Temporal(errs.New(errs.BuildFailed, reason))
 		}, activity.RegisterOptions{Name: "FreezeSnapshot", DisableAlreadyRegisteredCheck: true})
 	}})
 

@@ -21,9 +21,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
-	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
@@ -527,13 +525,12 @@ func (s *Server) submitReview(c *gin.Context) {
 	if err == nil {
 		err = h.Get(ctx, &out)
 	}
-	var appErr *temporal.ApplicationError
 	var nf *serviceerror.NotFound
 	switch {
-	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled, errors.As(err, &nf):
+	case errs.Is(err, errs.AlreadyHandled), errors.As(err, &nf):
 		abort(c, errs.ReviewSubmitted, "this review was already submitted or is closed")
 		return
-	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNotFound:
+	case errs.Is(err, errs.NotFound):
 		reviewNotFound(c, false)
 		return
 	case err != nil:

@@ -348,7 +348,7 @@ func (a *App) decide(ctx context.Context, u User, r ApprovalRequest, campaignCre
 		return ApprovalRequest{}, fmt.Errorf("app: unknown decision %q", in.Decision)
 	}
 	out, err := a.requestUpdate(ctx, r, string(in.Decision), in.UpdateID, workflows.DecisionInput{ActorID: u.ID, Note: in.Note})
-	return out, updateRefused(err)
+	return out, err
 }
 
 // ChangeApproversInput replaces the approvers of pending request RequestID.
@@ -380,21 +380,5 @@ func (a *App) ChangeApprovers(ctx context.Context, u User, in ChangeApproversInp
 	}
 	out, err := a.requestUpdate(ctx, r, workflows.UpdateChangeApprovers, "",
 		workflows.ChangeApproversInput{ActorID: u.ID, ApproverIDs: ids, Note: in.Note})
-	return out, updateRefused(err)
-}
-
-// updateRefused gives a request Update's refusals the messages people read: whatever the workflow
-// said, a request somebody else handled and a request that is gone answer the same words.
-func updateRefused(err error) error {
-	e, ok := errs.As(err)
-	if !ok {
-		return err
-	}
-	switch e.Code {
-	case errs.AlreadyHandled:
-		return errs.Wrap(errs.AlreadyHandled, "this request was already handled by someone else; reload it", err)
-	case errs.NotFound:
-		return errs.Wrap(errs.NotFound, "no such resource in this account", err)
-	}
-	return err
+	return out, err
 }

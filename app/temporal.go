@@ -2,13 +2,14 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
-	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
@@ -16,27 +17,69 @@ import (
 
 // This file is the one place the use cases reach Temporal: starting workflows, sending Updates and
 // Signals. Each function takes and returns the read model's rows and does the mapping to and from the
-// workflows' own types.
+// workflows' own types. The exported functions are the same starts for the worker's sweeper, which
+// repairs from the rows what a failed start left.
 
 // startRequestWorkflow starts the workflow of a committed request and records that it did. A start
 // that fails is logged, not returned: the request is committed, and the worker's sweeper starts the
 // workflow from the row.
 func (a *App) startRequestWorkflow(ctx context.Context, r storage.ApprovalRequest) {
-	if err := workflows.StartApprovalRequest(ctx, a.Temporal, a.TaskQueue, r); err != nil {
+	if err := StartApprovalRequest(ctx, a.Temporal, a.TaskQueue, r); err != nil {
 		loggerFrom(ctx).Error("approval workflow not started; the sweeper will start it", zap.String("request_id", r.ID), zap.Error(err))
 	} else if err := a.Store.MarkWorkflowStarted(ctx, r.ID); err != nil {
 		loggerFrom(ctx).Warn("mark workflow started", zap.Error(err))
 	}
 }
 
-// startDraftWorkflow starts the build of a committed draft and records that it did; as with
-// requests, a failed start is left to the sweeper.
-func (a *App) startDraftWorkflow(ctx context.Context, d storage.ApprovalDraft, src activities.DraftSource) {
-	if err := workflows.StartApprovalDraft(ctx, a.Temporal, a.TaskQueue, workflows.DraftInputFromDraft(d, src)); err != nil {
+// startDraftWorkflow starts the build of a committed draft from the source it was created with and
+// records that it did; as with requests, a failed start is left to the sweeper.
+func (a *App) startDraftWorkflow(ctx context.Context, d storage.ApprovalDraft, src workflows.DraftSource) {
+	if err := workflows.StartApprovalDraft(ctx, a.Temporal, a.TaskQueue, DraftWorkflowInput(d, src)); err != nil {
 		loggerFrom(ctx).Error("draft build not started; the sweeper will start it", zap.String("draft_id", d.ID), zap.Error(err))
 	} else if err := a.Store.MarkDraftWorkflowStarted(ctx, d.ID); err != nil {
 		loggerFrom(ctx).Warn("mark draft started", zap.Error(err))
 	}
+}
+
+// RequestWorkflowInput is the input of the workflow of a stored request: its assigned approvers,
+// deadline and start time.
+func RequestWorkflowInput(r storage.ApprovalRequest) workflows.ApprovalRequestInput {
+	in := workflows.ApprovalRequestInput{RequestID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID,
+		SubmitterID: r.SubmittedBy, Deadline: r.DeadlineAt, LaunchAt: r.LaunchAt}
+	for _, ap := range r.Approvers {
+		if ap.State == storage.ApproverStateAssigned {
+			in.ApproverIDs = append(in.ApproverIDs, ap.UserID)
+		}
+	}
+	return in
+}
+
+// StartApprovalRequest starts the workflow of stored request r on taskQueue; a workflow already
+// started for it is success.
+func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, r storage.ApprovalRequest) error {
+	return workflows.StartApprovalRequest(ctx, c, taskQueue, RequestWorkflowInput(r))
+}
+
+// RestartApprovalRequest starts a new run of pending request r whose workflow no longer runs, from
+// the request as the database has it; a run still running is left alone.
+func RestartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, r storage.ApprovalRequest) error {
+	return workflows.RestartApprovalRequest(ctx, c, taskQueue, RequestWorkflowInput(r))
+}
+
+// DraftWorkflowInput is the input of the build of a stored draft whose contacts come from src.
+func DraftWorkflowInput(d storage.ApprovalDraft, src workflows.DraftSource) workflows.ApprovalDraftInput {
+	return workflows.ApprovalDraftInput{DraftID: d.ID, AccountID: d.AccountID, CampaignID: d.CampaignID, Source: src,
+		ContactCount: d.ContactCount}
+}
+
+// StartApprovalDraft starts the build of stored draft d on taskQueue from the source the row holds;
+// a build already started is success.
+func StartApprovalDraft(ctx context.Context, c client.Client, taskQueue string, d storage.ApprovalDraft) error {
+	var src workflows.DraftSource
+	if err := json.Unmarshal(d.Source, &src); err != nil {
+		return fmt.Errorf("draft %s: source: %w", d.ID, err)
+	}
+	return workflows.StartApprovalDraft(ctx, c, taskQueue, DraftWorkflowInput(d, src))
 }
 
 // requestUpdate sends the Update name to the request's workflow and waits for its outcome. updateID
@@ -50,32 +93,47 @@ func (a *App) requestUpdate(ctx context.Context, r storage.ApprovalRequest, name
 		Args:         []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	var out storage.ApprovalRequest
+	var out workflows.Request
 	if err == nil {
 		err = h.Get(ctx, &out)
 	}
 	if err != nil {
 		return storage.ApprovalRequest{}, a.updateFailed(ctx, r, err)
 	}
-	return out, nil
+	return requestFromWorkflow(out), nil
 }
 
-// updateFailed tells a finished workflow (the request was decided: 409 already_handled) from one the
-// sweeper has not started yet (503 retry_later); other failures keep their code.
+// updateFailed maps the failure of an Update to a request's workflow to its answer. A workflow that
+// is gone tells a decided request (409 already_handled) from one the sweeper has not started yet
+// (503 retry_later); the workflow's refusals answer already_handled, forbidden (with the workflow's
+// reason) or not_found; other failures are returned as they are.
 func (a *App) updateFailed(ctx context.Context, r storage.ApprovalRequest, err error) error {
 	var nf *serviceerror.NotFound
-	if !errors.As(err, &nf) {
+	if errors.As(err, &nf) {
+		cur, lerr := a.Store.ApprovalRequest(ctx, r.AccountID, r.ID)
+		if lerr == nil && cur.Status == storage.RequestStatusPending {
+			return errs.Wrap(errs.RetryLater, "the request is being set up; retry in a few seconds", err)
+		}
+		return errs.Wrap(errs.AlreadyHandled, "this request was already handled by someone else; reload it", err)
+	}
+	e, ok := errs.As(err)
+	if !ok {
 		return err
 	}
-	cur, lerr := a.Store.ApprovalRequest(ctx, r.AccountID, r.ID)
-	if lerr == nil && cur.Status == storage.RequestStatusPending {
-		return errs.Wrap(errs.RetryLater, "the request is being set up; retry in a few seconds", err)
+	switch e.Code {
+	case errs.AlreadyHandled:
+		return errs.Wrap(errs.AlreadyHandled, "this request was already handled by someone else; reload it", err)
+	case errs.Forbidden:
+		return errs.Wrap(errs.Forbidden, e.Message, err)
+	case errs.NotFound:
+		return errs.Wrap(errs.NotFound, "no such resource in this account", err)
 	}
-	return errs.Wrap(errs.AlreadyHandled, "this request was already handled by someone else; reload it", err)
+	return err
 }
 
 // submitReviewUpdate sends the client's submit to the draft's workflow (an Update, so it happens once)
-// and answers the draft as the workflow left it.
+// and answers the draft as the workflow left it. A submit the workflow refuses, or whose workflow has
+// ended, is review_submitted; one whose share link no longer opens the draft is not_found.
 func (a *App) submitReviewUpdate(ctx context.Context, draftID string, in workflows.SubmitReviewInput) (storage.ApprovalDraft, error) {
 	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   workflows.ApprovalDraftWorkflowID(draftID),
@@ -83,7 +141,7 @@ func (a *App) submitReviewUpdate(ctx context.Context, draftID string, in workflo
 		Args:         []any{in},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	var out storage.ApprovalDraft
+	var out workflows.Draft
 	if err == nil {
 		err = h.Get(ctx, &out)
 	}
@@ -91,10 +149,34 @@ func (a *App) submitReviewUpdate(ctx context.Context, draftID string, in workflo
 	switch {
 	case errs.Is(err, errs.AlreadyHandled), errors.As(err, &nf):
 		return storage.ApprovalDraft{}, errs.Wrap(errs.ReviewSubmitted, "this review was already submitted or is closed", err)
+	case errs.Is(err, errs.NotFound):
+		return storage.ApprovalDraft{}, errs.Wrap(errs.NotFound, "this review link does not exist or is no longer valid", err)
 	case err != nil:
 		return storage.ApprovalDraft{}, err
 	}
-	return out, nil
+	return draftFromWorkflow(out), nil
+}
+
+// requestFromWorkflow maps an Update's result to the request row the use cases answer.
+func requestFromWorkflow(r workflows.Request) storage.ApprovalRequest {
+	out := storage.ApprovalRequest{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
+		SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
+		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if r.Approvers != nil {
+		out.Approvers = make([]storage.Approver, len(r.Approvers))
+		for i, ap := range r.Approvers {
+			out.Approvers[i] = storage.Approver(ap)
+		}
+	}
+	return out
+}
+
+// draftFromWorkflow maps the submit Update's result to the draft row the use cases answer.
+func draftFromWorkflow(d workflows.Draft) storage.ApprovalDraft {
+	return storage.ApprovalDraft{ID: d.ID, AccountID: d.AccountID, CampaignID: d.CampaignID, Number: d.Number, Name: d.Name,
+		Status: d.Status, Source: d.Source, ContactCount: d.ContactCount, Progress: storage.Progress(d.Progress),
+		FailureReason: d.FailureReason, CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		ReadyAt: d.ReadyAt, AIDoneAt: d.AIDoneAt, SubmittedAt: d.SubmittedAt}
 }
 
 // signalRequests sends a signal to the workflows of requests; a request whose workflow has ended is

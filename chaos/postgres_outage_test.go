@@ -27,6 +27,7 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/demodata"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/schema"
@@ -166,7 +167,7 @@ func TestChaosPostgresOutage(t *testing.T) {
 		r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.id,
 			CampaignID: c.ID, SubmittedBy: acct.adminID, ApproverIDs: []string{acct.approverID}, DeadlineAt: deadline})
 		require.NoError(t, err)
-		require.NoError(t, workflows.StartApprovalRequest(ctx, tc, queue, r))
+		require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r))
 		require.NoError(t, store.MarkWorkflowStarted(ctx, r.ID))
 		or := &outageRequest{id: r.ID, group: group, campaignID: c.ID, deadline: r.DeadlineAt}
 		reqs = append(reqs, or)

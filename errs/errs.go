@@ -47,6 +47,9 @@ const (
 	EmailTaken            Code = "email_taken"
 	AccountExists         Code = "account_exists"
 	IdempotencyInProgress Code = "idempotency_in_progress"
+	// BuildFailed ends a draft build; its message is the draft's failure reason, written for a CSM.
+	// The API never answers it: a failed build is a draft in status failed.
+	BuildFailed Code = "build_failed"
 )
 
 // spec is what a code answers with.
@@ -88,6 +91,7 @@ var table = map[Code]spec{
 	EmailTaken:            {409, 0},
 	AccountExists:         {409, 0},
 	IdempotencyInProgress: {409, 1},
+	BuildFailed:           {422, 0},
 }
 
 // Codes lists every code of the table, for tests and documentation.
@@ -152,7 +156,8 @@ func (e *Error) Status() int { return e.Code.Status() }
 
 // legacyTypes are the Temporal error types workers wrote before the codes were the types; workflows
 // still running may answer them.
-var legacyTypes = map[string]Code{"AlreadyHandled": AlreadyHandled, "NotAllowed": Forbidden, "NotFound": NotFound}
+var legacyTypes = map[string]Code{"AlreadyHandled": AlreadyHandled, "NotAllowed": Forbidden, "NotFound": NotFound,
+	"BuildFailed": BuildFailed}
 
 // As finds the *Error in err's chain, also reading a Temporal application error whose type is a code
 // (an activity's or a workflow's failure as the client sees it). It reports false for anything else.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/ai"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/demodata"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
@@ -70,7 +71,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 	r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.ID,
 		CampaignID: camp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID}, DeadlineAt: start.Add(time.Hour), LaunchAt: &start})
 	require.NoError(t, err)
-	require.NoError(t, workflows.StartApprovalRequest(ctx, tc, queue, r))
+	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r))
 	h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: workflows.ApprovalRequestWorkflowID(r.ID),
 		UpdateName: workflows.UpdateApprove, Args: []any{workflows.DecisionInput{ActorID: approver.ID, Note: "ok"}},
 		WaitForStage: client.WorkflowUpdateStageCompleted})
@@ -85,7 +86,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 	d, _, err := store.CreateDraft(ctx, storage.NewDraft{AccountID: acct.ID, CampaignID: camp.ID, CreatedBy: admin.ID,
 		Source: []byte(`{"type":"saved_search","saved_search_id":"` + search.ID + `"}`), SourceKey: "saved_search:" + search.ID, ContactCount: 20}, false)
 	require.NoError(t, err)
-	in := workflows.DraftInputFromDraft(d, activities.DraftSource{Type: activities.SourceSavedSearch, SavedSearchID: search.ID})
+	in := app.DraftWorkflowInput(d, workflows.DraftSource{Type: workflows.SourceSavedSearch, SavedSearchID: search.ID})
 	in.ReviewWindow = 2 * time.Second
 	require.NoError(t, workflows.StartApprovalDraft(ctx, tc, queue, in))
 	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(d.ID), "").Get(ctx, &result))

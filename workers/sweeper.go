@@ -2,7 +2,6 @@ package workers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,7 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
-	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
@@ -23,7 +22,7 @@ import (
 // ended while its request was still pending, left behind. It reads the database: it starts the
 // workflow of every pending request and processing draft whose start was never recorded, repeats
 // the signals for revoked approvers and disabled accounts, and starts a new run for every pending
-// request whose workflow no longer runs (issue 12). Each row is repaired on its own, under a lock
+// request whose workflow no longer runs. Each row is repaired on its own, under a lock
 // no other worker holds at the same time (storage.WithRepairLock); a row whose repair fails is
 // logged with its id and tried again after a backoff that doubles with each failure, while the
 // other rows go on. One Sweeper serves one worker process; its methods are safe for concurrent use.
@@ -157,7 +156,7 @@ func (p *pass) unstartedRequests(ctx context.Context) {
 			if err != nil {
 				return false, err
 			}
-			if err := workflows.StartApprovalRequest(ctx, p.s.Client, p.s.TaskQueue, r); err != nil {
+			if err := app.StartApprovalRequest(ctx, p.s.Client, p.s.TaskQueue, r); err != nil {
 				return false, err
 			}
 			if err := p.s.Store.MarkWorkflowStarted(ctx, k.ID); err != nil {
@@ -178,11 +177,7 @@ func (p *pass) unstartedDrafts(ctx context.Context) {
 	}
 	for _, d := range drafts {
 		p.repair(ctx, rowKey{"draft", d.ID}, "start build", func(ctx context.Context) (bool, error) {
-			var src activities.DraftSource
-			if err := json.Unmarshal(d.Source, &src); err != nil {
-				return false, fmt.Errorf("draft source: %w", err)
-			}
-			if err := workflows.StartApprovalDraft(ctx, p.s.Client, p.s.TaskQueue, workflows.DraftInputFromDraft(d, src)); err != nil {
+			if err := app.StartApprovalDraft(ctx, p.s.Client, p.s.TaskQueue, d); err != nil {
 				return false, err
 			}
 			if err := p.s.Store.MarkDraftWorkflowStarted(ctx, d.ID); err != nil {
@@ -325,7 +320,7 @@ func (p *pass) restartIfClosed(ctx context.Context, k storage.RequestKey) (bool,
 	if err != nil {
 		return false, err
 	}
-	if err := workflows.RestartApprovalRequest(ctx, p.s.Client, p.s.TaskQueue, r); err != nil {
+	if err := app.RestartApprovalRequest(ctx, p.s.Client, p.s.TaskQueue, r); err != nil {
 		return false, err
 	}
 	p.s.log().Warn("sweeper: the workflow of a pending request was no longer running; started a new run",

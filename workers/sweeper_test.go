@@ -19,6 +19,7 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/ai"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/demodata"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
@@ -26,7 +27,7 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// Issue 12, findings 1 and 7: the sweeper repairs each row on its own (one poisoned row blocks no
+// The sweeper repairs each row on its own (one poisoned row blocks no
 // other), backs off from a failing row, never repairs a row in two workers at once, and gives a
 // pending request whose workflow closed a new run.
 
@@ -96,7 +97,7 @@ func (f *sweepFixture) request(name, approverID string, deadline time.Time) stor
 func (f *sweepFixture) startRequest(r storage.ApprovalRequest) {
 	f.t.Helper()
 	ctx := context.Background()
-	require.NoError(f.t, workflows.StartApprovalRequest(ctx, f.tc, f.queue, r))
+	require.NoError(f.t, app.StartApprovalRequest(ctx, f.tc, f.queue, r))
 	require.NoError(f.t, f.store.MarkWorkflowStarted(ctx, r.ID))
 }
 
@@ -210,7 +211,7 @@ func (c *faultyClient) signalCalls(id string) int {
 
 var errPoisoned = errors.New("poisoned row: this call always fails")
 
-// TestSweeperRepairsEachRowOnItsOwn (finding 7): the oldest unstarted request cannot be started, the
+// TestSweeperRepairsEachRowOnItsOwn: the oldest unstarted request cannot be started, the
 // oldest unstarted draft has a source that does not parse, and a revoked approver's signal cannot be
 // delivered to one request. One sweep still starts every other request and draft and signals every
 // other request, and reports each poisoned row by id.
@@ -251,7 +252,7 @@ func TestSweeperRepairsEachRowOnItsOwn(t *testing.T) {
 	assert.Equal(t, 4, n, "repaired: two requests started, one draft started, one request signalled")
 }
 
-// TestSweeperBacksOffAFailingRow (finding 7): a row whose repair fails is logged with its id, left
+// TestSweeperBacksOffAFailingRow: a row whose repair fails is logged with its id, left
 // alone until its backoff (doubling with each failure) has run out, and repaired once it can be;
 // the other rows are repaired at every pass meanwhile.
 func TestSweeperBacksOffAFailingRow(t *testing.T) {
@@ -315,7 +316,7 @@ func TestSweeperBacksOffAFailingRow(t *testing.T) {
 	assert.Equal(t, 3, fc.startCalls(poisonedID))
 }
 
-// TestSweepersDoNotRepairTheSameRowAtOnce (finding 7): while one worker's sweeper is starting a
+// TestSweepersDoNotRepairTheSameRowAtOnce: while one worker's sweeper is starting a
 // request's workflow, a second worker's sweeper passes that row by and repairs the others; no row is
 // started twice.
 func TestSweepersDoNotRepairTheSameRowAtOnce(t *testing.T) {
@@ -370,7 +371,7 @@ func TestSweepersDoNotRepairTheSameRowAtOnce(t *testing.T) {
 	assert.True(t, f.requestStarted(first.ID))
 }
 
-// TestSweeperRepairsClosedWorkflowWithPendingRow (finding 1): a pending request whose workflow ended
+// TestSweeperRepairsClosedWorkflowWithPendingRow: a pending request whose workflow ended
 // (here: terminated; a run that failed looks the same) gets a new run: one whose deadline is still
 // ahead takes an approve, and one whose deadline passed while it had no workflow times out.
 func TestSweeperRepairsClosedWorkflowWithPendingRow(t *testing.T) {

@@ -24,8 +24,8 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) worker.
 		MaxConcurrentWorkflowTaskPollers: 64,
 		// A workflow task waits on this worker's sticky queue up to this long before the server moves
 		// it to the shared queue (and the worker must replay the history). The default 5 s is
-		// shorter than the backlog when thousands of timers fire at once: 149 of 200 sampled timer
-		// workflows had a task time out that way, redoing work on an overloaded server (BENCHMARKS.md).
+		// shorter than the backlog when thousands of timers fire at once, and a task that times out
+		// on the sticky queue is replayed in full, redoing work on a server that is already loaded.
 		// A worker that stops cleanly hands its sticky tasks back at once; only after a hard crash
 		// do tasks already queued for it wait this long.
 		StickyScheduleToStartTimeout: 30 * time.Second,

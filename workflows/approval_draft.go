@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,7 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/activities"
-	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/errs"
 )
 
 // Names of the draft build workflow and of its client-decision Update.
@@ -21,6 +22,68 @@ const (
 	ApprovalDraftWorkflowName = "ApprovalDraft"
 	UpdateSubmitReview        = "submit-review"
 )
+
+// ResultReviewWindowClosed is the result of a draft's workflow whose client did not submit within the
+// review window; a build ends otherwise with the draft's status (failed, approved, not_approved).
+const ResultReviewWindowClosed = "review_window_closed"
+
+// Source types of R-DRAFT-1 (DraftSource.Type).
+const (
+	SourceSavedSearch   = activities.SourceSavedSearch
+	SourceCSV           = activities.SourceCSV
+	SourceCampaignLeads = activities.SourceCampaignLeads
+)
+
+// DraftSource says where a draft's sample contacts come from: a saved search, a CSV upload read
+// through a column mapping, or another campaign's leads. Its JSON is the one a draft row stores.
+type DraftSource struct {
+	Type          string            `json:"type"`
+	SavedSearchID string            `json:"saved_search_id,omitempty"`
+	CSVUploadID   string            `json:"csv_upload_id,omitempty"`
+	Mapping       map[string]string `json:"mapping,omitempty"`
+	CampaignID    string            `json:"campaign_id,omitempty"`
+}
+
+// contactSource maps the source to the input of the ResolveContacts activity.
+func (s DraftSource) contactSource() activities.ContactSource {
+	return activities.ContactSource(s)
+}
+
+// Draft is an approval draft as the client's submit left it: the result of the submit Update. Its
+// JSON is the shape recorded in workflow histories.
+type Draft struct {
+	ID            string          `json:"id"`
+	AccountID     string          `json:"account_id"`
+	CampaignID    string          `json:"campaign_id"`
+	Number        int             `json:"number"`
+	Name          string          `json:"name"`
+	Status        string          `json:"status"`
+	Source        json.RawMessage `json:"source"`
+	ContactCount  int             `json:"contact_count"`
+	Progress      Progress        `json:"progress"`
+	FailureReason *string         `json:"failure_reason"`
+	CreatedBy     string          `json:"created_by"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	ReadyAt       *time.Time      `json:"ready_at"`
+	AIDoneAt      *time.Time      `json:"ai_done_at"`
+	SubmittedAt   *time.Time      `json:"submitted_at"`
+}
+
+// Progress is how far a draft's build has come.
+type Progress struct {
+	Step  string `json:"step"`
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
+}
+
+// draftFromActivity maps an activity's draft to the Update result.
+func draftFromActivity(d activities.Draft) Draft {
+	return Draft{ID: d.ID, AccountID: d.AccountID, CampaignID: d.CampaignID, Number: d.Number, Name: d.Name, Status: d.Status,
+		Source: d.Source, ContactCount: d.ContactCount, Progress: Progress(d.Progress), FailureReason: d.FailureReason,
+		CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, ReadyAt: d.ReadyAt, AIDoneAt: d.AIDoneAt,
+		SubmittedAt: d.SubmittedAt}
+}
 
 // SubmitReviewInput is the client's final submit (R-REVIEW-6).
 type SubmitReviewInput struct {
@@ -38,7 +101,7 @@ type ApprovalDraftInput struct {
 	DraftID      string
 	AccountID    string
 	CampaignID   string
-	Source       activities.DraftSource
+	Source       DraftSource
 	ContactCount int
 	// AIConcurrency bounds how many lead batches personalise at once; 0 means the default.
 	AIConcurrency int
@@ -61,7 +124,7 @@ func StartApprovalDraft(ctx context.Context, c client.Client, taskQueue string, 
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			AccountIDKey.ValueSet(in.AccountID), CampaignIDKey.ValueSet(in.CampaignID), StatusKey.ValueSet(storage.DraftStatusProcessing)),
+			AccountIDKey.ValueSet(in.AccountID), CampaignIDKey.ValueSet(in.CampaignID), StatusKey.ValueSet(activities.DraftStatusProcessing)),
 	}, ApprovalDraftWorkflowName, in)
 	if err != nil && !isAlreadyStarted(err) {
 		return fmt.Errorf("workflows: start approval draft: %w", err)
@@ -91,7 +154,7 @@ type approvalDraftImpl struct {
 }
 
 func (w *approvalDraftImpl) setup(ctx workflow.Context) error {
-	w.status = storage.DraftStatusProcessing
+	w.status = activities.DraftStatusProcessing
 	if w.in.AIConcurrency <= 0 {
 		w.in.AIConcurrency = defaultAIConcurrency
 	}
@@ -104,33 +167,33 @@ func (w *approvalDraftImpl) setup(ctx workflow.Context) error {
 
 // validateSubmit lets one submit through, and only once the draft is ready (R-REVIEW-6).
 func (w *approvalDraftImpl) validateSubmit(_ workflow.Context, _ SubmitReviewInput) error {
-	if w.submitted || w.submitting || w.status != storage.DraftStatusReady {
-		return temporal.NewApplicationError("the review was already submitted or cannot be submitted now", activities.ErrTypeAlreadyHandled)
+	if w.submitted || w.submitting || w.status != activities.DraftStatusReady {
+		return errs.Temporal(errs.New(errs.AlreadyHandled, "the review was already submitted or cannot be submitted now"))
 	}
 	return nil
 }
 
 // submitReview records the client's decision and notifies the CSM.
-func (w *approvalDraftImpl) submitReview(ctx workflow.Context, in SubmitReviewInput) (storage.ApprovalDraft, error) {
+func (w *approvalDraftImpl) submitReview(ctx workflow.Context, in SubmitReviewInput) (Draft, error) {
 	if err := w.validateSubmit(ctx, in); err != nil {
-		return storage.ApprovalDraft{}, err
+		return Draft{}, err
 	}
 	w.submitting = true
 	defer func() { w.submitting = false }()
-	var out storage.ApprovalDraft
+	var out activities.Draft
 	if err := workflow.ExecuteLocalActivity(buildCtx(ctx), acts.SubmitReview, activities.SubmitReviewInput{
 		DraftID: w.in.DraftID, Author: in.Author, TokenHash: in.TokenHash}).Get(ctx, &out); err != nil {
-		return storage.ApprovalDraft{}, err
+		return Draft{}, err
 	}
 	w.submitted = true
 	w.setStatus(ctx, out.Status)
 	deliverEmails(ctx, w.in.DraftID)
-	return out, nil
+	return draftFromActivity(out), nil
 }
 
 // buildCtx runs the build's short database steps as local activities, in the worker without a
 // round trip through the server, retried with backoff for up to ten minutes (Postgres restarts
-// included); BuildFailed errors are never retried.
+// included); build_failed and not_found errors are never retried.
 func buildCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout:    time.Minute,
@@ -139,7 +202,7 @@ func buildCtx(ctx workflow.Context) workflow.Context {
 			InitialInterval:        200 * time.Millisecond,
 			BackoffCoefficient:     2,
 			MaximumInterval:        10 * time.Second,
-			NonRetryableErrorTypes: []string{activities.ErrTypeBuildFailed, activities.ErrTypeNotFound},
+			NonRetryableErrorTypes: []string{string(errs.BuildFailed), string(errs.NotFound)},
 		},
 	})
 }
@@ -153,11 +216,11 @@ func (w *approvalDraftImpl) run(ctx workflow.Context) (string, error) {
 			activities.FailDraftInput{DraftID: w.in.DraftID, Reason: reason}).Get(dctx, nil); ferr != nil {
 			return "", ferr
 		}
-		w.setStatus(ctx, storage.DraftStatusFailed)
+		w.setStatus(ctx, activities.DraftStatusFailed)
 		workflow.GetLogger(ctx).Info("draft build failed", "reason", reason)
-		return storage.DraftStatusFailed, nil
+		return activities.DraftStatusFailed, nil
 	}
-	w.setStatus(ctx, storage.DraftStatusReady)
+	w.setStatus(ctx, activities.DraftStatusReady)
 	w.personalise(ctx)
 
 	// The draft now waits for its client (the review adds the submit Update); an operator sees which
@@ -167,7 +230,7 @@ func (w *approvalDraftImpl) run(ctx workflow.Context) (string, error) {
 		return "", err
 	}
 	if !ok {
-		return "review_window_closed", nil
+		return ResultReviewWindowClosed, nil
 	}
 	// Let the submit handler finish (its email delivery) before the run completes.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
@@ -201,9 +264,9 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 	if err = workflow.ExecuteLocalActivity(lctx, acts.CheckBuildCapacity, d).Get(ctx, nil); err != nil {
 		return err
 	}
-	var leads []storage.Lead
+	var leads []activities.Lead
 	if err = workflow.ExecuteLocalActivity(lctx, acts.ResolveContacts, activities.ResolveInput{AccountID: w.in.AccountID,
-		DraftID: w.in.DraftID, Source: w.in.Source, Count: w.in.ContactCount}).Get(ctx, &leads); err != nil {
+		DraftID: w.in.DraftID, Source: w.in.Source.contactSource(), Count: w.in.ContactCount}).Get(ctx, &leads); err != nil {
 		return err
 	}
 	// The copy is compensated even if CopyCampaign's outcome is unknown: DeleteCopy is idempotent.
@@ -230,7 +293,7 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 // asking the model again: the database away (a restart, an outage), a worker crash. Those are retried
 // until aiBatchBudget runs out, with backoff up to 30 s.
 var aiRetryPolicy = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-	MaximumInterval: 30 * time.Second, NonRetryableErrorTypes: []string{"AIPermanent"}}
+	MaximumInterval: 30 * time.Second, NonRetryableErrorTypes: []string{activities.AIPermanent}}
 
 // aiBatchBudget bounds one AI batch from its first schedule to its last attempt's end.
 const aiBatchBudget = 20 * time.Minute
@@ -279,17 +342,17 @@ func (w *approvalDraftImpl) setStatus(ctx workflow.Context, status string) {
 	}
 }
 
-// failureReason is the human-readable reason of a failed build: a BuildFailed error's message is
+// failureReason is the human-readable reason of a failed build: a build_failed error's message is
 // written for a CSM; any other non-retryable error (which ended the build at once) is described by
 // what it says.
 func failureReason(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeBuildFailed {
-		return appErr.Message()
+	if e, ok := errs.As(err); ok && e.Code == errs.BuildFailed {
+		return e.Message
 	}
-	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNotFound {
+	if errs.Is(err, errs.NotFound) {
 		return "Something the build needed (the campaign, its copy or the contact source) was deleted while it ran. Create a new draft."
 	}
+	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.NonRetryable() && appErr.Message() != "" {
 		return fmt.Sprintf("The build stopped: %s. Correct the contact source or the campaign and create a new draft; if it fails again, contact support.",
 			strings.TrimSuffix(appErr.Message(), "."))
@@ -299,9 +362,4 @@ func failureReason(err error) string {
 		return "The build timed out (a step kept failing for ten minutes). Create a new draft; if it fails again, contact support."
 	}
 	return "The build failed unexpectedly. Create a new draft; if it fails again, contact support."
-}
-
-// DraftInputFromDraft builds the workflow input from a stored draft and its parsed source.
-func DraftInputFromDraft(d storage.ApprovalDraft, src activities.DraftSource) ApprovalDraftInput {
-	return ApprovalDraftInput{DraftID: d.ID, AccountID: d.AccountID, CampaignID: d.CampaignID, Source: src, ContactCount: d.ContactCount}
 }

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
@@ -113,10 +114,10 @@ var draftLeadIDs = func() []string {
 	return ids
 }()
 
-func draftResolvedLeads() []storage.Lead {
-	out := make([]storage.Lead, draftLeadCount)
+func draftResolvedLeads() []activities.Lead {
+	out := make([]activities.Lead, draftLeadCount)
 	for i := range out {
-		out[i] = storage.Lead{SourceRef: fmt.Sprintf("contact:%d", i+1), FirstName: fmt.Sprintf("First%d", i+1),
+		out[i] = activities.Lead{SourceRef: fmt.Sprintf("contact:%d", i+1), FirstName: fmt.Sprintf("First%d", i+1),
 			LastName: "Last", Email: fmt.Sprintf("p%d@example.com", i+1), CompanyName: "Acme", Domain: "acme.example"}
 	}
 	return out
@@ -131,7 +132,7 @@ func newDraftHarness(t *testing.T) *draftHarness {
 	h := &draftHarness{t: t, env: env, counts: map[string]int{}, stepErr: map[string]func(int) error{},
 		barrierCh: make(chan struct{}),
 		in: workflows.ApprovalDraftInput{DraftID: "d1", AccountID: "a1", CampaignID: "c1",
-			Source:       activities.DraftSource{Type: activities.SourceSavedSearch, SavedSearchID: "s1"},
+			Source:       workflows.DraftSource{Type: workflows.SourceSavedSearch, SavedSearchID: "s1"},
 			ContactCount: draftLeadCount, ReviewWindow: draftReviewWindow}}
 
 	env.RegisterWorkflowWithOptions(workflows.ApprovalDraft, workflow.RegisterOptions{Name: workflows.ApprovalDraftWorkflowName})
@@ -148,7 +149,7 @@ func newDraftHarness(t *testing.T) *draftHarness {
 			return h.step(stepCapacity)
 		})
 	env.OnActivity(a.ResolveContacts, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ResolveInput) ([]storage.Lead, error) {
+		func(_ context.Context, in activities.ResolveInput) ([]activities.Lead, error) {
 			h.mu.Lock()
 			h.resolveIns = append(h.resolveIns, in)
 			h.mu.Unlock()
@@ -406,7 +407,7 @@ func dedupSteps(names []string) []string {
 }
 
 func buildFailedErr(reason string) error {
-	return temporal.NewNonRetryableApplicationError(reason, activities.ErrTypeBuildFailed, nil)
+	return temporal.NewNonRetryableApplicationError(reason, string(errs.BuildFailed), nil)
 }
 
 // requireFailedDraft asserts the common end of a failed build: MarkDraftFailed once with reason
@@ -473,14 +474,14 @@ func TestApprovalDraft_HappyPath(t *testing.T) {
 	assert.Equal(t, activities.DraftInput{AccountID: "a1", DraftID: "d1"}, h.capacityIns[0])
 	require.Len(t, h.resolveIns, 1)
 	assert.Equal(t, activities.ResolveInput{AccountID: "a1", DraftID: "d1", Count: draftLeadCount,
-		Source: activities.DraftSource{Type: activities.SourceSavedSearch, SavedSearchID: "s1"}}, h.resolveIns[0])
+		Source: activities.ContactSource{Type: activities.SourceSavedSearch, SavedSearchID: "s1"}}, h.resolveIns[0])
 	require.Len(t, h.copyIns, 1)
 	assert.Equal(t, activities.DraftInput{AccountID: "a1", DraftID: "d1"}, h.copyIns[0])
 	require.Len(t, h.importIns, 1)
 	assert.Equal(t, "a1", h.importIns[0].AccountID)
 	assert.Equal(t, "d1", h.importIns[0].DraftID)
 	assert.Equal(t, draftCopyID, h.importIns[0].CopyID, "ImportLeads imports into the copy")
-	imported := append([]storage.Lead(nil), h.importIns[0].Leads...)
+	imported := append([]activities.Lead(nil), h.importIns[0].Leads...)
 	for i := range imported {
 		imported[i].AI = nil // a nil json.RawMessage comes back as "null" through the data converter
 	}
@@ -584,7 +585,7 @@ func TestApprovalDraft_FailureAtEachStep_Compensates(t *testing.T) {
 			}
 			want = append(want, stepMarkFailed)
 			assert.Equal(t, want, names, "calls in order")
-			assert.Equal(t, 1, h.count(tc.step), "a BuildFailed error is not retried")
+			assert.Equal(t, 1, h.count(tc.step), "a build_failed error is not retried")
 			if tc.wantDelete {
 				h.requireDeleteAfter(tc.step)
 			} else {

@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/activities"
-	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/errs"
 )
 
 // Names of the approval request workflow, its Updates (decisions) and Signals (one-way events).
@@ -29,6 +29,13 @@ const (
 	SignalApproverRevoked   = "approver-revoked"
 	SignalApprovalsDisabled = "approvals-disabled"
 	SignalApprovalDropped   = "approval-dropped"
+)
+
+// Results of a request's workflow besides the request's final status (rejected, cancelled,
+// timed_out, expired): an approved request ends launched or launch_skipped.
+const (
+	ResultLaunched      = "launched"
+	ResultLaunchSkipped = "launch_skipped"
 )
 
 // ApprovalRequestWorkflowID is the workflow id of request id (SPEC §7).
@@ -68,30 +75,52 @@ type ApproverRevokedSignal struct {
 	UserID string
 }
 
-// InputFromRequest builds the workflow input from a stored request.
-func InputFromRequest(r storage.ApprovalRequest) ApprovalRequestInput {
-	in := ApprovalRequestInput{RequestID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID,
-		SubmitterID: r.SubmittedBy, Deadline: r.DeadlineAt, LaunchAt: r.LaunchAt}
-	for _, a := range r.Approvers {
-		if a.State == storage.ApproverStateAssigned {
-			in.ApproverIDs = append(in.ApproverIDs, a.UserID)
+// Request is an approval request as a decision or a change of approvers left it: the result of the
+// workflow's Updates. Its JSON is the shape recorded in workflow histories.
+type Request struct {
+	ID              string     `json:"id"`
+	AccountID       string     `json:"account_id"`
+	CampaignID      string     `json:"campaign_id"`
+	CampaignVersion int        `json:"campaign_version"`
+	SubmittedBy     string     `json:"submitted_by"`
+	Note            string     `json:"note"`
+	Status          string     `json:"status"`
+	DecidedBy       *string    `json:"decided_by"`
+	DecisionNote    string     `json:"decision_note"`
+	DecidedAt       *time.Time `json:"decided_at"`
+	DeadlineAt      time.Time  `json:"deadline_at"`
+	LaunchAt        *time.Time `json:"launch_at"`
+	Approvers       []Approver `json:"approvers"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+}
+
+// Approver is a user assigned to a request, with the state of the assignment.
+type Approver struct {
+	UserID string `json:"user_id"`
+	Name   string `json:"name"`
+	Email  string `json:"email"`
+	State  string `json:"state"`
+}
+
+// requestFromActivity maps an activity's request to the Update result.
+func requestFromActivity(r activities.Request) Request {
+	out := Request{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
+		SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
+		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if r.Approvers != nil {
+		out.Approvers = make([]Approver, len(r.Approvers))
+		for i, a := range r.Approvers {
+			out.Approvers[i] = Approver(a)
 		}
 	}
-	return in
+	return out
 }
 
 // StartApprovalRequest starts the workflow of a stored request (reject-duplicate: a second start of
 // the same request is refused, and treated as success here).
-func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, r storage.ApprovalRequest) error {
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       ApprovalRequestWorkflowID(r.ID),
-		TaskQueue:                taskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			AccountIDKey.ValueSet(r.AccountID), CampaignIDKey.ValueSet(r.CampaignID), StatusKey.ValueSet(storage.RequestStatusPending)),
-	}, ApprovalRequestWorkflowName, InputFromRequest(r))
-	if err != nil && !isAlreadyStarted(err) {
+func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, in ApprovalRequestInput) error {
+	if err := startRequest(ctx, c, taskQueue, in, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE); err != nil {
 		return fmt.Errorf("workflows: start approval request: %w", err)
 	}
 	return nil
@@ -99,30 +128,32 @@ func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string
 
 // RestartApprovalRequest starts a new run of a pending request whose workflow is no longer running
 // (it failed, was terminated, or its history is gone): the sweeper's repair. The new run takes the
-// request as the database has it; a run still running is left alone (treated as success).
-func RestartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, r storage.ApprovalRequest) error {
-	in := InputFromRequest(r)
+// request as the database has it and is marked Repaired; a run still running is left alone (treated
+// as success).
+func RestartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, in ApprovalRequestInput) error {
 	in.Repaired = true
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       ApprovalRequestWorkflowID(r.ID),
-		TaskQueue:                taskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			AccountIDKey.ValueSet(r.AccountID), CampaignIDKey.ValueSet(r.CampaignID), StatusKey.ValueSet(storage.RequestStatusPending)),
-	}, ApprovalRequestWorkflowName, in)
-	if err != nil && !isAlreadyStarted(err) {
+	if err := startRequest(ctx, c, taskQueue, in, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE); err != nil {
 		return fmt.Errorf("workflows: restart approval request: %w", err)
 	}
 	return nil
 }
 
-// Search attribute keys of SPEC §7.
-var (
-	AccountIDKey  = temporal.NewSearchAttributeKeyKeyword(SearchAttrAccountID)
-	CampaignIDKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrCampaignID)
-	StatusKey     = temporal.NewSearchAttributeKeyKeyword(SearchAttrStatus)
-)
+// startRequest starts a run of the request's workflow with the search attributes of a pending
+// request; a run already running is not an error.
+func startRequest(ctx context.Context, c client.Client, taskQueue string, in ApprovalRequestInput, reuse enumspb.WorkflowIdReusePolicy) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       ApprovalRequestWorkflowID(in.RequestID),
+		TaskQueue:                taskQueue,
+		WorkflowIDReusePolicy:    reuse,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(AccountIDKey.ValueSet(in.AccountID),
+			CampaignIDKey.ValueSet(in.CampaignID), StatusKey.ValueSet(activities.RequestStatusPending)),
+	}, ApprovalRequestWorkflowName, in)
+	if err != nil && !isAlreadyStarted(err) {
+		return err
+	}
+	return nil
+}
 
 // ApprovalRequest is the workflow of one approval request: it arbitrates decisions (the first
 // valid Update wins, R-APPR-5), enforces the deadline with a durable timer (R-APPR-6), reacts to
@@ -157,21 +188,21 @@ var acts *activities.Activities // method values name the activities; never call
 func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 	// Before any handler: an Update that arrives with the start runs as soon as its handler is set.
 	w.lean = workflow.GetVersion(ctx, versionLeanDecision, workflow.DefaultVersion, 1) == 1
-	w.status = storage.RequestStatusPending
+	w.status = activities.RequestStatusPending
 	w.mu = workflow.NewMutex(ctx)
 	w.approvers = map[string]bool{}
 	for _, id := range w.in.ApproverIDs {
 		w.approvers[id] = true
 	}
-	decision := func(typ string) func(workflow.Context, DecisionInput) (storage.ApprovalRequest, error) {
-		return func(ctx workflow.Context, d DecisionInput) (storage.ApprovalRequest, error) {
+	decision := func(typ string) func(workflow.Context, DecisionInput) (Request, error) {
+		return func(ctx workflow.Context, d DecisionInput) (Request, error) {
 			if err := w.mu.Lock(ctx); err != nil {
-				return storage.ApprovalRequest{}, err
+				return Request{}, err
 			}
 			defer w.mu.Unlock()
 			actor := d.ActorID
 			// A person's decision retries through an outage until the request's deadline at most.
-			return w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: typ, ActorID: &actor, Note: d.Note}, w.in.Deadline)
+			return w.decideLocked(ctx, activities.Decision{RequestID: w.in.RequestID, Type: typ, ActorID: &actor, Note: d.Note}, w.in.Deadline)
 		}
 	}
 	for _, u := range []struct {
@@ -179,14 +210,14 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 		typ      string
 		validate func(workflow.Context, DecisionInput) error
 	}{
-		{UpdateApprove, storage.EventApproved, w.validateApproverAction},
-		{UpdateReject, storage.EventRejected, func(ctx workflow.Context, d DecisionInput) error {
+		{UpdateApprove, activities.EventApproved, w.validateApproverAction},
+		{UpdateReject, activities.EventRejected, func(ctx workflow.Context, d DecisionInput) error {
 			if d.Note == "" {
-				return temporal.NewApplicationError("a rejection needs a note", activities.ErrTypeNotAllowed)
+				return errs.Temporal(errs.New(errs.Forbidden, "a rejection needs a note"))
 			}
 			return w.validateApproverAction(ctx, d)
 		}},
-		{UpdateCancel, storage.EventCancelled, func(workflow.Context, DecisionInput) error { return w.validatePending() }},
+		{UpdateCancel, activities.EventCancelled, func(workflow.Context, DecisionInput) error { return w.validatePending() }},
 	} {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, decision(u.typ),
 			workflow.UpdateHandlerOptions{Validator: u.validate}); err != nil {
@@ -218,8 +249,8 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 }
 
 func (w *approvalRequestImpl) validatePending() error {
-	if w.status != storage.RequestStatusPending {
-		return temporal.NewApplicationError("the request is already "+w.status, activities.ErrTypeAlreadyHandled)
+	if w.status != activities.RequestStatusPending {
+		return errs.Temporal(errs.New(errs.AlreadyHandled, "the request is already "+w.status))
 	}
 	return nil
 }
@@ -231,10 +262,10 @@ func (w *approvalRequestImpl) validateApproverAction(ctx workflow.Context, d Dec
 	// When many deadlines fall due together their timers can fire late; an approval or rejection
 	// that comes after the deadline is refused all the same (R-APPR-6).
 	if !workflow.Now(ctx).Before(w.in.Deadline) {
-		return temporal.NewApplicationError("the request's deadline has passed; it is timing out", activities.ErrTypeAlreadyHandled)
+		return errs.Temporal(errs.New(errs.AlreadyHandled, "the request's deadline has passed; it is timing out"))
 	}
 	if !w.approvers[d.ActorID] {
-		return temporal.NewApplicationError("you are not an assigned approver of this request", activities.ErrTypeNotAllowed)
+		return errs.Temporal(errs.New(errs.Forbidden, "you are not an assigned approver of this request"))
 	}
 	return nil
 }
@@ -244,16 +275,16 @@ func (w *approvalRequestImpl) validateChangeApprovers(_ workflow.Context, c Chan
 		return err
 	}
 	if c.ActorID != w.in.SubmitterID {
-		return temporal.NewApplicationError("only the submitter may change approvers", activities.ErrTypeNotAllowed)
+		return errs.Temporal(errs.New(errs.Forbidden, "only the submitter may change approvers"))
 	}
 	if len(c.ApproverIDs) == 0 {
-		return temporal.NewApplicationError("at least one approver is required", activities.ErrTypeNotAllowed)
+		return errs.Temporal(errs.New(errs.Forbidden, "at least one approver is required"))
 	}
 	return nil
 }
 
 // nonRetryableTypes are the application errors a retry cannot cure: the request's steps give up on them at once.
-var nonRetryableTypes = []string{activities.ErrTypeAlreadyHandled, activities.ErrTypeNotAllowed, activities.ErrTypeNotFound}
+var nonRetryableTypes = []string{string(errs.AlreadyHandled), string(errs.Forbidden), string(errs.NotFound)}
 
 // activityCtx runs the request's database steps as local activities: they are short transactions,
 // and running them in the worker (no round trip through the server) is what keeps a decision's
@@ -347,12 +378,12 @@ const (
 
 // decideLocked records a terminal decision, retrying through a database outage until until (zero:
 // until it succeeds; see step); the caller holds w.mu.
-func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d storage.Decision, until time.Time) (storage.ApprovalRequest, error) {
+func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d activities.Decision, until time.Time) (Request, error) {
 	if err := w.validatePending(); err != nil {
-		return storage.ApprovalRequest{}, err
+		return Request{}, err
 	}
 	in := activities.DecideInput{AccountID: w.in.AccountID, Decision: d}
-	var out storage.ApprovalRequest
+	var out activities.Request
 	var err error
 	if !w.lean {
 		w.mailPending = true
@@ -362,33 +393,32 @@ func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d storage.Decis
 		err = w.step(ctx, until, acts.DecideAndDeliver, in, &res)
 		out, w.mailPending = res.Request, res.MailPending
 	}
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled {
+	if errs.Is(err, errs.AlreadyHandled) {
 		// The database decided otherwise (the second guard): adopt its status.
-		var cur storage.ApprovalRequest
+		var cur activities.Request
 		if lerr := w.step(ctx, until, acts.CurrentRequest, activities.CurrentRequestInput{
 			AccountID: w.in.AccountID, RequestID: w.in.RequestID}, &cur); lerr != nil {
-			return storage.ApprovalRequest{}, lerr
+			return Request{}, lerr
 		}
 		w.status = cur.Status
 		w.mailPending = true // whoever decided may have left emails
-		return storage.ApprovalRequest{}, err
+		return Request{}, err
 	}
 	if err != nil {
-		return storage.ApprovalRequest{}, err
+		return Request{}, err
 	}
 	w.status = out.Status
 	w.setStatusAttr(ctx, out.Status)
-	return out, nil
+	return requestFromActivity(out), nil
 }
 
-func (w *approvalRequestImpl) changeApprovers(ctx workflow.Context, c ChangeApproversInput) (storage.ApprovalRequest, error) {
+func (w *approvalRequestImpl) changeApprovers(ctx workflow.Context, c ChangeApproversInput) (Request, error) {
 	if err := w.mu.Lock(ctx); err != nil {
-		return storage.ApprovalRequest{}, err
+		return Request{}, err
 	}
 	defer w.mu.Unlock()
 	if err := w.validatePending(); err != nil {
-		return storage.ApprovalRequest{}, err
+		return Request{}, err
 	}
 	w.changes++
 	changeKey := fmt.Sprintf("%s:approvers_changed:%d", w.in.RequestID, w.changes)
@@ -396,22 +426,22 @@ func (w *approvalRequestImpl) changeApprovers(ctx workflow.Context, c ChangeAppr
 		// The counter starts again in a repaired run: the run id keeps its keys apart from the earlier run's.
 		changeKey = fmt.Sprintf("%s:approvers_changed:%s:%d", w.in.RequestID, workflow.GetInfo(ctx).WorkflowExecution.RunID, w.changes)
 	}
-	var out storage.ApprovalRequest
+	var out activities.Request
 	err := w.step(ctx, w.in.Deadline, acts.ChangeApprovers, activities.ChangeApproversInput{
 		AccountID: w.in.AccountID, RequestID: w.in.RequestID, ActorID: c.ActorID, ApproverIDs: c.ApproverIDs,
 		Note: c.Note, ChangeKey: changeKey,
 	}, &out)
 	if err != nil {
-		return storage.ApprovalRequest{}, err
+		return Request{}, err
 	}
 	w.approvers = map[string]bool{}
 	for _, a := range out.Approvers {
-		if a.State == storage.ApproverStateAssigned {
+		if a.State == activities.ApproverStateAssigned {
 			w.approvers[a.UserID] = true
 		}
 	}
 	w.deliver(ctx)
-	return out, nil
+	return requestFromActivity(out), nil
 }
 
 func (w *approvalRequestImpl) setStatusAttr(ctx workflow.Context, status string) {
@@ -446,9 +476,9 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 		})
 	}
 
-	for w.status == storage.RequestStatusPending {
+	for w.status == activities.RequestStatusPending {
 		if err := workflow.Await(ctx, func() bool {
-			return w.status != storage.RequestStatusPending || w.deadlineDue || w.disabled || len(w.revoked) > 0 ||
+			return w.status != activities.RequestStatusPending || w.deadlineDue || w.disabled || len(w.revoked) > 0 ||
 				(w.startDue && !w.skipRecorded)
 		}); err != nil {
 			return "", err
@@ -459,8 +489,7 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 		err := w.handleEventLocked(ctx)
 		w.mu.Unlock()
 		if err != nil {
-			var appErr *temporal.ApplicationError
-			if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAlreadyHandled && w.status != storage.RequestStatusPending {
+			if errs.Is(err, errs.AlreadyHandled) && w.status != activities.RequestStatusPending {
 				continue // decided elsewhere; decideLocked adopted the database's status
 			}
 			return "", err
@@ -472,7 +501,7 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 	if w.mailPending {
 		w.deliver(ctx)
 	}
-	if w.status != storage.RequestStatusApproved {
+	if w.status != activities.RequestStatusApproved {
 		return w.status, nil
 	}
 
@@ -507,9 +536,9 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 		AccountID: w.in.AccountID, CampaignID: w.in.CampaignID, RequestID: w.in.RequestID}, &res); err != nil {
 		return "", err
 	}
-	final := "launched"
+	final := ResultLaunched
 	if res.Skipped {
-		final = "launch_skipped"
+		final = ResultLaunchSkipped
 	}
 	w.setStatusAttr(ctx, final)
 	logger.Info("approval request finished", "result", final)
@@ -518,36 +547,36 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 
 // handleEventLocked reacts to the one-way events and timers; the caller holds w.mu.
 func (w *approvalRequestImpl) handleEventLocked(ctx workflow.Context) error {
-	if w.status != storage.RequestStatusPending {
+	if w.status != activities.RequestStatusPending {
 		return nil
 	}
 	switch {
 	case w.disabled:
-		_, err := w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: storage.EventAutoApproved,
+		_, err := w.decideLocked(ctx, activities.Decision{RequestID: w.in.RequestID, Type: activities.EventAutoApproved,
 			Note: "approvals were turned off for the account"}, time.Time{})
 		return err
 	case w.deadlineDue:
-		_, err := w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: storage.EventTimedOut,
+		_, err := w.decideLocked(ctx, activities.Decision{RequestID: w.in.RequestID, Type: activities.EventTimedOut,
 			Note: "nobody decided before the deadline"}, time.Time{})
 		return err
 	case len(w.revoked) > 0:
 		uid := w.revoked[0]
 		w.revoked = w.revoked[1:]
 		delete(w.approvers, uid)
-		var res storage.ExpireResult
+		var res activities.ExpireResult
 		if err := w.step(ctx, time.Time{}, acts.ExpireApprover, activities.ExpireApproverInput{
 			AccountID: w.in.AccountID, RequestID: w.in.RequestID, UserID: uid}, &res); err != nil {
 			return err
 		}
-		if res.ValidApprovers == 0 && res.Policy == "expire" {
-			_, err := w.decideLocked(ctx, storage.Decision{RequestID: w.in.RequestID, Type: storage.EventApproverExpired,
+		if res.ValidApprovers == 0 && res.Policy == activities.OnNoApproversExpire {
+			_, err := w.decideLocked(ctx, activities.Decision{RequestID: w.in.RequestID, Type: activities.EventApproverExpired,
 				Note: "no assigned approver holds the approval right any more; the request expired"}, time.Time{})
 			return err
 		}
 	case w.startDue && !w.skipRecorded:
 		w.skipRecorded = true
 		return w.step(ctx, time.Time{}, acts.RecordEvent, activities.RecordEventInput{
-			RequestID: w.in.RequestID, Type: storage.EventLaunchSkipped,
+			RequestID: w.in.RequestID, Type: activities.EventLaunchSkipped,
 			Note:      "the start time came while the request was still pending; it stays pending until its deadline",
 			DedupeKey: w.in.RequestID + ":launch_skipped:start",
 		}, nil)

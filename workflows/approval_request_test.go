@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
@@ -93,7 +94,7 @@ type harness struct {
 
 	// Hooks a test may set before run.
 	decideErr    func(n int, in activities.DecideInput) error // n counts Decide calls from 1
-	expireResult func(in activities.ExpireApproverInput) storage.ExpireResult
+	expireResult func(in activities.ExpireApproverInput) activities.ExpireResult
 	launchResult activities.LaunchResult
 	dbStatus     string // what CurrentRequest answers; "" means pending
 	mailPending  bool   // what DecideAndDeliver answers: the decision's emails were not delivered
@@ -117,22 +118,22 @@ func newHarness(t *testing.T) *harness {
 	require.NoError(t, env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
 		workflows.AccountIDKey.ValueSet("a1"), workflows.CampaignIDKey.ValueSet("c1"), workflows.StatusKey.ValueSet(storage.RequestStatusPending))))
 
-	decide := func(_ context.Context, in activities.DecideInput) (storage.ApprovalRequest, error) {
+	decide := func(_ context.Context, in activities.DecideInput) (activities.Request, error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.decides = append(h.decides, decideCall{Type: in.Decision.Type, Actor: in.Decision.ActorID, Note: in.Decision.Note, At: env.Now()})
 		if h.decideErr != nil {
 			if err := h.decideErr(len(h.decides), in); err != nil {
-				return storage.ApprovalRequest{}, err
+				return activities.Request{}, err
 			}
 		}
 		status := map[string]string{storage.EventApproved: storage.RequestStatusApproved, storage.EventAutoApproved: storage.RequestStatusApproved,
 			storage.EventRejected: storage.RequestStatusRejected, storage.EventCancelled: storage.RequestStatusCancelled,
 			storage.EventTimedOut: storage.RequestStatusTimedOut, storage.EventApproverExpired: storage.RequestStatusExpired}[in.Decision.Type]
 		if status == "" {
-			return storage.ApprovalRequest{}, temporal.NewNonRetryableApplicationError("unknown decision "+in.Decision.Type, "Bad", nil)
+			return activities.Request{}, temporal.NewNonRetryableApplicationError("unknown decision "+in.Decision.Type, "Bad", nil)
 		}
-		return storage.ApprovalRequest{ID: in.Decision.RequestID, AccountID: in.AccountID, CampaignID: "c1", Status: status,
+		return activities.Request{ID: in.Decision.RequestID, AccountID: in.AccountID, CampaignID: "c1", Status: status,
 			DecidedBy: in.Decision.ActorID, DecisionNote: in.Decision.Note}, nil
 	}
 	env.OnActivity(a.Decide, mock.Anything, mock.Anything).Return(decide) // histories recorded before DecideAndDeliver
@@ -147,32 +148,32 @@ func newHarness(t *testing.T) *harness {
 			return activities.DecideResult{Request: r, MailPending: h.mailPending}, nil
 		})
 	env.OnActivity(a.ChangeApprovers, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ChangeApproversInput) (storage.ApprovalRequest, error) {
+		func(_ context.Context, in activities.ChangeApproversInput) (activities.Request, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.changes = append(h.changes, changeCall{In: in, At: env.Now()})
 			keep := map[string]bool{}
-			var approvers []storage.Approver
+			var approvers []activities.Approver
 			for _, id := range in.ApproverIDs {
 				keep[id] = true
-				approvers = append(approvers, storage.Approver{UserID: id, State: storage.ApproverStateAssigned})
+				approvers = append(approvers, activities.Approver{UserID: id, State: storage.ApproverStateAssigned})
 			}
 			for _, id := range h.assigned {
 				if !keep[id] {
-					approvers = append(approvers, storage.Approver{UserID: id, State: storage.ApproverStateRemoved})
+					approvers = append(approvers, activities.Approver{UserID: id, State: storage.ApproverStateRemoved})
 				}
 			}
 			h.assigned = append([]string(nil), in.ApproverIDs...)
-			return storage.ApprovalRequest{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1",
+			return activities.Request{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1",
 				Status: storage.RequestStatusPending, Approvers: approvers}, nil
 		})
 	env.OnActivity(a.ExpireApprover, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ExpireApproverInput) (storage.ExpireResult, error) {
+		func(_ context.Context, in activities.ExpireApproverInput) (activities.ExpireResult, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.expires = append(h.expires, expireCall{UserID: in.UserID, At: env.Now()})
 			if h.expireResult == nil {
-				return storage.ExpireResult{ValidApprovers: 1, Policy: "expire", Status: storage.RequestStatusPending}, nil
+				return activities.ExpireResult{ValidApprovers: 1, Policy: "expire", Status: storage.RequestStatusPending}, nil
 			}
 			return h.expireResult(in), nil
 		})
@@ -192,14 +193,14 @@ func newHarness(t *testing.T) *harness {
 			return h.launchResult, nil
 		})
 	env.OnActivity(a.CurrentRequest, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.CurrentRequestInput) (storage.ApprovalRequest, error) {
+		func(_ context.Context, in activities.CurrentRequestInput) (activities.Request, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			status := h.dbStatus
 			if status == "" {
 				status = storage.RequestStatusPending
 			}
-			return storage.ApprovalRequest{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1", Status: status}, nil
+			return activities.Request{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1", Status: status}, nil
 		})
 	env.OnActivity(a.DeliverEmails, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, requestID string) (int, error) {
@@ -348,7 +349,7 @@ func TestApprove_LaunchesAtStartAt(t *testing.T) {
 
 	require.NotNil(t, o)
 	assert.True(t, o.succeeded(), "approve: %+v", o)
-	_, ok := o.Result.(storage.ApprovalRequest)
+	_, ok := o.Result.(workflows.Request)
 	require.True(t, ok, "update result %T", o.Result)
 	// The approver's answer comes with the decision, not with the launch a day later.
 	assertAt(t, h.start.Add(time.Minute), o.At, "approve answered")
@@ -402,7 +403,7 @@ func TestReject(t *testing.T) {
 		h.mustRun(storage.RequestStatusTimedOut)
 		assert.False(t, o.Accepted, "an empty-note rejection must not be accepted: %+v", o)
 		require.Error(t, o.RejectErr)
-		assert.Equal(t, activities.ErrTypeNotAllowed, errType(o.RejectErr))
+		assert.Equal(t, string(errs.Forbidden), errType(o.RejectErr))
 		// The only decision is the deadline's.
 		h.requireOneDecision(storage.EventTimedOut, nil, 48*time.Hour)
 		assert.Empty(t, h.launchCalls())
@@ -436,7 +437,7 @@ func TestDecision_ByNonApproverIsRejected(t *testing.T) {
 			h.mustRun(storage.RequestStatusTimedOut)
 			for _, o := range []*outcome{bySub, byStranger} {
 				assert.False(t, o.Accepted, "%+v", o)
-				assert.Equal(t, activities.ErrTypeNotAllowed, errType(o.RejectErr), "%+v", o)
+				assert.Equal(t, string(errs.Forbidden), errType(o.RejectErr), "%+v", o)
 			}
 			h.requireOneDecision(storage.EventTimedOut, nil, 48*time.Hour)
 		})
@@ -461,13 +462,13 @@ func TestChangeApprovers(t *testing.T) {
 	h.mustRun("launched")
 
 	assert.False(t, byOther.Accepted)
-	assert.Equal(t, activities.ErrTypeNotAllowed, errType(byOther.RejectErr), "change by a non-submitter: %+v", byOther)
+	assert.Equal(t, string(errs.Forbidden), errType(byOther.RejectErr), "change by a non-submitter: %+v", byOther)
 	assert.False(t, empty.Accepted)
-	assert.Equal(t, activities.ErrTypeNotAllowed, errType(empty.RejectErr), "change to no approvers: %+v", empty)
+	assert.Equal(t, string(errs.Forbidden), errType(empty.RejectErr), "change to no approvers: %+v", empty)
 	assert.True(t, change1.succeeded(), "change 1: %+v", change1)
 	assert.True(t, change2.succeeded(), "change 2: %+v", change2)
 	assert.False(t, oldApprover.Accepted, "a removed approver approved: %+v", oldApprover)
-	assert.Equal(t, activities.ErrTypeNotAllowed, errType(oldApprover.RejectErr))
+	assert.Equal(t, string(errs.Forbidden), errType(oldApprover.RejectErr))
 	assert.False(t, removedAgain.Accepted, "a removed approver approved: %+v", removedAgain)
 	assert.True(t, approveNew.succeeded(), "approve by the new approver: %+v", approveNew)
 
@@ -521,7 +522,7 @@ func TestPendingAtStartAt(t *testing.T) {
 	var late *outcome
 	h.at(24*time.Hour+time.Minute, func() {
 		assert.Empty(t, h.decideCalls(), "no decision at start_at")
-		// Still pending: an invalid approver is told NotAllowed, not AlreadyHandled.
+		// Still pending: an invalid approver is told forbidden, not already_handled.
 		late = h.decision(workflows.UpdateApprove, "ap-stranger", "u-other", "")
 	})
 	h.mustRun(storage.RequestStatusTimedOut)
@@ -533,7 +534,7 @@ func TestPendingAtStartAt(t *testing.T) {
 	assert.NotEmpty(t, rs[0].In.DedupeKey)
 	assertAt(t, t0.Add(24*time.Hour), rs[0].At, "launch_skipped")
 	assert.Empty(t, h.launchCalls(), "a pending request must not launch at start_at")
-	assert.Equal(t, activities.ErrTypeNotAllowed, errType(late.RejectErr), "request should still be pending: %+v", late)
+	assert.Equal(t, string(errs.Forbidden), errType(late.RejectErr), "request should still be pending: %+v", late)
 	h.requireOneDecision(storage.EventTimedOut, nil, 48*time.Hour)
 }
 
@@ -552,12 +553,12 @@ func TestApprovalAfterStartAt(t *testing.T) {
 // R-APPR-7, policy expire: a revoked approver can no longer act; with no valid approver left the request expires.
 func TestRevocation_PolicyExpire(t *testing.T) {
 	h := newHarness(t)
-	h.expireResult = func(in activities.ExpireApproverInput) storage.ExpireResult {
+	h.expireResult = func(in activities.ExpireApproverInput) activities.ExpireResult {
 		assert.Equal(t, activities.ExpireApproverInput{AccountID: "a1", RequestID: "r1", UserID: in.UserID}, in)
 		if in.UserID == "u-app1" {
-			return storage.ExpireResult{ValidApprovers: 1, Policy: "expire", Status: storage.RequestStatusPending}
+			return activities.ExpireResult{ValidApprovers: 1, Policy: "expire", Status: storage.RequestStatusPending}
 		}
-		return storage.ExpireResult{ValidApprovers: 0, Policy: "expire", Status: storage.RequestStatusPending}
+		return activities.ExpireResult{ValidApprovers: 0, Policy: "expire", Status: storage.RequestStatusPending}
 	}
 	var revoked *outcome
 	h.at(time.Hour, func() {
@@ -573,7 +574,7 @@ func TestRevocation_PolicyExpire(t *testing.T) {
 	h.mustRun(storage.RequestStatusExpired)
 
 	assert.False(t, revoked.Accepted, "a revoked approver approved: %+v", revoked)
-	assert.Equal(t, activities.ErrTypeNotAllowed, errType(revoked.RejectErr))
+	assert.Equal(t, string(errs.Forbidden), errType(revoked.RejectErr))
 	h.mu.Lock()
 	expires := append([]expireCall(nil), h.expires...)
 	h.mu.Unlock()
@@ -589,8 +590,8 @@ func TestRevocation_PolicyExpire(t *testing.T) {
 // (or a cancel / change of approvers).
 func TestRevocation_PolicyHold(t *testing.T) {
 	h := newHarness(t)
-	h.expireResult = func(in activities.ExpireApproverInput) storage.ExpireResult {
-		return storage.ExpireResult{ValidApprovers: 0, Policy: "hold", Status: storage.RequestStatusPending}
+	h.expireResult = func(in activities.ExpireApproverInput) activities.ExpireResult {
+		return activities.ExpireResult{ValidApprovers: 0, Policy: "hold", Status: storage.RequestStatusPending}
 	}
 	var approve *outcome
 	h.at(time.Hour, func() {
@@ -602,15 +603,15 @@ func TestRevocation_PolicyHold(t *testing.T) {
 	h.mu.Lock()
 	assert.Len(t, h.expires, 2)
 	h.mu.Unlock()
-	assert.Equal(t, activities.ErrTypeNotAllowed, errType(approve.RejectErr), "revoked approver: %+v", approve)
+	assert.Equal(t, string(errs.Forbidden), errType(approve.RejectErr), "revoked approver: %+v", approve)
 	h.requireOneDecision(storage.EventTimedOut, nil, 48*time.Hour)
 }
 
 // R-APPR-7, policy hold, then the submitter assigns a new approver who approves.
 func TestRevocation_PolicyHoldThenChangeApprovers(t *testing.T) {
 	h := newHarness(t)
-	h.expireResult = func(activities.ExpireApproverInput) storage.ExpireResult {
-		return storage.ExpireResult{ValidApprovers: 0, Policy: "hold", Status: storage.RequestStatusPending}
+	h.expireResult = func(activities.ExpireApproverInput) activities.ExpireResult {
+		return activities.ExpireResult{ValidApprovers: 0, Policy: "hold", Status: storage.RequestStatusPending}
 	}
 	var change, approve *outcome
 	h.at(time.Hour, func() {
@@ -661,7 +662,7 @@ func TestApprovalsDisabled(t *testing.T) {
 	h.mustRun("launched")
 	h.requireOneDecision(storage.EventAutoApproved, nil, time.Hour)
 	h.requireLaunchedAt(24 * time.Hour)
-	assert.Equal(t, activities.ErrTypeAlreadyHandled, errType(after.failure()), "cancel after auto-approval: %+v", after)
+	assert.Equal(t, string(errs.AlreadyHandled), errType(after.failure()), "cancel after auto-approval: %+v", after)
 }
 
 // R-CAMP-3 / R-APPR-8: an edit that drops the approval wakes the workflow, which runs LaunchApproved
@@ -728,14 +729,14 @@ func TestConcurrentDecisions(t *testing.T) {
 				}
 				// The loser must have an answer (rejected, or completed with an error), never none.
 				assert.True(t, o.RejectErr != nil || o.Completed, "loser got no answer: %+v", o)
-				assert.Equal(t, activities.ErrTypeAlreadyHandled, errType(o.failure()), "loser: %+v", o)
+				assert.Equal(t, string(errs.AlreadyHandled), errType(o.failure()), "loser: %+v", o)
 			}
 			assert.Equal(t, 1, wins, "first %+v, second %+v", first, second)
 			assert.True(t, first.succeeded(), "the first update should win")
 			h.requireOneDecision(tc.winType, ptr(tc.first.actor), time.Minute)
 			if third != nil {
 				assert.False(t, third.Accepted, "%+v", third)
-				assert.Equal(t, activities.ErrTypeAlreadyHandled, errType(third.RejectErr), "update after the decision: %+v", third)
+				assert.Equal(t, string(errs.AlreadyHandled), errType(third.RejectErr), "update after the decision: %+v", third)
 			}
 		})
 	}
@@ -757,7 +758,7 @@ func TestDecisionAtDeadline(t *testing.T) {
 	h.requireOneDecision(storage.EventTimedOut, nil, 2*time.Hour)
 	require.NotNil(t, o)
 	assert.False(t, o.succeeded(), "%+v", o)
-	assert.Equal(t, activities.ErrTypeAlreadyHandled, errType(o.failure()), "%+v", o)
+	assert.Equal(t, string(errs.AlreadyHandled), errType(o.failure()), "%+v", o)
 	assert.Empty(t, h.launchCalls())
 }
 
@@ -768,7 +769,7 @@ func TestDecideAlreadyHandledByDatabase_UpdateFails(t *testing.T) {
 	h := newHarness(t)
 	h.decideErr = func(n int, _ activities.DecideInput) error {
 		if n == 1 {
-			return temporal.NewNonRetryableApplicationError("the request was already handled", activities.ErrTypeAlreadyHandled, nil)
+			return temporal.NewNonRetryableApplicationError("the request was already handled", string(errs.AlreadyHandled), nil)
 		}
 		return nil
 	}
@@ -778,11 +779,30 @@ func TestDecideAlreadyHandledByDatabase_UpdateFails(t *testing.T) {
 	h.mustRun("launched")
 	assert.True(t, o.Accepted, "the validator sees a pending request: %+v", o)
 	assert.Error(t, o.Err)
-	assert.Equal(t, activities.ErrTypeAlreadyHandled, errType(o.Err), "%+v", o)
+	assert.Equal(t, string(errs.AlreadyHandled), errType(o.Err), "%+v", o)
 	assert.True(t, retry.succeeded(), "the workflow stayed pending after the refused decision: %+v", retry)
 	ds := h.decideCalls()
 	require.Len(t, ds, 2)
 	h.requireLaunchedAt(24 * time.Hour)
+}
+
+// A refusal typed "AlreadyHandled", as activities of earlier workers typed it, is the same refusal:
+// the workflow adopts the database's status (here still pending) and goes on waiting.
+func TestDecideAlreadyHandledByDatabase_LegacyErrorType(t *testing.T) {
+	h := newHarness(t)
+	h.decideErr = func(n int, _ activities.DecideInput) error {
+		if n == 1 {
+			return temporal.NewNonRetryableApplicationError("the request was already handled", "AlreadyHandled", nil)
+		}
+		return nil
+	}
+	var o, retry *outcome
+	h.at(time.Minute, func() { o = h.decision(workflows.UpdateApprove, "ap", "u-app1", "") })
+	h.at(time.Hour, func() { retry = h.decision(workflows.UpdateApprove, "ap-2", "u-app2", "") })
+	h.mustRun("launched")
+	assert.True(t, errs.Is(o.Err, errs.AlreadyHandled), "%+v", o)
+	assert.True(t, retry.succeeded(), "the workflow stayed pending after the refused decision: %+v", retry)
+	require.Len(t, h.decideCalls(), 2)
 }
 
 // When the database says the request is already decided but the workflow believes it pending (its
@@ -811,15 +831,15 @@ func TestDecideAlreadyHandledByDatabase_EventLoopDoesNotSpin(t *testing.T) {
 			h.dbStatus = storage.RequestStatusCancelled // the database holds another decision
 			h.in.Deadline, h.in.LaunchAt = t0.Add(2*time.Hour), nil
 			if tc.expire {
-				h.expireResult = func(activities.ExpireApproverInput) storage.ExpireResult {
-					return storage.ExpireResult{ValidApprovers: 0, Policy: "expire", Status: storage.RequestStatusApproved}
+				h.expireResult = func(activities.ExpireApproverInput) activities.ExpireResult {
+					return activities.ExpireResult{ValidApprovers: 0, Policy: "expire", Status: storage.RequestStatusApproved}
 				}
 			}
 			h.decideErr = func(n int, _ activities.DecideInput) error {
 				if n >= limit { // break the loop so the test ends
 					return temporal.NewNonRetryableApplicationError("test: too many Decide calls", "TestLoopBreaker", nil)
 				}
-				return temporal.NewNonRetryableApplicationError("the request was already handled", activities.ErrTypeAlreadyHandled, nil)
+				return temporal.NewNonRetryableApplicationError("the request was already handled", string(errs.AlreadyHandled), nil)
 			}
 			tc.trigger(h)
 			_, err := h.run()

@@ -17,14 +17,16 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
 
-// Issue 12, finding 1: a database step of the approval workflow used to give up within the 30 s
-// budget of its local activity (about 15 s of retries), failing the workflow (or the Update) while
-// the request stayed pending in the database. These tests take the database away for far longer
-// than that, in the SDK's time-skipping environment, at every step the workflow must complete.
+// A database step of the approval workflow outlives the 30 s budget of its local activity (about
+// 15 s of retries) as a regular activity the server retries (step), so an outage does not fail the
+// workflow (or the Update) while the request stays pending in the database. These tests take the
+// database away for far longer than that budget, in the SDK's time-skipping environment, at every
+// step the workflow must complete.
 //
 // The outage lasts 3 minutes: the test environment caps a retry policy without MaximumAttempts at 10
 // attempts (about 4 minutes at these intervals), where the server retries without end.
@@ -87,37 +89,37 @@ func newOutageEnv(t *testing.T, in workflows.ApprovalRequestInput, db *outageDB)
 			}
 			if db.alreadyDecided != "" && db.alreadyDecided != d.Decision.Type {
 				return activities.DecideResult{}, temporal.NewNonRetryableApplicationError("already handled",
-					activities.ErrTypeAlreadyHandled, storage.ErrAlreadyHandled)
+					string(errs.AlreadyHandled), storage.ErrAlreadyHandled)
 			}
 			if db.status == storage.RequestStatusPending {
 				db.status = statusOf[d.Decision.Type]
 				db.decisions = append(db.decisions, d.Decision.Type)
 				db.decidedAt = env.Now().Sub(t0)
 			}
-			return activities.DecideResult{Request: storage.ApprovalRequest{ID: in.RequestID, Status: db.status}}, nil
+			return activities.DecideResult{Request: activities.Request{ID: in.RequestID, Status: db.status}}, nil
 		})
 	env.OnActivity(a.CurrentRequest, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, _ activities.CurrentRequestInput) (storage.ApprovalRequest, error) {
+		func(_ context.Context, _ activities.CurrentRequestInput) (activities.Request, error) {
 			db.mu.Lock()
 			defer db.mu.Unlock()
 			if db.down() {
-				return storage.ApprovalRequest{}, errDatabaseDown
+				return activities.Request{}, errDatabaseDown
 			}
 			status := db.status
 			if db.alreadyDecided != "" {
 				status = statusOf[db.alreadyDecided]
 			}
-			return storage.ApprovalRequest{ID: in.RequestID, Status: status}, nil
+			return activities.Request{ID: in.RequestID, Status: status}, nil
 		})
 	env.OnActivity(a.ExpireApprover, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, _ activities.ExpireApproverInput) (storage.ExpireResult, error) {
+		func(_ context.Context, _ activities.ExpireApproverInput) (activities.ExpireResult, error) {
 			db.mu.Lock()
 			defer db.mu.Unlock()
 			if db.down() {
-				return storage.ExpireResult{}, errDatabaseDown
+				return activities.ExpireResult{}, errDatabaseDown
 			}
 			db.valid--
-			return storage.ExpireResult{ValidApprovers: db.valid, Policy: "expire", Status: db.status}, nil
+			return activities.ExpireResult{ValidApprovers: db.valid, Policy: "expire", Status: db.status}, nil
 		})
 	env.OnActivity(a.RecordEvent, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, e activities.RecordEventInput) error {
@@ -245,7 +247,7 @@ func TestRequestSurvivesLongDatabaseOutage(t *testing.T) {
 			case "ok":
 				require.True(t, approve.Accepted && approve.Completed, "approve: %+v", approve)
 				require.NoError(t, approve.Err, "the approve failed although the database came back before the deadline")
-				assert.Equal(t, storage.RequestStatusApproved, approve.Result.(storage.ApprovalRequest).Status)
+				assert.Equal(t, storage.RequestStatusApproved, approve.Result.(workflows.Request).Status)
 			case "error":
 				require.True(t, approve.Accepted && approve.Completed, "approve: %+v", approve)
 				require.Error(t, approve.Err, "the approve should give up at the deadline")

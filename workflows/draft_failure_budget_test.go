@@ -17,13 +17,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
 )
 
-// Issue 12: how the draft build treats errors that retrying cannot cure (finding 6) and how long it
-// retries the AI step (finding 9), in the SDK's time-skipping test environment with every activity
-// mocked, so the budgets are measured in workflow time, not on this machine's clock.
+// How the draft build treats errors that retrying cannot cure and how long it retries the AI step,
+// in the SDK's time-skipping test environment with every activity mocked, so the budgets are
+// measured in workflow time, not on this machine's clock.
 
 // budgetActs names the mocked activities by method value.
 var budgetActs *activities.Activities
@@ -59,12 +60,12 @@ func budgetBuild(t *testing.T, resolveErr, persErr error) (*budgetRun, string) {
 	env.OnActivity(budgetActs.CheckBuildCapacity, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.DraftInput) error { count("CheckBuildCapacity"); return nil })
 	env.OnActivity(budgetActs.ResolveContacts, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.ResolveInput) ([]storage.Lead, error) {
+		func(context.Context, activities.ResolveInput) ([]activities.Lead, error) {
 			count("ResolveContacts")
 			if resolveErr != nil {
 				return nil, resolveErr
 			}
-			return []storage.Lead{{FirstName: "Ada", LastName: "Lovelace", CompanyName: "Engines"}}, nil
+			return []activities.Lead{{FirstName: "Ada", LastName: "Lovelace", CompanyName: "Engines"}}, nil
 		})
 	env.OnActivity(budgetActs.CopyCampaign, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.DraftInput) (string, error) {
@@ -103,7 +104,7 @@ func budgetBuild(t *testing.T, resolveErr, persErr error) (*budgetRun, string) {
 			return len(in.LeadIDs), nil
 		})
 	env.ExecuteWorkflow(workflows.ApprovalDraftWorkflowName, workflows.ApprovalDraftInput{DraftID: "d1", AccountID: "a1",
-		CampaignID: "c1", Source: activities.DraftSource{Type: activities.SourceSavedSearch, SavedSearchID: "s1"},
+		CampaignID: "c1", Source: workflows.DraftSource{Type: workflows.SourceSavedSearch, SavedSearchID: "s1"},
 		ContactCount: len(leadIDs), ReviewWindow: time.Hour})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
@@ -113,7 +114,7 @@ func budgetBuild(t *testing.T, resolveErr, persErr error) (*budgetRun, string) {
 }
 
 // TestFinding6NonRetryableBuildErrorFailsAtOnce: a step error marked non-retryable that is not one of
-// the build's own BuildFailed reasons (a NotFound, or any other type) ends the build after one
+// the build's own build_failed reasons (a not_found, or any other type) ends the build after one
 // attempt, with a reason that says what went wrong and what to do, not "failed unexpectedly".
 func TestFinding6NonRetryableBuildErrorFailsAtOnce(t *testing.T) {
 	cases := []struct {
@@ -121,7 +122,7 @@ func TestFinding6NonRetryableBuildErrorFailsAtOnce(t *testing.T) {
 		err  error
 		want []string // what the reason must say
 	}{
-		{"not found", temporal.NewNonRetryableApplicationError("not found", activities.ErrTypeNotFound, nil),
+		{"not found", temporal.NewNonRetryableApplicationError("not found", string(errs.NotFound), nil),
 			[]string{"was deleted while it ran", "Create a new draft"}},
 		{"another type", temporal.NewNonRetryableApplicationError(`value "3000000000" is out of range for type integer`, "DataError", nil),
 			[]string{`value "3000000000" is out of range for type integer`, "create a new draft"}},

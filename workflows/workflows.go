@@ -1,6 +1,9 @@
-// Package workflows holds Signoff's Temporal workflows: orchestration only, deterministic.
-// Names of task queues, workflows, signals and updates are constants here so the API and the
-// worker agree on them.
+// Package workflows holds Signoff's Temporal workflows: orchestration only, deterministic. Names of
+// workflows, signals, updates and search attributes are constants here so the use cases and the
+// worker agree on them. Workflow inputs, Update arguments and Update results are this package's own
+// types: their JSON is what workflow histories record, so they change only with versioning. The
+// workflows import activities (the steps they run) and errs (the codes of their errors), nothing
+// else of Signoff.
 package workflows
 
 import (
@@ -23,9 +26,22 @@ func deliverEmails(ctx workflow.Context, ownerID string) {
 	}
 }
 
-// Search attribute names of SPEC §7, registered by `make dev` and upserted by the workflows.
+// Search attribute names of SPEC §7, all of type Keyword: set when a workflow starts, the status
+// upserted as it changes.
 const (
 	SearchAttrAccountID  = "SignoffAccountId"
 	SearchAttrCampaignID = "SignoffCampaignId"
 	SearchAttrStatus     = "SignoffStatus"
+)
+
+// SearchAttributes lists the search attribute names, for registering them with a namespace.
+func SearchAttributes() []string {
+	return []string{SearchAttrAccountID, SearchAttrCampaignID, SearchAttrStatus}
+}
+
+// Search attribute keys of SPEC §7.
+var (
+	AccountIDKey  = temporal.NewSearchAttributeKeyKeyword(SearchAttrAccountID)
+	CampaignIDKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrCampaignID)
+	StatusKey     = temporal.NewSearchAttributeKeyKeyword(SearchAttrStatus)
 )

@@ -14,6 +14,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
 	"github.com/signoff/signoff/workflows"
@@ -326,7 +327,7 @@ func (b *bench) timers(ctx context.Context, n int) error {
 			return err
 		}
 		reqIDs[i] = workflows.ApprovalRequestWorkflowID(r.ID)
-		return workflows.StartApprovalRequest(ctx, b.tc, b.queue, r)
+		return app.StartApprovalRequest(ctx, b.tc, b.queue, r)
 	}); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
@@ -18,18 +19,17 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/ai"
 	"github.com/signoff/signoff/api"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/email"
-	"github.com/signoff/signoff/localenv"
 	"github.com/signoff/signoff/logging"
 	"github.com/signoff/signoff/schema"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/workflows"
 )
 
 func zapErr(err error) zap.Field { return zap.Error(err) }
@@ -104,7 +104,7 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *zap.Logger) (clie
 // ensureSearchAttributes registers the search attributes of SPEC §7 when missing.
 func ensureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	attrs := map[string]enums.IndexedValueType{}
-	for _, name := range localenv.SearchAttributes {
+	for _, name := range workflows.SearchAttributes() {
 		attrs[name] = enums.INDEXED_VALUE_TYPE_KEYWORD
 	}
 	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
