@@ -75,7 +75,7 @@ func (s *Server) WatchReviews(ctx context.Context) error {
 	if s.reviewCache == nil {
 		return errors.New("api: WatchReviews needs Handler first")
 	}
-	return s.Store.WatchReviewChanges(ctx, reviewFeed{cache: s.reviewCache, log: s.Log}, 5*time.Second)
+	return s.App.WatchReviews(ctx, reviewFeed{cache: s.reviewCache, log: s.Log}, 5*time.Second)
 }
 
 // ReviewsWatched reports whether the review change feed is heard, so review reads may come from memory.
@@ -191,17 +191,14 @@ func (s *Server) readyz(c *gin.Context) {
 	defer cancel()
 	checks := gin.H{"postgres": "ok", "temporal": "ok"}
 	ready := true
-	if err := s.Store.Ping(ctx); err != nil {
-		logger(c).Warn("readyz: postgres does not answer", zap.Error(err))
+	pg, tc := s.App.Readiness(ctx)
+	if pg != nil {
+		logger(c).Warn("readyz: postgres does not answer", zap.Error(pg))
 		checks["postgres"] = "unavailable"
 		ready = false
 	}
-	if s.Temporal == nil {
-		logger(c).Warn("readyz: no temporal client")
-		checks["temporal"] = "unavailable"
-		ready = false
-	} else if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		logger(c).Warn("readyz: temporal does not answer", zap.Error(err))
+	if tc != nil {
+		logger(c).Warn("readyz: temporal does not answer", zap.Error(tc))
 		checks["temporal"] = "unavailable"
 		ready = false
 	}
