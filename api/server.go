@@ -29,6 +29,9 @@ type Server struct {
 	// App runs the use cases; when nil, Handler builds one from Store, Temporal, TaskQueue,
 	// PublicURL, Sealer, CSVMaxBytes and ImmediateApprovalWindow.
 	App *app.App
+	// builtApp says Handler built App from those fields, so Handler builds it again from them (a copy
+	// of the Server with other fields gets its own App).
+	builtApp bool
 	// Store is the Postgres read model.
 	Store *storage.Store
 	// Temporal starts and drives workflows; /readyz checks it.
@@ -103,7 +106,8 @@ func (f reviewFeed) ReviewChanged(draftID string) { f.cache.ReviewChanged(draftI
 
 // Handler builds the router with every route of SPEC §9.
 func (s *Server) Handler() http.Handler {
-	if s.App == nil {
+	if s.App == nil || s.builtApp {
+		s.builtApp = true
 		s.App = &app.App{Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, Log: s.Log, PublicURL: s.PublicURL,
 			Sealer: s.Sealer, CSVMaxBytes: s.CSVMaxBytes, ImmediateApprovalWindow: s.ImmediateApprovalWindow}
 	}
