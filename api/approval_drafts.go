@@ -1,139 +1,91 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"go.uber.org/zap"
 
 	"github.com/signoff/signoff/app"
-	"github.com/signoff/signoff/errs"
-	"github.com/signoff/signoff/sharelink"
-	"github.com/signoff/signoff/storage"
-	"github.com/signoff/signoff/workflows"
 )
 
-// Draft limits (R-DRAFT-2).
-const (
-	defaultContactCount = 20
-	maxContactCount     = 100
-	CodeCampaignError   = "campaign_error"
-	CodeDraftNotReady   = "draft_not_ready"
-)
+// draftSourceJSON says where a draft's sample contacts come from, as the CSM sends it.
+type draftSourceJSON struct {
+	Type          string            `json:"type"`
+	SavedSearchID string            `json:"saved_search_id,omitempty"`
+	CSVUploadID   string            `json:"csv_upload_id,omitempty"`
+	Mapping       map[string]string `json:"mapping,omitempty"`
+	CampaignID    string            `json:"campaign_id,omitempty"`
+}
 
+// createDraftRequest is the body of POST /v1/campaigns/{id}/approval-drafts.
 type createDraftRequest struct {
-	Source       *workflows.DraftSource `json:"source"`
-	ContactCount *int                   `json:"contact_count"`
+	Source       *draftSourceJSON `json:"source"`
+	ContactCount *int             `json:"contact_count"`
 }
 
-// draftView is a draft as a CSM sees it: share_url is null until the draft is built (R-DRAFT-8).
-type draftView struct {
-	storage.ApprovalDraft
-	ShareURL *string `json:"share_url"`
+// toDraftSource maps the request's source to the use case's; nil stays nil.
+func toDraftSource(s *draftSourceJSON) *app.DraftSource {
+	if s == nil {
+		return nil
+	}
+	return &app.DraftSource{Type: s.Type, SavedSearchID: s.SavedSearchID, CSVUploadID: s.CSVUploadID, Mapping: s.Mapping, CampaignID: s.CampaignID}
 }
 
-func (s *Server) draftView(c *gin.Context, d storage.ApprovalDraft) draftView {
-	v := draftView{ApprovalDraft: d}
-	if d.Status == storage.DraftStatusProcessing || d.Status == storage.DraftStatusFailed || d.TokenSealed == nil {
-		return v
-	}
-	if s.Sealer == nil {
-		logger(c).Error("no SIGNOFF_SECRET_KEY: cannot show share links")
-		return v
-	}
-	tok, err := s.Sealer.Open(d.TokenSealed)
-	if err != nil {
-		logger(c).Error("open share token", zap.String("draft_id", d.ID), zap.Error(err))
-		return v
-	}
-	u := s.PublicURL + "/r/" + tok
-	v.ShareURL = &u
-	answerHasSecrets(c, "share_url") // the link opens the review without login
-	return v
+// progressJSON is how far a draft's build has come.
+type progressJSON struct {
+	Step  string `json:"step"`
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
 }
 
-// validateSource checks the source belongs to the caller's account (422 otherwise, R-DRAFT-3) and
-// returns its idempotency key and a normalised copy.
-func (s *Server) validateSource(c *gin.Context, acct string, campaignID string, src *workflows.DraftSource) (string, bool) {
-	ctx := c.Request.Context()
-	if src == nil {
-		invalid(c, "source", "is required: {\"type\":\"saved_search\",\"saved_search_id\":…}, {\"type\":\"csv\",\"csv_upload_id\":…,\"mapping\":{…}} or {\"type\":\"campaign_leads\",\"campaign_id\":…}")
-		return "", false
+// draftJSON is a draft as a CSM sees it: share_url is null until the draft is built (R-DRAFT-8).
+type draftJSON struct {
+	ID            string          `json:"id"`
+	AccountID     string          `json:"account_id"`
+	CampaignID    string          `json:"campaign_id"`
+	Number        int             `json:"number"`
+	Name          string          `json:"name"`
+	Status        string          `json:"status"`
+	Source        json.RawMessage `json:"source"`
+	ContactCount  int             `json:"contact_count"`
+	Progress      progressJSON    `json:"progress"`
+	FailureReason *string         `json:"failure_reason"`
+	CreatedBy     string          `json:"created_by"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	ReadyAt       *time.Time      `json:"ready_at"`
+	AIDoneAt      *time.Time      `json:"ai_done_at"`
+	SubmittedAt   *time.Time      `json:"submitted_at"`
+	ShareURL      *string         `json:"share_url"`
+}
+
+// toDraftJSON maps a draft view to its JSON.
+func toDraftJSON(v app.DraftView) draftJSON {
+	d := v.Draft
+	return draftJSON{ID: d.ID, AccountID: d.AccountID, CampaignID: d.CampaignID, Number: d.Number, Name: d.Name, Status: d.Status,
+		Source: d.Source, ContactCount: d.ContactCount, Progress: progressJSON{Step: d.Progress.Step, Done: d.Progress.Done, Total: d.Progress.Total},
+		FailureReason: d.FailureReason, CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, ReadyAt: d.ReadyAt,
+		AIDoneAt: d.AIDoneAt, SubmittedAt: d.SubmittedAt, ShareURL: v.ShareURL}
+}
+
+// draftAnswer is toDraftJSON for an answer: a share link opens the review without login, so an
+// answer that shows one is marked as carrying a secret.
+func draftAnswer(c *gin.Context, v app.DraftView) draftJSON {
+	if v.ShareURL != nil {
+		answerHasSecrets(c, "share_url")
 	}
-	foreign := func(field string) (string, bool) {
-		invalid(c, field, "no such source in this account")
-		return "", false
-	}
-	switch src.Type {
-	case workflows.SourceSavedSearch:
-		id, err := uuid.Parse(src.SavedSearchID)
-		if err != nil {
-			return foreign("source.saved_search_id")
-		}
-		ss, err := s.Store.SavedSearch(ctx, acct, id.String())
-		if isNotFound(err) {
-			return foreign("source.saved_search_id")
-		}
-		if err != nil {
-			s.fail(c, err)
-			return "", false
-		}
-		*src = workflows.DraftSource{Type: src.Type, SavedSearchID: ss.ID}
-		return "saved_search:" + ss.ID, true
-	case workflows.SourceCSV:
-		id, err := uuid.Parse(src.CSVUploadID)
-		if err != nil {
-			return foreign("source.csv_upload_id")
-		}
-		up, err := s.Store.CSVUpload(ctx, acct, id.String())
-		if isNotFound(err) {
-			return foreign("source.csv_upload_id")
-		}
-		if err != nil {
-			s.fail(c, err)
-			return "", false
-		}
-		mapping := src.Mapping
-		if len(mapping) == 0 {
-			mapping = autoMapping(up.Columns)
-		}
-		if err := checkMapping(mapping, up.Columns); err != nil {
-			fe := err.(*fieldError)
-			invalid(c, "source."+fe.Field, fe.Message)
-			return "", false
-		}
-		*src = workflows.DraftSource{Type: src.Type, CSVUploadID: up.ID, Mapping: mapping}
-		return "csv:" + up.ID, true
-	case workflows.SourceCampaignLeads:
-		id, err := uuid.Parse(src.CampaignID)
-		if err != nil {
-			return foreign("source.campaign_id")
-		}
-		camp, err := s.Store.VisibleCampaign(ctx, acct, id.String())
-		if isNotFound(err) {
-			return foreign("source.campaign_id")
-		}
-		if err != nil {
-			s.fail(c, err)
-			return "", false
-		}
-		*src = workflows.DraftSource{Type: src.Type, CampaignID: camp.ID}
-		return "campaign_leads:" + camp.ID, true
-	}
-	invalid(c, "source.type", "must be one of saved_search, csv, campaign_leads")
-	return "", false
+	return toDraftJSON(v)
 }
 
 // createDraft asks for an approval draft (R-DRAFT-1..6): it answers 202 with the draft processing
 // while the build runs, or 200 with the in-flight draft of the same campaign and saved search.
 func (s *Server) createDraft(c *gin.Context) {
-	if !requireRole(c, storage.RoleCSM, storage.RoleAdmin) {
-		return
-	}
 	id, ok := pathID(c, "id")
 	if !ok {
 		return
@@ -142,132 +94,169 @@ func (s *Server) createDraft(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	count := defaultContactCount
-	if req.ContactCount != nil {
-		count = *req.ContactCount
-		if count < 1 || count > maxContactCount {
-			invalid(c, "contact_count", fmt.Sprintf("must be a whole number from 1 to %d (got %d)", maxContactCount, count))
-			return
-		}
-	}
-	ctx := c.Request.Context()
-	u := currentUser(c)
-	camp, err := s.Store.CampaignSummaryVisible(ctx, u.AccountID, id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if camp.ArchivedAt != nil {
-		abortArchived(c)
-		return
-	}
-	if camp.Status == storage.CampaignStatusError {
-		abort(c, errs.CampaignError, "the campaign is in error: drafts need a campaign that is at least draft; fix it first")
-		return
-	}
-	key, ok := s.validateSource(c, u.AccountID, camp.ID, req.Source)
-	if !ok {
-		return
-	}
-	srcJSON, _ := json.Marshal(req.Source)
-	var draftID string
+	in := app.CreateDraftInput{CampaignID: id, Source: toDraftSource(req.Source), ContactCount: req.ContactCount}
 	if _, keyed := c.Get(ctxIdempotencyKey); keyed {
-		draftID = idempotentID(c, "approval-draft")
+		in.DraftID = idempotentID(c, "approval-draft")
 	}
-	d, existing, err := s.Store.CreateDraft(ctx, storage.NewDraft{ID: draftID, AccountID: u.AccountID, CampaignID: camp.ID, CreatedBy: u.ID,
-		Source: srcJSON, SourceKey: key, ContactCount: count}, req.Source.Type == workflows.SourceSavedSearch)
-	if errors.Is(err, storage.ErrCampaignInError) {
-		abort(c, errs.CampaignError, "the campaign is in error: drafts need a campaign that is at least draft; fix it first")
-		return
-	}
-	if errors.Is(err, storage.ErrCampaignArchived) {
-		abortArchived(c)
-		return
-	}
+	out, err := s.App.CreateDraft(c.Request.Context(), currentUser(c), in)
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
-	if existing {
-		c.JSON(http.StatusOK, s.draftView(c, d))
-		return
+	status := http.StatusAccepted
+	if out.Existing {
+		status = http.StatusOK
 	}
-	// The draft is committed; if the start fails the worker's sweeper starts the build from the row.
-	if err := workflows.StartApprovalDraft(ctx, s.Temporal, s.TaskQueue, app.DraftWorkflowInput(d, *req.Source)); err != nil {
-		logger(c).Error("draft build not started; the sweeper will start it", zap.String("draft_id", d.ID), zap.Error(err))
-	} else if err := s.Store.MarkDraftWorkflowStarted(ctx, d.ID); err != nil {
-		logger(c).Warn("mark draft started", zap.Error(err))
-	}
-	c.JSON(http.StatusAccepted, s.draftView(c, d))
+	c.JSON(status, draftAnswer(c, out.View))
 }
 
 func (s *Server) listDrafts(c *gin.Context) {
-	if !requireRole(c, storage.RoleCSM, storage.RoleAdmin) {
-		return
-	}
-	id, ok := s.campaignParam(c)
+	id, ok := pathID(c, "id")
 	if !ok {
 		return
 	}
-	u := currentUser(c)
-	list, err := s.Store.Drafts(c.Request.Context(), u.AccountID, id)
+	list, err := s.App.ListDrafts(c.Request.Context(), currentUser(c), id)
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
-	out := make([]draftView, len(list))
-	for i, d := range list {
-		out[i] = s.draftView(c, d)
+	out := make([]draftJSON, len(list))
+	for i, v := range list {
+		out[i] = draftAnswer(c, v)
 	}
 	c.JSON(http.StatusOK, items(out))
 }
 
-// draftParam admits CSMs and admins and loads the path's draft of their account, answering errors itself.
-func (s *Server) draftParam(c *gin.Context) (storage.ApprovalDraft, bool) {
-	if !requireRole(c, storage.RoleCSM, storage.RoleAdmin) {
-		return storage.ApprovalDraft{}, false
-	}
+func (s *Server) getDraft(c *gin.Context) {
 	id, ok := pathID(c, "id")
 	if !ok {
-		return storage.ApprovalDraft{}, false
+		return
 	}
-	d, err := s.Store.Draft(c.Request.Context(), currentUser(c).AccountID, id)
+	v, err := s.App.GetDraft(c.Request.Context(), currentUser(c), id)
 	if err != nil {
-		s.fail(c, err)
-		return storage.ApprovalDraft{}, false
+		respondError(c, err)
+		return
 	}
-	return d, true
-}
-
-func (s *Server) getDraft(c *gin.Context) {
-	if d, ok := s.draftParam(c); ok {
-		c.JSON(http.StatusOK, s.draftView(c, d))
-	}
+	c.JSON(http.StatusOK, draftAnswer(c, v))
 }
 
 // rotateLink issues a new share token; the old URL answers 404 at once (R-DRAFT-11).
 func (s *Server) rotateLink(c *gin.Context) {
-	if !requireRole(c, storage.RoleAdmin) {
-		return
-	}
 	id, ok := pathID(c, "id")
 	if !ok {
 		return
 	}
-	if s.Sealer == nil {
-		s.fail(c, errors.New("no SIGNOFF_SECRET_KEY configured"))
-		return
-	}
-	tok, hash := sharelink.NewToken()
-	d, err := s.Store.RotateDraftToken(c.Request.Context(), currentUser(c).AccountID, id, hash, s.Sealer.Seal(tok))
-	if errors.Is(err, storage.ErrDraftNotReady) {
-		abort(c, errs.DraftNotReady, "the draft has no link yet: it is still building or it failed")
-		return
-	}
+	v, err := s.App.RotateDraftLink(c.Request.Context(), currentUser(c), id)
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
-	s.reviewWritten(d) // this process forgets the old token now; others when the change feed tells them
-	c.JSON(http.StatusOK, s.draftView(c, d))
+	s.reviewWritten(v.Draft.ID) // this process forgets the old token now; others when the change feed tells them
+	c.JSON(http.StatusOK, draftAnswer(c, v))
+}
+
+// feedbackItemJSON is one piece of the client's feedback (R-DRAFT-12); id is a comment's, absent on
+// a verdict.
+type feedbackItemJSON struct {
+	ID        *string   `json:"id,omitempty"`
+	Kind      string    `json:"kind"`
+	Target    string    `json:"target"`
+	Quote     string    `json:"quote"`
+	Comment   string    `json:"comment"`
+	Author    string    `json:"author"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toFeedbackItemJSON(it app.FeedbackItem) feedbackItemJSON {
+	return feedbackItemJSON{ID: it.ID, Kind: it.Kind, Target: it.Target, Quote: it.Quote, Comment: it.Comment, Author: it.Author,
+		CreatedAt: it.CreatedAt}
+}
+
+// toFeedbackJSON maps a list of feedback, keeping nil as nil (JSON null).
+func toFeedbackJSON(list []app.FeedbackItem) []feedbackItemJSON {
+	if list == nil {
+		return nil
+	}
+	out := make([]feedbackItemJSON, len(list))
+	for i, it := range list {
+		out[i] = toFeedbackItemJSON(it)
+	}
+	return out
+}
+
+// feedbackPageJSON is a page of the CSM's view of the client's feedback.
+type feedbackPageJSON struct {
+	InReview   []feedbackItemJSON `json:"in_review"`
+	NextCursor *string            `json:"next_cursor"`
+	Status     string             `json:"status"`
+	Submitted  []feedbackItemJSON `json:"submitted"`
+}
+
+// feedbackCursor is the opaque cursor of the feedback pages: where the last item of a page sits.
+type feedbackCursor struct {
+	At     time.Time `json:"at"`
+	Target string    `json:"target"`
+	ID     string    `json:"id,omitempty"`
+}
+
+func encodeFeedbackCursor(k app.FeedbackKey) string {
+	b, _ := json.Marshal(feedbackCursor{At: k.CreatedAt.UTC(), Target: k.Target, ID: k.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeFeedbackCursor(v string) (app.FeedbackKey, error) {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return app.FeedbackKey{}, err
+	}
+	var cur feedbackCursor
+	if err := json.Unmarshal(b, &cur); err != nil {
+		return app.FeedbackKey{}, err
+	}
+	if cur.At.IsZero() {
+		return app.FeedbackKey{}, errors.New("no time")
+	}
+	if cur.ID != "" {
+		if _, err := uuid.Parse(cur.ID); err != nil {
+			return app.FeedbackKey{}, err
+		}
+	}
+	return app.FeedbackKey{CreatedAt: cur.At, Target: cur.Target, ID: cur.ID}, nil
+}
+
+// feedback is the CSM's view of the client's feedback (R-DRAFT-12), a page at a time: ?limit= items
+// a page and ?cursor=, the next_cursor of the page before (null on the last page).
+func (s *Server) feedback(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	in := app.FeedbackPageInput{DraftID: id}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			respondError(c, app.ErrFeedbackLimit)
+			return
+		}
+		in.Limit = &n
+	}
+	if v := c.Query("cursor"); v != "" {
+		k, err := decodeFeedbackCursor(v)
+		if err != nil {
+			invalid(c, "cursor", "is not a cursor this API returned")
+			return
+		}
+		in.After = &k
+	}
+	page, err := s.App.DraftFeedback(c.Request.Context(), currentUser(c), in)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	out := feedbackPageJSON{InReview: toFeedbackJSON(page.InReview), Status: page.Status, Submitted: toFeedbackJSON(page.Submitted)}
+	if page.Next != nil {
+		v := encodeFeedbackCursor(*page.Next)
+		out.NextCursor = &v
+	}
+	c.JSON(http.StatusOK, out)
 }

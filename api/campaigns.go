@@ -78,18 +78,8 @@ type campaignContentJSON struct {
 }
 
 type segmentJSON struct {
-	Name    string             `json:"name"`
-	Filters segmentFiltersJSON `json:"filters"`
-}
-
-// segmentFiltersJSON are the directory filters of a segment.
-type segmentFiltersJSON struct {
-	Titles         []string `json:"titles"`
-	Industries     []string `json:"industries"`
-	Countries      []string `json:"countries"`
-	CompanySizeMin *int     `json:"company_size_min"`
-	CompanySizeMax *int     `json:"company_size_max"`
-	Keywords       []string `json:"keywords"`
+	Name    string            `json:"name"`
+	Filters searchFiltersJSON `json:"filters"`
 }
 
 type promptJSON struct {
@@ -136,8 +126,7 @@ func toCampaignContentJSON(c app.CampaignContent) campaignContentJSON {
 	return campaignContentJSON{
 		Segments: mapEach(c.Segments, func(s app.Segment) segmentJSON {
 			f := s.Filters
-			return segmentJSON{Name: s.Name, Filters: segmentFiltersJSON{Titles: f.Titles, Industries: f.Industries, Countries: f.Countries,
-				CompanySizeMin: f.CompanySizeMin, CompanySizeMax: f.CompanySizeMax, Keywords: f.Keywords}}
+			return segmentJSON{Name: s.Name, Filters: toSearchFiltersJSON(f)}
 		}),
 		Prompts: mapEach(c.Prompts, func(p app.Prompt) promptJSON { return promptJSON{Name: p.Name, Text: p.Text} }),
 		AIModelConfigs: mapEach(c.AIModelConfigs, func(m app.AIModelConfig) aiModelConfigJSON {
@@ -155,10 +144,7 @@ func toCampaignContentJSON(c app.CampaignContent) campaignContentJSON {
 func (c campaignContentJSON) toApp() app.CampaignContent {
 	return app.CampaignContent{
 		Segments: mapEach(c.Segments, func(s segmentJSON) app.Segment {
-			out := app.Segment{Name: s.Name}
-			out.Filters.Titles, out.Filters.Industries, out.Filters.Countries = s.Filters.Titles, s.Filters.Industries, s.Filters.Countries
-			out.Filters.CompanySizeMin, out.Filters.CompanySizeMax, out.Filters.Keywords = s.Filters.CompanySizeMin, s.Filters.CompanySizeMax, s.Filters.Keywords
-			return out
+			return app.Segment{Name: s.Name, Filters: s.Filters.toApp()}
 		}),
 		Prompts: mapEach(c.Prompts, func(p promptJSON) app.Prompt { return app.Prompt{Name: p.Name, Text: p.Text} }),
 		AIModelConfigs: mapEach(c.AIModelConfigs, func(m aiModelConfigJSON) app.AIModelConfig {

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/signoff/signoff/app"
-	"github.com/signoff/signoff/errs"
 )
 
 // csvUploadResponse is a stored upload and the mapping that will be used for it.
@@ -103,14 +101,4 @@ func readCSVMapping(c *gin.Context) (map[string]string, bool) {
 		return nil, false
 	}
 	return m, true
-}
-
-// autoMapping and checkMapping serve the draft handler's CSV source; the rules are app's.
-func autoMapping(columns []string) map[string]string { return app.AutoCSVMapping(columns) }
-
-func checkMapping(m map[string]string, columns []string) error {
-	if e, ok := errs.As(app.CheckCSVMapping(m, columns)); ok {
-		return &fieldError{e.Field, strings.TrimPrefix(e.Message, e.Field+": ")}
-	}
-	return nil
 }

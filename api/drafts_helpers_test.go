@@ -100,6 +100,7 @@ func newDraftEnv(t *testing.T) *draftEnv {
 	sealer, err := sharelink.NewSealer(key)
 	require.NoError(t, err)
 	e.server.Sealer = sealer
+	e.server.App.Sealer = sealer // Handler built App before the sealer was set
 	de := &draftEnv{env: e, sealer: sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
 	ctx := context.Background()
 

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -18,25 +16,18 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
-	"github.com/signoff/signoff/sharelink"
-	"github.com/signoff/signoff/storage"
-	"github.com/signoff/signoff/workflows"
 )
 
-// Error codes of the review.
+// Context keys of a review request: the draft its token opens, the kept answer when there is one, the
+// token's hash, and the review cache's mark taken before loading.
 const (
-	CodeReviewSubmitted = "review_submitted"
-	// CodeTooManyComments refuses a comment on a draft that holds the most comments it may (Store.MaxComments).
-	CodeTooManyComments = "too_many_comments"
-	ctxDraft            = "signoff.draft"
-	ctxAnswer           = "signoff.review_answer"
-	ctxTokenHash        = "signoff.token_hash"
-	ctxMark             = "signoff.review_mark"
+	ctxDraft     = "signoff.draft"
+	ctxAnswer    = "signoff.review_answer"
+	ctxTokenHash = "signoff.token_hash"
+	ctxMark      = "signoff.review_mark"
 )
 
 //go:embed review/review.html.tmpl
@@ -87,7 +78,7 @@ func markPlaceholders(s string) template.HTML {
 type pagePlaceholder struct{ Token, Meaning, Sample string }
 
 // placeholdersOf lists the placeholders the emails use, with the first lead's values as samples.
-func placeholdersOf(emails []storage.SnapshotEmail, leads []reviewLead) []pagePlaceholder {
+func placeholdersOf(emails []snapshotEmailJSON, leads []reviewLeadJSON) []pagePlaceholder {
 	var text strings.Builder
 	for _, e := range emails {
 		text.WriteString(e.Subject)
@@ -99,9 +90,9 @@ func placeholdersOf(emails []storage.SnapshotEmail, leads []reviewLead) []pagePl
 	for _, m := range placeholderPattern.FindAllStringSubmatch(text.String(), -1) {
 		used[m[1]] = true
 	}
-	var sample storage.SnapshotLead
+	var sample reviewLeadJSON
 	if len(leads) > 0 {
-		sample = leads[0].SnapshotLead
+		sample = leads[0]
 	}
 	samples := map[string]string{"first_name": sample.FirstName, "last_name": sample.LastName,
 		"company_name": sample.CompanyName, "title": sample.Title, "industry": sample.Industry}
@@ -154,7 +145,7 @@ func (s *Server) reviewLimiters() (*rateLimiter, *rateLimiter) {
 // holds the token's answer; unknown, rotated and not-yet-ready tokens all answer the same 404 (R-REVIEW-2).
 func (s *Server) reviewDraft(page bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		hash := sharelink.Hash(c.Param("token"))
+		hash := app.HashShareToken(c.Param("token"))
 		now := time.Now()
 		// The client address is the connection's peer, or what a trusted proxy says in
 		// X-Forwarded-For (Server.TrustedProxies); the token's bucket is keyed by its hash, so
@@ -177,13 +168,13 @@ func (s *Server) reviewDraft(page bool) gin.HandlerFunc {
 			return
 		}
 		c.Set(ctxMark, s.reviewCache.mark())
-		d, err := s.Store.DraftByTokenHash(c.Request.Context(), hash)
+		d, err := s.App.ReviewDraft(c.Request.Context(), hash)
 		if err != nil {
-			if !isNotFound(err) {
-				s.fail(c, err)
+			if page && errs.Is(err, errs.NotFound) {
+				reviewNotFoundPage(c)
 				return
 			}
-			reviewNotFound(c, page)
+			respondError(c, err)
 			return
 		}
 		c.Set(ctxDraft, d)
@@ -191,15 +182,11 @@ func (s *Server) reviewDraft(page bool) gin.HandlerFunc {
 	}
 }
 
-// reviewNotFound answers the one 404 of every token that opens nothing (R-REVIEW-2).
-func reviewNotFound(c *gin.Context, page bool) {
-	if page {
-		c.Header("Content-Type", "text/html; charset=utf-8")
-		c.String(http.StatusNotFound, reviewNotFoundHTML)
-		c.Abort()
-		return
-	}
-	abort(c, errs.NotFound, "this review link does not exist or is no longer valid")
+// reviewNotFoundPage answers the page's 404 of every token that opens nothing (R-REVIEW-2).
+func reviewNotFoundPage(c *gin.Context) {
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.String(http.StatusNotFound, reviewNotFoundHTML)
+	c.Abort()
 }
 
 const reviewNotFoundHTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -208,120 +195,36 @@ const reviewNotFoundHTML = `<!doctype html><html lang="en"><head><meta charset="
 <body><main id="main" class="notfound"><section class="stage"><h1>This review link is not available</h1>
 <p>It may have been replaced by a newer link. Ask the person who sent it for the current one.</p></section></main></body></html>`
 
-// reviewView is the public JSON of a draft under review (R-REVIEW-3): the frozen snapshot, each
-// lead's AI result, the saved feedback and the status. No internal id of any account appears.
-type reviewView struct {
-	Status      string                   `json:"status"`
-	Name        string                   `json:"name"`
-	SubmittedAt *time.Time               `json:"submitted_at"`
-	Campaign    storage.SnapshotCampaign `json:"campaign"`
-	Audience    storage.SnapshotAudience `json:"audience"`
-	Leads       []reviewLead             `json:"leads"`
-	Emails      []storage.SnapshotEmail  `json:"emails"`
-	Feedback    []storage.FeedbackItem   `json:"feedback"`
-}
-
-type reviewLead struct {
-	storage.SnapshotLead
-	AI json.RawMessage `json:"ai"`
-}
-
-// snapshotOf returns the draft's frozen snapshot and write targets, from the cache when it has them.
-func (s *Server) snapshotOf(c *gin.Context, d storage.ApprovalDraft) (*cachedReview, bool) {
-	if e, ok := s.reviewCache.get(d.ID); ok {
-		return e, true
-	}
-	raw, err := s.Store.DraftSnapshot(c.Request.Context(), d.ID)
-	if err != nil {
-		s.fail(c, err)
-		return nil, false
-	}
-	e := &cachedReview{}
-	if err := json.Unmarshal(raw, &e.snap); err != nil {
-		s.fail(c, err)
-		return nil, false
-	}
-	e.snap.Audience = e.snap.Audience.ForClient()
-	e.targets = newReviewTargets(e.snap)
-	s.reviewCache.put(d.ID, e)
-	return e, true
-}
-
-// leadsAI returns each lead's AI result (JSON null while pending); once the pipeline is done for
-// every lead, from the cache.
-func (s *Server) leadsAI(c *gin.Context, d storage.ApprovalDraft, e *cachedReview) (map[string]json.RawMessage, bool) {
-	if e.ai != nil {
-		return e.ai, true
-	}
-	ai := map[string]json.RawMessage{}
-	if d.CopyCampaignID != nil {
-		leads, err := s.Store.Leads(c.Request.Context(), d.AccountID, *d.CopyCampaignID)
-		if err != nil {
-			s.fail(c, err)
-			return nil, false
-		}
-		for _, l := range leads {
-			ai[l.ID] = l.AI
-		}
-	}
-	if d.AIDoneAt != nil {
-		s.reviewCache.put(d.ID, &cachedReview{snap: e.snap, targets: e.targets, ai: ai})
-	}
-	return ai, true
-}
-
-func (s *Server) loadReview(c *gin.Context, d storage.ApprovalDraft) (reviewView, storage.Snapshot, bool) {
-	e, ok := s.snapshotOf(c, d)
-	if !ok {
-		return reviewView{}, storage.Snapshot{}, false
-	}
-	snap := e.snap
-	v := reviewView{Status: d.Status, Name: d.Name, SubmittedAt: d.SubmittedAt, Campaign: snap.Campaign,
-		Audience: snap.Audience, Emails: snap.Emails, Leads: make([]reviewLead, len(snap.Leads))}
-	ai, ok := s.leadsAI(c, d, e)
-	if !ok {
-		return reviewView{}, snap, false
-	}
-	for i, l := range snap.Leads {
-		v.Leads[i] = reviewLead{SnapshotLead: l, AI: ai[l.ID]}
-		if v.Leads[i].AI == nil {
-			v.Leads[i].AI = json.RawMessage("null")
-		}
-	}
-	var err error
-	if v.Feedback, err = s.Store.DraftFeedback(c.Request.Context(), d.ID); err != nil {
-		s.fail(c, err)
-		return reviewView{}, snap, false
-	}
-	if v.Feedback == nil {
-		v.Feedback = []storage.FeedbackItem{}
-	}
-	return v, snap, true
-}
-
-func currentDraft(c *gin.Context) storage.ApprovalDraft {
-	return c.MustGet(ctxDraft).(storage.ApprovalDraft)
+func currentDraft(c *gin.Context) app.ApprovalDraft {
+	return c.MustGet(ctxDraft).(app.ApprovalDraft)
 }
 
 func tokenHash(c *gin.Context) []byte { return c.MustGet(ctxTokenHash).([]byte) }
 
 // reviewAnswerOf returns the answer for the request's share token: from the review cache when the
-// middleware found it there, else loaded, encoded and offered to the cache.
+// middleware found it there, else read (with the draft's frozen review from the cache), encoded and
+// offered to the cache.
 func (s *Server) reviewAnswerOf(c *gin.Context) (*reviewAnswer, bool) {
 	if a, ok := c.Get(ctxAnswer); ok {
 		return a.(*reviewAnswer), true
 	}
 	d := currentDraft(c)
-	v, snap, ok := s.loadReview(c, d)
-	if !ok {
+	frozen, _ := s.reviewCache.get(d.ID)
+	r, kept, err := s.App.ReadReview(c.Request.Context(), d, frozen)
+	if err != nil {
+		respondError(c, err)
 		return nil, false
 	}
+	if kept != frozen {
+		s.reviewCache.put(d.ID, kept)
+	}
+	v := toReviewJSON(r)
 	body, err := json.Marshal(v)
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return nil, false
 	}
-	a := &reviewAnswer{draft: d, view: v, snap: snap, body: body}
+	a := &reviewAnswer{draft: d, view: v, body: body}
 	// While AI results are still attaching (they change without a draft change), nothing is kept.
 	if d.AIDoneAt != nil || d.SubmittedAt != nil {
 		s.reviewCache.store([32]byte(tokenHash(c)), a, c.MustGet(ctxMark).(uint64))
@@ -335,292 +238,112 @@ func (s *Server) getReview(c *gin.Context) {
 	}
 }
 
-// reviewFeedbackView is the feedback-only read of a review: what the page reloads after each save.
-type reviewFeedbackView struct {
-	Status      string                 `json:"status"`
-	SubmittedAt *time.Time             `json:"submitted_at"`
-	Feedback    []storage.FeedbackItem `json:"feedback"`
-}
-
 // getReviewFeedback answers the review's status and saved feedback without the snapshot: from the
 // kept answer when there is one, else one query.
 func (s *Server) getReviewFeedback(c *gin.Context) {
 	if a, ok := c.Get(ctxAnswer); ok {
 		v := a.(*reviewAnswer).view
-		c.JSON(http.StatusOK, reviewFeedbackView{Status: v.Status, SubmittedAt: v.SubmittedAt, Feedback: v.Feedback})
+		c.JSON(http.StatusOK, reviewFeedbackJSON{Status: v.Status, SubmittedAt: v.SubmittedAt, Feedback: v.Feedback})
 		return
 	}
 	d := currentDraft(c)
-	fb, err := s.Store.DraftFeedback(c.Request.Context(), d.ID)
+	fb, err := s.App.ReviewFeedback(c.Request.Context(), d)
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
-	if fb == nil {
-		fb = []storage.FeedbackItem{}
-	}
-	c.JSON(http.StatusOK, reviewFeedbackView{Status: d.Status, SubmittedAt: d.SubmittedAt, Feedback: fb})
+	c.JSON(http.StatusOK, reviewFeedbackJSON{Status: d.Status, SubmittedAt: d.SubmittedAt, Feedback: toFeedbackJSON(fb)})
 }
 
 // reviewWritten makes this process forget the draft's kept answer at once, so the writer's next read
 // shows the write; other processes hear of it through the change feed.
-func (s *Server) reviewWritten(d storage.ApprovalDraft) { s.reviewCache.ReviewChanged(d.ID) }
+func (s *Server) reviewWritten(draftID string) { s.reviewCache.ReviewChanged(draftID) }
 
-// reviewRefused answers a write the store refused: 409 once submitted, the token's 404 when the token
-// no longer opens the draft. It reports whether it answered.
-func (s *Server) reviewRefused(c *gin.Context, err error) bool {
-	if s.reviewClosed(c, err) {
-		return true
-	}
-	if isNotFound(err) {
-		reviewNotFound(c, false)
-		return true
-	}
-	return false
+// reviewer is who writes through the request's share token.
+func reviewer(c *gin.Context) app.Reviewer {
+	return app.Reviewer{Draft: currentDraft(c), TokenHash: tokenHash(c)}
 }
 
-// snapshotTargets returns the frozen snapshot's targets for validating a write.
-func (s *Server) snapshotTargets(c *gin.Context, d storage.ApprovalDraft) (reviewTargets, bool) {
-	e, ok := s.snapshotOf(c, d)
+// frozenReviewer is reviewer with the draft's frozen review (what writes are checked against), from
+// the cache when it holds it, else loaded and offered to it. It answers a failure itself.
+func (s *Server) frozenReviewer(c *gin.Context) (app.Reviewer, bool) {
+	r := reviewer(c)
+	f, ok := s.reviewCache.get(r.Draft.ID)
 	if !ok {
-		return reviewTargets{}, false
+		var err error
+		if f, err = s.App.FrozenReview(c.Request.Context(), r.Draft.ID); err != nil {
+			respondError(c, err)
+			return r, false
+		}
+		s.reviewCache.put(r.Draft.ID, f)
 	}
-	return e.targets, true
-}
-
-func (s *Server) reviewClosed(c *gin.Context, err error) bool {
-	if errors.Is(err, storage.ErrReviewClosed) {
-		abort(c, errs.ReviewSubmitted, "this review was already submitted; nothing more can be changed")
-		return true
-	}
-	return false
+	r.Frozen = f
+	return r, true
 }
 
 // putReviewItem records a verdict (and optional comment) on a section, segment, lead, email or paragraph.
 func (s *Server) putReviewItem(c *gin.Context) {
-	d := currentDraft(c)
 	var req reviewItemRequest
 	if !bindJSON(c, &req) {
 		return
 	}
-	t, ok := s.snapshotTargets(c, d)
+	r, ok := s.frozenReviewer(c)
 	if !ok {
 		return
 	}
-	target := c.Param("target")
-	if err := t.validateItem(target, req); respondInvalid(c, err) {
+	in := toReviewItemInput(c.Param("target"), req)
+	if err := s.App.PutReviewItem(c.Request.Context(), r, in); err != nil {
+		respondError(c, err)
 		return
 	}
-	if d.SubmittedAt != nil {
-		s.reviewClosed(c, storage.ErrReviewClosed)
-		return
-	}
-	err := s.Store.PutReviewItem(c.Request.Context(), d.ID, tokenHash(c), target, req.Verdict.Value, req.Comment, req.Author)
-	if s.reviewRefused(c, err) {
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.reviewWritten(d)
-	var verdict any
-	if req.Verdict.Value != nil {
-		verdict = *req.Verdict.Value
-	}
-	c.JSON(http.StatusOK, gin.H{"target": target, "verdict": verdict, "comment": req.Comment, "author": req.Author})
+	s.reviewWritten(r.Draft.ID)
+	c.JSON(http.StatusOK, reviewItemJSON{Author: in.Author, Comment: in.Comment, Target: in.Target, Verdict: in.Verdict})
 }
 
 // addReviewComment stores a note or a line comment on a paragraph.
 func (s *Server) addReviewComment(c *gin.Context) {
-	d := currentDraft(c)
 	var req reviewCommentRequest
 	if !bindJSON(c, &req) {
 		return
 	}
-	t, ok := s.snapshotTargets(c, d)
+	r, ok := s.frozenReviewer(c)
 	if !ok {
 		return
 	}
-	if err := t.validateComment(req); respondInvalid(c, err) {
-		return
-	}
-	if d.SubmittedAt != nil {
-		s.reviewClosed(c, storage.ErrReviewClosed)
-		return
-	}
-	it, err := s.Store.AddReviewComment(c.Request.Context(), d.ID, tokenHash(c), storage.ReviewComment{Target: req.Target, Kind: req.Kind,
-		Quote: req.Quote, Comment: req.Comment, Author: req.Author})
-	if errors.Is(err, storage.ErrTooManyComments) {
-		abort(c, errs.TooManyComments, fmt.Sprintf(
-			"this draft already holds %d comments, the most it takes; delete one to add another", s.Store.MaxComments()))
-		return
-	}
-	if s.reviewRefused(c, err) {
-		return
-	}
+	it, err := s.App.AddReviewComment(c.Request.Context(), r, toReviewCommentInput(req))
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
-	s.reviewWritten(d)
-	c.JSON(http.StatusCreated, it)
+	s.reviewWritten(r.Draft.ID)
+	c.JSON(http.StatusCreated, toFeedbackItemJSON(it))
 }
 
 func (s *Server) deleteReviewComment(c *gin.Context) {
-	d := currentDraft(c)
-	id, err := uuid.Parse(c.Param("id"))
-	if err != nil {
-		abort(c, errs.NotFound, "no such comment on this draft")
+	r := reviewer(c)
+	if err := s.App.DeleteReviewComment(c.Request.Context(), r, c.Param("id")); err != nil {
+		respondError(c, err)
 		return
 	}
-	if d.SubmittedAt != nil {
-		s.reviewClosed(c, storage.ErrReviewClosed)
-		return
-	}
-	err = s.Store.DeleteReviewComment(c.Request.Context(), d.ID, tokenHash(c), id.String())
-	if s.reviewClosed(c, err) {
-		return
-	}
-	if isNotFound(err) {
-		abort(c, errs.NotFound, "no such comment on this draft")
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.reviewWritten(d)
+	s.reviewWritten(r.Draft.ID)
 	c.Status(http.StatusNoContent)
 }
 
-type submitReviewRequest struct {
-	Author string `json:"author"`
-}
-
-// submitReview closes the review through the draft workflow's submit Update (R-REVIEW-6): it happens
-// once; a second submit answers 409. The Update carries the token's hash, so a link rotated between
-// the lookup and the database write answers the token's 404 and submits nothing (R-DRAFT-11).
+// submitReview closes the review (R-REVIEW-6): it happens once; a second submit answers 409, and a
+// link rotated meanwhile answers the token's 404.
 func (s *Server) submitReview(c *gin.Context) {
-	d := currentDraft(c)
 	var req submitReviewRequest
 	if c.Request.ContentLength != 0 && !bindJSON(c, &req) {
 		return
 	}
-	if err := checkReviewText("author", req.Author, false, maxReviewAuthor); respondInvalid(c, err) {
-		return
-	}
-	if d.SubmittedAt != nil {
-		s.reviewClosed(c, storage.ErrReviewClosed)
-		return
-	}
-	ctx := c.Request.Context()
-	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.ApprovalDraftWorkflowID(d.ID),
-		UpdateName:   workflows.UpdateSubmitReview,
-		Args:         []any{workflows.SubmitReviewInput{Author: req.Author, TokenHash: tokenHash(c)}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	var out storage.ApprovalDraft
-	if err == nil {
-		err = h.Get(ctx, &out)
-	}
-	var nf *serviceerror.NotFound
-	switch {
-	case errs.Is(err, errs.AlreadyHandled), errors.As(err, &nf):
-		abort(c, errs.ReviewSubmitted, "this review was already submitted or is closed")
-		return
-	case errs.Is(err, errs.NotFound):
-		reviewNotFound(c, false)
-		return
-	case err != nil:
-		s.fail(c, err)
-		return
-	}
-	s.reviewWritten(d)
-	c.JSON(http.StatusOK, gin.H{"status": out.Status, "submitted_at": out.SubmittedAt})
-}
-
-// Paging of the CSM's feedback (R-DRAFT-12): ?limit= items a page (default and most
-// maxFeedbackPage, which holds every item of all but the largest drafts) and ?cursor=, the
-// next_cursor of the page before.
-const maxFeedbackPage = 1000
-
-// feedbackCursor is the opaque cursor of the feedback pages: where the last item of a page sits.
-type feedbackCursor struct {
-	At     time.Time `json:"at"`
-	Target string    `json:"target"`
-	ID     string    `json:"id,omitempty"`
-}
-
-func encodeFeedbackCursor(k storage.FeedbackKey) string {
-	b, _ := json.Marshal(feedbackCursor{At: k.CreatedAt.UTC(), Target: k.Target, ID: k.ID})
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeFeedbackCursor(v string) (storage.FeedbackKey, error) {
-	b, err := base64.RawURLEncoding.DecodeString(v)
+	r := reviewer(c)
+	out, err := s.App.SubmitReview(c.Request.Context(), r, app.SubmitReviewInput{Author: req.Author})
 	if err != nil {
-		return storage.FeedbackKey{}, err
-	}
-	var cur feedbackCursor
-	if err := json.Unmarshal(b, &cur); err != nil {
-		return storage.FeedbackKey{}, err
-	}
-	if cur.At.IsZero() {
-		return storage.FeedbackKey{}, errors.New("no time")
-	}
-	if cur.ID != "" {
-		if _, err := uuid.Parse(cur.ID); err != nil {
-			return storage.FeedbackKey{}, err
-		}
-	}
-	return storage.FeedbackKey{CreatedAt: cur.At, Target: cur.Target, ID: cur.ID}, nil
-}
-
-// feedback is the CSM's view of the client's feedback (R-DRAFT-12): saved items before submit
-// (in_review), the submitted ones after, a page at a time; next_cursor is null on the last page.
-func (s *Server) feedback(c *gin.Context) {
-	d, ok := s.draftParam(c)
-	if !ok {
+		respondError(c, err)
 		return
 	}
-	limit := maxFeedbackPage
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxFeedbackPage {
-			invalid(c, "limit", fmt.Sprintf("must be a whole number from 1 to %d", maxFeedbackPage))
-			return
-		}
-		limit = n
-	}
-	var after *storage.FeedbackKey
-	if v := c.Query("cursor"); v != "" {
-		k, err := decodeFeedbackCursor(v)
-		if err != nil {
-			invalid(c, "cursor", "is not a cursor this API returned")
-			return
-		}
-		after = &k
-	}
-	items, more, err := s.Store.DraftFeedbackPage(c.Request.Context(), d.ID, after, limit)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if items == nil {
-		items = []storage.FeedbackItem{}
-	}
-	var next *string
-	if more {
-		v := encodeFeedbackCursor(items[len(items)-1].Key())
-		next = &v
-	}
-	out := gin.H{"status": d.Status, "in_review": items, "submitted": []storage.FeedbackItem{}, "next_cursor": next}
-	if d.SubmittedAt != nil {
-		out["in_review"], out["submitted"] = []storage.FeedbackItem{}, items
-	}
-	c.JSON(http.StatusOK, out)
+	s.reviewWritten(r.Draft.ID)
+	c.JSON(http.StatusOK, submittedReviewJSON{Status: out.Status, SubmittedAt: out.SubmittedAt})
 }
 
 // reviewPage renders the no-login review page (R-REVIEW-1) from the frozen snapshot; a cached answer
@@ -632,7 +355,7 @@ func (s *Server) reviewPage(c *gin.Context) {
 	}
 	page, err := a.page(c.Param("token"))
 	if err != nil {
-		s.fail(c, err)
+		respondError(c, err)
 		return
 	}
 	serveEncoded(c, "text/html; charset=utf-8", page, a.pageGz.of(page))
@@ -646,7 +369,7 @@ func (a *reviewAnswer) page(token string) ([]byte, error) {
 }
 
 func renderReviewPage(a *reviewAnswer, token string) ([]byte, error) {
-	v, snap := a.view, a.snap
+	v := a.view
 	type leadAI struct {
 		Qualification struct {
 			Qualified bool    `json:"qualified"`
@@ -662,12 +385,12 @@ func renderReviewPage(a *reviewAnswer, token string) ([]byte, error) {
 		} `json:"personalisation"`
 	}
 	type pageLead struct {
-		reviewLead
+		reviewLeadJSON
 		Parsed *leadAI
 	}
 	leads := make([]pageLead, len(v.Leads))
 	for i, l := range v.Leads {
-		leads[i] = pageLead{reviewLead: l}
+		leads[i] = pageLead{reviewLeadJSON: l}
 		if string(l.AI) != "null" {
 			var ai leadAI
 			if json.Unmarshal(l.AI, &ai) == nil {
@@ -678,7 +401,7 @@ func renderReviewPage(a *reviewAnswer, token string) ([]byte, error) {
 	tokenKey := sha256.Sum256([]byte(token))
 	var buf bytes.Buffer
 	err := reviewTemplate.Execute(&buf, gin.H{
-		"View": v, "Snapshot": snap, "Leads": leads, "Token": token, "Closed": a.draft.SubmittedAt != nil,
+		"View": v, "Leads": leads, "Token": token, "Closed": a.draft.SubmittedAt != nil,
 		"Placeholders": placeholdersOf(v.Emails, v.Leads),
 		"StorageKey":   hex.EncodeToString(tokenKey[:8]),
 	})

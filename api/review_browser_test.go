@@ -265,6 +265,7 @@ func reviewServer(t *testing.T, re *reviewEnv) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(re.handler)
 	re.server.PublicURL = "http://" + srv.Listener.Addr().String()
+	re.server.App.PublicURL = re.server.PublicURL // Handler built App before the address was known
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv

@@ -1,15 +1,14 @@
 package api
 
 import (
-	"encoding/json"
 	"sync"
 
-	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/app"
 )
 
 // reviewCache keeps, per process, what a client review reads (R-REVIEW-3):
-//   - per draft, what never changes: the frozen snapshot (R-DRAFT-10) with the write targets it
-//     allows, and the leads' AI results once every lead has one (they attach once);
+//   - per draft, what never changes (app.FrozenReview): the frozen snapshot (R-DRAFT-10) with the
+//     write targets it allows, and the leads' AI results once every lead has one (they attach once);
 //   - per share token, the whole answer (draft row, view and its JSON encoding), kept only while the
 //     process hears Postgres's change feed (storage.WatchReviewChanges) and dropped on any change to
 //     the draft. When the feed is down, nothing is answered from it.
@@ -18,7 +17,7 @@ import (
 // began (mark/store), so a change committed during a load is never hidden.
 type reviewCache struct {
 	mu     sync.Mutex
-	frozen map[string]*cachedReview // by draft id
+	frozen map[string]*app.FrozenReview // by draft id
 
 	listening bool
 	answers   map[[32]byte]*reviewAnswer // by token hash
@@ -28,17 +27,10 @@ type reviewCache struct {
 	changed   map[string]uint64          // draft id → seq of its last change, above floor
 }
 
-type cachedReview struct {
-	snap    storage.Snapshot
-	targets reviewTargets
-	ai      map[string]json.RawMessage // nil until the draft's AI pipeline is done
-}
-
 // reviewAnswer is what a share token opens, ready to serve.
 type reviewAnswer struct {
-	draft storage.ApprovalDraft
-	view  reviewView
-	snap  storage.Snapshot
+	draft app.ApprovalDraft
+	view  reviewJSON
 	body  []byte // JSON of view
 
 	pageOnce sync.Once // the rendered page, made on first use (see page)
@@ -68,18 +60,20 @@ func (z *lazyGzip) of(plain []byte) []byte {
 const reviewCacheSize = 2000
 
 func newReviewCache() *reviewCache {
-	return &reviewCache{frozen: map[string]*cachedReview{}, answers: map[[32]byte]*reviewAnswer{},
+	return &reviewCache{frozen: map[string]*app.FrozenReview{}, answers: map[[32]byte]*reviewAnswer{},
 		tokens: map[string][32]byte{}, changed: map[string]uint64{}}
 }
 
-func (c *reviewCache) get(draftID string) (*cachedReview, bool) {
+// get returns the frozen review kept for the draft, or nil and false.
+func (c *reviewCache) get(draftID string) (*app.FrozenReview, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.frozen[draftID]
 	return e, ok
 }
 
-func (c *reviewCache) put(draftID string, e *cachedReview) {
+// put keeps the draft's frozen review, dropping an arbitrary one when full.
+func (c *reviewCache) put(draftID string, e *app.FrozenReview) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.frozen) >= reviewCacheSize {

@@ -1,11 +1,12 @@
 package api
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/signoff/signoff/app"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -62,7 +63,7 @@ func reviewItemTarget(snap storage.Snapshot, id string) bool {
 		}
 	}
 	for _, e := range snap.Emails {
-		if emailTarget(e.Step) == id {
+		if app.EmailTarget(e.Step) == id {
 			return true
 		}
 	}
@@ -108,8 +109,8 @@ func reviewVerdict(v string) Optional[string] {
 // reviewCheckErr requires err to be a field error naming one of fields.
 func reviewCheckErr(t *testing.T, err error, fields ...string) {
 	t.Helper()
-	var fe *fieldError
-	if !errors.As(err, &fe) {
+	fe, ok := errs.As(err)
+	if !ok || fe.Code != errs.Validation {
 		t.Fatalf("a refusal must be a field error (a 422), got %T %v", err, err)
 	}
 	for _, f := range fields {
@@ -125,7 +126,7 @@ func reviewCheckErr(t *testing.T, err error, fields ...string) {
 
 func TestReviewValidators(t *testing.T) {
 	snap := reviewFuzzSnapshot()
-	tg := newReviewTargets(snap)
+	tg := app.NewFrozenReview(snap)
 	p2, _ := reviewParagraphText(snap, "e1-p2")
 	if p2 != "Teams like {{company_name}} lose a day every month." {
 		t.Fatalf("paragraph e1-p2 is %q", p2)
@@ -173,7 +174,7 @@ func TestReviewValidators(t *testing.T) {
 		{"author with NUL", reviewCommentRequest{Target: "e1-p2", Kind: "note", Comment: "x", Author: "\x00"}, "author"},
 	}
 	for _, tc := range comments {
-		err := tg.validateComment(tc.req)
+		err := tg.CheckComment(toReviewCommentInput(tc.req))
 		if want := reviewExpectComment(snap, tc.req); want != (tc.field == "") {
 			t.Fatalf("%s: the oracle disagrees with the table", tc.name)
 		}
@@ -219,7 +220,7 @@ func TestReviewValidators(t *testing.T) {
 		{"author invalid UTF-8", "audience", reviewItemRequest{Author: "\xc3"}, "author"},
 	}
 	for _, tc := range items {
-		err := tg.validateItem(tc.target, tc.req)
+		err := tg.CheckItem(toReviewItemInput(tc.target, tc.req))
 		if want := reviewExpectItem(snap, tc.target, tc.req); want != (tc.field == "") {
 			t.Fatalf("%s: the oracle disagrees with the table", tc.name)
 		}
@@ -272,10 +273,10 @@ func FuzzReviewValidation(f *testing.F) {
 		f.Add(s[0], s[1], s[2], s[3], s[4], s[5])
 	}
 	snap := reviewFuzzSnapshot()
-	tg := newReviewTargets(snap)
+	tg := app.NewFrozenReview(snap)
 	f.Fuzz(func(t *testing.T, target, quote, comment, kind, author, verdict string) {
 		c := reviewCommentRequest{Target: target, Quote: quote, Comment: comment, Kind: kind, Author: author}
-		err := tg.validateComment(c)
+		err := tg.CheckComment(toReviewCommentInput(c))
 		if want := reviewExpectComment(snap, c); (err == nil) != want {
 			t.Fatalf("validateComment(%#v) = %v, the spec says accepted=%v", c, err, want)
 		}
@@ -286,13 +287,13 @@ func FuzzReviewValidation(f *testing.F) {
 				t.Fatalf("accepted a comment on %q, which is not a paragraph", target)
 			case kind != storage.FeedbackNote && kind != storage.FeedbackLineComment:
 				t.Fatalf("accepted kind %q", kind)
-			case strings.TrimSpace(comment) == "" || utf8.RuneCountInString(comment) > maxReviewComment:
+			case strings.TrimSpace(comment) == "" || utf8.RuneCountInString(comment) > app.MaxReviewComment:
 				t.Fatalf("accepted comment of %d characters %q", utf8.RuneCountInString(comment), comment)
 			case quote != "" && !strings.Contains(text, quote):
 				t.Fatalf("accepted quote %q that is not in %q", quote, text)
 			case kind == storage.FeedbackLineComment && quote == "":
 				t.Fatal("accepted a line comment without a quote")
-			case utf8.RuneCountInString(author) > maxReviewAuthor:
+			case utf8.RuneCountInString(author) > app.MaxReviewAuthor:
 				t.Fatalf("accepted author of %d characters", utf8.RuneCountInString(author))
 			}
 		} else {
@@ -300,7 +301,7 @@ func FuzzReviewValidation(f *testing.F) {
 		}
 
 		it := reviewItemRequest{Verdict: reviewVerdict(verdict), Comment: comment, Author: author}
-		err = tg.validateItem(target, it)
+		err = tg.CheckItem(toReviewItemInput(target, it))
 		if want := reviewExpectItem(snap, target, it); (err == nil) != want {
 			t.Fatalf("validateItem(%q, %#v) = %v, the spec says accepted=%v", target, it, err, want)
 		}
@@ -310,7 +311,7 @@ func FuzzReviewValidation(f *testing.F) {
 				t.Fatalf("accepted a verdict on %q, which is not part of the draft", target)
 			case it.Verdict.Value != nil && *it.Verdict.Value != storage.FeedbackApproved && *it.Verdict.Value != storage.FeedbackChangeRequest:
 				t.Fatalf("accepted verdict %q", *it.Verdict.Value)
-			case utf8.RuneCountInString(comment) > maxReviewComment || utf8.RuneCountInString(author) > maxReviewAuthor:
+			case utf8.RuneCountInString(comment) > app.MaxReviewComment || utf8.RuneCountInString(author) > app.MaxReviewAuthor:
 				t.Fatal("accepted over-long text")
 			}
 		} else {

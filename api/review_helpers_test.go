@@ -52,6 +52,7 @@ func newReviewEnv(t *testing.T) *reviewEnv {
 	sealer, err := sharelink.NewSealer(key)
 	require.NoError(t, err)
 	e.server.Sealer = sealer
+	e.server.App.Sealer = sealer // Handler built App before the sealer was set
 	re := &reviewEnv{env: e, sealer: sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
 	ctx := context.Background()
 	_, err = e.store.InsertContacts(ctx, e.A.Account.ID, demodata.Contacts(300))

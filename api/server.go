@@ -28,6 +28,9 @@ type Server struct {
 	// App runs the use cases; when nil, Handler builds one from Store, Temporal, TaskQueue,
 	// PublicURL, Sealer, CSVMaxBytes and ImmediateApprovalWindow.
 	App *app.App
+	// builtApp says Handler built App from those fields, so Handler builds it again from them (a copy
+	// of the Server with other fields gets its own App).
+	builtApp bool
 	// Store is the Postgres read model.
 	Store *storage.Store
 	// Temporal starts and drives workflows; /readyz checks it.
@@ -74,7 +77,7 @@ func (s *Server) WatchReviews(ctx context.Context) error {
 	if s.reviewCache == nil {
 		return errors.New("api: WatchReviews needs Handler first")
 	}
-	return s.Store.WatchReviewChanges(ctx, reviewFeed{cache: s.reviewCache, log: s.Log}, 5*time.Second)
+	return s.App.WatchReviews(ctx, reviewFeed{cache: s.reviewCache, log: s.Log}, 5*time.Second)
 }
 
 // ReviewsWatched reports whether the review change feed is heard, so review reads may come from memory.
@@ -102,7 +105,8 @@ func (f reviewFeed) ReviewChanged(draftID string) { f.cache.ReviewChanged(draftI
 
 // Handler builds the router with every route of SPEC §9.
 func (s *Server) Handler() http.Handler {
-	if s.App == nil {
+	if s.App == nil || s.builtApp {
+		s.builtApp = true
 		s.App = &app.App{Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, Log: s.Log, PublicURL: s.PublicURL,
 			Sealer: s.Sealer, CSVMaxBytes: s.CSVMaxBytes, ImmediateApprovalWindow: s.ImmediateApprovalWindow}
 	}
@@ -190,17 +194,14 @@ func (s *Server) readyz(c *gin.Context) {
 	defer cancel()
 	checks := gin.H{"postgres": "ok", "temporal": "ok"}
 	ready := true
-	if err := s.Store.Ping(ctx); err != nil {
-		logger(c).Warn("readyz: postgres does not answer", zap.Error(err))
+	pg, tc := s.App.Readiness(ctx)
+	if pg != nil {
+		logger(c).Warn("readyz: postgres does not answer", zap.Error(pg))
 		checks["postgres"] = "unavailable"
 		ready = false
 	}
-	if s.Temporal == nil {
-		logger(c).Warn("readyz: no temporal client")
-		checks["temporal"] = "unavailable"
-		ready = false
-	} else if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		logger(c).Warn("readyz: temporal does not answer", zap.Error(err))
+	if tc != nil {
+		logger(c).Warn("readyz: temporal does not answer", zap.Error(tc))
 		checks["temporal"] = "unavailable"
 		ready = false
 	}

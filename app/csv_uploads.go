@@ -87,9 +87,9 @@ func (a *App) CreateCSVUpload(ctx context.Context, u User, in CSVUploadInput) (C
 	}
 	mapping := in.Mapping
 	if mapping == nil {
-		mapping = AutoCSVMapping(columns)
+		mapping = autoMapping(columns)
 	}
-	if err := CheckCSVMapping(mapping, columns); err != nil {
+	if err := checkMapping(mapping, columns); err != nil {
 		return CSVUploadResult{}, err
 	}
 	up, err := a.Store.CreateCSVUpload(ctx, u.AccountID, u.ID, in.Filename, columns, rows)
@@ -126,9 +126,9 @@ func normaliseHeader(h string) string {
 	return b.String()
 }
 
-// AutoCSVMapping maps contact fields to the columns whose header names are recognised for them; the
+// autoMapping maps contact fields to the columns whose header names are recognised for them; the
 // first column recognised wins.
-func AutoCSVMapping(columns []string) map[string]string {
+func autoMapping(columns []string) map[string]string {
 	m := map[string]string{}
 	for _, f := range csvFields {
 		for _, c := range columns {
@@ -145,9 +145,9 @@ func AutoCSVMapping(columns []string) map[string]string {
 	return m
 }
 
-// CheckCSVMapping validates a field → column mapping against the columns and the required fields
+// checkMapping validates a field → column mapping against the columns and the required fields
 // (first name, last name, and company name or domain); the *errs.Error names the mapping entry.
-func CheckCSVMapping(m map[string]string, columns []string) error {
+func checkMapping(m map[string]string, columns []string) error {
 	cols := map[string]bool{}
 	for _, c := range columns {
 		cols[c] = true
