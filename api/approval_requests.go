@@ -1,20 +1,15 @@
 package api
 
 import (
-	"context"
 	"encoding/csv"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/api/serviceerror"
-	"go.uber.org/zap"
 
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
-	"github.com/signoff/signoff/workflows"
 )
 
 // approvalRequestJSON is an approval request as the API answers it.
@@ -345,16 +340,4 @@ func (s *Server) launches(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, items(mapEach(list, toLaunchJSON)))
-}
-
-// signalRequests sends a signal to the workflows of requests; a request whose workflow has ended is
-// skipped. The account and user handlers use it.
-func (s *Server) signalRequests(ctx context.Context, log *zap.Logger, ids []string, signal string, arg any) {
-	for _, id := range ids {
-		err := s.Temporal.SignalWorkflow(ctx, workflows.ApprovalRequestWorkflowID(id), "", signal, arg)
-		var nf *serviceerror.NotFound
-		if err != nil && !errors.As(err, &nf) {
-			log.Error("signal approval workflow", zap.String("request_id", id), zap.String("signal", signal), zap.Error(err))
-		}
-	}
 }

@@ -59,7 +59,7 @@ func bindJSON(c *gin.Context, dst any) bool {
 	if syntaxOK {
 		// Bad text is named before a wrong type or an unknown field: it is the more basic fault.
 		if fe := checkJSONText(raw, ""); fe != nil {
-			invalid(c, fe.Field, fe.Message)
+			respondError(c, fe)
 			return false
 		}
 	}
@@ -87,9 +87,9 @@ func bindJSON(c *gin.Context, dst any) bool {
 		}
 		invalid(c, name, "unknown field")
 	default:
-		var fe *fieldError
+		var fe *errs.Error
 		if errors.As(err, &fe) {
-			invalid(c, fe.Field, fe.Message)
+			respondError(c, fe)
 			return false
 		}
 		abort(c, errs.MalformedJSON, "the body could not be read: "+err.Error())
@@ -112,7 +112,7 @@ var multilineFields = map[string]bool{"note": true, "text": true, "body": true, 
 // content.segments[0].name (prefix, when not empty, is put in front). The raw bytes are read, not the
 // decoded value: encoding/json silently turns invalid UTF-8 and lone UTF-16 surrogate escapes into
 // U+FFFD, which would store something the client never wrote.
-func checkJSONText(raw []byte, prefix string) *fieldError {
+func checkJSONText(raw []byte, prefix string) *errs.Error {
 	type frame struct {
 		object bool
 		key    string // the member being read, in an object
@@ -172,7 +172,7 @@ func checkJSONText(raw []byte, prefix string) *fieldError {
 			if n := len(stack); n > 0 && stack[n-1].object && !stack[n-1].keyed {
 				// A member name: a bad one is reported on the object that holds it.
 				if problem := literalProblem(lit, v, false); problem != "" {
-					return &fieldError{path(), "has a member name that " + problem}
+					return errs.Invalid(path(), "has a member name that "+problem)
 				}
 				stack[n-1].key, stack[n-1].keyed = v, true
 				continue
@@ -182,7 +182,7 @@ func checkJSONText(raw []byte, prefix string) *fieldError {
 				multiline = multilineFields[stack[n-1].key]
 			}
 			if problem := literalProblem(lit, v, multiline); problem != "" {
-				return &fieldError{path(), problem}
+				return errs.Invalid(path(), problem)
 			}
 			valueDone()
 		default:
@@ -294,28 +294,4 @@ func pathID(c *gin.Context, name string) (string, bool) {
 		return "", false
 	}
 	return id.String(), true
-}
-
-// checkText validates a required or optional string's length in characters.
-func checkText(field, v string, required bool, max int) error {
-	if required && strings.TrimSpace(v) == "" {
-		return &fieldError{field, "is required"}
-	}
-	if !utf8.ValidString(v) {
-		return &fieldError{field, "must be valid UTF-8"}
-	}
-	if n := utf8.RuneCountInString(v); n > max {
-		return &fieldError{field, fmt.Sprintf("must be at most %d characters (got %d)", max, n)}
-	}
-	return nil
-}
-
-// oneOf validates that v is one of allowed.
-func oneOf(field, v string, allowed ...string) error {
-	for _, a := range allowed {
-		if v == a {
-			return nil
-		}
-	}
-	return &fieldError{field, "must be one of " + strings.Join(allowed, ", ")}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signoff/signoff/app"
-	"github.com/signoff/signoff/errs"
 )
 
 // campaignRequest is the body of a campaign's creation or edit: an absent field is left as it is.
@@ -307,25 +306,4 @@ func (s *Server) deleteCampaign(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
-}
-
-// abortArchived answers 409 campaign_archived, for handlers that read the campaign themselves.
-func abortArchived(c *gin.Context) {
-	abort(c, errs.CampaignArchived, "this campaign was deleted and is archived with its approval history: "+
-		"it can be read but not changed, submitted or launched; create a new campaign instead")
-}
-
-// campaignParam reads the campaign id of the path and checks the campaign is visible in the caller's
-// account, answering 404 otherwise. The draft handlers use it; the use cases of App check this
-// themselves.
-func (s *Server) campaignParam(c *gin.Context) (string, bool) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return "", false
-	}
-	if _, err := s.Store.CampaignSummaryVisible(c.Request.Context(), currentUser(c).AccountID, id); err != nil {
-		s.fail(c, err)
-		return "", false
-	}
-	return id, true
 }

@@ -97,7 +97,7 @@ func readCSVMapping(c *gin.Context) (map[string]string, bool) {
 		m = map[string]string{}
 	}
 	if fe := checkJSONText([]byte(raw), "mapping"); fe != nil {
-		invalid(c, fe.Field, fe.Message)
+		respondError(c, fe)
 		return nil, false
 	}
 	return m, true

@@ -2,16 +2,12 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 
 	"github.com/signoff/signoff/errs"
-	"github.com/signoff/signoff/storage"
 )
 
 // errorBody is the JSON shape of every error answer (SPEC §10).
@@ -60,63 +56,4 @@ func abort(c *gin.Context, code errs.Code, message string) {
 // invalid answers a 422 naming the field that was wrong.
 func invalid(c *gin.Context, field, message string) {
 	respondError(c, errs.Invalid(field, message))
-}
-
-// fieldError is a validation failure on one field.
-type fieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *fieldError) Error() string { return e.Field + ": " + e.Message }
-
-// respondInvalid writes err as a 422 when it is a field error and reports whether it did.
-func respondInvalid(c *gin.Context, err error) bool {
-	var fe *fieldError
-	if errors.As(err, &fe) {
-		invalid(c, fe.Field, fe.Message)
-		return true
-	}
-	var ferr *storage.FilterError
-	if errors.As(err, &ferr) {
-		invalid(c, ferr.Field, ferr.Message)
-		return true
-	}
-	if e, ok := errs.As(err); ok && e.Code == errs.Validation {
-		respondError(c, e)
-		return true
-	}
-	return false
-}
-
-// fail maps a store error to its answer: ErrNotFound is 404, an archived campaign 409, anything else a
-// logged 500.
-func (s *Server) fail(c *gin.Context, err error) {
-	if errors.Is(err, storage.ErrNotFound) {
-		abort(c, errs.NotFound, "no such resource in this account")
-		return
-	}
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) {
-		respondError(c, errs.Wrap(errs.Unavailable, "the database is not reachable right now; retry in a moment", err))
-		return
-	}
-	if storage.IsCampaignArchived(err) {
-		abortArchived(c)
-		return
-	}
-	respondError(c, err)
-}
-
-// requireRole answers 403 unless the caller has one of roles, for handlers that still check roles
-// themselves rather than through a use case of app.
-func requireRole(c *gin.Context, roles ...string) bool {
-	u := currentUser(c)
-	for _, r := range roles {
-		if u.Role == r {
-			return true
-		}
-	}
-	abort(c, errs.Forbidden, fmt.Sprintf("this needs the role %s; you are %s", strings.Join(roles, " or "), u.Role))
-	return false
 }

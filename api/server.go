@@ -230,8 +230,6 @@ func reviewAssetFilesOnly(c *gin.Context) {
 	}
 }
 
-func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
-
 // items wraps a list as SPEC §9 says lists are shaped.
 func items[T any](list []T) gin.H {
 	if list == nil {
