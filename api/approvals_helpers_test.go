@@ -12,7 +12,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
-	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/testenv/testworker"
 )
 
 // Helpers of the approval request tests (issue 5). They drive the API over HTTP, with a real worker
@@ -24,9 +24,7 @@ func newApprovalEnv(t *testing.T, window time.Duration) *env {
 	t.Helper()
 	e := newEnv(t)
 	e.server.ImmediateApprovalWindow = window
-	w := workers.New(testenv.Temporal(t), e.server.TaskQueue, &activities.Activities{Store: e.store, Log: testenv.Logger(t)})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	testworker.Start(t, testenv.Temporal(t), e.server.TaskQueue, &activities.Activities{Store: e.store}, testworker.Options{})
 	return e
 }
 
@@ -47,21 +45,11 @@ func in(d time.Duration) *time.Time {
 	return &v
 }
 
-// apprContent is small valid content for campaigns created through the store.
-func apprContent() storage.CampaignContent {
-	return storage.CampaignContent{
-		Segments: []storage.Segment{{Name: "Seg", Filters: storage.SearchFilters{Titles: []string{"CTO"}}}},
-		Prompts:  []storage.Prompt{{Name: "P", Text: "Be brief."}},
-		Sequences: []storage.Sequence{{Name: "Main", Steps: []storage.SequenceStep{
-			{Subject: "Hi", Body: "Hello there.\n\nBye.", DelayDays: 0}}}},
-	}
-}
-
 // campaignAs creates a campaign through the store, created by user, with kind, mode and window given.
 func (e *env) campaignAs(t *testing.T, user storage.User, name, kind, mode string, start, end *time.Time) storage.Campaign {
 	t.Helper()
 	c, err := e.store.CreateCampaign(context.Background(), user.AccountID, user.ID, storage.NewCampaign{
-		Name: name, Kind: kind, Mode: mode, StartAt: start, EndAt: end, Content: apprContent(),
+		Name: name, Kind: kind, Mode: mode, StartAt: start, EndAt: end, Content: testenv.CampaignContent(),
 	})
 	require.NoError(t, err)
 	return c
@@ -77,11 +65,7 @@ func (e *env) laterCampaign(t *testing.T, user storage.User, name string) storag
 // userWith creates a user with role and can_approve through the store.
 func (e *env) userWith(t *testing.T, accountID, email, role string, canApprove bool) (storage.User, string) {
 	t.Helper()
-	tok, hash := storage.NewToken()
-	u, err := e.store.CreateUser(context.Background(), accountID,
-		storage.NewUser{Email: email, Name: "User " + email, Role: role, CanApprove: canApprove}, hash)
-	require.NoError(t, err)
-	return u, tok
+	return testenv.NewUser(t, e.store, accountID, storage.NewUser{Email: email, Name: "User " + email, Role: role, CanApprove: canApprove})
 }
 
 // submitBody is the body of POST /v1/campaigns/{id}/approval-requests.

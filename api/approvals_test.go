@@ -16,6 +16,7 @@ import (
 
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/testenv"
 	"github.com/signoff/signoff/workers"
 	"github.com/signoff/signoff/workflows"
 )
@@ -520,7 +521,7 @@ func TestApprovalRaces(t *testing.T) {
 			res := &results[i]
 			c, err := e.store.CreateCampaign(context.Background(), acct, collab.ID, storage.NewCampaign{
 				Name: fmt.Sprintf("Race %03d", i), Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive,
-				StartAt: in(time.Hour), EndAt: in(2 * time.Hour), Content: apprContent()})
+				StartAt: in(time.Hour), EndAt: in(2 * time.Hour), Content: testenv.CampaignContent()})
 			if err != nil {
 				res.err = err.Error()
 				return

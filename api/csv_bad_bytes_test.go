@@ -46,9 +46,9 @@ func csvBadUpload(t *testing.T, e *env, token, filename string, content []byte, 
 	return rec.Code, body
 }
 
-// TestFinding4BadBytesInCSVUploads sends files with a bad byte in a cell, in a column name or in the
+// TestCSVUploadBadBytesRefused sends files with a bad byte in a cell, in a column name or in the
 // file name, and over-long cells: each answers 422 saying where, and nothing is stored.
-func TestFinding4BadBytesInCSVUploads(t *testing.T) {
+func TestCSVUploadBadBytesRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	csm := e.A.Tokens[storage.RoleCSM]

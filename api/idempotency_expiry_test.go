@@ -25,12 +25,7 @@ func TestIdempotencyKeysExpireAndArePruned(t *testing.T) {
 		rec := e.request(t, http.MethodPost, "/v1/campaigns", tok, map[string]any{"name": name}, api.IdempotencyKeyHeader, key)
 		return rec.Code, decodeObject(t, rec), rec.Header()
 	}
-	age := func(key string, by time.Duration) {
-		tag, err := e.pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = created_at - $3 * interval '1 second'
-			WHERE user_id = $1 AND key = $2`, collab.ID, key, by.Seconds())
-		require.NoError(t, err)
-		require.EqualValues(t, 1, tag.RowsAffected())
-	}
+	age := func(key string, by time.Duration) { e.fx.AgeIdempotencyKey(t, collab.ID, key, by) }
 	keyExists := func(key string) bool {
 		var n int
 		require.NoError(t, e.pool.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys WHERE user_id = $1 AND key = $2`,

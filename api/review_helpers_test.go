@@ -20,7 +20,7 @@ import (
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
-	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/testenv/testworker"
 )
 
 // Helpers of the client review tests (issue 4). Every name starts with "review" so they never clash
@@ -47,29 +47,21 @@ type reviewEnv struct {
 func newReviewEnv(t *testing.T) *reviewEnv {
 	t.Helper()
 	e := newEnv(t)
-	key, err := sharelink.ParseKey(sharelink.NewKey())
-	require.NoError(t, err)
-	sealer, err := sharelink.NewSealer(key)
-	require.NoError(t, err)
-	e.server.Sealer = sealer
-	re := &reviewEnv{env: e, sealer: sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
+	e.server.Sealer = testenv.Sealer(t)
+	re := &reviewEnv{env: e, sealer: e.server.Sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
 	ctx := context.Background()
-	_, err = e.store.InsertContacts(ctx, e.A.Account.ID, demodata.Contacts(300))
+	_, err := e.store.InsertContacts(ctx, e.A.Account.ID, demodata.Contacts(300))
 	require.NoError(t, err)
 	_, err = e.store.InsertContacts(ctx, e.B.Account.ID, demodata.Contacts(40))
 	require.NoError(t, err)
 	re.search, err = e.store.CreateSavedSearch(ctx, e.A.Account.ID, e.A.Users[storage.RoleCSM].ID, "Software people",
 		storage.SearchFilters{Industries: []string{"Software"}})
 	require.NoError(t, err)
-	var usable int
-	require.NoError(t, e.pool.QueryRow(ctx, `SELECT count(*) FROM contacts WHERE account_id = $1 AND industry = 'Software'
-		AND first_name <> '' AND last_name <> '' AND (company_name <> '' OR domain <> '')`, e.A.Account.ID).Scan(&usable))
-	require.GreaterOrEqual(t, usable, reviewLeadCount, "the fixture's saved search must match enough usable people")
+	require.GreaterOrEqual(t, len(draftUsableMatches(t, e, e.A.Account.ID, re.search.Filters)), reviewLeadCount,
+		"the fixture's saved search must match enough usable people")
 
-	w := workers.New(testenv.Temporal(t), e.server.TaskQueue, &activities.Activities{Store: e.store, Log: testenv.Logger(t),
-		Sealer: sealer, AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 10})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	testworker.Start(t, testenv.Temporal(t), e.server.TaskQueue, &activities.Activities{Store: e.store,
+		Sealer: re.sealer, AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 10}, testworker.Options{})
 	return re
 }
 
@@ -140,10 +132,13 @@ func (re *reviewEnv) reviewDraftsOf(t *testing.T, camps ...string) []reviewDraft
 		require.Equal(t, storage.DraftStatusReady, d.Status, "draft %s failed: %v", id, d.FailureReason)
 		require.NotNil(t, d.ShareURL, "a ready draft has a share_url")
 		rd := reviewDraft{ID: id, CampaignID: camps[i], Name: d.Name, ShareURL: *d.ShareURL, Token: reviewTokenOf(t, *d.ShareURL)}
-		var raw string
-		require.NoError(t, re.pool.QueryRow(context.Background(),
-			`SELECT copy_campaign_id::text, snapshot::text FROM approval_drafts WHERE id = $1`, id).Scan(&rd.CopyID, &raw))
-		require.NoError(t, json.Unmarshal([]byte(raw), &rd.Snapshot))
+		stored, err := re.store.Draft(context.Background(), re.A.Account.ID, id)
+		require.NoError(t, err)
+		require.NotNil(t, stored.CopyCampaignID, "a ready draft has its copy")
+		rd.CopyID = *stored.CopyCampaignID
+		raw, err := re.store.DraftSnapshot(context.Background(), id)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &rd.Snapshot))
 		require.Len(t, rd.Snapshot.Leads, reviewLeadCount)
 		out[i] = rd
 	}

@@ -254,8 +254,8 @@ func textFuzzFixture(t *testing.T) (*env, []textFuzzEndpoint) {
 	}
 }
 
-// TestFinding4BadTextRefusedOnEveryCSMEndpoint is the fuzz table of finding 4 (see the top of the file).
-func TestFinding4BadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
+// TestBadTextRefusedOnEveryCSMEndpoint is the fuzz table of finding 4 (see the top of the file).
+func TestBadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
 	t.Parallel()
 	e, endpoints := textFuzzFixture(t)
 	cases := 0
@@ -305,10 +305,10 @@ func TestFinding4BadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
 	}
 }
 
-// TestFinding9NullBodyRefused: a body of JSON null (or any other value than an object) used to be
+// TestNullBodyRefused: a body of JSON null (or any other value than an object) used to be
 // taken as {} — an empty PATCH, a decision without a note. It is a 400 malformed_json now, on every
 // endpoint with a JSON body, and changes nothing.
-func TestFinding9NullBodyRefused(t *testing.T) {
+func TestNullBodyRefused(t *testing.T) {
 	t.Parallel()
 	e, endpoints := textFuzzFixture(t)
 	before := textFuzzCounts(t, e)

@@ -322,10 +322,14 @@ func TestUpdateUserLastAdminConcurrent(t *testing.T) {
 	first := e.A.Users[storage.RoleAdmin]
 	tok := e.A.Tokens[storage.RoleAdmin]
 	second, _ := e.newUser(t, e.A.Account.ID, "second-admin@a.test", storage.RoleAdmin)
+	admin, active := storage.RoleAdmin, true
 
 	for round := 0; round < 50; round++ {
-		_, err := e.pool.Exec(ctx, `UPDATE users SET role = 'admin', active = true WHERE id = ANY($1)`, []string{first.ID, second.ID})
-		require.NoError(t, err)
+		// Both are active admins again.
+		for _, id := range []string{first.ID, second.ID} {
+			_, _, err := e.store.UpdateUser(ctx, e.A.Account.ID, id, storage.UserPatch{Role: &admin, Active: &active})
+			require.NoError(t, err)
+		}
 
 		var wg sync.WaitGroup
 		codes := make([]int, 2)

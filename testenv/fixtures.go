@@ -136,6 +136,19 @@ func (f Fixtures) StuckDraft(t testing.TB, accountID, campaignID, createdBy stri
 	return d.ID
 }
 
+// RenumberDraft adds one to a draft's number and answers the new number. A draft's number never
+// changes in the product and no trigger announces it, so a renumbered draft tells an answer a cache
+// kept from a fresh load (its name is "Draft <number>").
+func (f Fixtures) RenumberDraft(t testing.TB, draftID string) int {
+	t.Helper()
+	var n int
+	if err := f.Pool.QueryRow(context.Background(), `UPDATE approval_drafts SET number = number + 1 WHERE id = $1 RETURNING number`,
+		draftID).Scan(&n); err != nil {
+		t.Fatalf("testenv fixture: renumber draft: %v", err)
+	}
+	return n
+}
+
 // DraftToken gives a draft status and a share token (its hash and sealed form; failure reason
 // "No contacts." when failed). A build sets a token only when the draft is ready: this is the state
 // no code path leaves, for tests that check such a token still opens nothing.
