@@ -26,9 +26,9 @@ func FreeAddr(t testing.TB) string {
 	return "127.0.0.1:" + strconv.Itoa(FreePort(t))
 }
 
-// FreeAddrWithOffsets returns "127.0.0.1:P" for a free port P such that P+offset is free too for
-// every offset: the Temporal dev server puts its Web UI on P+1000 and its metrics on P+2000.
-func FreeAddrWithOffsets(t testing.TB, offsets ...int) string {
+// FreePortWithOffsets returns a free port P of 127.0.0.1 such that P+offset is free too for every
+// offset: the Temporal dev server puts its Web UI on P+1000 and its metrics on P+2000.
+func FreePortWithOffsets(t testing.TB, offsets ...int) int {
 	t.Helper()
 	for try := 0; try < 100; try++ {
 		p := FreePort(t)
@@ -40,11 +40,17 @@ func FreeAddrWithOffsets(t testing.TB, offsets ...int) string {
 			}
 		}
 		if ok {
-			return "127.0.0.1:" + strconv.Itoa(p)
+			return p
 		}
 	}
 	t.Fatalf("testenv: no free port P with P+%v free after 100 tries", offsets)
-	return ""
+	return 0
+}
+
+// FreeAddrWithOffsets returns "127.0.0.1:P" for a FreePortWithOffsets P.
+func FreeAddrWithOffsets(t testing.TB, offsets ...int) string {
+	t.Helper()
+	return "127.0.0.1:" + strconv.Itoa(FreePortWithOffsets(t, offsets...))
 }
 
 // FreePortBlock finds n consecutive free TCP ports of 127.0.0.1, all below 32768 (a Temporal server

@@ -122,20 +122,18 @@ func (p *Process) Kill(t testing.TB) {
 	}
 }
 
-// Interrupt sends SIGINT (Ctrl-C) to the process and answers its exit status; the test fails when
-// the process has not exited within timeout (it is then killed).
-func (p *Process) Interrupt(t testing.TB, timeout time.Duration) error {
-	t.Helper()
+// Interrupt sends SIGINT (Ctrl-C) to the process and answers its exit status (nil for a clean
+// exit); a process still running after timeout is killed, and Interrupt answers an error saying so.
+func (p *Process) Interrupt(timeout time.Duration) error {
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil && !p.Exited() {
-		t.Fatalf("testenv: interrupt process %d: %v", p.Pid(), err)
+		return fmt.Errorf("interrupt process %d: %w", p.Pid(), err)
 	}
 	select {
 	case <-p.done:
 		return p.err
 	case <-time.After(timeout):
 		p.killGroup()
-		t.Fatalf("testenv: process %d did not stop within %s of SIGINT", p.Pid(), timeout)
-		return nil
+		return fmt.Errorf("process %d did not stop within %s of SIGINT", p.Pid(), timeout)
 	}
 }
 

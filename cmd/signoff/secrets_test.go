@@ -21,7 +21,7 @@ import (
 // logged: none of them may appear (issue 6). Stdout's banner prints the demo tokens on purpose and is
 // not a log.
 func TestSecretsNeverLogged(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testenv.BuildSignoff(t)
 	dbURL := testenv.DatabaseURL(t)
 	dataDir := t.TempDir()
 	run := startDev(t, bin, dbURL, dataDir, "SIGNOFF_LOG_LEVEL=debug", "SIGNOFF_LOG_FORMAT=json")
@@ -30,7 +30,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			run.stop()
 		}
 	}()
-	waitReady(t, run.addr)
+	waitReady(t, run.addr, run.proc, run.stderr)
 	base := "http://" + run.addr
 
 	call := func(method, path, token string, body any) (int, map[string]any) {
