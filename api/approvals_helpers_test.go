@@ -15,7 +15,7 @@ import (
 	"github.com/signoff/signoff/testenv/testworker"
 )
 
-// Helpers of the approval request tests (issue 5). They drive the API over HTTP, with a real worker
+// Helpers of the approval request tests . They drive the API over HTTP, with a real worker
 // on the server's task queue, and read the database to check what was stored.
 
 // newApprovalEnv is newEnv with an immediate approval window and a real worker running the approval
@@ -28,16 +28,16 @@ func newApprovalEnv(t *testing.T, window time.Duration) *env {
 	return e
 }
 
-// apprCampaignView is a campaign as GET /v1/campaigns/{id} answers it.
-type apprCampaignView struct {
+// campaignView is a campaign as GET /v1/campaigns/{id} answers it.
+type campaignView struct {
 	storage.Campaign
 	Ribbon *string `json:"ribbon"`
 }
 
-// apprLaunchMargin is how far ahead the tests put a start_at they must act before (approve a
+// launchMargin is how far ahead the tests put a start_at they must act before (approve a
 // campaign before it starts, read a request between its start_at and end_at): wide enough for a slow,
 // loaded machine, and a test fails, rather than skip its check, when the machine is slower still.
-const apprLaunchMargin = 20 * time.Second
+const launchMargin = 20 * time.Second
 
 // in returns the time d from now, in UTC, rounded to the microsecond Postgres keeps.
 func in(d time.Duration) *time.Time {
@@ -115,9 +115,9 @@ func (e *env) storedCampaign(t *testing.T, accountID, id string) storage.Campaig
 }
 
 // viewCampaign answers GET /v1/campaigns/{id} as token.
-func (e *env) viewCampaign(t *testing.T, id, token string) apprCampaignView {
+func (e *env) viewCampaign(t *testing.T, id, token string) campaignView {
 	t.Helper()
-	var v apprCampaignView
+	var v campaignView
 	e.doJSON(t, http.StatusOK, http.MethodGet, "/v1/campaigns/"+id, token, nil, &v)
 	return v
 }
@@ -193,19 +193,27 @@ func launchCount(t *testing.T, e *env, campID string) int {
 	return n
 }
 
+// pollUntil polls cond every tick until it holds (true) or timeout passes (false); it never fails the
+// test, so any goroutine may call it.
+func pollUntil(timeout, tick time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(tick)
+	}
+}
+
 // eventually polls cond from the test goroutine every 100 ms until it holds or timeout passes; msg
 // describes the failure (it is called only then, so it can show the last state seen).
 func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			require.FailNowf(t, "condition not met in time", "after %s: %s", timeout, msg())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !pollUntil(timeout, 100*time.Millisecond, cond) {
+		require.FailNowf(t, "condition not met in time", "after %s: %s", timeout, msg())
 	}
 }
 
@@ -251,7 +259,7 @@ func hasApprover(r storage.ApprovalRequest, userID, state string) bool {
 }
 
 // ribbonText is the ribbon or "" when there is none.
-func ribbonText(v apprCampaignView) string {
+func ribbonText(v campaignView) string {
 	if v.Ribbon == nil {
 		return ""
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/signoff/signoff/storage"
 )
 
-// Tests of issue 12, finding 2: deleting a campaign never erases its audit trail (R-APPR-10).
+// Deleting a campaign never erases its audit trail (R-APPR-10).
 
 // archiveCounts counts the rows of a campaign's approval history: requests, their approvers, events and
 // launch records.

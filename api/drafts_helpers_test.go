@@ -27,8 +27,7 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// Helpers of the client approval draft tests (issue 3). Every name starts with "draft" so they never
-// clash with the helpers of other test files of this package.
+// Helpers of the client approval draft tests; their names start with "draft", the area they serve.
 
 // draftTimeout bounds every wait for a build.
 const draftTimeout = 30 * time.Second
@@ -217,6 +216,7 @@ type draftJSON struct {
 	ShareURL      *string           `json:"share_url"`
 	ReadyAt       *time.Time        `json:"ready_at"`
 	AIDoneAt      *time.Time        `json:"ai_done_at"`
+	SubmittedAt   *time.Time        `json:"submitted_at"`
 }
 
 // draftPost asks for a draft of campaignID and answers the status, the draft (when 200 or 202) and

@@ -29,7 +29,7 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// Integration tests of client approval drafts (SPEC §4, issue 3): they drive the API over HTTP with a
+// Integration tests of client approval drafts (SPEC §4): they drive the API over HTTP with a
 // real Temporal worker running the build, and read Postgres to check what was stored.
 
 // TestDraftBuildFromSavedSearch builds a 20-contact draft from a saved search end to end

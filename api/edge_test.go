@@ -21,7 +21,7 @@ import (
 	"github.com/signoff/signoff/testenv"
 )
 
-// Tests of issue 12's small findings at the edge of the API: what /readyz tells strangers, trailing
+// Tests at the edge of the API: what /readyz tells strangers, trailing
 // slashes, and the review assets folder.
 
 // TestReadyzHidesErrorDetail: when Postgres and Temporal do not answer, /readyz (open to anyone) says

@@ -11,11 +11,10 @@ import (
 	"github.com/signoff/signoff/storage"
 )
 
-// Issue 12, finding 6: `company_size_min: 3000000000` was accepted; a draft built from it sat in
-// `resolving` for ten minutes (Postgres refused the integer, and the step was retried) and then
-// failed with a generic reason. Ranges are checked at the API now (they must fit the integer column
-// the directory and the leads keep sizes in, and min ≤ max), and a build whose data the database
-// refuses fails at once with a reason a CSM can act on.
+// Company size ranges: a `company_size_min: 3000000000` would make a build wait on a step Postgres
+// refuses (the integer does not fit) until its retries run out. Ranges are checked at the API (they
+// must fit the integer column the directory and the leads keep sizes in, and min ≤ max), and a build
+// whose data the database refuses fails at once with a reason a CSM can act on.
 
 // TestFilterRangesRefused: out-of-range company sizes in saved searches and in campaign
 // segments (created or edited) answer 422 naming the field and store nothing; the column's own

@@ -14,7 +14,7 @@ import (
 
 // TestIdempotencyKeysExpireAndArePruned checks that an Idempotency-Key lives a day: past that it is
 // ignored (the same key runs as a new request and creates anew, even with another body) and the
-// API's pruning deletes it, leaving younger keys alone (issue 12, finding 3).
+// API's pruning deletes it, leaving younger keys alone.
 func TestIdempotencyKeysExpireAndArePruned(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -13,7 +13,7 @@ import (
 )
 
 // TestIdempotencyKey checks that a creating POST retried with the same Idempotency-Key does its
-// work once and answers the first answer (issue 6), including after a crash between the commit and
+// work once and answers the first answer, including after a crash between the commit and
 // storing the answer.
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()

@@ -16,7 +16,7 @@ import (
 	"github.com/signoff/signoff/storage"
 )
 
-// Tests of issue 12's launch rules (R-APPR-2, R-APPR-8): allow_self_approval holds for direct launches,
+// Tests of the launch rules (R-APPR-2, R-APPR-8): allow_self_approval holds for direct launches,
 // and the launch decides inside the transaction that launches.
 
 // TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff: with allow_self_approval off, a direct launch by

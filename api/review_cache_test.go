@@ -173,7 +173,7 @@ func TestReviewCacheAcrossProcesses(t *testing.T) {
 		wantPage := reviewSend(b, http.MethodGet, "/r/"+random, "", "")
 		require.Equal(t, http.StatusNotFound, wantPage.Code)
 
-		var rotated reviewDraftJSON
+		var rotated draftJSON
 		re.doJSON(t, http.StatusOK, http.MethodPost, "/v1/approval-drafts/"+d.ID+"/rotate-link", re.admin, nil, &rotated)
 		require.NotNil(t, rotated.ShareURL)
 		newToken = reviewTokenOf(t, *rotated.ShareURL)

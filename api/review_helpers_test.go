@@ -23,9 +23,9 @@ import (
 	"github.com/signoff/signoff/testenv/testworker"
 )
 
-// Helpers of the client review tests (issue 4). Every name starts with "review" so they never clash
-// with the helpers of other test files of this package. They drive the API over HTTP with a real
-// worker on the server's task queue and read the database to check what was stored.
+// Helpers of the client review tests; their names start with "review", the area they serve. They drive
+// the API over HTTP with a real worker on the server's task queue and read the database to check what
+// was stored.
 
 // reviewTimeout bounds every wait for a build, its AI pipeline or a submit.
 const reviewTimeout = 45 * time.Second
@@ -76,18 +76,6 @@ type reviewDraft struct {
 	Snapshot   storage.Snapshot
 }
 
-// reviewDraftJSON is a draft as GET /v1/approval-drafts/{id} answers it.
-type reviewDraftJSON struct {
-	ID            string     `json:"id"`
-	CampaignID    string     `json:"campaign_id"`
-	Name          string     `json:"name"`
-	Status        string     `json:"status"`
-	FailureReason *string    `json:"failure_reason"`
-	ShareURL      *string    `json:"share_url"`
-	AIDoneAt      *time.Time `json:"ai_done_at"`
-	SubmittedAt   *time.Time `json:"submitted_at"`
-}
-
 // reviewCampaign creates a campaign of tenant A with the demo fintech content (three emails of
 // several paragraphs), created by A's CSM.
 func (re *reviewEnv) reviewCampaign(t *testing.T, name string) storage.Campaign {
@@ -117,7 +105,7 @@ func (re *reviewEnv) reviewDraftsOf(t *testing.T, camps ...string) []reviewDraft
 	n := len(camps)
 	ids := make([]string, n)
 	for i, c := range camps {
-		var d reviewDraftJSON
+		var d draftJSON
 		re.doJSON(t, http.StatusAccepted, http.MethodPost, "/v1/campaigns/"+c+"/approval-drafts", re.csm,
 			map[string]any{"source": map[string]any{"type": "saved_search", "saved_search_id": re.search.ID},
 				"contact_count": reviewLeadCount}, &d)
@@ -126,7 +114,7 @@ func (re *reviewEnv) reviewDraftsOf(t *testing.T, camps ...string) []reviewDraft
 	}
 	out := make([]reviewDraft, n)
 	for i, id := range ids {
-		d := re.reviewWaitDraft(t, id, "ready with AI done", func(d reviewDraftJSON) bool {
+		d := re.reviewWaitDraft(t, id, "ready with AI done", func(d draftJSON) bool {
 			return d.Status == storage.DraftStatusFailed || (d.Status == storage.DraftStatusReady && d.AIDoneAt != nil)
 		})
 		require.Equal(t, storage.DraftStatusReady, d.Status, "draft %s failed: %v", id, d.FailureReason)
@@ -164,27 +152,27 @@ func reviewTokenOf(t *testing.T, shareURL string) string {
 }
 
 // reviewGetDraft reads a draft as A's CSM.
-func (re *reviewEnv) reviewGetDraft(t *testing.T, id string) reviewDraftJSON {
+func (re *reviewEnv) reviewGetDraft(t *testing.T, id string) draftJSON {
 	t.Helper()
-	var d reviewDraftJSON
+	var d draftJSON
 	re.doJSON(t, http.StatusOK, http.MethodGet, "/v1/approval-drafts/"+id, re.csm, nil, &d)
 	return d
 }
 
 // reviewWaitDraft polls the draft as A's CSM until done holds and returns the last answer.
-func (re *reviewEnv) reviewWaitDraft(t *testing.T, id, what string, done func(reviewDraftJSON) bool) reviewDraftJSON {
+func (re *reviewEnv) reviewWaitDraft(t *testing.T, id, what string, done func(draftJSON) bool) draftJSON {
 	t.Helper()
 	var (
 		mu   sync.Mutex
-		last reviewDraftJSON
+		last draftJSON
 		body string
 	)
-	ok := reviewEventually(reviewTimeout, 25*time.Millisecond, func() bool {
+	ok := pollUntil(reviewTimeout, 25*time.Millisecond, func() bool {
 		rec := serve(re.env, newRequest(http.MethodGet, "/v1/approval-drafts/"+id, re.csm, ""))
 		mu.Lock()
 		defer mu.Unlock()
 		body = rec.Body.String()
-		var d reviewDraftJSON
+		var d draftJSON
 		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &d) != nil {
 			return false
 		}
@@ -195,20 +183,6 @@ func (re *reviewEnv) reviewWaitDraft(t *testing.T, id, what string, done func(re
 	defer mu.Unlock()
 	require.True(t, ok, "draft %s: not %s within %s; last answer: %s", id, what, reviewTimeout, body)
 	return last
-}
-
-// reviewEventually polls cond every tick until it holds or timeout passes.
-func reviewEventually(timeout, tick time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(tick)
-	}
 }
 
 // reviewPath is the public API path of token plus suffix.

@@ -726,7 +726,7 @@ func TestReviewTokens404(t *testing.T) {
 	failed := tokenOf(storage.DraftStatusFailed)
 
 	// Rotation: the old token stops working at once, the new one works.
-	var rotated reviewDraftJSON
+	var rotated draftJSON
 	re.doJSON(t, http.StatusOK, http.MethodPost, "/v1/approval-drafts/"+d.ID+"/rotate-link", re.admin, nil, &rotated)
 	require.NotNil(t, rotated.ShareURL)
 	newToken := reviewTokenOf(t, *rotated.ShareURL)

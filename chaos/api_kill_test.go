@@ -58,7 +58,7 @@ func apiKillPlanFromEnv() apiKillPlan {
 	return p
 }
 
-// TestChaosAPIKill is issue 6's API case: kill -9 the API while requests are in flight. Every request
+// TestChaosAPIKill is the API case: kill -9 the API while requests are in flight. Every request
 // that got a 2xx is fully applied, and clients retrying with the same Idempotency-Key (and body) on
 // connection errors, 5xx and 409 idempotency_in_progress end with exactly one of everything.
 func TestChaosAPIKill(t *testing.T) {

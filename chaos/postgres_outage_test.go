@@ -36,11 +36,11 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// Issue 12, finding 1: Postgres stays down far longer than a local activity retries (about 15 s of
-// its 30 s budget) while a burst of deadlines falls due, approvals are turned off, approvers lose
-// the right and approvers approve. Before the fix, every step caught by the outage failed its
-// workflow and left the request pending for good. Afterwards every request must be terminal in
-// Postgres and in Temporal, the two must agree, and no request may hold two decisions.
+// The outage case: Postgres stays down far longer than a local activity retries (about 15 s of its
+// 30 s budget) while a burst of deadlines falls due, approvals are turned off, approvers lose the
+// right and approvers approve. A step caught by the outage must not fail its workflow and leave the
+// request pending for good: afterwards every request must be terminal in Postgres and in Temporal,
+// the two must agree, and no request may hold two decisions.
 
 // outagePlan is the shape of one run of TestChaosPostgresOutage.
 type outagePlan struct {
@@ -80,7 +80,7 @@ type outageRequest struct {
 	deadline              time.Time
 }
 
-// TestChaosPostgresOutage is issue 12's chaos case: Postgres down across a burst of deadlines,
+// TestChaosPostgresOutage is the outage case: Postgres down across a burst of deadlines,
 // approvals and expiries (make chaos runs it with a 60 s outage; make test with a 40 s one).
 func TestChaosPostgresOutage(t *testing.T) {
 	plan := outagePlanFromEnv()

@@ -33,7 +33,7 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// Issue 6's restart cases: restart Postgres while drafts build and decisions are made, and restart
+// The restart cases: restart Postgres while drafts build and decisions are made, and restart
 // the Temporal dev server (SQLite persistence) while requests are pending. Both run on a Postgres
 // cluster or a Temporal dev server of their own: the ones `make test` provides are shared by every
 // package running in parallel and are never restarted.
@@ -60,7 +60,7 @@ func restartPostgresPlanFromEnv() restartPostgresPlan {
 	return p
 }
 
-// TestChaosPostgresRestart is issue 6's "restart Postgres during builds and decisions: everything
+// TestChaosPostgresRestart is "restart Postgres during builds and decisions: everything
 // recovers without manual steps". Drafts build and approval requests wait on a Postgres cluster of
 // the test's own; it is restarted while the builds run, then stopped for a while during which the
 // approves are sent (the API answers 5xx, the client retries), then started again. Every draft ends
@@ -244,7 +244,7 @@ func restartTemporalPlanFromEnv() restartTemporalPlan {
 	return p
 }
 
-// TestChaosTemporalRestart is issue 6's "restart the Temporal dev server (SQLite file persistence)
+// TestChaosTemporalRestart is "restart the Temporal dev server (SQLite file persistence)
 // while requests are pending: they survive and their timers still fire". The test runs its own dev
 // server on a SQLite file, submits requests that time out a few seconds later and one that waits for
 // an approve, kills (or stops) the server and starts it again on the same file and port; the requests

@@ -55,7 +55,7 @@ func workerKillPlanFromEnv(t *testing.T) workerKillPlan {
 	return p
 }
 
-// TestChaosWorkerKill is issue 6's first chaos case: kill -9 the worker repeatedly while drafts build
+// TestChaosWorkerKill is the worker case: kill -9 the worker repeatedly while drafts build
 // (a slow local AI provider keeps them busy); once a worker is left running, every draft ends ready
 // with its AI pipeline done (none fails: the fixture leaves no build a reason to), with no orphan copy,
 // no duplicated lead and no duplicated email.

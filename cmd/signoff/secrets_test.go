@@ -18,7 +18,7 @@ import (
 // TestSecretsNeverLogged drives a real `signoff dev` through every kind of secret it handles — API
 // tokens (valid and forged), the operator token, a new user's and a new account's token, share links
 // before and after rotation, the secret key — with debug logging on, then scans everything the process
-// logged: none of them may appear (issue 6). Stdout's banner prints the demo tokens on purpose and is
+// logged: none of them may appear. Stdout's banner prints the demo tokens on purpose and is
 // not a log.
 func TestSecretsNeverLogged(t *testing.T) {
 	bin := testenv.BuildSignoff(t)
