@@ -93,8 +93,8 @@ func TestBuildWithUnstorableFiltersFailsAtOnce(t *testing.T) {
 	require.Equal(t, hidden, draftHiddenCampaigns(t, de.env), "no copy left behind")
 }
 
-// TestCSVCompanySizeBeyondTheColumnIsNoSize: a CSV whose company sizes no integer column holds used
-// to stall the import (Postgres refused each lead, and the step was retried for ten minutes). Such a
+// TestCSVCompanySizeBeyondTheColumnIsNoSize: a CSV whose company sizes no integer column holds must not
+// stall the import (Postgres would refuse each lead, and the step be retried for ten minutes). Such a
 // size is no size, as text that is no number is: the draft is built, its leads without a size.
 func TestCSVCompanySizeBeyondTheColumnIsNoSize(t *testing.T) {
 	t.Parallel()

@@ -20,9 +20,9 @@ import (
 // and the launch decides inside the transaction that launches.
 
 // TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff: with allow_self_approval off, a direct launch by
-// the campaign's creator (an approver, or an admin) no longer counts as an approval: it answers 409
+// the campaign's creator (an approver, or an admin) does not count as an approval: it answers 409
 // approval_required and writes nothing, until someone else approves a request. Campaigns that need no
-// approval (mode test) still launch, and with the setting on the creator's launch works as before.
+// approval (mode test) still launch, and with the setting on the creator's launch works.
 func TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff(t *testing.T) {
 	t.Parallel()
 	e := newApprovalEnv(t, 2*time.Hour)

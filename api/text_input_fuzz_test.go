@@ -305,9 +305,9 @@ func TestBadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
 	}
 }
 
-// TestNullBodyRefused: a body of JSON null (or any other value than an object) used to be
-// taken as {} — an empty PATCH, a decision without a note. It is a 400 malformed_json now, on every
-// endpoint with a JSON body, and changes nothing.
+// TestNullBodyRefused: a body of JSON null (or any other value than an object) is not taken as {} (an
+// empty PATCH, a decision without a note): it is a 400 malformed_json, on every endpoint with a JSON
+// body, and changes nothing.
 func TestNullBodyRefused(t *testing.T) {
 	t.Parallel()
 	e, endpoints := textFuzzFixture(t)
