@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -257,7 +256,7 @@ func TestChaosTemporalRestart(t *testing.T) {
 	ctx := context.Background()
 	log := testenv.Logger(t)
 
-	tmp := restartTempDir(t, "signoff-chaos-temporal-")
+	tmp := testenv.ReachableTempDir(t, "signoff-chaos-temporal-")
 	addr := testenv.FreeAddrWithOffsets(t, 1000, 2000)
 	topts := localenv.TemporalOptions{CLI: testenv.TemporalCLI(t), Address: addr, DBFile: filepath.Join(tmp, "temporal.db"),
 		Headless: true, LogFile: filepath.Join(tmp, "temporal.log")}
@@ -448,7 +447,7 @@ func (c *restartPostgresCluster) url() string {
 // restartOwnPostgres starts a throwaway cluster under a fresh directory the postgres user can reach.
 func restartOwnPostgres(t *testing.T, log *zap.Logger) *restartPostgresCluster {
 	t.Helper()
-	dir := restartTempDir(t, "signoff-chaos-pg-")
+	dir := testenv.ReachableTempDir(t, "signoff-chaos-pg-")
 	c := &restartPostgresCluster{opts: localenv.PostgresOptions{Dir: dir, Database: "signoff"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -502,17 +501,6 @@ func (c *restartPostgresCluster) start(t *testing.T, log *zap.Logger) time.Durat
 	c.mu.Unlock()
 	require.Equal(t, pg.URL, c.url())
 	return time.Since(begin)
-}
-
-// restartTempDir is a fresh directory under the system temp dir, readable by the postgres user,
-// removed when t ends (after everything started in it has stopped: it is registered first).
-func restartTempDir(t *testing.T, prefix string) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", prefix)
-	require.NoError(t, err)
-	require.NoError(t, os.Chmod(dir, 0o755))
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return dir
 }
 
 // restartApprove is the outcome of an approve retried through an outage.

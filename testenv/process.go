@@ -309,3 +309,20 @@ func Polling(tc client.Client, queue, identityPrefix string) bool {
 	}
 	return true
 }
+
+// ReachableTempDir returns a new folder under the system temp folder that other users can read and
+// enter (mode 0755: a local Postgres cluster runs as the postgres user when the tests run as root,
+// and t.TempDir is private), removed when t ends; register it before anything started in it, so it
+// is removed after that has stopped.
+func ReachableTempDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
