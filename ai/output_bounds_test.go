@@ -18,9 +18,9 @@ import (
 	"github.com/signoff/signoff/ai"
 )
 
-// Issue 12, finding 9: model output was unbounded, and what a model (or the local rule set, fed a
-// large campaign) answered went into the lead's stored result as it came: any length, NUL bytes
-// (which Postgres refuses, failing the batch again and again), invalid UTF-8, control characters.
+// Model output is bounded: what a model (or the local rule set, fed a large campaign) answers must not
+// reach the lead's stored result as it came: any length, NUL bytes (which Postgres refuses, failing
+// the batch again and again), invalid UTF-8, control characters.
 
 // boundRambler is a provider whose every answer is long and dirty.
 type boundRambler struct{ emails int }
@@ -69,9 +69,9 @@ func boundCheck(t *testing.T, what, v string, multiline bool, max int) {
 	}
 }
 
-// TestFinding9AIOutputBounded: whatever a provider answers, the pipeline's result is cut to the
+// TestAIOutputBounded: whatever a provider answers, the pipeline's result is cut to the
 // bounds, holds no control characters or invalid UTF-8, and has one email per campaign email.
-func TestFinding9AIOutputBounded(t *testing.T) {
+func TestAIOutputBounded(t *testing.T) {
 	c := ai.Campaign{Name: "C", Emails: []ai.EmailStep{{Step: 1, Subject: "S", Body: "B"}, {Step: 2, Subject: "S", Body: "B"}}}
 	for _, tc := range []struct {
 		name     string
@@ -118,10 +118,10 @@ func TestFinding9AIOutputBounded(t *testing.T) {
 	require.Equal(t, []string{res.Personalisation.OpeningLine, "Hello Ada,", "Line one\nline two."}, res.Emails[0].Paragraphs)
 }
 
-// TestFinding9OpenAIOverlongAnswerRefused: a chat-completions answer longer than ai.MaxResponseBytes is
+// TestOpenAIOverlongAnswerRefused: a chat-completions answer longer than ai.MaxResponseBytes is
 // a permanent error after one request (the same request would ramble again), not read whole, and
 // not accepted.
-func TestFinding9OpenAIOverlongAnswerRefused(t *testing.T) {
+func TestOpenAIOverlongAnswerRefused(t *testing.T) {
 	var calls atomic.Int32
 	content, err := json.Marshal(map[string]any{"qualified": true, "score": 1, "reason": strings.Repeat("very ", ai.MaxResponseBytes/5)})
 	require.NoError(t, err)

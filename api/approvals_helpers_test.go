@@ -12,10 +12,10 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
-	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/testenv/testworker"
 )
 
-// Helpers of the approval request tests (issue 5). They drive the API over HTTP, with a real worker
+// Helpers of the approval request tests . They drive the API over HTTP, with a real worker
 // on the server's task queue, and read the database to check what was stored.
 
 // newApprovalEnv is newEnv with an immediate approval window and a real worker running the approval
@@ -24,23 +24,20 @@ func newApprovalEnv(t *testing.T, window time.Duration) *env {
 	t.Helper()
 	e := newEnv(t)
 	e.server.ImmediateApprovalWindow = window
-	e.server.App.ImmediateApprovalWindow = window // Handler built App before the window was set
-	w := workers.New(testenv.Temporal(t), e.server.TaskQueue, &activities.Activities{Store: e.store, Log: testenv.Logger(t)})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	testworker.Start(t, testenv.Temporal(t), e.server.TaskQueue, &activities.Activities{Store: e.store}, testworker.Options{})
 	return e
 }
 
-// apprCampaignView is a campaign as GET /v1/campaigns/{id} answers it.
-type apprCampaignView struct {
+// campaignView is a campaign as GET /v1/campaigns/{id} answers it.
+type campaignView struct {
 	storage.Campaign
 	Ribbon *string `json:"ribbon"`
 }
 
-// apprLaunchMargin is how far ahead the tests put a start_at they must act before (approve a
+// launchMargin is how far ahead the tests put a start_at they must act before (approve a
 // campaign before it starts, read a request between its start_at and end_at): wide enough for a slow,
 // loaded machine, and a test fails, rather than skip its check, when the machine is slower still.
-const apprLaunchMargin = 20 * time.Second
+const launchMargin = 20 * time.Second
 
 // in returns the time d from now, in UTC, rounded to the microsecond Postgres keeps.
 func in(d time.Duration) *time.Time {
@@ -48,21 +45,11 @@ func in(d time.Duration) *time.Time {
 	return &v
 }
 
-// apprContent is small valid content for campaigns created through the store.
-func apprContent() storage.CampaignContent {
-	return storage.CampaignContent{
-		Segments: []storage.Segment{{Name: "Seg", Filters: storage.SearchFilters{Titles: []string{"CTO"}}}},
-		Prompts:  []storage.Prompt{{Name: "P", Text: "Be brief."}},
-		Sequences: []storage.Sequence{{Name: "Main", Steps: []storage.SequenceStep{
-			{Subject: "Hi", Body: "Hello there.\n\nBye.", DelayDays: 0}}}},
-	}
-}
-
 // campaignAs creates a campaign through the store, created by user, with kind, mode and window given.
 func (e *env) campaignAs(t *testing.T, user storage.User, name, kind, mode string, start, end *time.Time) storage.Campaign {
 	t.Helper()
 	c, err := e.store.CreateCampaign(context.Background(), user.AccountID, user.ID, storage.NewCampaign{
-		Name: name, Kind: kind, Mode: mode, StartAt: start, EndAt: end, Content: apprContent(),
+		Name: name, Kind: kind, Mode: mode, StartAt: start, EndAt: end, Content: testenv.CampaignContent(),
 	})
 	require.NoError(t, err)
 	return c
@@ -78,11 +65,7 @@ func (e *env) laterCampaign(t *testing.T, user storage.User, name string) storag
 // userWith creates a user with role and can_approve through the store.
 func (e *env) userWith(t *testing.T, accountID, email, role string, canApprove bool) (storage.User, string) {
 	t.Helper()
-	tok, hash := storage.NewToken()
-	u, err := e.store.CreateUser(context.Background(), accountID,
-		storage.NewUser{Email: email, Name: "User " + email, Role: role, CanApprove: canApprove}, hash)
-	require.NoError(t, err)
-	return u, tok
+	return testenv.NewUser(t, e.store, accountID, storage.NewUser{Email: email, Name: "User " + email, Role: role, CanApprove: canApprove})
 }
 
 // submitBody is the body of POST /v1/campaigns/{id}/approval-requests.
@@ -132,9 +115,9 @@ func (e *env) storedCampaign(t *testing.T, accountID, id string) storage.Campaig
 }
 
 // viewCampaign answers GET /v1/campaigns/{id} as token.
-func (e *env) viewCampaign(t *testing.T, id, token string) apprCampaignView {
+func (e *env) viewCampaign(t *testing.T, id, token string) campaignView {
 	t.Helper()
-	var v apprCampaignView
+	var v campaignView
 	e.doJSON(t, http.StatusOK, http.MethodGet, "/v1/campaigns/"+id, token, nil, &v)
 	return v
 }
@@ -210,19 +193,27 @@ func launchCount(t *testing.T, e *env, campID string) int {
 	return n
 }
 
+// pollUntil polls cond every tick until it holds (true) or timeout passes (false); it never fails the
+// test, so any goroutine may call it.
+func pollUntil(timeout, tick time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(tick)
+	}
+}
+
 // eventually polls cond from the test goroutine every 100 ms until it holds or timeout passes; msg
 // describes the failure (it is called only then, so it can show the last state seen).
 func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			require.FailNowf(t, "condition not met in time", "after %s: %s", timeout, msg())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !pollUntil(timeout, 100*time.Millisecond, cond) {
+		require.FailNowf(t, "condition not met in time", "after %s: %s", timeout, msg())
 	}
 }
 
@@ -268,7 +259,7 @@ func hasApprover(r storage.ApprovalRequest, userID, state string) bool {
 }
 
 // ribbonText is the ribbon or "" when there is none.
-func ribbonText(v apprCampaignView) string {
+func ribbonText(v campaignView) string {
 	if v.Ribbon == nil {
 		return ""
 	}

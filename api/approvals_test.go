@@ -16,11 +16,12 @@ import (
 
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/testenv"
 	"github.com/signoff/signoff/workers"
 	"github.com/signoff/signoff/workflows"
 )
 
-// Integration tests of internal approval requests (SPEC §6, issue 5): the API over HTTP, a real
+// Integration tests of internal approval requests (SPEC §6): the API over HTTP, a real
 // worker running the approval workflow on the Temporal dev server, and the database checked after
 // every step.
 
@@ -32,10 +33,10 @@ func TestApprovalFullFlow(t *testing.T) {
 	collab, approver := e.A.Users[storage.RoleCollaborator], e.A.Users[storage.RoleApprover]
 	collabTok, approverTok, adminTok := e.A.Tokens[storage.RoleCollaborator], e.A.Tokens[storage.RoleApprover], e.A.Tokens[storage.RoleAdmin]
 
-	// The collaborator creates the campaign over HTTP. It starts in apprLaunchMargin: the approval
+	// The collaborator creates the campaign over HTTP. It starts in launchMargin: the approval
 	// must come before start_at (scheduled, no ribbon), and the test waits for the launch at start_at.
-	start, end := in(apprLaunchMargin), in(time.Hour)
-	var camp apprCampaignView
+	start, end := in(launchMargin), in(time.Hour)
+	var camp campaignView
 	e.doJSON(t, http.StatusCreated, http.MethodPost, "/v1/campaigns", collabTok, map[string]any{
 		"name": "Spring launch", "kind": "campaign", "mode": "active", "start_at": start, "end_at": end,
 	}, &camp)
@@ -78,7 +79,7 @@ func TestApprovalFullFlow(t *testing.T) {
 		require.NotContains(t, rb, "for you")
 	}
 	var page struct {
-		Items []apprCampaignView `json:"items"`
+		Items []campaignView `json:"items"`
 	}
 	e.doJSON(t, http.StatusOK, http.MethodGet, "/v1/campaigns", approverTok, nil, &page)
 	require.Len(t, page.Items, 1)
@@ -97,7 +98,7 @@ func TestApprovalFullFlow(t *testing.T) {
 	ribbon := e.viewCampaign(t, camp.ID, collabTok).Ribbon
 	checkedAt := time.Now()
 	require.Truef(t, checkedAt.Before(*start), "the approval was checked %s after start_at: this machine needs more than "+
-		"apprLaunchMargin (%s) from creating the campaign to approving it", checkedAt.Sub(*start), apprLaunchMargin)
+		"launchMargin (%s) from creating the campaign to approving it", checkedAt.Sub(*start), launchMargin)
 	require.Equal(t, storage.CampaignStatusScheduled, c.Status, "approval schedules the campaign")
 	require.Nil(t, ribbon, "no ribbon once approved")
 	require.Empty(t, e.inboxIDs(t, approverTok), "a decided request leaves the inbox")
@@ -458,7 +459,7 @@ func TestApprovalDroppedByEditLaunchSkipped(t *testing.T) {
 	require.Equal(t, storage.CampaignStatusScheduled, c.Status)
 	require.Equal(t, storage.RequestStatusApproved, c.ApprovalStatus)
 
-	var v apprCampaignView
+	var v campaignView
 	e.doJSON(t, http.StatusOK, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"name": "Far out, edited"}, &v)
 	require.Equal(t, "none", v.ApprovalStatus)
 	require.Equal(t, storage.CampaignStatusReady, v.Status)
@@ -520,7 +521,7 @@ func TestApprovalRaces(t *testing.T) {
 			res := &results[i]
 			c, err := e.store.CreateCampaign(context.Background(), acct, collab.ID, storage.NewCampaign{
 				Name: fmt.Sprintf("Race %03d", i), Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive,
-				StartAt: in(time.Hour), EndAt: in(2 * time.Hour), Content: apprContent()})
+				StartAt: in(time.Hour), EndAt: in(2 * time.Hour), Content: testenv.CampaignContent()})
 			if err != nil {
 				res.err = err.Error()
 				return
@@ -658,13 +659,13 @@ func TestApprovalTimeouts(t *testing.T) {
 		// start_at is far enough ahead to still be ahead when the submission is handled, and end_at far
 		// enough after it to read the request between the two.
 		camp := e.campaignAs(t, collab, "Short window", storage.CampaignKindCampaign, storage.CampaignModeActive,
-			in(apprLaunchMargin/2), in(apprLaunchMargin))
+			in(launchMargin/2), in(launchMargin))
 		r := e.submit(t, camp.ID, collabTok, approverID)
 		e.waitEvent(t, r.ID, storage.EventLaunchSkipped, time.Until(*camp.StartAt)+15*time.Second)
 		pending := e.storedRequest(t, acct, r.ID).Status
 		readAt := time.Now()
 		require.Truef(t, readAt.Before(*camp.EndAt), "the request was read %s after its deadline: this machine needs more "+
-			"than %s between start_at and end_at", readAt.Sub(*camp.EndAt), apprLaunchMargin/2)
+			"than %s between start_at and end_at", readAt.Sub(*camp.EndAt), launchMargin/2)
 		require.Equal(t, storage.RequestStatusPending, pending, "a request pending at start_at stays pending")
 		require.Equal(t, storage.CampaignStatusDraft, e.storedCampaign(t, acct, camp.ID).Status, "and does not launch")
 		timedOut := e.waitStatus(t, acct, r.ID, storage.RequestStatusTimedOut, time.Until(*camp.EndAt)+15*time.Second)
@@ -957,7 +958,7 @@ func TestLaunchGating(t *testing.T) {
 		require.Equal(t, 1, launchCount(t, e, j.ID))
 		e.waitEvent(t, r.ID, storage.EventLaunched, 5*time.Second)
 
-		var v apprCampaignView
+		var v campaignView
 		e.doJSON(t, http.StatusOK, http.MethodPatch, "/v1/campaigns/"+j.ID, collabTok, map[string]any{"content": otherContent()}, &v)
 		require.Equal(t, 2, v.Version)
 		require.Equal(t, "none", v.ApprovalStatus)
@@ -1029,7 +1030,7 @@ func TestApprovalSelfApproval(t *testing.T) {
 	require.Equal(t, storage.RequestStatusPending, e.storedRequest(t, acct, r2.ID).Status)
 
 	// Someone else may approve it; a direct launch of the submitter's own campaign is a self-approval
-	// too, so it needs someone else's approval (issue 12; TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff).
+	// too, so it needs someone else's approval (TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff).
 	r3 := e.submit(t, c3.ID, approverTok, e.A.Users[storage.RoleAdmin].ID)
 	status, body = e.act(t, r3.ID, "approve", e.A.Tokens[storage.RoleAdmin], "")
 	require.Equal(t, http.StatusOK, status, body)

@@ -337,12 +337,9 @@ func TestListCampaignsPagination(t *testing.T) {
 func TestHiddenCampaigns(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := context.Background()
 	visible1 := e.newCampaign(t, e.A, storage.RoleAdmin, "Visible 1")
-	hidden := e.newCampaign(t, e.A, storage.RoleAdmin, "Hidden copy")
+	hidden := e.hiddenCopy(t, e.A, visible1)
 	visible2 := e.newCampaign(t, e.A, storage.RoleAdmin, "Visible 2")
-	_, err := e.pool.Exec(ctx, `UPDATE campaigns SET hidden = true WHERE id = $1`, hidden.ID)
-	require.NoError(t, err)
 	tok := e.A.Tokens[storage.RoleAdmin]
 
 	var out campaignPage
@@ -366,17 +363,17 @@ func TestHiddenCampaigns(t *testing.T) {
 	}
 	require.Equal(t, []string{visible2.ID, visible1.ID}, ids)
 
-	status, body := e.do(t, http.MethodGet, "/v1/campaigns/"+hidden.ID, tok, nil)
+	status, body := e.do(t, http.MethodGet, "/v1/campaigns/"+hidden, tok, nil)
 	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 
-	row, state := campaignState(t, e, e.A.Account.ID, hidden.ID)
+	row, state := campaignState(t, e, e.A.Account.ID, hidden)
 	before := dbState(t, e.pool)
-	status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+hidden.ID, tok, map[string]any{"name": "Renamed", "content": otherContent()})
+	status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+hidden, tok, map[string]any{"name": "Renamed", "content": otherContent()})
 	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
-	status, body = e.do(t, http.MethodDelete, "/v1/campaigns/"+hidden.ID, tok, nil)
+	status, body = e.do(t, http.MethodDelete, "/v1/campaigns/"+hidden, tok, nil)
 	requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	requireNoWrites(t, e.pool, before)
-	requireCampaignUnchanged(t, e, e.A.Account.ID, hidden.ID, row, state)
+	requireCampaignUnchanged(t, e, e.A.Account.ID, hidden, row, state)
 }
 
 func TestUpdateCampaignPermissions(t *testing.T) {
@@ -624,8 +621,7 @@ func TestDeleteCampaign(t *testing.T) {
 	t.Run("scheduled or live campaigns stay", func(t *testing.T) {
 		for _, st := range []string{storage.CampaignStatusScheduled, storage.CampaignStatusLive} {
 			c := e.newCampaign(t, e.A, storage.RoleAdmin, "Launched")
-			_, err := e.pool.Exec(ctx, `UPDATE campaigns SET status = $2 WHERE id = $1`, c.ID, st)
-			require.NoError(t, err)
+			e.fx.SetCampaignStatus(t, c.ID, st)
 			before := dbState(t, e.pool)
 			status, body := e.do(t, http.MethodDelete, "/v1/campaigns/"+c.ID, e.A.Tokens[storage.RoleAdmin], nil)
 			requireError(t, status, body, http.StatusConflict, "campaign_launched")

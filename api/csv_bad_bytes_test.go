@@ -16,9 +16,9 @@ import (
 	"github.com/signoff/signoff/storage"
 )
 
-// Issue 12, finding 4, CSV uploads: a NUL byte in a cell made Postgres refuse the upload (500), and
-// bytes that are not UTF-8 were stored as U+FFFD, silently changing names. Cells, column names and
-// the file name go through the same text check as JSON bodies; a refusal is a 422 whose message names
+// CSV uploads and bad bytes: a NUL byte in a cell would make Postgres refuse the upload (500), and
+// bytes that are not UTF-8 would be stored as U+FFFD, silently changing names. Cells, column names
+// and the file name go through the same text check as JSON bodies; a refusal is a 422 whose message names
 // the row and the column, and nothing is stored. Cells are bounded in length too.
 
 // csvBadUpload posts content as the multipart file field with a raw file name (no escaping, so any
@@ -46,9 +46,9 @@ func csvBadUpload(t *testing.T, e *env, token, filename string, content []byte, 
 	return rec.Code, body
 }
 
-// TestFinding4BadBytesInCSVUploads sends files with a bad byte in a cell, in a column name or in the
+// TestCSVUploadBadBytesRefused sends files with a bad byte in a cell, in a column name or in the
 // file name, and over-long cells: each answers 422 saying where, and nothing is stored.
-func TestFinding4BadBytesInCSVUploads(t *testing.T) {
+func TestCSVUploadBadBytesRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	csm := e.A.Tokens[storage.RoleCSM]

@@ -23,12 +23,11 @@ import (
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
-	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/testenv/testworker"
 	"github.com/signoff/signoff/workflows"
 )
 
-// Helpers of the client approval draft tests (issue 3). Every name starts with "draft" so they never
-// clash with the helpers of other test files of this package.
+// Helpers of the client approval draft tests; their names start with "draft", the area they serve.
 
 // draftTimeout bounds every wait for a build.
 const draftTimeout = 30 * time.Second
@@ -95,13 +94,8 @@ func (g *draftAIGate) Qualify(ctx context.Context, m ai.Model, c ai.Campaign, l 
 func newDraftEnv(t *testing.T) *draftEnv {
 	t.Helper()
 	e := newEnv(t)
-	key, err := sharelink.ParseKey(sharelink.NewKey())
-	require.NoError(t, err)
-	sealer, err := sharelink.NewSealer(key)
-	require.NoError(t, err)
-	e.server.Sealer = sealer
-	e.server.App.Sealer = sealer // Handler built App before the sealer was set
-	de := &draftEnv{env: e, sealer: sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
+	e.server.Sealer = testenv.Sealer(t)
+	de := &draftEnv{env: e, sealer: e.server.Sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
 	ctx := context.Background()
 
 	people := demodata.Contacts(draftDirectorySize)
@@ -132,13 +126,8 @@ func draftStartWorker(t *testing.T, de *draftEnv, o draftWorkerOpts) {
 	if provider == nil {
 		provider = &ai.Local{Delay: o.delay}
 	}
-	w := workers.New(testenv.Temporal(t), de.server.TaskQueue, &activities.Activities{Store: de.store, Log: testenv.Logger(t),
-		Sealer: de.sealer, AI: ai.NewPipeline(provider, nil), BuildCapacity: o.capacity})
-	if o.register != nil {
-		o.register(w)
-	}
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	testworker.Start(t, testenv.Temporal(t), de.server.TaskQueue, &activities.Activities{Store: de.store,
+		Sealer: de.sealer, AI: ai.NewPipeline(provider, nil), BuildCapacity: o.capacity}, testworker.Options{Register: o.register})
 }
 
 // draftContent is full campaign content: two segments, two prompts, the four AI steps on the local
@@ -227,6 +216,7 @@ type draftJSON struct {
 	ShareURL      *string           `json:"share_url"`
 	ReadyAt       *time.Time        `json:"ready_at"`
 	AIDoneAt      *time.Time        `json:"ai_done_at"`
+	SubmittedAt   *time.Time        `json:"submitted_at"`
 }
 
 // draftPost asks for a draft of campaignID and answers the status, the draft (when 200 or 202) and
@@ -425,18 +415,11 @@ func draftRequireStateExcept(t *testing.T, e *env, before map[string]string, exc
 	require.Equal(t, want, after, "tables other than %v changed", except)
 }
 
-// draftInsertProcessing inserts a processing draft row of campaignID directly (no workflow), created
-// a minute ago, and returns its id.
+// draftInsertProcessing creates a processing draft of campaignID that no workflow moves on (a build
+// in flight), asked for a minute ago by tn's CSM, and returns its id.
 func draftInsertProcessing(t *testing.T, e *env, tn tenant, campaignID string) string {
 	t.Helper()
-	var id string
-	require.NoError(t, e.pool.QueryRow(context.Background(), `INSERT INTO approval_drafts
-		(id, account_id, campaign_id, number, source, source_key, contact_count, created_by, created_at, workflow_started_at)
-		VALUES (gen_random_uuid(), $1, $2, (SELECT COALESCE(max(number), 0) + 1 FROM approval_drafts WHERE campaign_id = $2),
-		        '{"type":"csv","csv_upload_id":"00000000-0000-0000-0000-000000000000"}', 'csv:' || gen_random_uuid()::text, 20, $3,
-		        now() - interval '1 minute', now())
-		RETURNING id::text`, tn.Account.ID, campaignID, tn.Users[storage.RoleCSM].ID).Scan(&id))
-	return id
+	return e.fx.StuckDraft(t, tn.Account.ID, campaignID, tn.Users[storage.RoleCSM].ID)
 }
 
 // draftCSV joins a header line and rows into a CSV file.

@@ -28,7 +28,7 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// Integration tests of client approval drafts (SPEC §4, issue 3): they drive the API over HTTP with a
+// Integration tests of client approval drafts (SPEC §4): they drive the API over HTTP with a
 // real Temporal worker running the build, and read Postgres to check what was stored.
 
 // TestDraftBuildFromSavedSearch builds a 20-contact draft from a saved search end to end
@@ -339,8 +339,7 @@ func TestDraftIdempotency(t *testing.T) {
 	require.Equal(t, 1, d3.Number)
 
 	// The first draft is older than 10 minutes: a new draft.
-	_, err = de.pool.Exec(ctx, `UPDATE approval_drafts SET created_at = now() - interval '11 minutes' WHERE id = $1`, first.ID)
-	require.NoError(t, err)
+	de.fx.AgeDraft(t, first.ID, 11*time.Minute)
 	d4 := draftCreate(t, de.env, de.camp.ID, de.csm, body)
 	require.NotEqual(t, first.ID, d4.ID)
 	require.Equal(t, 3, d4.Number)
@@ -350,8 +349,7 @@ func TestDraftIdempotency(t *testing.T) {
 	require.Equal(t, d4.ID, again.ID)
 
 	// A draft that is no longer processing is not returned.
-	_, err = de.pool.Exec(ctx, `UPDATE approval_drafts SET status = 'failed', failure_reason = 'test' WHERE id = $1`, d4.ID)
-	require.NoError(t, err)
+	de.fx.FailDraft(t, d4.ID, "test")
 	d5 := draftCreate(t, de.env, de.camp.ID, de.csm, body)
 	require.Equal(t, 4, d5.Number)
 }
@@ -395,15 +393,11 @@ func TestDraftContactCountValidation(t *testing.T) {
 func TestDraftRefusals(t *testing.T) {
 	t.Parallel()
 	de := newDraftEnv(t)
-	ctx := context.Background()
 	errCamp := draftCampaign(t, de.env, de.A, "Broken")
-	_, err := de.pool.Exec(ctx, `UPDATE campaigns SET status = 'error' WHERE id = $1`, errCamp.ID)
-	require.NoError(t, err)
+	de.fx.SetCampaignStatus(t, errCamp.ID, storage.CampaignStatusError)
 	bSearch := draftSavedSearch(t, de.env, de.B, "B's search", storage.SearchFilters{Industries: []string{"Software"}})
 	bCamp := draftCampaign(t, de.env, de.B, "B's campaign")
-	hiddenCamp := draftCampaign(t, de.env, de.A, "Hidden")
-	_, err = de.pool.Exec(ctx, `UPDATE campaigns SET hidden = true WHERE id = $1`, hiddenCamp.ID)
-	require.NoError(t, err)
+	hiddenCopy := de.hiddenCopy(t, de.A, draftCampaign(t, de.env, de.A, "Hidden"))
 	good := map[string]any{"source": draftSearchSource(de.search.ID), "contact_count": 20}
 	post := func(campID, token string, body any) (int, map[string]any) {
 		return de.do(t, http.MethodPost, "/v1/campaigns/"+campID+"/approval-drafts", token, body)
@@ -427,7 +421,7 @@ func TestDraftRefusals(t *testing.T) {
 	requireError(t, status, body, http.StatusUnauthorized, string(errs.Unauthorized))
 
 	// Another account's campaign, an unknown one, a hidden copy, a bad id: 404.
-	for _, id := range []string{bCamp.ID, uuid.NewString(), hiddenCamp.ID, "not-a-uuid"} {
+	for _, id := range []string{bCamp.ID, uuid.NewString(), hiddenCopy, "not-a-uuid"} {
 		status, body := post(id, de.csm, good)
 		requireError(t, status, body, http.StatusNotFound, string(errs.NotFound))
 	}
@@ -449,7 +443,7 @@ func TestDraftRefusals(t *testing.T) {
 		{"no type", map[string]any{"saved_search_id": de.search.ID}, "source.type"},
 		{"unknown csv upload", map[string]any{"type": "csv", "csv_upload_id": uuid.NewString()}, "source.csv_upload_id"},
 		{"B's campaign as lead source", map[string]any{"type": "campaign_leads", "campaign_id": bCamp.ID}, "source.campaign_id"},
-		{"hidden copy as lead source", map[string]any{"type": "campaign_leads", "campaign_id": hiddenCamp.ID}, "source.campaign_id"},
+		{"hidden copy as lead source", map[string]any{"type": "campaign_leads", "campaign_id": hiddenCopy}, "source.campaign_id"},
 		{"unknown campaign as lead source", map[string]any{"type": "campaign_leads", "campaign_id": uuid.NewString()}, "source.campaign_id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -732,11 +726,10 @@ func TestDraftFailures(t *testing.T) {
 	t.Parallel()
 	de := newDraftEnv(t)
 	draftStartWorker(t, de, draftWorkerOpts{})
-	ctx := context.Background()
 
-	invalid := draftSavedSearch(t, de.env, de.A, "Broken filters", storage.SearchFilters{})
-	_, err := de.pool.Exec(ctx, `UPDATE saved_searches SET filters = '{"company_size_min":500,"company_size_max":10}' WHERE id = $1`, invalid.ID)
-	require.NoError(t, err)
+	// Stored through the store, which takes what older versions of the API let through.
+	lo, hi := 500, 10
+	invalid := draftSavedSearch(t, de.env, de.A, "Broken filters", storage.SearchFilters{CompanySizeMin: &lo, CompanySizeMax: &hi})
 
 	for _, tc := range []struct {
 		name    string
@@ -834,7 +827,6 @@ func TestDraftBuildCapacity(t *testing.T) {
 	t.Parallel()
 	de := newDraftEnv(t)
 	draftStartWorker(t, de, draftWorkerOpts{capacity: 1})
-	ctx := context.Background()
 
 	// One draft of the account is still building (inserted directly: no workflow moves it on).
 	busy := draftInsertProcessing(t, de.env, de.A, de.camp.ID)
@@ -853,8 +845,7 @@ func TestDraftBuildCapacity(t *testing.T) {
 	draftWaitAIDone(t, de.env, bd.ID, de.B.Tokens[storage.RoleCSM])
 
 	// Once the busy build ends, A may build again.
-	_, err := de.pool.Exec(ctx, `UPDATE approval_drafts SET status = 'failed', failure_reason = 'test' WHERE id = $1`, busy)
-	require.NoError(t, err)
+	de.fx.FailDraft(t, busy, "test")
 	d2 := draftCreate(t, de.env, de.camp.ID, de.csm, map[string]any{"source": draftSearchSource(de.search.ID), "contact_count": 5})
 	draftWaitAIDone(t, de.env, d2.ID, de.csm)
 }
@@ -1017,8 +1008,7 @@ func TestDraftRotateLink(t *testing.T) {
 	status, body = de.do(t, http.MethodPost, "/v1/approval-drafts/"+busy+"/rotate-link", de.admin, nil)
 	requireError(t, status, body, http.StatusConflict, string(errs.DraftNotReady))
 	requireNoWrites(t, de.pool, before)
-	_, err := de.pool.Exec(ctx, `UPDATE approval_drafts SET status = 'failed', failure_reason = 'test' WHERE id = $1`, busy)
-	require.NoError(t, err)
+	de.fx.FailDraft(t, busy, "test")
 	before = dbState(t, de.pool)
 	status, body = de.do(t, http.MethodPost, "/v1/approval-drafts/"+busy+"/rotate-link", de.admin, nil)
 	requireError(t, status, body, http.StatusConflict, string(errs.DraftNotReady))

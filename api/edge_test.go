@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,20 +18,11 @@ import (
 	"github.com/signoff/signoff/api"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/testenv"
 )
 
-// Tests of issue 12's small findings at the edge of the API: what /readyz tells strangers, trailing
+// Tests at the edge of the API: what /readyz tells strangers, trailing
 // slashes, and the review assets folder.
-
-// closedPort returns a loopback port nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	require.NoError(t, l.Close())
-	return port
-}
 
 // TestReadyzHidesErrorDetail: when Postgres and Temporal do not answer, /readyz (open to anyone) says
 // which dependency failed with the word "unavailable" and nothing of the underlying error (addresses,
@@ -40,7 +30,7 @@ func closedPort(t *testing.T) string {
 func TestReadyzHidesErrorDetail(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	port := closedPort(t)
+	port := strconv.Itoa(testenv.FreePort(t)) // nothing listens there
 	pool, err := pgxpool.New(context.Background(), "postgres://signoff@127.0.0.1:"+port+"/nowhere?connect_timeout=2")
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)

@@ -11,16 +11,15 @@ import (
 	"github.com/signoff/signoff/storage"
 )
 
-// Issue 12, finding 6: `company_size_min: 3000000000` was accepted; a draft built from it sat in
-// `resolving` for ten minutes (Postgres refused the integer, and the step was retried) and then
-// failed with a generic reason. Ranges are checked at the API now (they must fit the integer column
-// the directory and the leads keep sizes in, and min ≤ max), and a build whose data the database
-// refuses fails at once with a reason a CSM can act on.
+// Company size ranges: a `company_size_min: 3000000000` would make a build wait on a step Postgres
+// refuses (the integer does not fit) until its retries run out. Ranges are checked at the API (they
+// must fit the integer column the directory and the leads keep sizes in, and min ≤ max), and a build
+// whose data the database refuses fails at once with a reason a CSM can act on.
 
-// TestFinding6FilterRangesRefused: out-of-range company sizes in saved searches and in campaign
+// TestFilterRangesRefused: out-of-range company sizes in saved searches and in campaign
 // segments (created or edited) answer 422 naming the field and store nothing; the column's own
 // bounds are accepted.
-func TestFinding6FilterRangesRefused(t *testing.T) {
+func TestFilterRangesRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	csm, admin := e.A.Tokens[storage.RoleCSM], e.A.Tokens[storage.RoleAdmin]
@@ -70,18 +69,17 @@ func TestFinding6FilterRangesRefused(t *testing.T) {
 	}
 }
 
-// TestFinding6BuildWithUnstorableFiltersFailsAtOnce: a saved search stored before the API checked
-// ranges (written here straight into the table) makes the build fail at its first attempt, well
+// TestBuildWithUnstorableFiltersFailsAtOnce: a saved search stored before the API checked
+// ranges (written here through the store, which takes it) makes the build fail at its first attempt, well
 // within draftTimeout instead of after ten minutes, with a reason naming the saved search and the
 // filter, and leaves nothing behind.
-func TestFinding6BuildWithUnstorableFiltersFailsAtOnce(t *testing.T) {
+func TestBuildWithUnstorableFiltersFailsAtOnce(t *testing.T) {
 	t.Parallel()
 	de := newDraftEnv(t)
 	draftStartWorker(t, de, draftWorkerOpts{})
-	var searchID string
-	require.NoError(t, de.pool.QueryRow(context.Background(), `INSERT INTO saved_searches (account_id, created_by, name, filters)
-		VALUES ($1, $2, 'Legacy giants', '{"industries":["Software"],"company_size_min":3000000000}') RETURNING id::text`,
-		de.A.Account.ID, de.A.Users[storage.RoleCSM].ID).Scan(&searchID))
+	giant := 3000000000
+	searchID := draftSavedSearch(t, de.env, de.A, "Legacy giants",
+		storage.SearchFilters{Industries: []string{"Software"}, CompanySizeMin: &giant}).ID
 	hidden := draftHiddenCampaigns(t, de.env)
 
 	d := draftCreate(t, de.env, de.camp.ID, de.csm, map[string]any{"source": draftSearchSource(searchID), "contact_count": 5})
@@ -95,10 +93,10 @@ func TestFinding6BuildWithUnstorableFiltersFailsAtOnce(t *testing.T) {
 	require.Equal(t, hidden, draftHiddenCampaigns(t, de.env), "no copy left behind")
 }
 
-// TestFinding6CSVCompanySizeBeyondTheColumn: a CSV whose company sizes no integer column holds used
-// to stall the import (Postgres refused each lead, and the step was retried for ten minutes). Such a
+// TestCSVCompanySizeBeyondTheColumnIsNoSize: a CSV whose company sizes no integer column holds must not
+// stall the import (Postgres would refuse each lead, and the step be retried for ten minutes). Such a
 // size is no size, as text that is no number is: the draft is built, its leads without a size.
-func TestFinding6CSVCompanySizeBeyondTheColumn(t *testing.T) {
+func TestCSVCompanySizeBeyondTheColumnIsNoSize(t *testing.T) {
 	t.Parallel()
 	de := newDraftEnv(t)
 	draftStartWorker(t, de, draftWorkerOpts{})

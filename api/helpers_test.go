@@ -26,14 +26,10 @@ import (
 const operatorToken = "operator-token-0123456789abcdef0123456789"
 
 // roles lists the five roles of R-AUTH-3 in a stable order.
-var roles = []string{storage.RoleAdmin, storage.RoleEditor, storage.RoleCollaborator, storage.RoleApprover, storage.RoleCSM}
+var roles = testenv.Roles
 
 // tenant is one account of the fixture with one user (and token) per role.
-type tenant struct {
-	Account storage.Account
-	Users   map[string]storage.User // by role
-	Tokens  map[string]string       // by role
-}
+type tenant = testenv.Tenant
 
 // env is one test's server on its own database, with two tenants A and B.
 type env struct {
@@ -41,6 +37,7 @@ type env struct {
 	store   *storage.Store
 	server  *api.Server
 	handler http.Handler
+	fx      testenv.Fixtures
 	A, B    tenant
 }
 
@@ -57,10 +54,10 @@ func newEnv(t *testing.T) *env {
 		PublicURL:     "http://example.test",
 		TaskQueue:     testenv.TaskQueue(t),
 	}
-	e := &env{pool: pool, store: store, server: srv, handler: srv.Handler()}
+	e := &env{pool: pool, store: store, server: srv, handler: srv.Handler(), fx: testenv.Fixtures{Pool: pool}}
 	watchReviews(t, srv)
-	e.A = e.newTenant(t, "Account A", "a.test")
-	e.B = e.newTenant(t, "Account B", "b.test")
+	e.A = testenv.NewTenant(t, store, "Account A", "a.test")
+	e.B = testenv.NewTenant(t, store, "Account B", "b.test")
 	return e
 }
 
@@ -75,49 +72,31 @@ func watchReviews(t *testing.T, srv *api.Server) {
 	require.Eventually(t, srv.ReviewsWatched, 10*time.Second, 5*time.Millisecond, "the review change feed never started")
 }
 
-// newTenant creates an account with its admin and one user of each other role, through the store.
-func (e *env) newTenant(t *testing.T, name, domain string) tenant {
-	t.Helper()
-	ctx := context.Background()
-	tn := tenant{Users: map[string]storage.User{}, Tokens: map[string]string{}}
-	tok, hash := storage.NewToken()
-	acct, admin, err := e.store.CreateAccountWithAdmin(ctx, name, "admin@"+domain, "Admin "+name, hash)
-	require.NoError(t, err)
-	tn.Account = acct
-	tn.Users[storage.RoleAdmin] = admin
-	tn.Tokens[storage.RoleAdmin] = tok
-	for _, role := range roles[1:] {
-		u, tok := e.newUser(t, acct.ID, role+"@"+domain, role)
-		tn.Users[role] = u
-		tn.Tokens[role] = tok
-	}
-	return tn
-}
-
 // newUser creates a user of role in account accountID and returns it with its token.
 func (e *env) newUser(t *testing.T, accountID, email, role string) (storage.User, string) {
 	t.Helper()
-	tok, hash := storage.NewToken()
-	u, err := e.store.CreateUser(context.Background(), accountID,
-		storage.NewUser{Email: email, Name: strings.ToUpper(role[:1]) + role[1:] + " " + email, Role: role}, hash)
-	require.NoError(t, err)
-	return u, tok
+	return testenv.NewUser(t, e.store, accountID,
+		storage.NewUser{Email: email, Name: strings.ToUpper(role[:1]) + role[1:] + " " + email, Role: role})
 }
 
-// newCampaign creates a campaign in tenant tn as the user of role, through the store.
+// newCampaign creates an active campaign without a window in tenant tn as the user of role, through the store.
 func (e *env) newCampaign(t *testing.T, tn tenant, role, name string) storage.Campaign {
 	t.Helper()
-	c, err := e.store.CreateCampaign(context.Background(), tn.Account.ID, tn.Users[role].ID, storage.NewCampaign{
-		Name: name, Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive,
-		Content: storage.CampaignContent{
-			Segments: []storage.Segment{{Name: "Seg", Filters: storage.SearchFilters{Titles: []string{"CTO"}}}},
-			Prompts:  []storage.Prompt{{Name: "P", Text: "Be brief."}},
-			Sequences: []storage.Sequence{{Name: "Main", Steps: []storage.SequenceStep{
-				{Subject: "Hi", Body: "Hello there.\n\nBye.", DelayDays: 0}}}},
-		},
-	})
+	return e.campaignAs(t, tn.Users[role], name, storage.CampaignKindCampaign, storage.CampaignModeActive, nil, nil)
+}
+
+// hiddenCopy makes the hidden copy of campaign source that a draft build makes, through the store (a
+// draft of source asked for by tn's CSM, then its copy), and returns the copy's id.
+func (e *env) hiddenCopy(t *testing.T, tn tenant, source storage.Campaign) string {
+	t.Helper()
+	ctx := context.Background()
+	d, _, err := e.store.CreateDraft(ctx, storage.NewDraft{AccountID: tn.Account.ID, CampaignID: source.ID,
+		CreatedBy: tn.Users[storage.RoleCSM].ID, Source: json.RawMessage(`{"type":"csv","csv_upload_id":"` + testenv.NewUUID() + `"}`),
+		SourceKey: "csv:" + testenv.NewUUID(), ContactCount: 5}, false)
 	require.NoError(t, err)
-	return c
+	copyID, err := e.store.CopyCampaignForDraft(ctx, tn.Account.ID, d.ID)
+	require.NoError(t, err)
+	return copyID
 }
 
 // newSavedSearch creates a saved search in tenant tn, through the store.

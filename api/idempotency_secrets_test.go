@@ -27,7 +27,7 @@ func storedAnswer(t *testing.T, e *env, userID, key string) []byte {
 
 // TestIdempotentReplayHidesToken checks that a keyed POST /v1/users keeps no token in the stored
 // answer and that its replay answers the same user without the token: the token is shown once
-// (R-AUTH-1; issue 12, finding 3).
+// (R-AUTH-1).
 func TestIdempotentReplayHidesToken(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -60,7 +60,7 @@ func TestIdempotentReplayHidesToken(t *testing.T) {
 
 // TestIdempotentReplayHidesShareURL checks the same for a keyed rotate-link: the new share link is
 // in the first answer only; the stored answer and its replay have share_url null, and GET shows the
-// current link (R-DRAFT-11; issue 12, finding 3).
+// current link (R-DRAFT-11).
 func TestIdempotentReplayHidesShareURL(t *testing.T) {
 	t.Parallel()
 	re := newReviewEnv(t)
@@ -92,7 +92,7 @@ func TestIdempotentReplayHidesShareURL(t *testing.T) {
 }
 
 // TestTokenAnswersAreNotCached checks that every answer carrying a bearer token or a share link says
-// Cache-Control: no-store (issue 12, finding 9).
+// Cache-Control: no-store.
 func TestTokenAnswersAreNotCached(t *testing.T) {
 	t.Parallel()
 	re := newReviewEnv(t)

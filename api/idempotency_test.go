@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -12,12 +13,12 @@ import (
 )
 
 // TestIdempotencyKey checks that a creating POST retried with the same Idempotency-Key does its
-// work once and answers the first answer (issue 6), including after a crash between the commit and
+// work once and answers the first answer, including after a crash between the commit and
 // storing the answer.
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	tok := e.A.Tokens[storage.RoleCollaborator]
+	tok, collab := e.A.Tokens[storage.RoleCollaborator], e.A.Users[storage.RoleCollaborator].ID
 	body := map[string]any{"name": "Keyed", "kind": "campaign", "mode": "test"}
 	keyed := func(key string, b any) (int, map[string]any, http.Header) {
 		rec := e.request(t, http.MethodPost, "/v1/campaigns", tok, b, api.IdempotencyKeyHeader, key)
@@ -61,9 +62,7 @@ func TestIdempotencyKey(t *testing.T) {
 	// lease has run out), the campaign exists. The retry answers that campaign and creates no other.
 	s4, b4, _ := keyed("key-crash", map[string]any{"name": "Crashed"})
 	require.Equal(t, http.StatusCreated, s4)
-	_, err := e.pool.Exec(context.Background(), `UPDATE idempotency_keys SET status_code = NULL, response = NULL,
-		created_at = now() - interval '1 minute' WHERE key = 'key-crash'`)
-	require.NoError(t, err)
+	e.fx.UnanswerIdempotencyKey(t, collab, "key-crash", time.Minute)
 	s5, b5, h5 := keyed("key-crash", map[string]any{"name": "Crashed"})
 	require.Equal(t, http.StatusCreated, s5, "%v", b5)
 	require.Empty(t, h5.Get("Idempotent-Replayed"), "the request ran again")
@@ -71,8 +70,7 @@ func TestIdempotencyKey(t *testing.T) {
 	require.Equal(t, 1, count("Crashed"))
 
 	// A key still claimed within its lease: the retry is told to wait.
-	_, err = e.pool.Exec(context.Background(), `UPDATE idempotency_keys SET status_code = NULL, response = NULL, created_at = now() WHERE key = 'key-crash'`)
-	require.NoError(t, err)
+	e.fx.UnanswerIdempotencyKey(t, collab, "key-crash", 0)
 	s6, b6, h6 := keyed("key-crash", map[string]any{"name": "Crashed"})
 	requireError(t, s6, b6, http.StatusConflict, "idempotency_in_progress")
 	require.Equal(t, "1", h6.Get("Retry-After"))

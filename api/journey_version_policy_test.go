@@ -39,7 +39,7 @@ func TestJourneyVersionPolicyPassive(t *testing.T) {
 	require.Equal(t, 1, journeyLiveVersion(t, e, j.ID), "version 1 is the live one")
 
 	// The edit makes version 2, unapproved; the old version is passive at once.
-	var v apprCampaignView
+	var v campaignView
 	e.doJSON(t, http.StatusOK, http.MethodPatch, "/v1/campaigns/"+j.ID, collabTok, map[string]any{"content": otherContent()}, &v)
 	require.Equal(t, 2, v.Version)
 	require.Equal(t, "none", v.ApprovalStatus, "the new version needs its own approval")

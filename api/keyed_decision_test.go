@@ -124,7 +124,7 @@ func awaitAttempt(t *testing.T, first <-chan *httptest.ResponseRecorder) *httpte
 
 // TestKeyedDecisionRetryAnswersOriginalOutcome checks that a client which gives up on a keyed
 // reject and retries with the same Idempotency-Key is answered its own decision, not 409
-// already_handled (issue 12, finding 5): while the first attempt still runs it is told to retry in
+// already_handled: while the first attempt still runs it is told to retry in
 // a moment; once that attempt answered (its client gone), the retry replays that answer; and when
 // the first attempt stopped waiting before the outcome came, the retry finds the same Update.
 // Anyone else still gets 409 already_handled (R-APPR-5).
@@ -180,8 +180,7 @@ func TestKeyedDecisionRetryAnswersOriginalOutcome(t *testing.T) {
 
 // TestCancelledRequestNotStoredAsAnswer checks that a keyed request cut short because its client
 // left (499) keeps no answer under its key: the key is released, and a retry runs at once (not told
-// the key is in progress), here finding the approval its first attempt sent, made once (issue 12,
-// finding 5).
+// the key is in progress), here finding the approval its first attempt sent, made once.
 func TestCancelledRequestNotStoredAsAnswer(t *testing.T) {
 	t.Parallel()
 	ke := newKeyedDecisionEnv(t)

@@ -16,13 +16,13 @@ import (
 	"github.com/signoff/signoff/storage"
 )
 
-// Tests of issue 12's launch rules (R-APPR-2, R-APPR-8): allow_self_approval holds for direct launches,
+// Tests of the launch rules (R-APPR-2, R-APPR-8): allow_self_approval holds for direct launches,
 // and the launch decides inside the transaction that launches.
 
 // TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff: with allow_self_approval off, a direct launch by
-// the campaign's creator (an approver, or an admin) no longer counts as an approval: it answers 409
+// the campaign's creator (an approver, or an admin) does not count as an approval: it answers 409
 // approval_required and writes nothing, until someone else approves a request. Campaigns that need no
-// approval (mode test) still launch, and with the setting on the creator's launch works as before.
+// approval (mode test) still launch, and with the setting on the creator's launch works.
 func TestSelfLaunchNeedsOtherApprovalWhenSelfApprovalOff(t *testing.T) {
 	t.Parallel()
 	e := newApprovalEnv(t, 2*time.Hour)

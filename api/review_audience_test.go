@@ -35,10 +35,7 @@ func TestReviewHidesSavedSearchName(t *testing.T) {
 	legacy := drafts[1]
 	named, err := json.Marshal(secret)
 	require.NoError(t, err)
-	_, err = re.pool.Exec(context.Background(), `UPDATE approval_drafts
-		SET snapshot = jsonb_set(snapshot, '{audience,description}', to_jsonb($2::text)) WHERE id = $1`,
-		legacy.ID, "Sample of 5 from the saved search "+string(named)+": "+filters+".")
-	require.NoError(t, err)
+	re.fx.LegacyAudienceDescription(t, legacy.ID, "Sample of 5 from the saved search "+string(named)+": "+filters+".")
 
 	// A server with a cache of its own, so the legacy snapshot is read from the database.
 	s := re.server

@@ -19,12 +19,10 @@ import (
 	"github.com/signoff/signoff/testenv"
 )
 
-// reviewFillComments stores n notes on paragraph e1-p1 of draft id directly, as earlier writes would have.
+// reviewFillComments stores n notes on paragraph e1-p1 of draft id, an hour old, as earlier writes would have.
 func reviewFillComments(t *testing.T, re *reviewEnv, id string, n int) {
 	t.Helper()
-	_, err := re.pool.Exec(context.Background(), `INSERT INTO review_comments (draft_id, target, kind, comment, created_at)
-		SELECT $1, 'e1-p1', 'note', 'note ' || g, now() - interval '1 hour' + g * interval '1 ms' FROM generate_series(1, $2) g`, id, n)
-	require.NoError(t, err)
+	re.fx.Notes(t, id, "e1-p1", "note", n, time.Now().Add(-time.Hour), time.Millisecond)
 }
 
 // TestCommentsPerDraftCapped: a draft holds at most storage.MaxCommentsPerDraft comments; a comment
@@ -169,7 +167,6 @@ func TestFeedbackPaginates(t *testing.T) {
 	t.Parallel()
 	re := newReviewEnv(t)
 	d := re.reviewReadyDraft(t)
-	ctx := context.Background()
 
 	// Feedback through the API, then rows sharing one time (a verdict and comments on one target,
 	// verdicts on several), which only the target and the comment id tell apart.
@@ -183,12 +180,10 @@ func TestFeedbackPaginates(t *testing.T) {
 		require.Equal(t, http.StatusCreated, status, "%v", body)
 	}
 	tied := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
-	_, err := re.pool.Exec(ctx, `INSERT INTO review_items (draft_id, target, verdict, created_at) VALUES
-		($1, 'emails', 'change_request', $2), ($1, 'e2', 'approved', $2), ($1, 'e1-p3', 'approved', $2)`, d.ID, tied)
-	require.NoError(t, err)
-	_, err = re.pool.Exec(ctx, `INSERT INTO review_comments (draft_id, target, kind, comment, created_at)
-		SELECT $1, 'e1-p3', 'note', 'tied ' || g, $2 FROM generate_series(1, 4) g`, d.ID, tied)
-	require.NoError(t, err)
+	re.fx.Verdict(t, d.ID, "emails", "change_request", tied)
+	re.fx.Verdict(t, d.ID, "e2", "approved", tied)
+	re.fx.Verdict(t, d.ID, "e1-p3", "approved", tied)
+	re.fx.Notes(t, d.ID, "e1-p3", "tied", 4, tied, 0)
 	const total = 4 + 5 + 3 + 4
 
 	all := re.reviewCSMFeedback(t, d.ID)

@@ -93,17 +93,14 @@ func reviewAwait(t *testing.T, h http.Handler, token, what string, limit time.Du
 }
 
 // reviewRequireCached proves h answers token's review of draft draftID from its cache: it reads the
-// review twice, renumbers the draft straight in the database (a column no trigger announces, since a
-// draft's number never changes in the product) and requires h to still show the old name. It returns
+// review twice, renumbers the draft (testenv.Fixtures.RenumberDraft) and requires h to still show the
+// old name. It returns
 // the name a fresh load now shows, so a later read showing it proves the kept answer was dropped.
 func reviewRequireCached(t *testing.T, re *reviewEnv, h http.Handler, draftID, token string) string {
 	t.Helper()
 	before := reviewMustFetch(t, h, token)
 	require.Equal(t, before, reviewMustFetch(t, h, token))
-	var number int
-	require.NoError(t, re.pool.QueryRow(context.Background(),
-		`UPDATE approval_drafts SET number = number + 1 WHERE id = $1 RETURNING number`, draftID).Scan(&number))
-	renamed := fmt.Sprintf("Draft %d", number)
+	renamed := fmt.Sprintf("Draft %d", re.fx.RenumberDraft(t, draftID))
 	require.NotEqual(t, renamed, before.Name)
 	require.Equal(t, before.Name, reviewMustFetch(t, h, token).Name, "the review is answered from the cache")
 	return renamed
@@ -176,7 +173,7 @@ func TestReviewCacheAcrossProcesses(t *testing.T) {
 		wantPage := reviewSend(b, http.MethodGet, "/r/"+random, "", "")
 		require.Equal(t, http.StatusNotFound, wantPage.Code)
 
-		var rotated reviewDraftJSON
+		var rotated draftJSON
 		re.doJSON(t, http.StatusOK, http.MethodPost, "/v1/approval-drafts/"+d.ID+"/rotate-link", re.admin, nil, &rotated)
 		require.NotNil(t, rotated.ShareURL)
 		newToken = reviewTokenOf(t, *rotated.ShareURL)

@@ -20,12 +20,12 @@ import (
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
-	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/testenv/testworker"
 )
 
-// Helpers of the client review tests (issue 4). Every name starts with "review" so they never clash
-// with the helpers of other test files of this package. They drive the API over HTTP with a real
-// worker on the server's task queue and read the database to check what was stored.
+// Helpers of the client review tests; their names start with "review", the area they serve. They drive
+// the API over HTTP with a real worker on the server's task queue and read the database to check what
+// was stored.
 
 // reviewTimeout bounds every wait for a build, its AI pipeline or a submit.
 const reviewTimeout = 45 * time.Second
@@ -47,30 +47,21 @@ type reviewEnv struct {
 func newReviewEnv(t *testing.T) *reviewEnv {
 	t.Helper()
 	e := newEnv(t)
-	key, err := sharelink.ParseKey(sharelink.NewKey())
-	require.NoError(t, err)
-	sealer, err := sharelink.NewSealer(key)
-	require.NoError(t, err)
-	e.server.Sealer = sealer
-	e.server.App.Sealer = sealer // Handler built App before the sealer was set
-	re := &reviewEnv{env: e, sealer: sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
+	e.server.Sealer = testenv.Sealer(t)
+	re := &reviewEnv{env: e, sealer: e.server.Sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
 	ctx := context.Background()
-	_, err = e.store.InsertContacts(ctx, e.A.Account.ID, demodata.Contacts(300))
+	_, err := e.store.InsertContacts(ctx, e.A.Account.ID, demodata.Contacts(300))
 	require.NoError(t, err)
 	_, err = e.store.InsertContacts(ctx, e.B.Account.ID, demodata.Contacts(40))
 	require.NoError(t, err)
 	re.search, err = e.store.CreateSavedSearch(ctx, e.A.Account.ID, e.A.Users[storage.RoleCSM].ID, "Software people",
 		storage.SearchFilters{Industries: []string{"Software"}})
 	require.NoError(t, err)
-	var usable int
-	require.NoError(t, e.pool.QueryRow(ctx, `SELECT count(*) FROM contacts WHERE account_id = $1 AND industry = 'Software'
-		AND first_name <> '' AND last_name <> '' AND (company_name <> '' OR domain <> '')`, e.A.Account.ID).Scan(&usable))
-	require.GreaterOrEqual(t, usable, reviewLeadCount, "the fixture's saved search must match enough usable people")
+	require.GreaterOrEqual(t, len(draftUsableMatches(t, e, e.A.Account.ID, re.search.Filters)), reviewLeadCount,
+		"the fixture's saved search must match enough usable people")
 
-	w := workers.New(testenv.Temporal(t), e.server.TaskQueue, &activities.Activities{Store: e.store, Log: testenv.Logger(t),
-		Sealer: sealer, AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 10})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	testworker.Start(t, testenv.Temporal(t), e.server.TaskQueue, &activities.Activities{Store: e.store,
+		Sealer: re.sealer, AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 10}, testworker.Options{})
 	return re
 }
 
@@ -83,18 +74,6 @@ type reviewDraft struct {
 	Token      string
 	ShareURL   string
 	Snapshot   storage.Snapshot
-}
-
-// reviewDraftJSON is a draft as GET /v1/approval-drafts/{id} answers it.
-type reviewDraftJSON struct {
-	ID            string     `json:"id"`
-	CampaignID    string     `json:"campaign_id"`
-	Name          string     `json:"name"`
-	Status        string     `json:"status"`
-	FailureReason *string    `json:"failure_reason"`
-	ShareURL      *string    `json:"share_url"`
-	AIDoneAt      *time.Time `json:"ai_done_at"`
-	SubmittedAt   *time.Time `json:"submitted_at"`
 }
 
 // reviewCampaign creates a campaign of tenant A with the demo fintech content (three emails of
@@ -126,7 +105,7 @@ func (re *reviewEnv) reviewDraftsOf(t *testing.T, camps ...string) []reviewDraft
 	n := len(camps)
 	ids := make([]string, n)
 	for i, c := range camps {
-		var d reviewDraftJSON
+		var d draftJSON
 		re.doJSON(t, http.StatusAccepted, http.MethodPost, "/v1/campaigns/"+c+"/approval-drafts", re.csm,
 			map[string]any{"source": map[string]any{"type": "saved_search", "saved_search_id": re.search.ID},
 				"contact_count": reviewLeadCount}, &d)
@@ -135,16 +114,19 @@ func (re *reviewEnv) reviewDraftsOf(t *testing.T, camps ...string) []reviewDraft
 	}
 	out := make([]reviewDraft, n)
 	for i, id := range ids {
-		d := re.reviewWaitDraft(t, id, "ready with AI done", func(d reviewDraftJSON) bool {
+		d := re.reviewWaitDraft(t, id, "ready with AI done", func(d draftJSON) bool {
 			return d.Status == storage.DraftStatusFailed || (d.Status == storage.DraftStatusReady && d.AIDoneAt != nil)
 		})
 		require.Equal(t, storage.DraftStatusReady, d.Status, "draft %s failed: %v", id, d.FailureReason)
 		require.NotNil(t, d.ShareURL, "a ready draft has a share_url")
 		rd := reviewDraft{ID: id, CampaignID: camps[i], Name: d.Name, ShareURL: *d.ShareURL, Token: reviewTokenOf(t, *d.ShareURL)}
-		var raw string
-		require.NoError(t, re.pool.QueryRow(context.Background(),
-			`SELECT copy_campaign_id::text, snapshot::text FROM approval_drafts WHERE id = $1`, id).Scan(&rd.CopyID, &raw))
-		require.NoError(t, json.Unmarshal([]byte(raw), &rd.Snapshot))
+		stored, err := re.store.Draft(context.Background(), re.A.Account.ID, id)
+		require.NoError(t, err)
+		require.NotNil(t, stored.CopyCampaignID, "a ready draft has its copy")
+		rd.CopyID = *stored.CopyCampaignID
+		raw, err := re.store.DraftSnapshot(context.Background(), id)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &rd.Snapshot))
 		require.Len(t, rd.Snapshot.Leads, reviewLeadCount)
 		out[i] = rd
 	}
@@ -170,27 +152,27 @@ func reviewTokenOf(t *testing.T, shareURL string) string {
 }
 
 // reviewGetDraft reads a draft as A's CSM.
-func (re *reviewEnv) reviewGetDraft(t *testing.T, id string) reviewDraftJSON {
+func (re *reviewEnv) reviewGetDraft(t *testing.T, id string) draftJSON {
 	t.Helper()
-	var d reviewDraftJSON
+	var d draftJSON
 	re.doJSON(t, http.StatusOK, http.MethodGet, "/v1/approval-drafts/"+id, re.csm, nil, &d)
 	return d
 }
 
 // reviewWaitDraft polls the draft as A's CSM until done holds and returns the last answer.
-func (re *reviewEnv) reviewWaitDraft(t *testing.T, id, what string, done func(reviewDraftJSON) bool) reviewDraftJSON {
+func (re *reviewEnv) reviewWaitDraft(t *testing.T, id, what string, done func(draftJSON) bool) draftJSON {
 	t.Helper()
 	var (
 		mu   sync.Mutex
-		last reviewDraftJSON
+		last draftJSON
 		body string
 	)
-	ok := reviewEventually(reviewTimeout, 25*time.Millisecond, func() bool {
+	ok := pollUntil(reviewTimeout, 25*time.Millisecond, func() bool {
 		rec := serve(re.env, newRequest(http.MethodGet, "/v1/approval-drafts/"+id, re.csm, ""))
 		mu.Lock()
 		defer mu.Unlock()
 		body = rec.Body.String()
-		var d reviewDraftJSON
+		var d draftJSON
 		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &d) != nil {
 			return false
 		}
@@ -201,20 +183,6 @@ func (re *reviewEnv) reviewWaitDraft(t *testing.T, id, what string, done func(re
 	defer mu.Unlock()
 	require.True(t, ok, "draft %s: not %s within %s; last answer: %s", id, what, reviewTimeout, body)
 	return last
-}
-
-// reviewEventually polls cond every tick until it holds or timeout passes.
-func reviewEventually(timeout, tick time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(tick)
-	}
 }
 
 // reviewPath is the public API path of token plus suffix.

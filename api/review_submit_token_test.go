@@ -42,7 +42,7 @@ func TestReviewSubmitTiedToTokenHash(t *testing.T) {
 	h := (&api.Server{Store: s.Store, Log: s.Log, PublicURL: s.PublicURL, TaskQueue: s.TaskQueue, Sealer: s.Sealer,
 		Temporal: rotateBeforeSubmit{Client: s.Temporal, rotate: func() {
 			rotated++
-			var out reviewDraftJSON
+			var out draftJSON
 			re.doJSON(t, http.StatusOK, http.MethodPost, "/v1/approval-drafts/"+d.ID+"/rotate-link", re.admin, nil, &out)
 			require.NotNil(t, out.ShareURL)
 			newToken = reviewTokenOf(t, *out.ShareURL)

@@ -719,16 +719,14 @@ func TestReviewTokens404(t *testing.T) {
 			SourceKey: "csv:" + testenv.NewUUID(), ContactCount: 5}, false)
 		require.NoError(t, err)
 		tok, hash := sharelink.NewToken()
-		_, err = re.pool.Exec(ctx, `UPDATE approval_drafts SET token_hash = $2, token_sealed = $3, status = $4,
-			failure_reason = CASE WHEN $4 = 'failed' THEN 'No contacts.' END WHERE id = $1`, nd.ID, hash, re.sealer.Seal(tok), status)
-		require.NoError(t, err)
+		re.fx.DraftToken(t, nd.ID, status, hash, re.sealer.Seal(tok))
 		return tok
 	}
 	processing := tokenOf(storage.DraftStatusProcessing)
 	failed := tokenOf(storage.DraftStatusFailed)
 
 	// Rotation: the old token stops working at once, the new one works.
-	var rotated reviewDraftJSON
+	var rotated draftJSON
 	re.doJSON(t, http.StatusOK, http.MethodPost, "/v1/approval-drafts/"+d.ID+"/rotate-link", re.admin, nil, &rotated)
 	require.NotNil(t, rotated.ShareURL)
 	newToken := reviewTokenOf(t, *rotated.ShareURL)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/testenv"
 )
 
 func fullFilters() map[string]any {
@@ -119,7 +120,7 @@ func TestListSavedSearches(t *testing.T) {
 	}
 
 	// An account without any answers an empty list, not null.
-	other := e.newTenant(t, "Account C", "c.test")
+	other := testenv.NewTenant(t, e.store, "Account C", "c.test")
 	rec := e.request(t, http.MethodGet, "/v1/saved-searches", other.Tokens[storage.RoleCSM], nil)
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.JSONEq(t, `{"items":[]}`, rec.Body.String())

@@ -11,7 +11,7 @@ import (
 	"github.com/signoff/signoff/app"
 )
 
-// Tests of the one text check every input goes through (issue 12, finding 4): textProblem on a
+// Tests of the one text check every input goes through: textProblem on a
 // string, and checkJSONText on the raw bytes of a JSON body. The oracle is written from the rule, not
 // from the code: text is valid UTF-8 with no control character (C0, DEL, C1), except tab, line feed
 // and carriage return in multi-line fields, and at most maxTextBytes long.
@@ -60,7 +60,7 @@ func jsonLiteral(v string, escapeAll bool) string {
 	return b.String()
 }
 
-// TestTextCheckTable pins the check's verdicts and messages on the inputs finding 4 names, written
+// TestTextCheckTable pins the check's verdicts and messages on the bad inputs the fuzz table names, written
 // both raw and as \u escapes, in one-line and multi-line fields, at the top level and nested.
 func TestTextCheckTable(t *testing.T) {
 	cases := []struct {

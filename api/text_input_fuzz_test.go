@@ -20,8 +20,8 @@ import (
 	"github.com/signoff/signoff/storage"
 )
 
-// Issue 12, finding 4: NUL bytes, invalid UTF-8, control characters and huge strings in any text
-// field of a JSON body used to answer 500 (or, in a decision note, to reach the workflow). Every
+// Bad text: NUL bytes, invalid UTF-8, control characters and huge strings in any text field of a JSON
+// body must never answer 500 (nor, in a decision note, reach the workflow). Every
 // CSM-facing endpoint that takes a JSON body with text is listed below with a body it accepts; for
 // every string in that body (found by walking it, so a new field is covered without editing the
 // test) each bad value is put in its place and sent. Every answer must be a 422 naming that field,
@@ -254,8 +254,8 @@ func textFuzzFixture(t *testing.T) (*env, []textFuzzEndpoint) {
 	}
 }
 
-// TestFinding4BadTextRefusedOnEveryCSMEndpoint is the fuzz table of finding 4 (see the top of the file).
-func TestFinding4BadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
+// TestBadTextRefusedOnEveryCSMEndpoint is the bad-text fuzz table (see the top of the file).
+func TestBadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
 	t.Parallel()
 	e, endpoints := textFuzzFixture(t)
 	cases := 0
@@ -305,10 +305,10 @@ func TestFinding4BadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
 	}
 }
 
-// TestFinding9NullBodyRefused: a body of JSON null (or any other value than an object) used to be
-// taken as {} — an empty PATCH, a decision without a note. It is a 400 malformed_json now, on every
-// endpoint with a JSON body, and changes nothing.
-func TestFinding9NullBodyRefused(t *testing.T) {
+// TestNullBodyRefused: a body of JSON null (or any other value than an object) is not taken as {} (an
+// empty PATCH, a decision without a note): it is a 400 malformed_json, on every endpoint with a JSON
+// body, and changes nothing.
+func TestNullBodyRefused(t *testing.T) {
 	t.Parallel()
 	e, endpoints := textFuzzFixture(t)
 	before := textFuzzCounts(t, e)

@@ -13,12 +13,12 @@ import (
 	"github.com/signoff/signoff/api"
 )
 
-// TestFinding4BadTextRefusedOnReviewWrites runs the fuzz table of finding 4 over the client review's
+// TestBadTextRefusedOnReviewWrites runs the bad-text fuzz table (text_input_fuzz_test.go) over the client review's
 // writes (item verdicts, comments, submit). Their validators are fuzzed on their own in
 // review_fuzz_test.go; this proves the HTTP path: every bad value answers a 422 naming the field
 // before the validators run, the reviewer's name (which goes into the CSM's notification) is one
 // line, and nothing is stored. The valid bodies are accepted afterwards.
-func TestFinding4BadTextRefusedOnReviewWrites(t *testing.T) {
+func TestBadTextRefusedOnReviewWrites(t *testing.T) {
 	t.Parallel()
 	re := newReviewEnv(t)
 	d := re.reviewReadyDraft(t)

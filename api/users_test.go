@@ -321,11 +321,19 @@ func TestUpdateUserLastAdminConcurrent(t *testing.T) {
 	ctx := context.Background()
 	first := e.A.Users[storage.RoleAdmin]
 	tok := e.A.Tokens[storage.RoleAdmin]
-	second, _ := e.newUser(t, e.A.Account.ID, "second-admin@a.test", storage.RoleAdmin)
+	second, secondTok := e.newUser(t, e.A.Account.ID, "second-admin@a.test", storage.RoleAdmin)
+	tokenOf := map[string]string{first.ID: tok, second.ID: secondTok}
 
 	for round := 0; round < 50; round++ {
-		_, err := e.pool.Exec(ctx, `UPDATE users SET role = 'admin', active = true WHERE id = ANY($1)`, []string{first.ID, second.ID})
-		require.NoError(t, err)
+		// Both are admins again: the one still admin promotes the other through the API.
+		for _, pair := range [][2]string{{first.ID, second.ID}, {second.ID, first.ID}} {
+			u, err := e.store.User(ctx, e.A.Account.ID, pair[0])
+			require.NoError(t, err)
+			if u.Role != storage.RoleAdmin {
+				status, body := e.do(t, http.MethodPatch, "/v1/users/"+pair[0], tokenOf[pair[1]], map[string]any{"role": "admin"})
+				require.Equal(t, http.StatusOK, status, "round %d: %v", round, body)
+			}
+		}
 
 		var wg sync.WaitGroup
 		codes := make([]int, 2)

@@ -6,17 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,9 +24,9 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/ai"
-	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
+	"github.com/signoff/signoff/testenv/testworker"
 	"github.com/signoff/signoff/workers"
 	"github.com/signoff/signoff/workflows"
 )
@@ -63,7 +58,7 @@ func apiKillPlanFromEnv() apiKillPlan {
 	return p
 }
 
-// TestChaosAPIKill is issue 6's API case: kill -9 the API while requests are in flight. Every request
+// TestChaosAPIKill is the API case: kill -9 the API while requests are in flight. Every request
 // that got a 2xx is fully applied, and clients retrying with the same Idempotency-Key (and body) on
 // connection errors, 5xx and 409 idempotency_in_progress end with exactly one of everything.
 func TestChaosAPIKill(t *testing.T) {
@@ -71,7 +66,7 @@ func TestChaosAPIKill(t *testing.T) {
 	t.Logf("form %s: %d operations (%d%% also submit), %d kills every %s–%s after a restart, each batch of ops started within %s before its kill, lease aged by the test: %v",
 		plan.form, plan.ops, plan.submitPct, plan.kills, plan.killMin, plan.killMax, plan.burst, plan.ageLeases)
 	testStart := time.Now()
-	bin := buildSignoff(t)
+	bin := testenv.BuildSignoff(t)
 
 	ctx := context.Background()
 	dbURL := testenv.DatabaseURL(t)
@@ -79,24 +74,18 @@ func TestChaosAPIKill(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	store := storage.New(pool)
-	fx := apiKillNewFixture(t, store)
+	fx := newChaosFixture(t, store, "API Chaos Inc", 0, 0, 0)
 
-	key := sharelink.NewKey()
-	rawKey, err := sharelink.ParseKey(key)
-	require.NoError(t, err)
-	sealer, err := sharelink.NewSealer(rawKey)
-	require.NoError(t, err)
+	key, sealer := testenv.SecretKey(t)
 	tc := testenv.Temporal(t)
 	queue := testenv.TaskQueue(t)
 
 	// The worker runs in-process: only the API is killed here.
-	w := workers.New(tc, queue, &activities.Activities{Store: store, Log: testenv.Logger(t).Named("activities"),
-		Sealer: sealer, AI: ai.NewPipeline(&ai.Local{}, nil)})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	testworker.Start(t, tc, queue, &activities.Activities{Store: store, Log: testenv.Logger(t).Named("activities"),
+		Sealer: sealer, AI: ai.NewPipeline(&ai.Local{}, nil)}, testworker.Options{})
 
-	addr := apiKillFreeAddr(t)
-	sup := apiKillNewSupervisor(t, bin, addr, map[string]string{
+	addr := testenv.FreeAddr(t)
+	sup := superviseAPI(t, bin, addr, map[string]string{
 		"DATABASE_URL":       dbURL,
 		"TEMPORAL_ADDRESS":   testenv.TemporalAddress(t),
 		"SIGNOFF_HTTP_ADDR":  addr,
@@ -108,7 +97,7 @@ func TestChaosAPIKill(t *testing.T) {
 	results := make([]*apiKillOp, plan.ops)
 	t.Cleanup(func() { apiKillTerminate(tc, results) })
 
-	sup.start()
+	sup.Start()
 	base := "http://" + addr
 	httpc := &http.Client{Timeout: 10 * time.Second}
 
@@ -148,16 +137,13 @@ func TestChaosAPIKill(t *testing.T) {
 		time.Sleep(window)
 		inFlight := apiKillInFlight.Load()
 		at := time.Since(chaosStart)
-		sup.kill()
+		sup.Kill()
 		aged := int64(0)
 		if plan.ageLeases {
-			tag, err := pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = created_at - $1::interval
-				WHERE status_code IS NULL`, storage.IdempotencyLease.String())
-			require.NoError(t, err)
-			aged = tag.RowsAffected()
+			aged = testenv.Fixtures{Pool: pool}.AgeUnansweredIdempotencyKeys(t, storage.IdempotencyLease)
 		}
 		down := time.Now()
-		sup.start()
+		sup.Start()
 		t.Logf("kill %d at %s: %d ops started, %d done, %d HTTP requests in flight; %d unanswered keys aged; healthy again in %s",
 			k+1, at.Round(time.Millisecond), started.Load(), finished.Load(), inFlight, aged, time.Since(down).Round(time.Millisecond))
 	}
@@ -171,7 +157,7 @@ func TestChaosAPIKill(t *testing.T) {
 		case <-done:
 			waiting = false
 		case <-time.After(250 * time.Millisecond):
-			sup.requireAlive()
+			sup.RequireAlive()
 		}
 	}
 	elapsed := time.Since(chaosStart)
@@ -190,9 +176,9 @@ func TestChaosAPIKill(t *testing.T) {
 		}
 	}
 	t.Logf("%d ops (%d with a submit) done in %s (last restart at %s): %d retries, %d answered 409 idempotency_in_progress, %d replayed answers, %d kills, %d API starts",
-		plan.ops, submits, elapsed.Round(time.Millisecond), lastRestart.Round(time.Millisecond), retries, conflicts, replays, sup.kills, sup.started)
+		plan.ops, submits, elapsed.Round(time.Millisecond), lastRestart.Round(time.Millisecond), retries, conflicts, replays, sup.Kills(), sup.Started())
 	if len(failed) > 0 {
-		t.Errorf("%d of %d operations never got a 2xx:\n%s\nlast API log:\n%s", len(failed), plan.ops, strings.Join(failed, "\n"), sup.currentLog())
+		t.Errorf("%d of %d operations never got a 2xx:\n%s\nlast API log:\n%s", len(failed), plan.ops, strings.Join(failed, "\n"), sup.CurrentLog())
 	}
 
 	// The in-process worker runs no sweeper: sweep once, as the worker process would, then check.
@@ -203,32 +189,6 @@ func TestChaosAPIKill(t *testing.T) {
 	apiKillCheck(t, pool, tc, fx, results)
 	apiKillCheckKeys(t, pool, base, fx, httpc, results, plan.deadline)
 	t.Logf("elapsed: %s in all (build, fixture and chaos included)", time.Since(testStart).Round(time.Millisecond))
-}
-
-// apiKillFixture is an account with an admin, a collaborator (who creates and submits) and an approver.
-type apiKillFixture struct {
-	accountID   string
-	adminToken  string
-	collabToken string
-	collabID    string
-	approverID  string
-}
-
-func apiKillNewFixture(t *testing.T, store *storage.Store) apiKillFixture {
-	t.Helper()
-	ctx := context.Background()
-	adminToken, adminHash := storage.NewToken()
-	acct, _, err := store.CreateAccountWithAdmin(ctx, "API Chaos Inc", "admin@apichaos.test", "API Chaos Admin", adminHash)
-	require.NoError(t, err)
-	collabToken, collabHash := storage.NewToken()
-	collab, err := store.CreateUser(ctx, acct.ID, storage.NewUser{Email: "collab@apichaos.test", Name: "API Chaos Collaborator",
-		Role: storage.RoleCollaborator}, collabHash)
-	require.NoError(t, err)
-	_, approverHash := storage.NewToken()
-	approver, err := store.CreateUser(ctx, acct.ID, storage.NewUser{Email: "approver@apichaos.test", Name: "API Chaos Approver",
-		Role: storage.RoleApprover}, approverHash)
-	require.NoError(t, err)
-	return apiKillFixture{accountID: acct.ID, adminToken: adminToken, collabToken: collabToken, collabID: collab.ID, approverID: approver.ID}
 }
 
 // apiKillOp is one logical client operation: create a campaign, and maybe submit it for approval.
@@ -256,12 +216,12 @@ func (op *apiKillOp) campaignBody() map[string]any {
 	}
 }
 
-func (op *apiKillOp) submitBody(fx apiKillFixture) map[string]any {
+func (op *apiKillOp) submitBody(fx chaosFixture) map[string]any {
 	return map[string]any{"approver_ids": []string{fx.approverID}, "note": "chaos " + op.name}
 }
 
 // run performs the operation, retrying each step with the same key and body until a 2xx or the deadline.
-func (op *apiKillOp) run(base string, fx apiKillFixture, hc *http.Client, deadline time.Duration) {
+func (op *apiKillOp) run(base string, fx chaosFixture, hc *http.Client, deadline time.Duration) {
 	op.createdAt = time.Now()
 	until := time.Now().Add(deadline)
 	var camp struct {
@@ -369,7 +329,7 @@ func apiKillPost(hc *http.Client, url, key, token string, body any) (int, []byte
 }
 
 // apiKillCheck makes the row-counting assertions of the case.
-func apiKillCheck(t *testing.T, pool *pgxpool.Pool, tc client.Client, fx apiKillFixture, ops []*apiKillOp) {
+func apiKillCheck(t *testing.T, pool *pgxpool.Pool, tc client.Client, fx chaosFixture, ops []*apiKillOp) {
 	t.Helper()
 	ctx := context.Background()
 
@@ -463,7 +423,7 @@ func apiKillCheck(t *testing.T, pool *pgxpool.Pool, tc client.Client, fx apiKill
 // apiKillCheckKeys checks the Idempotency-Keys of the operations that succeeded: each is stored,
 // answered, or (when the process died between sending the 2xx and storing it) still claimed;
 // a claim older than the lease is retried and must answer the same resource.
-func apiKillCheckKeys(t *testing.T, pool *pgxpool.Pool, base string, fx apiKillFixture, hc *http.Client, ops []*apiKillOp, deadline time.Duration) {
+func apiKillCheckKeys(t *testing.T, pool *pgxpool.Pool, base string, fx chaosFixture, hc *http.Client, ops []*apiKillOp, deadline time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	type keyRow struct {
@@ -527,122 +487,5 @@ func apiKillTerminate(tc client.Client, ops []*apiKillOp) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = tc.TerminateWorkflow(ctx, workflows.ApprovalRequestWorkflowID(op.requestID), "", "chaos test over")
 		cancel()
-	}
-}
-
-// apiKillFreeAddr is a free 127.0.0.1 port (the API restarts on it after every kill).
-func apiKillFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
-// apiKillSupervisor starts, kills and restarts `signoff api`, each in its own process group.
-type apiKillSupervisor struct {
-	t    *testing.T
-	bin  string
-	addr string
-	env  []string
-	dir  string
-
-	current *workerProc
-	started int
-	kills   int
-}
-
-func apiKillNewSupervisor(t *testing.T, bin, addr string, vars map[string]string) *apiKillSupervisor {
-	s := &apiKillSupervisor{t: t, bin: bin, addr: addr, env: workerEnv(vars), dir: t.TempDir()}
-	t.Cleanup(s.stop)
-	return s
-}
-
-// start starts `signoff api` and waits until /healthz answers 200; it fails loudly when the process
-// exits or is not healthy within a minute.
-func (s *apiKillSupervisor) start() {
-	s.t.Helper()
-	s.started++
-	p := &workerProc{logPath: filepath.Join(s.dir, fmt.Sprintf("api-%02d.log", s.started)), done: make(chan struct{})}
-	logFile, err := os.Create(p.logPath)
-	require.NoError(s.t, err)
-	p.cmd = exec.Command(s.bin, "api")
-	p.cmd.Env = s.env
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		logFile.Close()
-		s.t.Fatalf("chaos: cannot start `signoff api`: %v", err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
-	s.current = p
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if p.exited() {
-			s.t.Fatalf("chaos: `signoff api` #%d exited at start (%v); its log:\n%s", s.started, p.err, tailFile(p.logPath, 4000))
-		}
-		resp, err := hc.Get("http://" + s.addr + "/healthz")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("chaos: `signoff api` #%d not healthy within a minute (last: %v); its log:\n%s", s.started, err, tailFile(p.logPath, 4000))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// kill sends SIGKILL to the API's process group and waits until it is gone.
-func (s *apiKillSupervisor) kill() {
-	s.t.Helper()
-	p := s.current
-	s.current = nil
-	require.NotNil(s.t, p, "no API to kill")
-	if p.exited() {
-		s.t.Fatalf("chaos: the API died on its own before it was killed (%v); its log:\n%s", p.err, tailFile(p.logPath, 4000))
-	}
-	require.NoError(s.t, syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL))
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		s.t.Fatalf("chaos: API %d survived SIGKILL for 10s", p.cmd.Process.Pid)
-	}
-	s.kills++
-}
-
-// requireAlive fails the test when the current API process has exited on its own.
-func (s *apiKillSupervisor) requireAlive() {
-	s.t.Helper()
-	if p := s.current; p != nil && p.exited() {
-		s.t.Fatalf("chaos: the API exited on its own (%v); its log:\n%s", p.err, tailFile(p.logPath, 4000))
-	}
-}
-
-// currentLog is the tail of the current (or last) API process's log.
-func (s *apiKillSupervisor) currentLog() string {
-	return tailFile(filepath.Join(s.dir, fmt.Sprintf("api-%02d.log", s.started)), 4000)
-}
-
-// stop kills the current API process, if any (cleanup: before the database is dropped).
-func (s *apiKillSupervisor) stop() {
-	p := s.current
-	s.current = nil
-	if p == nil || p.exited() {
-		return
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
 	}
 }

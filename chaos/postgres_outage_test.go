@@ -31,18 +31,17 @@ import (
 	"github.com/signoff/signoff/demodata"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/schema"
-	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
-	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/testenv/testworker"
 	"github.com/signoff/signoff/workflows"
 )
 
-// Issue 12, finding 1: Postgres stays down far longer than a local activity retries (about 15 s of
-// its 30 s budget) while a burst of deadlines falls due, approvals are turned off, approvers lose
-// the right and approvers approve. Before the fix, every step caught by the outage failed its
-// workflow and left the request pending for good. Afterwards every request must be terminal in
-// Postgres and in Temporal, the two must agree, and no request may hold two decisions.
+// The outage case: Postgres stays down far longer than a local activity retries (about 15 s of its
+// 30 s budget) while a burst of deadlines falls due, approvals are turned off, approvers lose the
+// right and approvers approve. A step caught by the outage must not fail its workflow and leave the
+// request pending for good: afterwards every request must be terminal in Postgres and in Temporal,
+// the two must agree, and no request may hold two decisions.
 
 // outagePlan is the shape of one run of TestChaosPostgresOutage.
 type outagePlan struct {
@@ -55,7 +54,7 @@ type outagePlan struct {
 
 func outagePlanFromEnv() outagePlan {
 	p := outagePlan{form: "short", perGroup: 3, outage: 40 * time.Second, lead: 5 * time.Second, recovery: 2 * time.Minute}
-	if outageFull() {
+	if chaosFull() {
 		p.form, p.perGroup, p.outage, p.recovery = "full", 10, 60*time.Second, 3*time.Minute
 	}
 	return p
@@ -82,12 +81,7 @@ type outageRequest struct {
 	deadline              time.Time
 }
 
-// outageAccount is an account with an admin and one approver.
-type outageAccount struct {
-	id, adminID, approverID, approverToken string
-}
-
-// TestChaosPostgresOutage is issue 12's chaos case: Postgres down across a burst of deadlines,
+// TestChaosPostgresOutage is the outage case: Postgres down across a burst of deadlines,
 // approvals and expiries (make chaos runs it with a 60 s outage; make test with a 40 s one).
 func TestChaosPostgresOutage(t *testing.T) {
 	plan := outagePlanFromEnv()
@@ -107,31 +101,17 @@ func TestChaosPostgresOutage(t *testing.T) {
 	tc := testenv.Temporal(t)
 	queue := testenv.TaskQueue(t)
 
-	newAccount := func(name string) outageAccount {
-		t.Helper()
-		_, hash := storage.NewToken()
-		acct, admin, err := store.CreateAccountWithAdmin(ctx, name, "admin@"+strings.ToLower(strings.ReplaceAll(name, " ", "-"))+".test",
-			name+" Admin", hash)
-		require.NoError(t, err)
-		tok, h := storage.NewToken()
-		u, err := store.CreateUser(ctx, acct.ID, storage.NewUser{Email: "approver@" + acct.ID + ".test", Name: name + " Approver",
-			Role: storage.RoleApprover, CanApprove: true}, h)
-		require.NoError(t, err)
-		return outageAccount{id: acct.ID, adminID: admin.ID, approverID: u.ID, approverToken: tok}
-	}
+	newAccount := func(name string) chaosFixture { return newChaosFixture(t, store, name, 0, 0, 0) }
 	// The deadline and approve groups share an account; the auto-approval and expiry groups each have
 	// their own (turning approvals off, or losing the only approver, touches every request of one).
 	mainAcct, autoAcct, expiryAcct := newAccount("Outage Main"), newAccount("Outage Auto"), newAccount("Outage Expiry")
 
-	raw, err := sharelink.ParseKey(sharelink.NewKey())
-	require.NoError(t, err)
-	sealer, err := sharelink.NewSealer(raw)
-	require.NoError(t, err)
+	sealer := testenv.Sealer(t)
 	srv := &api.Server{Store: store, Temporal: tc, Log: log.Named("api"), PublicURL: "http://chaos.test", TaskQueue: queue,
 		Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	approver := &restartClient{base: hs.URL, token: mainAcct.approverToken}
+	approver := &apiClient{base: hs.URL, token: mainAcct.approverToken}
 
 	var reqs []*outageRequest
 	// Registered before the worker: runs after it stopped. Every request should have ended by then.
@@ -146,25 +126,18 @@ func TestChaosPostgresOutage(t *testing.T) {
 	// The worker and its sweeper, as `signoff worker` runs them; the sweeper's log is also kept, to
 	// count the workflows it had to start again.
 	sweepCore, sweepLogs := observer.New(zapcore.InfoLevel)
-	w := workers.New(tc, queue, &activities.Activities{Store: store, Log: log.Named("worker")})
-	require.NoError(t, w.Start())
-	sweepCtx, stopSweep := context.WithCancel(context.Background())
-	sweepDone := make(chan struct{})
-	go func() {
-		defer close(sweepDone)
-		workers.RunSweeper(sweepCtx, tc, store, queue, time.Second, zap.New(zapcore.NewTee(log.Core(), sweepCore)).Named("sweeper"))
-	}()
-	t.Cleanup(func() { stopSweep(); <-sweepDone; w.Stop() })
+	testworker.Start(t, tc, queue, &activities.Activities{Store: store, Log: log.Named("worker")}, testworker.Options{
+		SweepEvery: time.Second, SweepLog: zap.New(zapcore.NewTee(log.Core(), sweepCore)).Named("sweeper")})
 
 	// submit stores a request for a new journey (no start time: an approved one launches at once) and
 	// starts its workflow, as the API does.
-	submit := func(acct outageAccount, group string, i int, deadline time.Time) *outageRequest {
+	submit := func(acct chaosFixture, group string, i int, deadline time.Time) *outageRequest {
 		t.Helper()
 		nc := demodata.Campaigns(time.Now())[1]
 		nc.Name = fmt.Sprintf("%s — %s #%02d", nc.Name, group, i+1)
-		c, err := store.CreateCampaign(ctx, acct.id, acct.adminID, nc)
+		c, err := store.CreateCampaign(ctx, acct.accountID, acct.adminID, nc)
 		require.NoError(t, err)
-		r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.id,
+		r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.accountID,
 			CampaignID: c.ID, SubmittedBy: acct.adminID, ApproverIDs: []string{acct.approverID}, DeadlineAt: deadline})
 		require.NoError(t, err)
 		require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r))
@@ -187,9 +160,13 @@ func TestChaosPostgresOutage(t *testing.T) {
 		submit(mainAcct, outageDeadline, i, groupStart.Add(plan.lead+span*time.Duration(i)/time.Duration(max(plan.perGroup-1, 1))))
 	}
 	// What the API commits before it signals: approvals turned off, the approver's right withdrawn.
-	_, err = pool.Exec(ctx, `UPDATE accounts SET approval_enabled = false WHERE id = $1`, autoAcct.id)
+	settings, err := store.Settings(ctx, autoAcct.accountID)
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `UPDATE users SET active = false WHERE id = $1`, expiryAcct.approverID)
+	settings.ApprovalEnabled = false
+	_, err = store.UpdateSettings(ctx, autoAcct.accountID, settings)
+	require.NoError(t, err)
+	inactive := false
+	_, _, err = store.UpdateUser(ctx, expiryAcct.accountID, expiryAcct.approverID, storage.UserPatch{Active: &inactive})
 	require.NoError(t, err)
 	t.Logf("%d requests submitted in %s", len(reqs), time.Since(testStart).Round(time.Millisecond))
 
@@ -273,7 +250,7 @@ func TestChaosPostgresOutage(t *testing.T) {
 	t.Logf("approves: %d sent, answers of all their tries %v", len(approves), approveSeen)
 
 	// Every workflow closed in Temporal, agreeing with Postgres.
-	accountOf := map[string]string{outageDeadline: mainAcct.id, outageApprove: mainAcct.id, outageAuto: autoAcct.id, outageExpiry: expiryAcct.id}
+	accountOf := map[string]string{outageDeadline: mainAcct.accountID, outageApprove: mainAcct.accountID, outageAuto: autoAcct.accountID, outageExpiry: expiryAcct.accountID}
 	results := map[string]int{}
 	var durableSteps, durableRequests int
 	recorded := false

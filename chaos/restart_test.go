@@ -1,15 +1,11 @@
 package chaos_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
@@ -31,14 +26,13 @@ import (
 	"github.com/signoff/signoff/localenv"
 	"github.com/signoff/signoff/logging"
 	"github.com/signoff/signoff/schema"
-	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
-	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/testenv/testworker"
 	"github.com/signoff/signoff/workflows"
 )
 
-// Issue 6's restart cases: restart Postgres while drafts build and decisions are made, and restart
+// The restart cases: restart Postgres while drafts build and decisions are made, and restart
 // the Temporal dev server (SQLite persistence) while requests are pending. Both run on a Postgres
 // cluster or a Temporal dev server of their own: the ones `make test` provides are shared by every
 // package running in parallel and are never restarted.
@@ -65,7 +59,7 @@ func restartPostgresPlanFromEnv() restartPostgresPlan {
 	return p
 }
 
-// TestChaosPostgresRestart is issue 6's "restart Postgres during builds and decisions: everything
+// TestChaosPostgresRestart is "restart Postgres during builds and decisions: everything
 // recovers without manual steps". Drafts build and approval requests wait on a Postgres cluster of
 // the test's own; it is restarted while the builds run, then stopped for a while during which the
 // approves are sent (the API answers 5xx, the client retries), then started again. Every draft ends
@@ -88,10 +82,10 @@ func TestChaosPostgresRestart(t *testing.T) {
 	store := storage.New(pool)
 	t.Logf("own postgres ready in %s", time.Since(testStart).Round(time.Millisecond))
 
-	sealer := restartSealer(t)
+	sealer := testenv.Sealer(t)
 	tc := testenv.Temporal(t)
 	queue := testenv.TaskQueue(t)
-	fx := restartNewFixture(t, store, plan.directory, plan.drafts, plan.requests)
+	fx := newChaosFixture(t, store, "Restart Inc", plan.directory, plan.drafts, plan.requests)
 
 	srv := &api.Server{Store: store, Temporal: tc, Log: log, PublicURL: "http://chaos.test", TaskQueue: queue,
 		Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}
@@ -100,15 +94,15 @@ func TestChaosPostgresRestart(t *testing.T) {
 	wctx, stopWatch := context.WithCancel(context.Background())
 	t.Cleanup(stopWatch)
 	go func() { _ = srv.WatchReviews(wctx) }()
-	csm := &restartClient{base: hs.URL, token: fx.csmToken}
-	approver := &restartClient{base: hs.URL, token: fx.approverToken}
-	anon := &restartClient{base: hs.URL}
+	csm := &apiClient{base: hs.URL, token: fx.csmToken}
+	approver := &apiClient{base: hs.URL, token: fx.approverToken}
+	anon := &apiClient{base: hs.URL}
 
 	var draftIDs, requestIDs []string
 	// Cleanups run last-in first-out: the worker stops first, then the workflows are terminated.
 	t.Cleanup(func() { terminateDrafts(tc, draftIDs); restartTerminateRequests(tc, requestIDs) })
-	restartStartWorker(t, tc, queue, &activities.Activities{Store: store, Log: log.Named("worker"), Sealer: sealer,
-		AI: ai.NewPipeline(&ai.Local{Delay: plan.aiDelay}, nil), BuildCapacity: 100})
+	testworker.Start(t, tc, queue, &activities.Activities{Store: store, Log: log.Named("worker"), Sealer: sealer,
+		AI: ai.NewPipeline(&ai.Local{Delay: plan.aiDelay}, nil), BuildCapacity: 100}, testworker.Options{SweepEvery: time.Second})
 
 	status, body := anon.do(http.MethodGet, "/readyz", nil)
 	require.Equal(t, http.StatusOK, status, "readyz before the chaos: %s", body)
@@ -144,7 +138,7 @@ func TestChaosPostgresRestart(t *testing.T) {
 	// Quick restarts while the builds run.
 	for k := 0; k < plan.restarts; k++ {
 		time.Sleep(jitter(100*time.Millisecond, 400*time.Millisecond))
-		stages := restartDraftStages(pool)
+		stages := draftStages(pool)
 		took := pgc.restart(t, log)
 		t.Logf("restart %d at %s: drafts %s; stop+start took %s", k+1, time.Since(chaosStart).Round(time.Millisecond),
 			stages, took.Round(time.Millisecond))
@@ -152,7 +146,7 @@ func TestChaosPostgresRestart(t *testing.T) {
 
 	// A longer outage, during which every approve is sent; each retries until it gets an answer other than 5xx.
 	time.Sleep(jitter(100*time.Millisecond, 300*time.Millisecond))
-	stages := restartDraftStages(pool)
+	stages := draftStages(pool)
 	pgc.stop(t)
 	downAt := time.Now()
 	t.Logf("postgres stopped at %s: drafts %s", downAt.Sub(chaosStart).Round(time.Millisecond), stages)
@@ -212,14 +206,14 @@ func TestChaosPostgresRestart(t *testing.T) {
 		}
 		if time.Since(upAt) > plan.deadline {
 			t.Fatalf("%s after postgres came back only %d of %d drafts ended; drafts: %s\nworkflows: %s",
-				plan.deadline, ended, plan.drafts, restartDraftStages(pool), historySummary(t, tc, draftIDs))
+				plan.deadline, ended, plan.drafts, draftStages(pool), historySummary(t, tc, draftIDs))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("every draft ended %s after postgres came back (%s after the first draft)",
 		time.Since(upAt).Round(time.Millisecond), time.Since(chaosStart).Round(time.Millisecond))
 
-	checkDraftsAfterChaos(t, pool, workerKillPlan{drafts: plan.drafts}, draftFixture{accountID: fx.accountID})
+	checkDraftsAfterChaos(t, pool, workerKillPlan{drafts: plan.drafts}, fx)
 	restartCheckApproved(t, pool, requestIDs)
 	// The API's review change feed lost its connection with each restart and came back by itself.
 	assert.Eventually(t, srv.ReviewsWatched, 10*time.Second, 10*time.Millisecond, "review change feed not heard after the restarts")
@@ -249,7 +243,7 @@ func restartTemporalPlanFromEnv() restartTemporalPlan {
 	return p
 }
 
-// TestChaosTemporalRestart is issue 6's "restart the Temporal dev server (SQLite file persistence)
+// TestChaosTemporalRestart is "restart the Temporal dev server (SQLite file persistence)
 // while requests are pending: they survive and their timers still fire". The test runs its own dev
 // server on a SQLite file, submits requests that time out a few seconds later and one that waits for
 // an approve, kills (or stops) the server and starts it again on the same file and port; the requests
@@ -262,8 +256,8 @@ func TestChaosTemporalRestart(t *testing.T) {
 	ctx := context.Background()
 	log := testenv.Logger(t)
 
-	tmp := restartTempDir(t, "signoff-chaos-temporal-")
-	addr := restartFreeAddress(t)
+	tmp := testenv.ReachableTempDir(t, "signoff-chaos-temporal-")
+	addr := testenv.FreeAddrWithOffsets(t, 1000, 2000)
 	topts := localenv.TemporalOptions{CLI: testenv.TemporalCLI(t), Address: addr, DBFile: filepath.Join(tmp, "temporal.db"),
 		Headless: true, LogFile: filepath.Join(tmp, "temporal.log")}
 	srvT, err := localenv.StartTemporal(ctx, topts, log)
@@ -278,19 +272,19 @@ func TestChaosTemporalRestart(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(tc.Close)
 	queue := testenv.TaskQueue(t)
-	sealer := restartSealer(t)
+	sealer := testenv.Sealer(t)
 	acts := &activities.Activities{Store: store, Log: log.Named("worker"), Sealer: sealer,
 		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 100}
-	restartStartWorker(t, tc, queue, acts)
+	testworker.Start(t, tc, queue, acts, testworker.Options{SweepEvery: time.Second})
 
-	fx := restartNewFixture(t, store, 0, 0, 0)
+	fx := newChaosFixture(t, store, "Restart Inc", 0, 0, 0)
 	srv := &api.Server{Store: store, Temporal: tc, Log: log, PublicURL: "http://chaos.test", TaskQueue: queue,
 		Sealer: sealer, ImmediateApprovalWindow: plan.window}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	csm := &restartClient{base: hs.URL, token: fx.csmToken}
-	approver := &restartClient{base: hs.URL, token: fx.approverToken}
-	anon := &restartClient{base: hs.URL}
+	csm := &apiClient{base: hs.URL, token: fx.csmToken}
+	approver := &apiClient{base: hs.URL, token: fx.approverToken}
+	anon := &apiClient{base: hs.URL}
 
 	// Journeys that start now (their requests time out after the window) and one campaign that starts
 	// in 30 minutes and ends in an hour (its request stays open for the approve after the restart).
@@ -352,16 +346,16 @@ func TestChaosTemporalRestart(t *testing.T) {
 		time.Sleep(plan.down)
 		up := time.Now()
 		srvT, err = localenv.StartTemporal(ctx, topts, log)
-		require.NoError(t, err, "start temporal again on the same SQLite file (round %d); its log:\n%s", k+1, tailFile(topts.LogFile, 4000))
+		require.NoError(t, err, "start temporal again on the same SQLite file (round %d); its log:\n%s", k+1, testenv.TailFile(topts.LogFile, 4000))
 		t.Logf("round %d: %s took %s, down %s, start again took %s", k+1, how, downFor.Round(time.Millisecond),
 			plan.down, time.Since(up).Round(time.Millisecond))
 
 		// The SDK client reconnects and the same worker polls again by itself: nothing restarts it.
 		pollStart := time.Now()
-		for !restartPolling(tc, queue) {
+		for !testenv.Polling(tc, queue, "") {
 			if time.Since(pollStart) > restartRepollWait {
 				t.Fatalf("round %d: the worker did not poll task queue %s again within %s of the server's start "+
-					"(the worker must reconnect by itself); temporal log:\n%s", k+1, queue, restartRepollWait, tailFile(topts.LogFile, 4000))
+					"(the worker must reconnect by itself); temporal log:\n%s", k+1, queue, restartRepollWait, testenv.TailFile(topts.LogFile, 4000))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -410,7 +404,7 @@ func TestChaosTemporalRestart(t *testing.T) {
 				states = append(states, fmt.Sprintf("%s=%s (workflow %s)", r.ID, cur.Status, restartWorkflowStatus(t, tc, r.ID)))
 			}
 			t.Fatalf("30s after the last deadline only %d of %d journey requests timed out: %s\ntemporal log:\n%s",
-				timedOut, len(journeyReqs), strings.Join(states, ", "), tailFile(topts.LogFile, 4000))
+				timedOut, len(journeyReqs), strings.Join(states, ", "), testenv.TailFile(topts.LogFile, 4000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -453,7 +447,7 @@ func (c *restartPostgresCluster) url() string {
 // restartOwnPostgres starts a throwaway cluster under a fresh directory the postgres user can reach.
 func restartOwnPostgres(t *testing.T, log *zap.Logger) *restartPostgresCluster {
 	t.Helper()
-	dir := restartTempDir(t, "signoff-chaos-pg-")
+	dir := testenv.ReachableTempDir(t, "signoff-chaos-pg-")
 	c := &restartPostgresCluster{opts: localenv.PostgresOptions{Dir: dir, Database: "signoff"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -501,183 +495,12 @@ func (c *restartPostgresCluster) start(t *testing.T, log *zap.Logger) time.Durat
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	pg, err := localenv.StartPostgres(ctx, c.opts, log)
-	require.NoError(t, err, "start own postgres again; its log:\n%s", tailFile(filepath.Join(c.opts.Dir, "postgres.log"), 4000))
+	require.NoError(t, err, "start own postgres again; its log:\n%s", testenv.TailFile(filepath.Join(c.opts.Dir, "postgres.log"), 4000))
 	c.mu.Lock()
 	c.pg = pg
 	c.mu.Unlock()
 	require.Equal(t, pg.URL, c.url())
 	return time.Since(begin)
-}
-
-// restartTempDir is a fresh directory under the system temp dir, readable by the postgres user,
-// removed when t ends (after everything started in it has stopped: it is registered first).
-func restartTempDir(t *testing.T, prefix string) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", prefix)
-	require.NoError(t, err)
-	require.NoError(t, os.Chmod(dir, 0o755))
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return dir
-}
-
-// restartFreeAddress is 127.0.0.1:P with P, P+1000 and P+2000 free (frontend, UI, metrics).
-func restartFreeAddress(t *testing.T) string {
-	t.Helper()
-	free := func(port int) bool {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			return false
-		}
-		l.Close()
-		return true
-	}
-	for i := 0; i < 100; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if p+2000 < 65536 && free(p+1000) && free(p+2000) {
-			return fmt.Sprintf("127.0.0.1:%d", p)
-		}
-	}
-	t.Fatal("no free port P with P+1000 and P+2000 free after 100 tries")
-	return ""
-}
-
-func restartSealer(t *testing.T) *sharelink.Sealer {
-	t.Helper()
-	raw, err := sharelink.ParseKey(sharelink.NewKey())
-	require.NoError(t, err)
-	s, err := sharelink.NewSealer(raw)
-	require.NoError(t, err)
-	return s
-}
-
-// restartStartWorker starts an in-process worker and its sweeper (as `signoff worker` runs them);
-// both stop when t ends.
-func restartStartWorker(t *testing.T, tc client.Client, queue string, acts *activities.Activities) workerStopper {
-	t.Helper()
-	w := workers.New(tc, queue, acts)
-	require.NoError(t, w.Start())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		workers.RunSweeper(ctx, tc, acts.Store, queue, time.Second, acts.Log.Named("sweeper"))
-	}()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			<-done
-			w.Stop()
-		})
-	}
-	t.Cleanup(stop)
-	return workerStopper(stop)
-}
-
-// workerStopper stops an in-process worker (idempotent).
-type workerStopper func()
-
-func (s workerStopper) Stop() { s() }
-
-// restartFixture is an account with a CSM, a collaborator, an approver, a directory, one broad
-// saved search, campaigns to build drafts of and campaigns to submit for approval.
-type restartFixture struct {
-	accountID, adminID               string
-	csmToken, approverToken          string
-	approverID                       string
-	search                           string
-	draftCampaigns, requestCampaigns []string
-}
-
-func restartNewFixture(t *testing.T, store *storage.Store, directory, drafts, requests int) restartFixture {
-	t.Helper()
-	ctx := context.Background()
-	_, adminHash := storage.NewToken()
-	acct, admin, err := store.CreateAccountWithAdmin(ctx, "Restart Inc", "admin@restart.test", "Restart Admin", adminHash)
-	require.NoError(t, err)
-	fx := restartFixture{accountID: acct.ID, adminID: admin.ID}
-	user := func(email, role string) (storage.User, string) {
-		tok, hash := storage.NewToken()
-		u, err := store.CreateUser(ctx, acct.ID, storage.NewUser{Email: email, Name: "Restart " + role, Role: role,
-			CanApprove: role == storage.RoleApprover}, hash)
-		require.NoError(t, err)
-		return u, tok
-	}
-	csm, csmToken := user("csm@restart.test", storage.RoleCSM)
-	user("collaborator@restart.test", storage.RoleCollaborator)
-	appr, apprToken := user("approver@restart.test", storage.RoleApprover)
-	fx.csmToken, fx.approverToken, fx.approverID = csmToken, apprToken, appr.ID
-	if directory > 0 {
-		n, err := store.InsertContacts(ctx, acct.ID, demodata.Contacts(directory))
-		require.NoError(t, err)
-		require.Equal(t, directory, n)
-		ss, err := store.CreateSavedSearch(ctx, acct.ID, csm.ID, "Everyone", storage.SearchFilters{})
-		require.NoError(t, err)
-		fx.search = ss.ID
-	}
-	now := time.Now()
-	for i := 0; i < drafts; i++ {
-		nc := demodata.Campaigns(now)[0]
-		nc.Name = fmt.Sprintf("%s — draft #%02d", nc.Name, i+1)
-		c, err := store.CreateCampaign(ctx, acct.ID, admin.ID, nc)
-		require.NoError(t, err)
-		fx.draftCampaigns = append(fx.draftCampaigns, c.ID)
-	}
-	for i := 0; i < requests; i++ {
-		nc := demodata.Campaigns(now)[0]
-		nc.Name = fmt.Sprintf("%s — request #%02d", nc.Name, i+1)
-		start, end := now.Add(time.Hour), now.Add(24*time.Hour)
-		nc.StartAt, nc.EndAt = &start, &end
-		c, err := store.CreateCampaign(ctx, acct.ID, admin.ID, nc)
-		require.NoError(t, err)
-		fx.requestCampaigns = append(fx.requestCampaigns, c.ID)
-	}
-	return fx
-}
-
-// restartClient calls the in-process API; unlike apiClient it never fails the test itself, so it
-// may be used from other goroutines.
-type restartClient struct {
-	base  string
-	token string
-}
-
-var restartHTTP = &http.Client{Timeout: 20 * time.Second}
-
-// do sends a request with a JSON body (nil: none) and answers the status and body; a transport
-// error answers status 0 and the error text.
-func (c *restartClient) do(method, path string, body any) (int, []byte) {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, []byte(err.Error())
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, r)
-	if err != nil {
-		return 0, []byte(err.Error())
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := restartHTTP.Do(req)
-	if err != nil {
-		return 0, []byte(err.Error())
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, []byte(err.Error())
-	}
-	return resp.StatusCode, out
 }
 
 // restartApprove is the outcome of an approve retried through an outage.
@@ -690,7 +513,7 @@ type restartApprove struct {
 }
 
 // retryUntilAnswered repeats a request while it answers 5xx (or no answer) until deadline.
-func (c *restartClient) retryUntilAnswered(method, path string, body any, deadline time.Time) restartApprove {
+func (c *apiClient) retryUntilAnswered(method, path string, body any, deadline time.Time) restartApprove {
 	a := restartApprove{seen: map[int]int{}}
 	for {
 		a.status, a.body = c.do(method, path, body)
@@ -720,7 +543,7 @@ type restartReadyzWatch struct {
 	stopCh, done           chan struct{}
 }
 
-func restartWatchReadyz(c *restartClient) *restartReadyzWatch {
+func restartWatchReadyz(c *apiClient) *restartReadyzWatch {
 	w := &restartReadyzWatch{stopCh: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
@@ -749,34 +572,6 @@ func (w *restartReadyzWatch) stop() string {
 	return fmt.Sprintf("200×%d 503×%d other×%d", w.ok.Load(), w.unavailable.Load(), w.other.Load())
 }
 
-// restartDraftStages is draftStages that answers the error instead of failing (Postgres may be down).
-func restartDraftStages(pool *pgxpool.Pool) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	rows, err := pool.Query(ctx, `SELECT status || '/' || coalesce(progress->>'step', '?') ||
-		CASE WHEN ai_done_at IS NOT NULL THEN '+ai_done' ELSE '' END, count(*) FROM approval_drafts GROUP BY 1 ORDER BY 1`)
-	if err != nil {
-		return "(" + err.Error() + ")"
-	}
-	defer rows.Close()
-	var parts []string
-	for rows.Next() {
-		var stage string
-		var n int
-		if err := rows.Scan(&stage, &n); err != nil {
-			return "(" + err.Error() + ")"
-		}
-		parts = append(parts, fmt.Sprintf("%s=%d", stage, n))
-	}
-	if err := rows.Err(); err != nil {
-		return "(" + err.Error() + ")"
-	}
-	if len(parts) == 0 {
-		return "(none)"
-	}
-	return strings.Join(parts, " ")
-}
-
 // restartCheckApproved checks that every request is approved, its campaign scheduled, with exactly
 // one decision event.
 func restartCheckApproved(t *testing.T, pool *pgxpool.Pool, ids []string) {
@@ -796,19 +591,6 @@ func restartCheckApproved(t *testing.T, pool *pgxpool.Pool, ids []string) {
 	assert.Equal(t, len(ids), decisions, "decision events (exactly one per request)")
 	assert.Equal(t, len(ids), once, "requests with exactly one approved event")
 	t.Logf("counts: requests %d, approved %d, campaigns scheduled %d, decision events %d", len(ids), approved, scheduled, decisions)
-}
-
-// restartPolling reports whether some worker polls both task queues of queue.
-func restartPolling(tc client.Client, queue string) bool {
-	for _, tq := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		resp, err := tc.DescribeTaskQueue(ctx, queue, tq)
-		cancel()
-		if err != nil || len(resp.GetPollers()) == 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // restartWorkflowStatus describes a request's workflow (retrying while the server settles) and

@@ -19,8 +19,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/signoff/signoff/api"
-	"github.com/signoff/signoff/demodata"
-	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
 	"github.com/signoff/signoff/workflows"
@@ -57,7 +55,7 @@ func workerKillPlanFromEnv(t *testing.T) workerKillPlan {
 	return p
 }
 
-// TestChaosWorkerKill is issue 6's first chaos case: kill -9 the worker repeatedly while drafts build
+// TestChaosWorkerKill is the worker case: kill -9 the worker repeatedly while drafts build
 // (a slow local AI provider keeps them busy); once a worker is left running, every draft ends ready
 // with its AI pipeline done (none fails: the fixture leaves no build a reason to), with no orphan copy,
 // no duplicated lead and no duplicated email.
@@ -66,7 +64,7 @@ func TestChaosWorkerKill(t *testing.T) {
 	t.Logf("form %s: %d drafts of %d contacts, %d kills every %s–%s, AI delay %s per step, deadline %s",
 		plan.form, plan.drafts, plan.contacts, plan.kills, plan.killMin, plan.killMax, plan.aiDelay, plan.deadline)
 	testStart := time.Now()
-	bin := buildSignoff(t)
+	bin := testenv.BuildSignoff(t)
 
 	ctx := context.Background()
 	dbURL := testenv.DatabaseURL(t)
@@ -74,13 +72,9 @@ func TestChaosWorkerKill(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	store := storage.New(pool)
-	fx := newDraftFixture(t, store, plan)
+	fx := newChaosFixture(t, store, "Chaos Inc", plan.directory, plan.drafts, 0)
 
-	key := sharelink.NewKey()
-	rawKey, err := sharelink.ParseKey(key)
-	require.NoError(t, err)
-	sealer, err := sharelink.NewSealer(rawKey)
-	require.NoError(t, err)
+	key, sealer := testenv.SecretKey(t)
 	tc := testenv.Temporal(t)
 	queue := testenv.TaskQueue(t)
 	srv := &api.Server{Store: store, Temporal: tc, Log: testenv.Logger(t), PublicURL: "http://chaos.test", TaskQueue: queue, Sealer: sealer}
@@ -88,7 +82,7 @@ func TestChaosWorkerKill(t *testing.T) {
 	t.Cleanup(hs.Close)
 	csm := &apiClient{base: hs.URL, token: fx.csmToken, http: &http.Client{Timeout: 30 * time.Second}}
 
-	sup := newWorkerSupervisor(t, bin, queue, tc, map[string]string{
+	sup := superviseWorker(t, bin, queue, tc, map[string]string{
 		"DATABASE_URL":           dbURL,
 		"TEMPORAL_ADDRESS":       testenv.TemporalAddress(t),
 		"SIGNOFF_TASK_QUEUE":     queue,
@@ -103,7 +97,7 @@ func TestChaosWorkerKill(t *testing.T) {
 	var draftIDs []string
 	t.Cleanup(func() { terminateDrafts(tc, draftIDs) })
 
-	sup.start()
+	sup.Start()
 	chaosStart := time.Now()
 
 	// The drafts are asked for in K batches, one shortly before each kill, so every kill lands on
@@ -114,7 +108,7 @@ func TestChaosWorkerKill(t *testing.T) {
 		lead := jitter(10*time.Millisecond, min(interval, 300*time.Millisecond))
 		time.Sleep(interval - lead)
 		for i := k * plan.drafts / plan.kills; i < (k+1)*plan.drafts/plan.kills; i++ {
-			status, body := csm.post(t, "/v1/campaigns/"+fx.campaigns[i]+"/approval-drafts", map[string]any{
+			status, body := csm.post(t, "/v1/campaigns/"+fx.draftCampaigns[i]+"/approval-drafts", map[string]any{
 				"source":        map[string]any{"type": "saved_search", "saved_search_id": fx.search},
 				"contact_count": plan.contacts,
 			})
@@ -128,22 +122,22 @@ func TestChaosWorkerKill(t *testing.T) {
 			draftIDs = append(draftIDs, d.ID)
 		}
 		time.Sleep(lead)
-		stages := draftStages(t, pool)
-		sup.kill()
+		stages := draftStages(pool)
+		sup.Kill()
 		at := time.Since(chaosStart)
-		sup.start()
+		sup.Start()
 		t.Logf("kill %d at %s (%s after its batch of requests): drafts %s; restarted in %s", k+1, at.Round(time.Millisecond),
 			lead.Round(time.Millisecond), stages, (time.Since(chaosStart) - at).Round(time.Millisecond))
 	}
 	require.Len(t, draftIDs, plan.drafts)
 	lastRestart := time.Now()
 	t.Logf("chaos over after %s (%d kills, %d worker starts); waiting for every build to end",
-		lastRestart.Sub(chaosStart).Round(time.Millisecond), sup.kills, sup.started)
+		lastRestart.Sub(chaosStart).Round(time.Millisecond), sup.Kills(), sup.Started())
 
 	// Leave the last worker running until every draft has ended: failed, or ready with its AI done.
 	var ended int
 	for {
-		sup.requireAlive()
+		sup.RequireAlive()
 		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM approval_drafts
 			WHERE status = 'failed' OR (status = 'ready' AND ai_done_at IS NOT NULL)`).Scan(&ended))
 		if ended == plan.drafts {
@@ -151,7 +145,7 @@ func TestChaosWorkerKill(t *testing.T) {
 		}
 		if time.Since(lastRestart) > plan.deadline {
 			t.Fatalf("after %s only %d of %d drafts ended; drafts: %s\nworkflows: %s\nlast worker log:\n%s",
-				plan.deadline, ended, plan.drafts, draftStages(t, pool), historySummary(t, tc, draftIDs), sup.currentLog())
+				plan.deadline, ended, plan.drafts, draftStages(pool), historySummary(t, tc, draftIDs), sup.CurrentLog())
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -165,63 +159,8 @@ func TestChaosWorkerKill(t *testing.T) {
 	t.Logf("elapsed: %s in all (build, fixture and chaos included)", time.Since(testStart).Round(time.Millisecond))
 }
 
-// draftFixture is an account with a CSM, a directory of people, one broad saved search and one
-// campaign per draft.
-type draftFixture struct {
-	accountID string
-	csmToken  string
-	search    string
-	campaigns []string
-}
-
-func newDraftFixture(t *testing.T, store *storage.Store, plan workerKillPlan) draftFixture {
-	t.Helper()
-	ctx := context.Background()
-	_, adminHash := storage.NewToken()
-	acct, admin, err := store.CreateAccountWithAdmin(ctx, "Chaos Inc", "admin@chaos.test", "Chaos Admin", adminHash)
-	require.NoError(t, err)
-	csmToken, csmHash := storage.NewToken()
-	csm, err := store.CreateUser(ctx, acct.ID, storage.NewUser{Email: "csm@chaos.test", Name: "Chaos CSM", Role: storage.RoleCSM}, csmHash)
-	require.NoError(t, err)
-	n, err := store.InsertContacts(ctx, acct.ID, demodata.Contacts(plan.directory))
-	require.NoError(t, err)
-	require.Equal(t, plan.directory, n)
-	ss, err := store.CreateSavedSearch(ctx, acct.ID, csm.ID, "Everyone", storage.SearchFilters{})
-	require.NoError(t, err)
-	fx := draftFixture{accountID: acct.ID, csmToken: csmToken, search: ss.ID}
-	for i := 0; i < plan.drafts; i++ {
-		nc := demodata.Campaigns(time.Now())[0]
-		nc.Name = fmt.Sprintf("%s #%02d", nc.Name, i+1)
-		c, err := store.CreateCampaign(ctx, acct.ID, admin.ID, nc)
-		require.NoError(t, err)
-		fx.campaigns = append(fx.campaigns, c.ID)
-	}
-	return fx
-}
-
-// draftStages counts the drafts by status and progress step, e.g. "processing/importing=2 ready/personalising=4".
-func draftStages(t *testing.T, pool *pgxpool.Pool) string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT status || '/' || coalesce(progress->>'step', '?') ||
-		CASE WHEN ai_done_at IS NOT NULL THEN '+ai_done' ELSE '' END, count(*) FROM approval_drafts GROUP BY 1 ORDER BY 1`)
-	require.NoError(t, err)
-	defer rows.Close()
-	var parts []string
-	for rows.Next() {
-		var stage string
-		var n int
-		require.NoError(t, rows.Scan(&stage, &n))
-		parts = append(parts, fmt.Sprintf("%s=%d", stage, n))
-	}
-	require.NoError(t, rows.Err())
-	if len(parts) == 0 {
-		return "(none)"
-	}
-	return strings.Join(parts, " ")
-}
-
 // checkDraftsAfterChaos makes every assertion of the case by counting rows.
-func checkDraftsAfterChaos(t *testing.T, pool *pgxpool.Pool, plan workerKillPlan, fx draftFixture) {
+func checkDraftsAfterChaos(t *testing.T, pool *pgxpool.Pool, plan workerKillPlan, fx chaosFixture) {
 	t.Helper()
 	ctx := context.Background()
 	count := func(query string, args ...any) int {

@@ -2,7 +2,6 @@ package localenv_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,21 +17,11 @@ import (
 	"github.com/signoff/signoff/testenv"
 )
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestStartTemporal starts the dev server the way `make dev` does (SQLite file, Web UI on port+1000,
 // search attributes registered), checks each, and checks state survives a restart on the same file.
 func TestStartTemporal(t *testing.T) {
 	ctx := context.Background()
-	port := freePort(t)
-	for localenv.Answers("127.0.0.1:"+strconv.Itoa(port+1000)) || localenv.Answers("127.0.0.1:"+strconv.Itoa(port+2000)) {
-		port = freePort(t)
-	}
+	port := testenv.FreePortWithOffsets(t, 1000, 2000)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	dir := t.TempDir()
 	opts := localenv.TemporalOptions{CLI: testenv.TemporalCLI(t), Address: addr,

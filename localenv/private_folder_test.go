@@ -19,7 +19,7 @@ import (
 // TestStartPostgresInPrivateFolder starts the local cluster the way `make dev` does from a clone
 // inside a 0700 folder (as /root/signoff is): as root the postgres user cannot reach it, so the
 // cluster must live where it can, be reused by the next start, and start afresh once the data
-// directory is removed (make clean). Issue 12, finding 10.
+// directory is removed (make clean).
 func TestStartPostgresInPrivateFolder(t *testing.T) {
 	private, err := os.MkdirTemp("", "signoff-private-")
 	require.NoError(t, err)

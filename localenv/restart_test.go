@@ -2,7 +2,6 @@ package localenv_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,10 +16,7 @@ import (
 // TestPostgresRestart starts a cluster, restarts it and checks it answers again: Restart must return
 // (the server's output goes to its log file, not to this process).
 func TestPostgresRestart(t *testing.T) {
-	dir, err := os.MkdirTemp("", "signoff-pg-restart-")
-	require.NoError(t, err)
-	require.NoError(t, os.Chmod(dir, 0o755))
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := testenv.ReachableTempDir(t, "signoff-pg-restart-")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pg, err := localenv.StartPostgres(ctx, localenv.PostgresOptions{Dir: filepath.Join(dir, "pg")}, testenv.Logger(t))

@@ -1,5 +1,9 @@
-// Package testenv gives tests the real Postgres and Temporal dev server that `make test` starts
-// (through cmd/testenv) and fails loudly when they are missing.
+// Package testenv is the one harness of the tests: the real Postgres and Temporal dev server that
+// `make test` starts (through cmd/testenv), failing loudly when they are missing; free ports
+// (ports.go); child processes and their supervisor (process.go); the share-token sealer (sealer.go);
+// tenants and the named fixtures for states no API produces (fixtures.go); Chromium and axe-core for
+// the browser tests. The real worker is started by its subpackage testworker (it imports activities,
+// whose own tests import testenv). testenv must import no package whose internal tests import it.
 package testenv
 
 import (

@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +23,7 @@ import (
 // that token, idempotently across starts) and R-APPR-6's default window (without
 // SIGNOFF_IMMEDIATE_APPROVAL_WINDOW a request for a journey starting now times out after 2 hours).
 func TestAPICommandDefaults(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testenv.BuildSignoff(t)
 	dbURL := testenv.DatabaseURL(t)
 	bootstrapToken := "so_bootstrap-" + strings.Repeat("k", 40)
 	env := apiEnv(t, dbURL, map[string]string{
@@ -113,25 +110,16 @@ func TestAPICommandDefaults(t *testing.T) {
 		"deadline_at %s is not 2h after the submission (between %s and %s)", r.DeadlineAt, lo, hi)
 }
 
-// apiEnv is the environment of a `signoff api` process on the test servers: the test's own
-// environment without any setting of the application, plus vars.
+// apiEnv is the environment of a `signoff api` process on the test servers (testenv.ChildEnv): the
+// database dbURL, the test's Temporal and a task queue of its own, plus vars.
 func apiEnv(t *testing.T, dbURL string, vars map[string]string) []string {
 	t.Helper()
-	var out []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if name == "DATABASE_URL" || strings.HasPrefix(name, "TEMPORAL_") || strings.HasPrefix(name, "SENDGRID_") ||
-			(strings.HasPrefix(name, "SIGNOFF_") && !strings.HasPrefix(name, "SIGNOFF_TEST_")) {
-			continue
-		}
-		out = append(out, kv)
-	}
-	out = append(out, "DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+testenv.TemporalAddress(t),
-		"SIGNOFF_TASK_QUEUE="+testenv.TaskQueue(t), "SIGNOFF_LOG_LEVEL=warn")
+	all := map[string]string{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": testenv.TemporalAddress(t),
+		"SIGNOFF_TASK_QUEUE": testenv.TaskQueue(t), "SIGNOFF_LOG_LEVEL": "warn"}
 	for k, v := range vars {
-		out = append(out, k+"="+v)
+		all[k] = v
 	}
-	return out
+	return testenv.ChildEnv(all)
 }
 
 // apiRun is a running `signoff api`.
@@ -144,55 +132,20 @@ type apiRun struct {
 // startAPI starts `signoff api` on a free address with env and waits until /readyz answers 200.
 func startAPI(t *testing.T, bin string, env []string) apiRun {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "api")
-	cmd.Env = append(append([]string(nil), env...), "SIGNOFF_HTTP_ADDR="+addr)
-	stderr := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	addr := testenv.FreeAddr(t)
+	out := &syncBuffer{}
+	p := testenv.StartProcess(t, testenv.Command{Bin: bin, Args: []string{"api"},
+		Env: append(append([]string(nil), env...), "SIGNOFF_HTTP_ADDR="+addr), Stdout: out, Stderr: out})
+	waitReady(t, addr, p, out)
 	stopped := false
 	stop := func() {
 		if stopped {
 			return
 		}
 		stopped = true
-		require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-		select {
-		case err := <-done:
-			require.NoError(t, err, "signoff api must exit cleanly on Ctrl-C; its output:\n%s", stderr.String())
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatalf("signoff api did not stop within 30s of SIGINT; its output:\n%s", stderr.String())
-		}
+		require.NoError(t, p.Interrupt(30*time.Second), "signoff api must exit cleanly on Ctrl-C; its output:\n%s", out.String())
 	}
-	t.Cleanup(func() {
-		if !stopped {
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	deadline := time.Now().Add(time.Minute)
-	for {
-		select {
-		case err := <-done:
-			stopped = true
-			t.Fatalf("signoff api exited at start (%v); its output:\n%s", err, stderr.String())
-		default:
-		}
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return apiRun{addr: addr, stderr: stderr, stop: stop}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("signoff api: /readyz never answered 200 within a minute; its output:\n%s", stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return apiRun{addr: addr, stderr: out, stop: stop}
 }
 
 // apiCall sends one request with an optional JSON body and answers the status and body.

@@ -18,10 +18,10 @@ import (
 // TestSecretsNeverLogged drives a real `signoff dev` through every kind of secret it handles — API
 // tokens (valid and forged), the operator token, a new user's and a new account's token, share links
 // before and after rotation, the secret key — with debug logging on, then scans everything the process
-// logged: none of them may appear (issue 6). Stdout's banner prints the demo tokens on purpose and is
+// logged: none of them may appear. Stdout's banner prints the demo tokens on purpose and is
 // not a log.
 func TestSecretsNeverLogged(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testenv.BuildSignoff(t)
 	dbURL := testenv.DatabaseURL(t)
 	dataDir := t.TempDir()
 	run := startDev(t, bin, dbURL, dataDir, "SIGNOFF_LOG_LEVEL=debug", "SIGNOFF_LOG_FORMAT=json")
@@ -30,7 +30,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			run.stop()
 		}
 	}()
-	waitReady(t, run.addr)
+	waitReady(t, run.addr, run.proc, run.stderr)
 	base := "http://" + run.addr
 
 	call := func(method, path, token string, body any) (int, map[string]any) {

@@ -8,8 +8,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -79,7 +77,7 @@ func run(args []string) int {
 		// make bench-server: a Temporal server with Postgres persistence and several history shards.
 		bin := filepath.Dir(cli)
 		shards, _ := strconv.Atoi(envOr("SIGNOFF_TEST_TEMPORAL_SHARDS", "4"))
-		port, err := freePorts(8)
+		port, err := testenv.FreePortBlock(8)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -134,27 +132,6 @@ func run(args []string) int {
 		return fail("%v", err)
 	}
 	return 0
-}
-
-// freePorts finds n consecutive free TCP ports on the loopback address and returns the first.
-func freePorts(n int) (int, error) {
-	for try := 0; try < 50; try++ {
-		// Below 32768: the server stores membership ports as a Postgres smallint.
-		base := 20000 + rand.IntN(12000)
-		ok := true
-		for p := base; p < base+n && ok; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok {
-			return base, nil
-		}
-	}
-	return 0, fmt.Errorf("no %d consecutive free ports found", n)
 }
 
 func envOr(key, def string) string {
