@@ -23,8 +23,8 @@ import (
 func newApprovalEnv(t *testing.T, window time.Duration) *env {
 	t.Helper()
 	e := newEnv(t)
-	e.server.ImmediateApprovalWindow = window
-	testworker.Start(t, testenv.Temporal(t), e.server.TaskQueue, &activities.Activities{Store: e.store}, testworker.Options{})
+	e.server.App.ImmediateApprovalWindow = window
+	testworker.Start(t, testenv.Temporal(t), e.server.App.TaskQueue, &activities.Activities{Store: e.store}, testworker.Options{})
 	return e
 }
 

@@ -1174,17 +1174,17 @@ func TestApprovalSweep(t *testing.T) {
 	require.NotEmpty(t, rec.Header().Get("Retry-After"))
 	requireNoWrites(t, e.pool, before)
 
-	n, err := workers.Sweep(ctx, e.server.Temporal, e.store, e.server.TaskQueue, 0)
+	n, err := workers.Sweep(ctx, e.server.App.Temporal, e.store, e.server.App.TaskQueue, 0)
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, n, 1)
-	desc, err := e.server.Temporal.DescribeWorkflowExecution(ctx, workflows.ApprovalRequestWorkflowID(r.ID), "")
+	desc, err := e.server.App.Temporal.DescribeWorkflowExecution(ctx, workflows.ApprovalRequestWorkflowID(r.ID), "")
 	require.NoError(t, err)
-	require.Equal(t, e.server.TaskQueue, desc.GetExecutionConfig().GetTaskQueue().GetName())
+	require.Equal(t, e.server.App.TaskQueue, desc.GetExecutionConfig().GetTaskQueue().GetName())
 	var started *time.Time
 	require.NoError(t, e.pool.QueryRow(ctx, `SELECT workflow_started_at FROM approval_requests WHERE id = $1`, r.ID).Scan(&started))
 	require.NotNil(t, started)
 
-	n, err = workers.Sweep(ctx, e.server.Temporal, e.store, e.server.TaskQueue, 0)
+	n, err = workers.Sweep(ctx, e.server.App.Temporal, e.store, e.server.App.TaskQueue, 0)
 	require.NoError(t, err)
 	require.Zero(t, n, "a second sweep starts nothing")
 

@@ -94,8 +94,8 @@ func (g *draftAIGate) Qualify(ctx context.Context, m ai.Model, c ai.Campaign, l 
 func newDraftEnv(t *testing.T) *draftEnv {
 	t.Helper()
 	e := newEnv(t)
-	e.server.Sealer = testenv.Sealer(t)
-	de := &draftEnv{env: e, sealer: e.server.Sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
+	e.server.App.Sealer = testenv.Sealer(t)
+	de := &draftEnv{env: e, sealer: e.server.App.Sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
 	ctx := context.Background()
 
 	people := demodata.Contacts(draftDirectorySize)
@@ -126,7 +126,7 @@ func draftStartWorker(t *testing.T, de *draftEnv, o draftWorkerOpts) {
 	if provider == nil {
 		provider = &ai.Local{Delay: o.delay}
 	}
-	testworker.Start(t, testenv.Temporal(t), de.server.TaskQueue, &activities.Activities{Store: de.store,
+	testworker.Start(t, testenv.Temporal(t), de.server.App.TaskQueue, &activities.Activities{Store: de.store,
 		Sealer: de.sealer, AI: ai.NewPipeline(provider, nil), BuildCapacity: o.capacity}, testworker.Options{Register: o.register})
 }
 
@@ -488,8 +488,8 @@ func draftActivityAttempts(t *testing.T, e *env, draftID string) map[string]int3
 	ctx, cancel := context.WithTimeout(context.Background(), draftTimeout)
 	defer cancel()
 	var result string
-	require.NoError(t, e.server.Temporal.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(draftID), "").Get(ctx, &result))
-	it := e.server.Temporal.GetWorkflowHistory(context.Background(), workflows.ApprovalDraftWorkflowID(draftID), "", false,
+	require.NoError(t, e.server.App.Temporal.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(draftID), "").Get(ctx, &result))
+	it := e.server.App.Temporal.GetWorkflowHistory(context.Background(), workflows.ApprovalDraftWorkflowID(draftID), "", false,
 		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	types := map[int64]string{}
 	out := map[string]int32{}

@@ -91,7 +91,7 @@ func TestDraftBuildFromSavedSearch(t *testing.T) {
 
 	// The share URL: {PublicURL}/r/{token}, token of 32 random bytes (R-REVIEW-1).
 	require.NotNil(t, built.ShareURL)
-	prefix := de.server.PublicURL + "/r/"
+	prefix := de.server.App.PublicURL + "/r/"
 	require.True(t, strings.HasPrefix(*built.ShareURL, prefix), "share_url %q", *built.ShareURL)
 	token := strings.TrimPrefix(*built.ShareURL, prefix)
 	require.Len(t, token, 43, "32 bytes of base64url without padding")
@@ -186,7 +186,7 @@ func TestDraftBuildFromSavedSearch(t *testing.T) {
 	// The workflow runs under its documented id with the search attributes of §7.
 	var sa map[string]string
 	require.Eventually(t, func() bool {
-		desc, err := de.server.Temporal.DescribeWorkflowExecution(ctx, workflows.ApprovalDraftWorkflowID(d.ID), "")
+		desc, err := de.server.App.Temporal.DescribeWorkflowExecution(ctx, workflows.ApprovalDraftWorkflowID(d.ID), "")
 		if err != nil {
 			return false
 		}
@@ -550,7 +550,7 @@ func TestCSVUpload(t *testing.T) {
 func TestCSVUploadSizeLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.server.CSVMaxBytes = 1024
+	e.server.App.CSVMaxBytes = 1024
 	tok := e.A.Tokens[storage.RoleCSM]
 	header := "First Name,Last Name,Email,Company Name,Title"
 
@@ -968,7 +968,7 @@ func TestDraftRotateLink(t *testing.T) {
 	require.Equal(t, storage.DraftStatusReady, rotated.Status)
 	require.NotNil(t, rotated.ShareURL)
 	require.NotEqual(t, *ready.ShareURL, *rotated.ShareURL)
-	prefix := de.server.PublicURL + "/r/"
+	prefix := de.server.App.PublicURL + "/r/"
 	require.True(t, strings.HasPrefix(*rotated.ShareURL, prefix))
 	token := strings.TrimPrefix(*rotated.ShareURL, prefix)
 	require.Len(t, token, 43)

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
@@ -39,9 +40,7 @@ func TestReadyzHidesErrorDetail(t *testing.T) {
 	t.Cleanup(temporal.Close)
 	core, logs := observer.New(zapcore.DebugLevel)
 
-	srv := *e.server
-	srv.Store = storage.New(pool)
-	srv.Temporal = temporal
+	srv := e.serverWith(func(a *app.App) { a.Store, a.Temporal = storage.New(pool), temporal })
 	srv.Log = zap.New(core)
 	rec := httptest.NewRecorder()
 	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
@@ -46,19 +47,21 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	pool := testenv.Database(t)
 	store := storage.New(pool)
-	srv := &api.Server{
-		Store:         store,
-		Temporal:      testenv.Temporal(t),
-		Log:           testenv.Logger(t),
-		OperatorToken: operatorToken,
-		PublicURL:     "http://example.test",
-		TaskQueue:     testenv.TaskQueue(t),
-	}
+	srv := &api.Server{App: &app.App{Store: store, Temporal: testenv.Temporal(t), PublicURL: "http://example.test", TaskQueue: testenv.TaskQueue(t)}, Log: testenv.Logger(t), OperatorToken: operatorToken}
 	e := &env{pool: pool, store: store, server: srv, handler: srv.Handler(), fx: testenv.Fixtures{Pool: pool}}
 	watchReviews(t, srv)
 	e.A = testenv.NewTenant(t, store, "Account A", "a.test")
 	e.B = testenv.NewTenant(t, store, "Account B", "b.test")
 	return e
+}
+
+// serverWith is a copy of the test's server whose use cases run on a copy of its App changed by change.
+func (e *env) serverWith(change func(a *app.App)) *api.Server {
+	srv := *e.server
+	uses := *e.server.App
+	change(&uses)
+	srv.App = &uses
+	return &srv
 }
 
 // watchReviews runs srv's review change feed for the test's duration and waits until it is heard,

@@ -67,9 +67,8 @@ type keyedDecisionEnv struct {
 func newKeyedDecisionEnv(t *testing.T) *keyedDecisionEnv {
 	t.Helper()
 	e := newApprovalEnv(t, time.Hour)
-	tc := &givingUpClient{Client: e.server.Temporal}
-	e.server.Temporal = tc
-	e.server.App.Temporal = tc // Handler built App before the client was swapped
+	tc := &givingUpClient{Client: e.server.App.Temporal}
+	e.server.App.Temporal = tc
 	return &keyedDecisionEnv{env: e, tc: tc, approver: e.A.Tokens[storage.RoleApprover], admin: e.A.Tokens[storage.RoleAdmin]}
 }
 

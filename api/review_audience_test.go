@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -39,8 +40,7 @@ func TestReviewHidesSavedSearchName(t *testing.T) {
 
 	// A server with a cache of its own, so the legacy snapshot is read from the database.
 	s := re.server
-	h := (&api.Server{Store: s.Store, Temporal: s.Temporal, Log: s.Log, PublicURL: s.PublicURL, TaskQueue: s.TaskQueue,
-		Sealer: s.Sealer}).Handler()
+	h := (&api.Server{App: &app.App{Store: s.App.Store, Temporal: s.App.Temporal, PublicURL: s.App.PublicURL, TaskQueue: s.App.TaskQueue, Sealer: s.App.Sealer}, Log: s.Log}).Handler()
 	for _, d := range []struct {
 		name  string
 		token string

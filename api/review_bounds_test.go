@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
@@ -39,8 +40,7 @@ func TestCommentsPerDraftCapped(t *testing.T) {
 
 	// A second API process: its own store, so its comments go through another batcher.
 	s := re.server
-	second := (&api.Server{Store: storage.New(re.pool), Temporal: s.Temporal, Log: s.Log, PublicURL: s.PublicURL,
-		TaskQueue: s.TaskQueue, Sealer: s.Sealer}).Handler()
+	second := (&api.Server{App: &app.App{Store: storage.New(re.pool), Temporal: s.App.Temporal, PublicURL: s.App.PublicURL, TaskQueue: s.App.TaskQueue, Sealer: s.App.Sealer}, Log: s.Log}).Handler()
 	const tries = 3 * room
 	codes := make([]int, 2*tries)
 	bodies := make([]string, 2*tries)
@@ -120,7 +120,7 @@ func TestCommentsPerDraftCapped(t *testing.T) {
 		{storage.MaxCommentsPerDraft + 1, http.StatusConflict}, {-1, http.StatusCreated}} {
 		st := storage.New(re.pool)
 		st.SetMaxComments(tc.max)
-		h := (&api.Server{Store: st, Temporal: s.Temporal, Log: s.Log, PublicURL: s.PublicURL, TaskQueue: s.TaskQueue}).Handler()
+		h := (&api.Server{App: &app.App{Store: st, Temporal: s.App.Temporal, PublicURL: s.App.PublicURL, TaskQueue: s.App.TaskQueue}, Log: s.Log}).Handler()
 		rec := reviewSend(h, http.MethodPost, reviewPath(d.Token, "/comments"), `{"target":"e1-p2","kind":"note","comment":"x"}`, "")
 		require.Equal(t, tc.status, rec.Code, "limit %d: %s", tc.max, rec.Body.String())
 	}

@@ -264,8 +264,7 @@ func (b *reviewBrowser) requireClean(t *testing.T, wantDialogs ...string) {
 func reviewServer(t *testing.T, re *reviewEnv) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(re.handler)
-	re.server.PublicURL = "http://" + srv.Listener.Addr().String()
-	re.server.App.PublicURL = re.server.PublicURL // Handler built App before the address was known
+	re.server.App.PublicURL = "http://" + srv.Listener.Addr().String()
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv

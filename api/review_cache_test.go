@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
@@ -40,9 +41,7 @@ func reviewSecondServer(t *testing.T, re *reviewEnv) (*api.Server, http.Handler)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	s := re.server
-	srv := &api.Server{Store: storage.New(pool), Temporal: s.Temporal, Log: s.Log, OperatorToken: s.OperatorToken,
-		PublicURL: s.PublicURL, TaskQueue: s.TaskQueue, Sealer: s.Sealer,
-		ReviewTokenRate: 1e6, ReviewTokenBurst: 1e6, ReviewIPRate: 1e6, ReviewIPBurst: 1e6}
+	srv := &api.Server{App: &app.App{Store: storage.New(pool), Temporal: s.App.Temporal, PublicURL: s.App.PublicURL, TaskQueue: s.App.TaskQueue, Sealer: s.App.Sealer}, Log: s.Log, OperatorToken: s.OperatorToken, ReviewTokenRate: 1e6, ReviewTokenBurst: 1e6, ReviewIPRate: 1e6, ReviewIPBurst: 1e6}
 	h := srv.Handler()
 	watchReviews(t, srv)
 	return srv, h

@@ -47,8 +47,8 @@ type reviewEnv struct {
 func newReviewEnv(t *testing.T) *reviewEnv {
 	t.Helper()
 	e := newEnv(t)
-	e.server.Sealer = testenv.Sealer(t)
-	re := &reviewEnv{env: e, sealer: e.server.Sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
+	e.server.App.Sealer = testenv.Sealer(t)
+	re := &reviewEnv{env: e, sealer: e.server.App.Sealer, csm: e.A.Tokens[storage.RoleCSM], admin: e.A.Tokens[storage.RoleAdmin]}
 	ctx := context.Background()
 	_, err := e.store.InsertContacts(ctx, e.A.Account.ID, demodata.Contacts(300))
 	require.NoError(t, err)
@@ -60,7 +60,7 @@ func newReviewEnv(t *testing.T) *reviewEnv {
 	require.GreaterOrEqual(t, len(draftUsableMatches(t, e, e.A.Account.ID, re.search.Filters)), reviewLeadCount,
 		"the fixture's saved search must match enough usable people")
 
-	testworker.Start(t, testenv.Temporal(t), e.server.TaskQueue, &activities.Activities{Store: e.store,
+	testworker.Start(t, testenv.Temporal(t), e.server.App.TaskQueue, &activities.Activities{Store: e.store,
 		Sealer: re.sealer, AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 10}, testworker.Options{})
 	return re
 }

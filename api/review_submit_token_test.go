@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
@@ -39,14 +40,13 @@ func TestReviewSubmitTiedToTokenHash(t *testing.T) {
 	var newToken string
 	rotated := 0
 	s := re.server
-	h := (&api.Server{Store: s.Store, Log: s.Log, PublicURL: s.PublicURL, TaskQueue: s.TaskQueue, Sealer: s.Sealer,
-		Temporal: rotateBeforeSubmit{Client: s.Temporal, rotate: func() {
-			rotated++
-			var out draftJSON
-			re.doJSON(t, http.StatusOK, http.MethodPost, "/v1/approval-drafts/"+d.ID+"/rotate-link", re.admin, nil, &out)
-			require.NotNil(t, out.ShareURL)
-			newToken = reviewTokenOf(t, *out.ShareURL)
-		}}}).Handler()
+	h := (&api.Server{App: &app.App{Store: s.App.Store, PublicURL: s.App.PublicURL, TaskQueue: s.App.TaskQueue, Sealer: s.App.Sealer, Temporal: rotateBeforeSubmit{Client: s.App.Temporal, rotate: func() {
+		rotated++
+		var out draftJSON
+		re.doJSON(t, http.StatusOK, http.MethodPost, "/v1/approval-drafts/"+d.ID+"/rotate-link", re.admin, nil, &out)
+		require.NotNil(t, out.ShareURL)
+		newToken = reviewTokenOf(t, *out.ShareURL)
+	}}}, Log: s.Log}).Handler()
 
 	before := dbState(t, re.pool)
 	rec := reviewSend(h, http.MethodPost, reviewPath(d.Token, "/submit"), `{"author":"Late Larry"}`, "")

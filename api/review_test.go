@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
@@ -82,7 +83,7 @@ func TestReviewSnapshotAPI(t *testing.T) {
 	d := re.reviewReadyDraft(t)
 
 	require.Len(t, d.Token, 43, "the token is 32 random bytes, URL-safe base64 (R-REVIEW-1)")
-	require.Equal(t, re.server.PublicURL+"/r/"+d.Token, d.ShareURL)
+	require.Equal(t, re.server.App.PublicURL+"/r/"+d.Token, d.ShareURL)
 
 	rec := re.request(t, http.MethodGet, reviewPath(d.Token, ""), "", nil)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
@@ -791,9 +792,7 @@ func TestReviewRateLimit(t *testing.T) {
 	const hourly = 1.0 / 3600 // one request an hour: a spent budget stays spent for the whole test
 	limited := func(tokenRate float64, tokenBurst int, ipRate float64, ipBurst int) http.Handler {
 		s := re.server
-		return (&api.Server{Store: s.Store, Temporal: s.Temporal, Log: s.Log, OperatorToken: s.OperatorToken,
-			PublicURL: s.PublicURL, TaskQueue: s.TaskQueue, Sealer: s.Sealer,
-			ReviewTokenRate: tokenRate, ReviewTokenBurst: tokenBurst, ReviewIPRate: ipRate, ReviewIPBurst: ipBurst}).Handler()
+		return (&api.Server{App: &app.App{Store: s.App.Store, Temporal: s.App.Temporal, PublicURL: s.App.PublicURL, TaskQueue: s.App.TaskQueue, Sealer: s.App.Sealer}, Log: s.Log, OperatorToken: s.OperatorToken, ReviewTokenRate: tokenRate, ReviewTokenBurst: tokenBurst, ReviewIPRate: ipRate, ReviewIPBurst: ipBurst}).Handler()
 	}
 	// require429 checks a refusal and answers its Retry-After, which must be the whole seconds until
 	// the next request is let through at rate per second: at least 1, at most 1/rate rounded up.

@@ -11,42 +11,23 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
-	"github.com/signoff/signoff/sharelink"
-	"github.com/signoff/signoff/storage"
 )
 
 //go:embed openapi.yaml
 var openAPI []byte
 
-// Server holds the API's dependencies.
+// Server is the HTTP layer over the use cases: routes, auth, binding, answers.
 type Server struct {
-	// App runs the use cases; when nil, Handler builds one from Store, Temporal, TaskQueue,
-	// PublicURL, Sealer, CSVMaxBytes and ImmediateApprovalWindow.
+	// App runs the use cases; it is required.
 	App *app.App
-	// builtApp says Handler built App from those fields, so Handler builds it again from them (a copy
-	// of the Server with other fields gets its own App).
-	builtApp bool
-	// Store is the Postgres read model.
-	Store *storage.Store
-	// Temporal starts and drives workflows; /readyz checks it.
-	Temporal client.Client
 	// Log is the base logger; every request gets a child with its request id.
 	Log *zap.Logger
 	// OperatorToken enables the operator endpoints when not empty (R-AUTH-4).
 	OperatorToken string
-	// PublicURL prefixes share links.
-	PublicURL string
-	// TaskQueue is where workflows started by the API run.
-	TaskQueue string
-	// Sealer opens share tokens so a CSM can copy the link again; nil hides share links.
-	Sealer *sharelink.Sealer
-	// CSVMaxBytes bounds CSV uploads (SIGNOFF_CSV_MAX_BYTES); 0 means 1 MiB.
-	CSVMaxBytes int64
 	// ReviewTokenRate and ReviewTokenBurst limit review requests per share token (per second, burst);
 	// ReviewIPRate and ReviewIPBurst per client address. Zero means the defaults.
 	ReviewTokenRate  float64
@@ -56,16 +37,13 @@ type Server struct {
 	// TrustedProxies lists the load balancers (CIDRs or addresses, SIGNOFF_TRUSTED_PROXIES) whose
 	// X-Forwarded-For names the client; empty trusts none, so the connection's peer is the client.
 	TrustedProxies []string
+	// DecisionGrace is how long a decision's outcome is still awaited after its client went away, so
+	// it can be stored for a retry with the same Idempotency-Key; zero means 30 seconds.
+	DecisionGrace time.Duration
 
 	tokenLimiter *rateLimiter
 	ipLimiter    *rateLimiter
 	reviewCache  *reviewCache
-
-	// ImmediateApprovalWindow is how long a request for a campaign starting now stays open (R-APPR-6).
-	ImmediateApprovalWindow time.Duration
-	// DecisionGrace is how long a decision's outcome is still awaited after its client went away, so
-	// it can be stored for a retry with the same Idempotency-Key; zero means 30 seconds.
-	DecisionGrace time.Duration
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -105,11 +83,6 @@ func (f reviewFeed) ReviewChanged(draftID string) { f.cache.ReviewChanged(draftI
 
 // Handler builds the router with every route of SPEC §9.
 func (s *Server) Handler() http.Handler {
-	if s.App == nil || s.builtApp {
-		s.builtApp = true
-		s.App = &app.App{Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, Log: s.Log, PublicURL: s.PublicURL,
-			Sealer: s.Sealer, CSVMaxBytes: s.CSVMaxBytes, ImmediateApprovalWindow: s.ImmediateApprovalWindow}
-	}
 	s.tokenLimiter, s.ipLimiter = s.reviewLimiters()
 	s.reviewCache = newReviewCache()
 	r := gin.New()

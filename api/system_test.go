@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
@@ -34,8 +35,7 @@ func TestReadyz(t *testing.T) {
 	})
 
 	t.Run("no temporal client", func(t *testing.T) {
-		srv := *e.server
-		srv.Temporal = nil
+		srv := e.serverWith(func(a *app.App) { a.Temporal = nil })
 		h := srv.Handler()
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
@@ -51,8 +51,7 @@ func TestReadyz(t *testing.T) {
 		pool, err := storage.Connect(context.Background(), testenv.DatabaseURL(t))
 		require.NoError(t, err)
 		pool.Close()
-		srv := *e.server
-		srv.Store = storage.New(pool)
+		srv := e.serverWith(func(a *app.App) { a.Store = storage.New(pool) })
 		rec := httptest.NewRecorder()
 		srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 		body := decodeObject(t, rec)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 )
 
 // TestBadTextRefusedOnReviewWrites runs the bad-text fuzz table (text_input_fuzz_test.go) over the client review's
@@ -24,8 +25,7 @@ func TestBadTextRefusedOnReviewWrites(t *testing.T) {
 	d := re.reviewReadyDraft(t)
 	// A server of its own with review rate limits too high to matter: this test sends hundreds of writes.
 	s := re.server
-	srv := &api.Server{Store: s.Store, Temporal: s.Temporal, Log: s.Log, PublicURL: s.PublicURL, TaskQueue: s.TaskQueue,
-		Sealer: s.Sealer, ReviewTokenRate: 1e6, ReviewTokenBurst: 1e6, ReviewIPRate: 1e6, ReviewIPBurst: 1e6}
+	srv := &api.Server{App: &app.App{Store: s.App.Store, Temporal: s.App.Temporal, PublicURL: s.App.PublicURL, TaskQueue: s.App.TaskQueue, Sealer: s.App.Sealer}, Log: s.Log, ReviewTokenRate: 1e6, ReviewTokenBurst: 1e6, ReviewIPRate: 1e6, ReviewIPBurst: 1e6}
 	h := srv.Handler()
 	send := func(method, path string, body []byte) (int, map[string]any, string) {
 		req := httptest.NewRequest(method, path, strings.NewReader(string(body)))

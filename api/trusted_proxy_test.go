@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/sharelink"
 )
 
@@ -21,9 +22,7 @@ func TestRateLimitPerClientBehindTrustedProxy(t *testing.T) {
 	e := newEnv(t)
 	const proxy, otherProxy = "10.0.0.1:5000", "10.0.0.2:5000"
 	newHandler := func(trusted ...string) http.Handler {
-		return (&api.Server{Store: e.store, Temporal: e.server.Temporal, Log: e.server.Log, PublicURL: e.server.PublicURL,
-			TaskQueue: e.server.TaskQueue, TrustedProxies: trusted,
-			ReviewTokenRate: 1e6, ReviewTokenBurst: 1e6, ReviewIPRate: 1e-9, ReviewIPBurst: 1}).Handler()
+		return (&api.Server{App: &app.App{Store: e.store, Temporal: e.server.App.Temporal, PublicURL: e.server.App.PublicURL, TaskQueue: e.server.App.TaskQueue}, Log: e.server.Log, TrustedProxies: trusted, ReviewTokenRate: 1e6, ReviewTokenBurst: 1e6, ReviewIPRate: 1e-9, ReviewIPBurst: 1}).Handler()
 	}
 	// send asks for an unknown review token (a fresh one each time, so only the address is limited)
 	// from peer, with the header pairs given; it answers the status.

@@ -107,8 +107,7 @@ func TestChaosPostgresOutage(t *testing.T) {
 	mainAcct, autoAcct, expiryAcct := newAccount("Outage Main"), newAccount("Outage Auto"), newAccount("Outage Expiry")
 
 	sealer := testenv.Sealer(t)
-	srv := &api.Server{Store: store, Temporal: tc, Log: log.Named("api"), PublicURL: "http://chaos.test", TaskQueue: queue,
-		Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}
+	srv := &api.Server{App: &app.App{Store: store, Temporal: tc, PublicURL: "http://chaos.test", TaskQueue: queue, Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}, Log: log.Named("api")}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	approver := &apiClient{base: hs.URL, token: mainAcct.approverToken}

@@ -22,6 +22,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/ai"
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/demodata"
 	"github.com/signoff/signoff/localenv"
 	"github.com/signoff/signoff/logging"
@@ -87,8 +88,7 @@ func TestChaosPostgresRestart(t *testing.T) {
 	queue := testenv.TaskQueue(t)
 	fx := newChaosFixture(t, store, "Restart Inc", plan.directory, plan.drafts, plan.requests)
 
-	srv := &api.Server{Store: store, Temporal: tc, Log: log, PublicURL: "http://chaos.test", TaskQueue: queue,
-		Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}
+	srv := &api.Server{App: &app.App{Store: store, Temporal: tc, PublicURL: "http://chaos.test", TaskQueue: queue, Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}, Log: log}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	wctx, stopWatch := context.WithCancel(context.Background())
@@ -278,8 +278,7 @@ func TestChaosTemporalRestart(t *testing.T) {
 	testworker.Start(t, tc, queue, acts, testworker.Options{SweepEvery: time.Second})
 
 	fx := newChaosFixture(t, store, "Restart Inc", 0, 0, 0)
-	srv := &api.Server{Store: store, Temporal: tc, Log: log, PublicURL: "http://chaos.test", TaskQueue: queue,
-		Sealer: sealer, ImmediateApprovalWindow: plan.window}
+	srv := &api.Server{App: &app.App{Store: store, Temporal: tc, PublicURL: "http://chaos.test", TaskQueue: queue, Sealer: sealer, ImmediateApprovalWindow: plan.window}, Log: log}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	csm := &apiClient{base: hs.URL, token: fx.csmToken}

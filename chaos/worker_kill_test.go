@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
 	"github.com/signoff/signoff/workflows"
@@ -77,7 +78,7 @@ func TestChaosWorkerKill(t *testing.T) {
 	key, sealer := testenv.SecretKey(t)
 	tc := testenv.Temporal(t)
 	queue := testenv.TaskQueue(t)
-	srv := &api.Server{Store: store, Temporal: tc, Log: testenv.Logger(t), PublicURL: "http://chaos.test", TaskQueue: queue, Sealer: sealer}
+	srv := &api.Server{App: &app.App{Store: store, Temporal: tc, PublicURL: "http://chaos.test", TaskQueue: queue, Sealer: sealer}, Log: testenv.Logger(t)}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	csm := &apiClient{base: hs.URL, token: fx.csmToken, http: &http.Client{Timeout: 30 * time.Second}}

@@ -29,6 +29,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/ai"
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/demodata"
 	"github.com/signoff/signoff/logging"
@@ -135,8 +136,7 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers int, on
 		return err
 	}
 	defer w.Stop()
-	srv := &api.Server{Store: b.store, Temporal: tc, Log: log, PublicURL: "http://bench.test", TaskQueue: b.queue,
-		Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}
+	srv := &api.Server{App: &app.App{Store: b.store, Temporal: tc, PublicURL: "http://bench.test", TaskQueue: b.queue, Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}, Log: log}
 	b.api = httptest.NewServer(srv.Handler())
 	defer b.api.Close()
 	if err := b.fixtures(ctx); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -108,8 +109,7 @@ func (b *bench) review(ctx context.Context, d time.Duration) error {
 	// one draft hold every comment the load writes, far more than a draft may (storage.MaxCommentsPerDraft).
 	store := storage.New(b.store.Pool)
 	store.SetMaxComments(-1)
-	srv := &api.Server{Store: store, Temporal: b.tc, Log: b.log, PublicURL: "http://bench.test", TaskQueue: b.queue,
-		ReviewTokenRate: 1e9, ReviewTokenBurst: 1 << 30, ReviewIPRate: 1e9, ReviewIPBurst: 1 << 30}
+	srv := &api.Server{App: &app.App{Store: store, Temporal: b.tc, PublicURL: "http://bench.test", TaskQueue: b.queue}, Log: b.log, ReviewTokenRate: 1e9, ReviewTokenBurst: 1 << 30, ReviewIPRate: 1e9, ReviewIPBurst: 1 << 30}
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	wctx, stopWatch := context.WithCancel(ctx)

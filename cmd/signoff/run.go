@@ -22,6 +22,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/ai"
 	"github.com/signoff/signoff/api"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/email"
 	"github.com/signoff/signoff/logging"
@@ -204,13 +205,12 @@ func runWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 
 // serveAPI listens until ctx ends, then drains in-flight requests.
 func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Logger) error {
-	app := &api.Server{Store: svc.store, Temporal: svc.temporal, Log: log.Named("api"),
-		OperatorToken: cfg.OperatorToken, PublicURL: cfg.PublicURL, TaskQueue: cfg.TaskQueue,
-		ImmediateApprovalWindow: cfg.ImmediateApprovalWindow, Sealer: svc.sealer, CSVMaxBytes: int64(cfg.CSVMaxBytes),
-		TrustedProxies: cfg.TrustedProxies}
+	uses := &app.App{Store: svc.store, Temporal: svc.temporal, TaskQueue: cfg.TaskQueue, Log: log.Named("app"),
+		PublicURL: cfg.PublicURL, Sealer: svc.sealer, CSVMaxBytes: int64(cfg.CSVMaxBytes), ImmediateApprovalWindow: cfg.ImmediateApprovalWindow}
+	server := &api.Server{App: uses, Log: log.Named("api"), OperatorToken: cfg.OperatorToken, TrustedProxies: cfg.TrustedProxies}
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
-		Handler:           app.Handler(),
+		Handler:           server.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -223,9 +223,9 @@ func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Lo
 	log.Info("api listening", zap.String("addr", ln.Addr().String()))
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go func() { _ = app.WatchReviews(watchCtx) }()
+	go func() { _ = server.WatchReviews(watchCtx) }()
 	// Idempotency-Keys expire after a day; each API process deletes the expired ones hourly.
-	go app.PruneIdempotencyKeys(watchCtx, api.IdempotencyPruneInterval)
+	go server.PruneIdempotencyKeys(watchCtx, api.IdempotencyPruneInterval)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
