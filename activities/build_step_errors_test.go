@@ -18,12 +18,12 @@ import (
 	"github.com/signoff/signoff/testenv"
 )
 
-// TestFinding6RefusedDataFailsTheBuildAtOnce: an error of a build step that no retry can cure — data
+// TestRefusedDataFailsTheBuildAtOnce: an error of a build step that no retry can cure — data
 // Postgres refuses, as it refused a company size of 3000000000 — becomes a non-retryable build_failed
 // error whose message says what was refused and what to do; errors a retry may cure (Postgres
 // unreachable, a serialization failure, a timeout) stay retryable. The Postgres errors are real ones,
 // from the test database.
-func TestFinding6RefusedDataFailsTheBuildAtOnce(t *testing.T) {
+func TestRefusedDataFailsTheBuildAtOnce(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.Database(t)
 	pgErr := func(sql string, args ...any) error {

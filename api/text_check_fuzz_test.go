@@ -129,8 +129,8 @@ func TestTextCheckTable(t *testing.T) {
 					t.Errorf("%s in %s: refused: %v", tc.name, wantField, fe)
 				case wantHere != "" && fe == nil:
 					t.Errorf("%s in %s: accepted, want %q", tc.name, wantField, wantHere)
-				case wantHere != "" && (fe.Field != wantField || fe.Message != wantHere):
-					t.Errorf("%s: got %s: %s, want %s: %s", tc.name, fe.Field, fe.Message, wantField, wantHere)
+				case wantHere != "" && (fe.Field != wantField || fe.Message != wantField+": "+wantHere):
+					t.Errorf("%s: got %s (%s), want %s: %s", tc.name, fe.Field, fe.Message, wantField, wantHere)
 				}
 			}
 		}
@@ -147,7 +147,7 @@ func TestTextCheckMemberNames(t *testing.T) {
 		`{"items":[{"ok":"1"},{"\n":2}]}`: "items[1]",
 	} {
 		fe := checkJSONText([]byte(doc), "")
-		if fe == nil || fe.Field != field || !strings.HasPrefix(fe.Message, "has a member name that ") {
+		if fe == nil || fe.Field != field || !strings.HasPrefix(fe.Message, field+": has a member name that ") {
 			t.Errorf("%q: got %v, want a member-name error on %s", doc, fe, field)
 		}
 	}

@@ -113,10 +113,10 @@ func budgetBuild(t *testing.T, resolveErr, persErr error) (*budgetRun, string) {
 	return r, res
 }
 
-// TestFinding6NonRetryableBuildErrorFailsAtOnce: a step error marked non-retryable that is not one of
+// TestNonRetryableBuildErrorFailsAtOnce: a step error marked non-retryable that is not one of
 // the build's own build_failed reasons (a not_found, or any other type) ends the build after one
 // attempt, with a reason that says what went wrong and what to do, not "failed unexpectedly".
-func TestFinding6NonRetryableBuildErrorFailsAtOnce(t *testing.T) {
+func TestNonRetryableBuildErrorFailsAtOnce(t *testing.T) {
 	cases := []struct {
 		name string
 		err  error
@@ -146,12 +146,12 @@ func TestFinding6NonRetryableBuildErrorFailsAtOnce(t *testing.T) {
 	assert.Greater(t, r.calls["ResolveContacts"], 1, "a transient error is retried")
 }
 
-// TestFinding9AIStepRetryBudget: the model is never asked 4 × 10 times. A model call that failed after
+// TestAIStepRetryBudget: the model is never asked 4 × 10 times. A model call that failed after
 // the provider's own retries reaches the workflow as AIPermanent (PersonaliseLeads, tested in
 // activities) and is not retried; a failure a retry may cure without asking the model again (the
 // database away) is retried with backoff until the batch budget runs out, so a Postgres restart
 // during the AI step costs no lead its result. Either way the draft stays ready and the AI step ends.
-func TestFinding9AIStepRetryBudget(t *testing.T) {
+func TestAIStepRetryBudget(t *testing.T) {
 	r, res := budgetBuild(t, nil, temporal.NewNonRetryableApplicationError(
 		"ai: openai qualify: giving up after 4 attempts: status 503 Service Unavailable", "AIPermanent", nil))
 	assert.Equal(t, "review_window_closed", res, "the draft was ready and waited for its client")

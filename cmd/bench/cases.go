@@ -21,7 +21,7 @@ import (
 )
 
 // drafts measures Ask → ready and Ask → all leads personalised for 20 and 100 contacts against the
-// floor of a no-op workflow of six local activities (issue 3).
+// floor of a no-op workflow of six local activities.
 func (b *bench) drafts(ctx context.Context, n int) error {
 	var fl []time.Duration
 	for i := 0; i < n; i++ {
@@ -97,7 +97,7 @@ func (b *bench) newRequestCampaign(ctx context.Context, i int) (storage.Campaign
 }
 
 // decisions measures POST …/approve against a bare Update round trip on a no-op workflow, at 1 and
-// 32 concurrent requests (issue 5), and, to split the difference, the approve Update sent straight to
+// 32 concurrent requests, and, to split the difference, the approve Update sent straight to
 // other requests' workflows (no HTTP API). The three alternate in rounds of 8 calls (one at a time)
 // or of one wave of conc calls, so all see the same machine: it is shared and its speed drifts.
 func (b *bench) decisions(ctx context.Context, n int) error {
@@ -262,7 +262,7 @@ func (b *bench) decisionParts(ctx context.Context, n int, decided []string) erro
 	return nil
 }
 
-// timers measures deadline timers when n are due at one instant (issue 5): first the floor, n no-op
+// timers measures deadline timers when n are due at one instant: first the floor, n no-op
 // workflows that each wait for one timer and end; then n pending approval requests whose deadline
 // timers all fall due together, with the worker's memory while they wait. For both: how late the
 // timers fire (TimerFired in a sample of histories) and how late each outcome is recorded (the

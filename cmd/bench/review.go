@@ -82,7 +82,7 @@ func get(c *http.Client, url string) error {
 }
 
 // review measures the review page, its JSON snapshot and a comment write at 64 concurrent
-// connections beside a bare Gin handler answering a JSON body of the snapshot's size (issue 4).
+// connections beside a bare Gin handler answering a JSON body of the snapshot's size.
 func (b *bench) review(ctx context.Context, d time.Duration) error {
 	var draft struct {
 		ID       string
