@@ -39,7 +39,9 @@
 // old index and "added" at its new one: the kinds of R-VER-6 have no "moved", and a reordering is
 // a real change of what is sent (sequence steps, pipeline order) that an approver must see.
 // Matching by identity rather than by index keeps a reordering of named things from turning into
-// a cascade of unrelated field changes.
+// a cascade of unrelated field changes. The alignment takes time and memory in the product of the
+// lengths of the two lists' differing middles (a campaign's lists and bodies are short); beyond a
+// million cells the middles are compared position by position instead.
 //
 // # Email bodies
 //
@@ -385,8 +387,9 @@ func (d *differ) lists(a, b []any) {
 // body compares two different email bodies paragraph by paragraph.
 func (d *differ) body(a, b string) {
 	pa, pb := Paragraphs(a), Paragraphs(b)
+	ia, ib := intern(pa, pb)
 	ops := align(len(pa), len(pb),
-		func(i, j int) bool { return pa[i] == pb[j] },
+		func(i, j int) bool { return ia[i] == ib[j] },
 		func(i, j int) float64 { return textSimilarity(pa[i], pb[j]) })
 	before := len(d.out)
 	mark := d.pushKey("paragraphs")
@@ -411,6 +414,24 @@ func (d *differ) body(a, b string) {
 	if len(d.out) == before { // same paragraphs, different blank lines
 		d.emit(Changed, a, b)
 	}
+}
+
+// intern numbers the distinct paragraphs of a and b, so that the alignment compares numbers.
+func intern(a, b []string) (ia, ib []int) {
+	ids := make(map[string]int, len(a)+len(b))
+	number := func(ps []string) []int {
+		out := make([]int, len(ps))
+		for i, p := range ps {
+			id, ok := ids[p]
+			if !ok {
+				id = len(ids)
+				ids[p] = id
+			}
+			out[i] = id
+		}
+		return out
+	}
+	return number(a), number(b)
 }
 
 // Alignment of two sequences.

@@ -315,6 +315,19 @@ func TestBetween(t *testing.T) {
 	}
 }
 
+func TestVeryLongListsComparedByPosition(t *testing.T) {
+	var a, b []any
+	for i := range 1100 {
+		a = append(a, "a"+time.Duration(i).String())
+		b = append(b, "b"+time.Duration(i).String())
+	}
+	b = append(b, "extra")
+	got := changes.Between(map[string]any{"l": a}, map[string]any{"l": b})
+	if len(got) != 1101 || got[0].Path != "l[0]" || got[0].Kind != changes.Changed || got[1100].Kind != changes.Added {
+		t.Errorf("%d changes, first %+v, last %+v", len(got), got[0], got[len(got)-1])
+	}
+}
+
 func TestParagraphs(t *testing.T) {
 	cases := []struct {
 		name string
