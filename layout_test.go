@@ -29,6 +29,7 @@ var allowedImports = map[string][]string{
 	"errs":        {},
 	"schema":      {},
 	"sharelink":   {},
+	"changes":     {},
 	"email":       {},
 	"ai":          {},
 	"logging":     {},
