@@ -14,21 +14,23 @@ import (
 
 // approvalRequestJSON is an approval request as the API answers it.
 type approvalRequestJSON struct {
-	ID              string         `json:"id"`
-	AccountID       string         `json:"account_id"`
-	CampaignID      string         `json:"campaign_id"`
-	CampaignVersion int            `json:"campaign_version"`
-	SubmittedBy     string         `json:"submitted_by"`
-	Note            string         `json:"note"`
-	Status          string         `json:"status"`
-	DecidedBy       *string        `json:"decided_by"`
-	DecisionNote    string         `json:"decision_note"`
-	DecidedAt       *time.Time     `json:"decided_at"`
-	DeadlineAt      time.Time      `json:"deadline_at"`
-	LaunchAt        *time.Time     `json:"launch_at"`
-	Approvers       []approverJSON `json:"approvers"`
-	CreatedAt       time.Time      `json:"created_at"`
-	UpdatedAt       time.Time      `json:"updated_at"`
+	ID              string `json:"id"`
+	AccountID       string `json:"account_id"`
+	CampaignID      string `json:"campaign_id"`
+	CampaignVersion int    `json:"campaign_version"`
+	// ContentHash is the content_hash of the pinned version (R-VER-2).
+	ContentHash  string         `json:"content_hash"`
+	SubmittedBy  string         `json:"submitted_by"`
+	Note         string         `json:"note"`
+	Status       string         `json:"status"`
+	DecidedBy    *string        `json:"decided_by"`
+	DecisionNote string         `json:"decision_note"`
+	DecidedAt    *time.Time     `json:"decided_at"`
+	DeadlineAt   time.Time      `json:"deadline_at"`
+	LaunchAt     *time.Time     `json:"launch_at"`
+	Approvers    []approverJSON `json:"approvers"`
+	CreatedAt    time.Time      `json:"created_at"`
+	UpdatedAt    time.Time      `json:"updated_at"`
 }
 
 type approverJSON struct {
@@ -40,7 +42,7 @@ type approverJSON struct {
 
 func toApprovalRequestJSON(r app.ApprovalRequest) approvalRequestJSON {
 	return approvalRequestJSON{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
-		SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
+		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
 		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		Approvers: mapEach(r.Approvers, func(a app.Approver) approverJSON {
 			return approverJSON{UserID: a.UserID, Name: a.Name, Email: a.Email, State: a.State}
