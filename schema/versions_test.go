@@ -76,8 +76,8 @@ func (o oldRelease) request(acct, camp, by, approver string, version int, status
 		CASE WHEN $6 <> 'pending' THEN $7::uuid END, CASE WHEN $6 <> 'pending' THEN now() END)`,
 		id, acct, camp, version, by, status, approver)
 	o.exec(`INSERT INTO approval_request_approvers (request_id, user_id) VALUES ($1, $2)`, id, approver)
-	o.exec(`INSERT INTO approval_events (account_id, request_id, campaign_id, type, actor_id, dedupe_key) VALUES ($1, $2, $3, 'submitted', $4, $2 || ':submitted')`,
-		acct, id, camp, by)
+	o.exec(`INSERT INTO approval_events (account_id, request_id, campaign_id, type, actor_id, dedupe_key) VALUES ($1, $2, $3, 'submitted', $4, $5)`,
+		acct, id, camp, by, id+":submitted")
 	return id
 }
 
