@@ -15,21 +15,23 @@ import (
 // Request is an approval request as the activities answer it; its JSON is the read model's and is
 // what workflow histories record.
 type Request struct {
-	ID              string     `json:"id"`
-	AccountID       string     `json:"account_id"`
-	CampaignID      string     `json:"campaign_id"`
-	CampaignVersion int        `json:"campaign_version"`
-	SubmittedBy     string     `json:"submitted_by"`
-	Note            string     `json:"note"`
-	Status          string     `json:"status"`
-	DecidedBy       *string    `json:"decided_by"`
-	DecisionNote    string     `json:"decision_note"`
-	DecidedAt       *time.Time `json:"decided_at"`
-	DeadlineAt      time.Time  `json:"deadline_at"`
-	LaunchAt        *time.Time `json:"launch_at"`
-	Approvers       []Approver `json:"approvers"`
-	CreatedAt       time.Time  `json:"created_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
+	ID              string `json:"id"`
+	AccountID       string `json:"account_id"`
+	CampaignID      string `json:"campaign_id"`
+	CampaignVersion int    `json:"campaign_version"`
+	// ContentHash is the pinned version's content_hash (R-VER-2); empty in histories recorded before it.
+	ContentHash  string     `json:"content_hash"`
+	SubmittedBy  string     `json:"submitted_by"`
+	Note         string     `json:"note"`
+	Status       string     `json:"status"`
+	DecidedBy    *string    `json:"decided_by"`
+	DecisionNote string     `json:"decision_note"`
+	DecidedAt    *time.Time `json:"decided_at"`
+	DeadlineAt   time.Time  `json:"deadline_at"`
+	LaunchAt     *time.Time `json:"launch_at"`
+	Approvers    []Approver `json:"approvers"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
 // Approver is a user assigned to a request, with the state of the assignment.
@@ -43,7 +45,7 @@ type Approver struct {
 // requestFromRow maps a stored request to the activities' Request.
 func requestFromRow(r storage.ApprovalRequest) Request {
 	out := Request{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
-		SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
+		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
 		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.Approvers != nil {
 		out.Approvers = make([]Approver, len(r.Approvers))

@@ -116,6 +116,7 @@ func TestSubmissionFreezesVersions(t *testing.T) {
 	// Approval approves the pinned version.
 	status, body = e.act(t, r3.ID, "approve", approverTok, "")
 	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, r3.ContentHash, body["content_hash"], "the decision's answer names the pinned hash")
 	v = e.viewCampaign(t, camp.ID, collabTok)
 	require.Equal(t, storage.RequestStatusApproved, v.ApprovalStatus)
 	require.NotNil(t, v.ApprovedVersion)
