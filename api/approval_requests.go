@@ -14,23 +14,22 @@ import (
 
 // approvalRequestJSON is an approval request as the API answers it.
 type approvalRequestJSON struct {
-	ID              string `json:"id"`
-	AccountID       string `json:"account_id"`
-	CampaignID      string `json:"campaign_id"`
-	CampaignVersion int    `json:"campaign_version"`
-	// ContentHash is the content_hash of the pinned version (R-VER-2).
-	ContentHash  string         `json:"content_hash"`
-	SubmittedBy  string         `json:"submitted_by"`
-	Note         string         `json:"note"`
-	Status       string         `json:"status"`
-	DecidedBy    *string        `json:"decided_by"`
-	DecisionNote string         `json:"decision_note"`
-	DecidedAt    *time.Time     `json:"decided_at"`
-	DeadlineAt   time.Time      `json:"deadline_at"`
-	LaunchAt     *time.Time     `json:"launch_at"`
-	Approvers    []approverJSON `json:"approvers"`
-	CreatedAt    time.Time      `json:"created_at"`
-	UpdatedAt    time.Time      `json:"updated_at"`
+	ID              string         `json:"id"`
+	AccountID       string         `json:"account_id"`
+	CampaignID      string         `json:"campaign_id"`
+	CampaignVersion int            `json:"campaign_version"`
+	ContentHash     string         `json:"content_hash"` // the pinned version's content_hash (R-VER-2)
+	SubmittedBy     string         `json:"submitted_by"`
+	Note            string         `json:"note"`
+	Status          string         `json:"status"`
+	DecidedBy       *string        `json:"decided_by"`
+	DecisionNote    string         `json:"decision_note"`
+	DecidedAt       *time.Time     `json:"decided_at"`
+	DeadlineAt      time.Time      `json:"deadline_at"`
+	LaunchAt        *time.Time     `json:"launch_at"`
+	Approvers       []approverJSON `json:"approvers"`
+	CreatedAt       time.Time      `json:"created_at"`
+	UpdatedAt       time.Time      `json:"updated_at"`
 }
 
 type approverJSON struct {

@@ -38,20 +38,19 @@ func (r campaignRequest) fields() app.CampaignFields {
 
 // campaignJSON is a campaign as the API answers it, with the viewer's approval ribbon (R-CAMP-1).
 type campaignJSON struct {
-	ID             string     `json:"id"`
-	AccountID      string     `json:"account_id"`
-	CreatedBy      string     `json:"created_by"`
-	Name           string     `json:"name"`
-	Kind           string     `json:"kind"`
-	Mode           string     `json:"mode"`
-	StartAt        *time.Time `json:"start_at"`
-	EndAt          *time.Time `json:"end_at"`
-	Status         string     `json:"status"`
-	ApprovalStatus string     `json:"approval_status"`
-	Version        int        `json:"version"`
-	// ApprovedVersion and LiveVersion are the approved and the live version, or null (R-VER-2).
-	ApprovedVersion *int                 `json:"approved_version"`
-	LiveVersion     *int                 `json:"live_version"`
+	ID              string               `json:"id"`
+	AccountID       string               `json:"account_id"`
+	CreatedBy       string               `json:"created_by"`
+	Name            string               `json:"name"`
+	Kind            string               `json:"kind"`
+	Mode            string               `json:"mode"`
+	StartAt         *time.Time           `json:"start_at"`
+	EndAt           *time.Time           `json:"end_at"`
+	Status          string               `json:"status"`
+	ApprovalStatus  string               `json:"approval_status"`
+	Version         int                  `json:"version"`
+	ApprovedVersion *int                 `json:"approved_version"` // approved by the current approval, or nil (R-VER-2)
+	LiveVersion     *int                 `json:"live_version"`     // launched and live, or nil (R-VER-2)
 	CreatedAt       time.Time            `json:"created_at"`
 	UpdatedAt       time.Time            `json:"updated_at"`
 	ArchivedAt      *time.Time           `json:"archived_at"`

@@ -29,21 +29,19 @@ const (
 // ArchivedAt is when a campaign with approval history was deleted: it is kept, readable by id, out of
 // lists and closed to edits (R-APPR-10); null for a campaign in use.
 type Campaign struct {
-	ID             string     `json:"id"`
-	AccountID      string     `json:"account_id"`
-	CreatedBy      string     `json:"created_by"`
-	Name           string     `json:"name"`
-	Kind           string     `json:"kind"`
-	Mode           string     `json:"mode"`
-	StartAt        *time.Time `json:"start_at"`
-	EndAt          *time.Time `json:"end_at"`
-	Status         string     `json:"status"`
-	ApprovalStatus string     `json:"approval_status"`
-	Version        int        `json:"version"`
-	// ApprovedVersion is the version the campaign's current approval approved; LiveVersion the one
-	// launched and live (R-VER-2). Either is nil when there is none.
-	ApprovedVersion *int             `json:"approved_version"`
-	LiveVersion     *int             `json:"live_version"`
+	ID              string           `json:"id"`
+	AccountID       string           `json:"account_id"`
+	CreatedBy       string           `json:"created_by"`
+	Name            string           `json:"name"`
+	Kind            string           `json:"kind"`
+	Mode            string           `json:"mode"`
+	StartAt         *time.Time       `json:"start_at"`
+	EndAt           *time.Time       `json:"end_at"`
+	Status          string           `json:"status"`
+	ApprovalStatus  string           `json:"approval_status"`
+	Version         int              `json:"version"`
+	ApprovedVersion *int             `json:"approved_version"` // approved by the current approval, or nil (R-VER-2)
+	LiveVersion     *int             `json:"live_version"`     // launched and live, or nil (R-VER-2)
 	CreatedAt       time.Time        `json:"created_at"`
 	UpdatedAt       time.Time        `json:"updated_at"`
 	ArchivedAt      *time.Time       `json:"archived_at"`

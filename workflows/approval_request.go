@@ -78,23 +78,22 @@ type ApproverRevokedSignal struct {
 // Request is an approval request as a decision or a change of approvers left it: the result of the
 // workflow's Updates. Its JSON is the shape recorded in workflow histories.
 type Request struct {
-	ID              string `json:"id"`
-	AccountID       string `json:"account_id"`
-	CampaignID      string `json:"campaign_id"`
-	CampaignVersion int    `json:"campaign_version"`
-	// ContentHash is the pinned version's content_hash (R-VER-2); empty in histories recorded before it.
-	ContentHash  string     `json:"content_hash"`
-	SubmittedBy  string     `json:"submitted_by"`
-	Note         string     `json:"note"`
-	Status       string     `json:"status"`
-	DecidedBy    *string    `json:"decided_by"`
-	DecisionNote string     `json:"decision_note"`
-	DecidedAt    *time.Time `json:"decided_at"`
-	DeadlineAt   time.Time  `json:"deadline_at"`
-	LaunchAt     *time.Time `json:"launch_at"`
-	Approvers    []Approver `json:"approvers"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
+	ID              string     `json:"id"`
+	AccountID       string     `json:"account_id"`
+	CampaignID      string     `json:"campaign_id"`
+	CampaignVersion int        `json:"campaign_version"`
+	ContentHash     string     `json:"content_hash"` // the pinned version's content_hash (R-VER-2); empty in histories recorded before it
+	SubmittedBy     string     `json:"submitted_by"`
+	Note            string     `json:"note"`
+	Status          string     `json:"status"`
+	DecidedBy       *string    `json:"decided_by"`
+	DecisionNote    string     `json:"decision_note"`
+	DecidedAt       *time.Time `json:"decided_at"`
+	DeadlineAt      time.Time  `json:"deadline_at"`
+	LaunchAt        *time.Time `json:"launch_at"`
+	Approvers       []Approver `json:"approvers"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
 }
 
 // Approver is a user assigned to a request, with the state of the assignment.
