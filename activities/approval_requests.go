@@ -181,6 +181,11 @@ func (a *Activities) LaunchApproved(ctx context.Context, in LaunchInput) (Launch
 			"the approval no longer covers the campaign (it was edited or deleted)", in.RequestID+":launch_skipped:final")
 		return LaunchResult{Skipped: true}, classify(err)
 	}
+	if errors.Is(err, storage.ErrCampaignInError) {
+		err := a.Store.RecordEvent(ctx, in.RequestID, storage.EventLaunchSkipped, nil,
+			"the campaign is in error at its start time; fix it, set it ready and launch it", in.RequestID+":launch_skipped:final")
+		return LaunchResult{Skipped: true}, classify(err)
+	}
 	if err != nil {
 		return LaunchResult{}, err
 	}

@@ -127,7 +127,9 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 				return ErrNotLaunchable
 			}
 		}
-		if direct && status == CampaignStatusError {
+		// A campaign in error never launches, whoever asks; only a version already live answers its
+		// record to the workflow's retry.
+		if status == CampaignStatusError && (direct || !launched) {
 			return ErrCampaignInError
 		}
 		if launched {
