@@ -27,7 +27,8 @@ type App struct {
 	Temporal client.Client
 	// TaskQueue is where the workflows the use cases start run.
 	TaskQueue string
-	// Log is the base logger of use cases that outlive their request (repairs, signals).
+	// Log is the logger of use cases run outside a request (the sweeper, background jobs); a request's
+	// own logger, with its request id, comes in its context (WithLogger).
 	Log *zap.Logger
 	// PublicURL prefixes share links.
 	PublicURL string

@@ -14,10 +14,14 @@ func WithLogger(ctx context.Context, l *zap.Logger) context.Context {
 	return context.WithValue(ctx, loggerKey{}, l)
 }
 
-// loggerFrom is the logger ctx carries, or a no-op one.
-func loggerFrom(ctx context.Context) *zap.Logger {
+// logger is the logger ctx carries (the request's, with its request id), else the App's base logger,
+// else a no-op one.
+func (a *App) logger(ctx context.Context) *zap.Logger {
 	if l, ok := ctx.Value(loggerKey{}).(*zap.Logger); ok {
 		return l
+	}
+	if a.Log != nil {
+		return a.Log
 	}
 	return zap.NewNop()
 }

@@ -260,12 +260,12 @@ func (a *App) draftView(ctx context.Context, d ApprovalDraft) DraftView {
 		return v
 	}
 	if a.Sealer == nil {
-		loggerFrom(ctx).Error("no SIGNOFF_SECRET_KEY: cannot show share links")
+		a.logger(ctx).Error("no SIGNOFF_SECRET_KEY: cannot show share links")
 		return v
 	}
 	tok, err := a.Sealer.Open(d.TokenSealed)
 	if err != nil {
-		loggerFrom(ctx).Error("open share token", zap.String("draft_id", d.ID), zap.Error(err))
+		a.logger(ctx).Error("open share token", zap.String("draft_id", d.ID), zap.Error(err))
 		return v
 	}
 	u := a.PublicURL + "/r/" + tok

@@ -25,9 +25,9 @@ import (
 // workflow from the row.
 func (a *App) startRequestWorkflow(ctx context.Context, r storage.ApprovalRequest) {
 	if err := StartApprovalRequest(ctx, a.Temporal, a.TaskQueue, r); err != nil {
-		loggerFrom(ctx).Error("approval workflow not started; the sweeper will start it", zap.String("request_id", r.ID), zap.Error(err))
+		a.logger(ctx).Error("approval workflow not started; the sweeper will start it", zap.String("request_id", r.ID), zap.Error(err))
 	} else if err := a.Store.MarkWorkflowStarted(ctx, r.ID); err != nil {
-		loggerFrom(ctx).Warn("mark workflow started", zap.Error(err))
+		a.logger(ctx).Warn("mark workflow started", zap.Error(err))
 	}
 }
 
@@ -35,9 +35,9 @@ func (a *App) startRequestWorkflow(ctx context.Context, r storage.ApprovalReques
 // records that it did; as with requests, a failed start is left to the sweeper.
 func (a *App) startDraftWorkflow(ctx context.Context, d storage.ApprovalDraft, src workflows.DraftSource) {
 	if err := workflows.StartApprovalDraft(ctx, a.Temporal, a.TaskQueue, DraftWorkflowInput(d, src)); err != nil {
-		loggerFrom(ctx).Error("draft build not started; the sweeper will start it", zap.String("draft_id", d.ID), zap.Error(err))
+		a.logger(ctx).Error("draft build not started; the sweeper will start it", zap.String("draft_id", d.ID), zap.Error(err))
 	} else if err := a.Store.MarkDraftWorkflowStarted(ctx, d.ID); err != nil {
-		loggerFrom(ctx).Warn("mark draft started", zap.Error(err))
+		a.logger(ctx).Warn("mark draft started", zap.Error(err))
 	}
 }
 
@@ -186,7 +186,7 @@ func (a *App) signalRequests(ctx context.Context, ids []string, signal string, a
 		err := a.Temporal.SignalWorkflow(ctx, workflows.ApprovalRequestWorkflowID(id), "", signal, arg)
 		var nf *serviceerror.NotFound
 		if err != nil && !errors.As(err, &nf) {
-			loggerFrom(ctx).Error("signal approval workflow", zap.String("request_id", id), zap.String("signal", signal), zap.Error(err))
+			a.logger(ctx).Error("signal approval workflow", zap.String("request_id", id), zap.String("signal", signal), zap.Error(err))
 		}
 	}
 }
