@@ -150,7 +150,7 @@ func TestApprovalFullFlow(t *testing.T) {
 		rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
 		require.NoError(t, err)
 		require.Len(t, rows, len(events)+1, "a header row and one row per event")
-		require.Equal(t, []string{"type", "actor", "actor_email", "note", "at", "request_id"}, rows[0])
+		require.Equal(t, []string{"type", "actor", "actor_email", "note", "at", "request_id", "version", "approvers"}, rows[0])
 		for i, ev := range events {
 			row := rows[i+1]
 			require.Equal(t, ev.Type, row[0])
