@@ -27,7 +27,7 @@ var allowedImports = map[string][]string{
 	"workers":     {"app", "workflows", "activities", "storage", "errs", "email", "ai", "sharelink"},
 	"storage":     {},
 	"errs":        {},
-	"schema":      {},
+	"schema":      {"storage"}, // the Go migration 00012 freezes versions with storage's own functions
 	"sharelink":   {},
 	"changes":     {},
 	"email":       {},

@@ -19,6 +19,7 @@ type Request struct {
 	AccountID       string     `json:"account_id"`
 	CampaignID      string     `json:"campaign_id"`
 	CampaignVersion int        `json:"campaign_version"`
+	ContentHash     string     `json:"content_hash"` // the pinned version's content_hash (R-VER-2); empty in histories recorded before it
 	SubmittedBy     string     `json:"submitted_by"`
 	Note            string     `json:"note"`
 	Status          string     `json:"status"`
@@ -43,7 +44,7 @@ type Approver struct {
 // requestFromRow maps a stored request to the activities' Request.
 func requestFromRow(r storage.ApprovalRequest) Request {
 	out := Request{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
-		SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
+		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
 		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.Approvers != nil {
 		out.Approvers = make([]Approver, len(r.Approvers))
@@ -178,6 +179,11 @@ func (a *Activities) LaunchApproved(ctx context.Context, in LaunchInput) (Launch
 	if errors.Is(err, storage.ErrNotLaunchable) || errors.Is(err, storage.ErrNotFound) {
 		err := a.Store.RecordEvent(ctx, in.RequestID, storage.EventLaunchSkipped, nil,
 			"the approval no longer covers the campaign (it was edited or deleted)", in.RequestID+":launch_skipped:final")
+		return LaunchResult{Skipped: true}, classify(err)
+	}
+	if errors.Is(err, storage.ErrCampaignInError) {
+		err := a.Store.RecordEvent(ctx, in.RequestID, storage.EventLaunchSkipped, nil,
+			"the campaign is in error at its start time; fix it, set it ready and launch it", in.RequestID+":launch_skipped:final")
 		return LaunchResult{Skipped: true}, classify(err)
 	}
 	if err != nil {

@@ -19,6 +19,7 @@ type approvalRequestJSON struct {
 	AccountID       string         `json:"account_id"`
 	CampaignID      string         `json:"campaign_id"`
 	CampaignVersion int            `json:"campaign_version"`
+	ContentHash     string         `json:"content_hash"` // the pinned version's content_hash (R-VER-2)
 	SubmittedBy     string         `json:"submitted_by"`
 	Note            string         `json:"note"`
 	Status          string         `json:"status"`
@@ -41,7 +42,7 @@ type approverJSON struct {
 
 func toApprovalRequestJSON(r app.ApprovalRequest) approvalRequestJSON {
 	return approvalRequestJSON{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
-		SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
+		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
 		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		Approvers: mapEach(r.Approvers, func(a app.Approver) approverJSON {
 			return approverJSON{UserID: a.UserID, Name: a.Name, Email: a.Email, State: a.State}

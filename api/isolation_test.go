@@ -82,6 +82,8 @@ func TestTenantIsolationEveryRoute(t *testing.T) {
 				}
 				require.NotEmptyf(t, id, "route %s %s takes an id of a kind this test does not know: add it to ids", rt.Method, rt.Path)
 				path = strings.Replace(path, ":id", id, 1)
+				// Version 1 of A's campaign exists: its submission froze it.
+				path = strings.Replace(path, ":n", "1", 1)
 				require.NotContains(t, path, ":", "route %s has another parameter: teach this test about it", rt.Path)
 			}
 			before := dbState(t, e.pool)

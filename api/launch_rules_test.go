@@ -186,3 +186,29 @@ func pendingCount(t *testing.T, e *env, campaignID string) int {
 		`SELECT count(*) FROM approval_requests WHERE campaign_id = $1 AND status = 'pending'`, campaignID).Scan(&n))
 	return n
 }
+
+// TestApprovedCampaignInErrorDoesNotLaunch: setting an approved campaign to error keeps its approval
+// (status is not a frozen field, R-VER-5), but the workflow does not launch it at its start time: it
+// records launch_skipped and writes no launch record, and the campaign stays in error.
+func TestApprovedCampaignInErrorDoesNotLaunch(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	A := e.A
+	acct := A.Account.ID
+	editor, editorTok := A.Users[storage.RoleEditor], A.Tokens[storage.RoleEditor]
+	approver, approverTok := A.Users[storage.RoleApprover], A.Tokens[storage.RoleApprover]
+	camp := e.campaignAs(t, editor, "Approved, then in error", storage.CampaignKindCampaign, storage.CampaignModeActive,
+		in(8*time.Second), in(time.Hour))
+	r := e.submit(t, camp.ID, editorTok, approver.ID)
+	status, body := e.act(t, r.ID, "approve", approverTok, "")
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, editorTok, map[string]any{"status": "error"})
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, storage.RequestStatusApproved, e.storedCampaign(t, acct, camp.ID).ApprovalStatus)
+
+	e.waitEvent(t, r.ID, storage.EventLaunchSkipped, 30*time.Second)
+	got := e.storedCampaign(t, acct, camp.ID)
+	require.Equal(t, storage.CampaignStatusError, got.Status)
+	require.Nil(t, got.LiveVersion)
+	require.Empty(t, e.listItems(t, "/v1/campaigns/"+camp.ID+"/launches", editorTok))
+}

@@ -138,6 +138,8 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/campaigns/:id/approval-history", s.campaignHistory)
 	v1.POST("/campaigns/:id/launch", s.launch)
 	v1.GET("/campaigns/:id/launches", s.launches)
+	v1.GET("/campaigns/:id/versions", s.listVersions)
+	v1.GET("/campaigns/:id/versions/:n", s.getVersion)
 	v1.GET("/approval-requests/:id", s.getApprovalRequest)
 	v1.POST("/approval-requests/:id/approve", s.decide(app.DecisionApprove))
 	v1.POST("/approval-requests/:id/reject", s.decide(app.DecisionReject))

@@ -359,9 +359,11 @@ func patched(cur Campaign, p storage.CampaignPatch) Campaign {
 }
 
 // edited is cur as storing the edit p leaves it: the edit's effect on its status and approval
-// (storage.EditEffectOn), then p's own fields. An edit the store would refuse leaves cur as it is.
+// (storage.EditEffectOn; only a change to a frozen field has one, R-VER-5), then p's own fields. An
+// edit the store would refuse leaves cur as it is.
 func edited(cur Campaign, p storage.CampaignPatch, policy string) Campaign {
-	if eff, err := storage.EditEffectOn(cur.Status, cur.Kind, cur.ApprovalStatus, policy); err == nil {
+	changes := cur.Content == nil || storage.ChangesFrozen(cur, p)
+	if eff, err := storage.EditEffectOn(cur.Status, cur.Kind, cur.ApprovalStatus, policy, changes); err == nil {
 		cur.Status, cur.ApprovalStatus = eff.Status, eff.ApprovalStatus
 	}
 	return patched(cur, p)

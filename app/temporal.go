@@ -160,7 +160,7 @@ func (a *App) submitReviewUpdate(ctx context.Context, draftID string, in workflo
 // requestFromWorkflow maps an Update's result to the request row the use cases answer.
 func requestFromWorkflow(r workflows.Request) storage.ApprovalRequest {
 	out := storage.ApprovalRequest{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
-		SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
+		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
 		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.Approvers != nil {
 		out.Approvers = make([]storage.Approver, len(r.Approvers))

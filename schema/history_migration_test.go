@@ -2,36 +2,24 @@ package schema_test
 
 import (
 	"context"
-	"os"
 	"testing"
 
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/schema"
 	"github.com/signoff/signoff/testenv"
 )
 
-// previousRelease is the last migration of the release before versioned history (R-VER-8).
-const previousRelease = 10
-
 // TestHistoryEventsGetTheirVersion fills a database at the previous release's schema with requests and
-// their events, migrates it, and checks migration 00012's carry-over: every old event gets the
+// their events, migrates it, and checks migration 00013's carry-over: every old event gets the
 // version its request pinned; the approvers of old submitted and approvers_changed events, which were
 // never recorded, stay null rather than be guessed.
 func TestHistoryEventsGetTheirVersion(t *testing.T) {
 	ctx := context.Background()
-	pool := testenv.Database(t)
-	// Start again from an empty schema and migrate to the previous release only.
-	_, err := pool.Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`)
+	pool := testenv.EmptyDatabase(t)
+	v, err := schema.MigrateTo(ctx, pool, lastReleaseVersion)
 	require.NoError(t, err)
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"))
-	require.NoError(t, err)
-	_, err = provider.UpTo(ctx, previousRelease)
-	require.NoError(t, err)
+	require.EqualValues(t, lastReleaseVersion, v)
 
 	// What the previous release wrote: a campaign at version 2 with a request pinned to version 1
 	// (rejected) and one pinned to version 2 (approvers changed, then approved).
@@ -76,7 +64,7 @@ func TestHistoryEventsGetTheirVersion(t *testing.T) {
 		require.NoError(t, rows.Scan(&typ, &version, &pinned, &noApprovers))
 		require.NotNil(t, version, "event %d (%s) has a version after the migration", n, typ)
 		require.Equal(t, pinned, *version, "event %d (%s): its request's version", n, typ)
-		require.True(t, noApprovers, "event %d (%s): approvers not recorded before 00012 stay null", n, typ)
+		require.True(t, noApprovers, "event %d (%s): approvers not recorded before 00013 stay null", n, typ)
 		n++
 	}
 	require.NoError(t, rows.Err())

@@ -18,7 +18,7 @@ type ApprovalEvent struct {
 	// Version is the campaign version the event's request pinned (R-VER-8).
 	Version *int `json:"version"`
 	// Approvers are the request's assigned approvers when the event was written, for submitted and
-	// approvers_changed events; nil for other events and for those recorded before migration 00012.
+	// approvers_changed events; nil for other events and for those recorded before migration 00013.
 	Approvers []Actor `json:"approvers"`
 }
 

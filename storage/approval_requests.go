@@ -62,6 +62,7 @@ type ApprovalRequest struct {
 	AccountID       string     `json:"account_id"`
 	CampaignID      string     `json:"campaign_id"`
 	CampaignVersion int        `json:"campaign_version"`
+	ContentHash     string     `json:"content_hash"` // the pinned version's content_hash (R-VER-2)
 	SubmittedBy     string     `json:"submitted_by"`
 	Note            string     `json:"note"`
 	Status          string     `json:"status"`
@@ -106,11 +107,11 @@ type Decision struct {
 // hasRightSQL is R-AUTH-3 in SQL, over a users row aliased u.
 const hasRightSQL = `(u.active AND (u.role IN ('admin', 'approver') OR (u.role = 'editor' AND u.can_approve)))`
 
-const requestColumns = `r.id, r.account_id, r.campaign_id, r.campaign_version, r.submitted_by, r.note, r.status,
+const requestColumns = `r.id, r.account_id, r.campaign_id, r.campaign_version, r.content_hash, r.submitted_by, r.note, r.status,
 	r.decided_by, r.decision_note, r.decided_at, r.deadline_at, r.launch_at, r.created_at, r.updated_at`
 
 func requestScan(r *ApprovalRequest) []any {
-	return []any{&r.ID, &r.AccountID, &r.CampaignID, &r.CampaignVersion, &r.SubmittedBy, &r.Note, &r.Status,
+	return []any{&r.ID, &r.AccountID, &r.CampaignID, &r.CampaignVersion, &r.ContentHash, &r.SubmittedBy, &r.Note, &r.Status,
 		&r.DecidedBy, &r.DecisionNote, &r.DecidedAt, &r.DeadlineAt, &r.LaunchAt, &r.CreatedAt, &r.UpdatedAt}
 }
 
@@ -119,11 +120,10 @@ func requestScan(r *ApprovalRequest) []any {
 func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest) (ApprovalRequest, error) {
 	var out ApprovalRequest
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var version int
 		var name, status, kind, approvalStatus string
-		err := tx.QueryRow(ctx, `SELECT version, name, status, kind, approval_status FROM campaigns
+		err := tx.QueryRow(ctx, `SELECT name, status, kind, approval_status FROM campaigns
 			WHERE account_id = $1 AND id = $2 AND NOT hidden FOR UPDATE`, nr.AccountID, nr.CampaignID).
-			Scan(&version, &name, &status, &kind, &approvalStatus)
+			Scan(&name, &status, &kind, &approvalStatus)
 		if err != nil {
 			return err
 		}
@@ -133,9 +133,15 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 		if !Submittable(status, kind, approvalStatus) {
 			return ErrNotSubmittable
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO approval_requests (id, account_id, campaign_id, campaign_version, submitted_by, note, deadline_at, launch_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			nr.ID, nr.AccountID, nr.CampaignID, version, nr.SubmittedBy, nr.Note, nr.DeadlineAt, nr.LaunchAt)
+		// The request pins the working copy as it is now (R-VER-1, R-VER-2). For an archived campaign the
+		// insert below is refused (migration 00008) and the whole transaction, version included, rolls back.
+		v, err := freeze(ctx, tx, nr.CampaignID, &nr.SubmittedBy)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO approval_requests (id, account_id, campaign_id, campaign_version, content_hash, submitted_by, note, deadline_at, launch_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			nr.ID, nr.AccountID, nr.CampaignID, v.Version, v.Hash, nr.SubmittedBy, nr.Note, nr.DeadlineAt, nr.LaunchAt)
 		if isUniqueViolation(err) {
 			if constraintName(err) == "approval_requests_pkey" {
 				return ErrConflict
@@ -357,7 +363,8 @@ func (s *Store) Decide(ctx context.Context, accountID string, d Decision) (Appro
 		camp AS (
 			-- Approval schedules the campaign; a live journey's new version stays live until it launches.
 			UPDATE campaigns c SET approval_status = $3,
-			  status = CASE WHEN $3 = 'approved' AND c.status <> 'live' THEN 'scheduled' ELSE c.status END, updated_at = now()
+			  status = CASE WHEN $3 = 'approved' AND c.status <> 'live' THEN 'scheduled' ELSE c.status END,
+			  approved_version = CASE WHEN $3 = 'approved' THEN upd.campaign_version ELSE c.approved_version END, updated_at = now()
 			FROM upd WHERE c.id = upd.campaign_id RETURNING c.name),
 		ev AS (
 			-- A request that expires for want of approvers is recorded as approver_expired under the decision key.

@@ -29,21 +29,23 @@ const (
 // ArchivedAt is when a campaign with approval history was deleted: it is kept, readable by id, out of
 // lists and closed to edits (R-APPR-10); null for a campaign in use.
 type Campaign struct {
-	ID             string           `json:"id"`
-	AccountID      string           `json:"account_id"`
-	CreatedBy      string           `json:"created_by"`
-	Name           string           `json:"name"`
-	Kind           string           `json:"kind"`
-	Mode           string           `json:"mode"`
-	StartAt        *time.Time       `json:"start_at"`
-	EndAt          *time.Time       `json:"end_at"`
-	Status         string           `json:"status"`
-	ApprovalStatus string           `json:"approval_status"`
-	Version        int              `json:"version"`
-	CreatedAt      time.Time        `json:"created_at"`
-	UpdatedAt      time.Time        `json:"updated_at"`
-	ArchivedAt     *time.Time       `json:"archived_at"`
-	Content        *CampaignContent `json:"content,omitempty"`
+	ID              string           `json:"id"`
+	AccountID       string           `json:"account_id"`
+	CreatedBy       string           `json:"created_by"`
+	Name            string           `json:"name"`
+	Kind            string           `json:"kind"`
+	Mode            string           `json:"mode"`
+	StartAt         *time.Time       `json:"start_at"`
+	EndAt           *time.Time       `json:"end_at"`
+	Status          string           `json:"status"`
+	ApprovalStatus  string           `json:"approval_status"`
+	Version         int              `json:"version"`
+	ApprovedVersion *int             `json:"approved_version"` // approved by the current approval, or nil (R-VER-2)
+	LiveVersion     *int             `json:"live_version"`     // launched and live, or nil (R-VER-2)
+	CreatedAt       time.Time        `json:"created_at"`
+	UpdatedAt       time.Time        `json:"updated_at"`
+	ArchivedAt      *time.Time       `json:"archived_at"`
+	Content         *CampaignContent `json:"content,omitempty"`
 }
 
 // CampaignContent is everything a campaign sends and how it is personalised.
@@ -127,11 +129,11 @@ type Cursor struct {
 }
 
 const campaignColumns = `c.id, c.account_id, c.created_by, c.name, c.kind, c.mode, c.start_at, c.end_at,
-	c.status, c.approval_status, c.version, c.created_at, c.updated_at, c.archived_at`
+	c.status, c.approval_status, c.version, c.approved_version, c.live_version, c.created_at, c.updated_at, c.archived_at`
 
 func campaignScan(c *Campaign) []any {
 	return []any{&c.ID, &c.AccountID, &c.CreatedBy, &c.Name, &c.Kind, &c.Mode, &c.StartAt, &c.EndAt,
-		&c.Status, &c.ApprovalStatus, &c.Version, &c.CreatedAt, &c.UpdatedAt, &c.ArchivedAt}
+		&c.Status, &c.ApprovalStatus, &c.Version, &c.ApprovedVersion, &c.LiveVersion, &c.CreatedAt, &c.UpdatedAt, &c.ArchivedAt}
 }
 
 // CreateCampaign creates a campaign in status draft with its content, in one transaction.
@@ -274,23 +276,26 @@ type EditEffect struct {
 }
 
 // EditEffectOn is the effect of editing a campaign of kind in status with approval approvalStatus, in
-// an account whose journey_version_policy is policy. It refuses a campaign waiting for approval
-// (ErrApprovalPending) and a live campaign that is not a journey (ErrCampaignLive); it drops an
-// approval not yet launched, making a scheduled campaign ready again (R-CAMP-3), and makes the edit of
-// a live journey a new version (R-CAMP-4). UpdateCampaign applies it under the campaign's row lock;
-// the use cases use it to foresee an edit's outcome.
-func EditEffectOn(status, kind, approvalStatus, policy string) (EditEffect, error) {
+// an account whose journey_version_policy is policy; changesFrozen says whether the edit changes a
+// frozen field (FrozenFields). It refuses a campaign waiting for approval (ErrApprovalPending) and a
+// live campaign that is not a journey (ErrCampaignLive), whatever the edit changes. An edit that changes
+// a frozen field drops an approval not yet launched, making a scheduled campaign ready again (R-CAMP-3),
+// and makes the edit of a live journey a new version (R-CAMP-4); one that changes none keeps both
+// (R-VER-5). UpdateCampaign applies it under the campaign's row lock; the use cases use it to foresee an
+// edit's outcome.
+func EditEffectOn(status, kind, approvalStatus, policy string, changesFrozen bool) (EditEffect, error) {
 	e := EditEffect{Status: status, ApprovalStatus: approvalStatus}
 	switch {
 	case approvalStatus == RequestStatusPending:
 		return e, ErrApprovalPending
-	case status == CampaignStatusLive && kind == CampaignKindJourney:
+	case status == CampaignStatusLive && kind != CampaignKindJourney:
+		return e, ErrCampaignLive
+	case !changesFrozen:
+	case status == CampaignStatusLive:
 		e.ApprovalStatus, e.NewVersion = "none", true
 		if policy == "passive" {
 			e.Status, e.ClearLive = CampaignStatusReady, true
 		}
-	case status == CampaignStatusLive:
-		return e, ErrCampaignLive
 	case approvalStatus == RequestStatusApproved:
 		e.ApprovalStatus, e.DroppedApproval = "none", true
 		if status == CampaignStatusScheduled {
@@ -300,9 +305,35 @@ func EditEffectOn(status, kind, approvalStatus, policy string) (EditEffect, erro
 	return e, nil
 }
 
+// ChangesFrozen reports whether applying p to cur (whose Content is loaded) changes a frozen field.
+// UpdateCampaign decides on what it stored instead; this foresees it for the use cases.
+func ChangesFrozen(cur Campaign, p CampaignPatch) bool {
+	next := FrozenOf(cur)
+	if p.Name != nil {
+		next.Name = *p.Name
+	}
+	if p.Kind != nil {
+		next.Kind = *p.Kind
+	}
+	if p.Mode != nil {
+		next.Mode = *p.Mode
+	}
+	if p.SetStartAt {
+		next.StartAt = p.StartAt
+	}
+	if p.SetEndAt {
+		next.EndAt = p.EndAt
+	}
+	if p.Content != nil {
+		next.Content = *p.Content
+	}
+	return next.Hash() != FrozenOf(cur).Hash()
+}
+
 // UpdateCampaign applies p to visible campaign id of account accountID and returns it with its content.
-// It refuses edits while a request is pending, drops an approval not yet launched, and turns the edit
-// of a live journey into a new version that follows the account's journey_version_policy.
+// It refuses edits while a request is pending, and when the edit changes a frozen field (compared as
+// stored, before and after) drops an approval not yet launched and turns the edit of a live journey
+// into a new version that follows the account's journey_version_policy (EditEffectOn).
 func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p CampaignPatch) (Campaign, EditOutcome, error) {
 	var c Campaign
 	var out EditOutcome
@@ -319,28 +350,19 @@ func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p Camp
 		if archived {
 			return ErrCampaignArchived
 		}
-		eff, err := EditEffectOn(status, kind, approval, policy)
+		if _, err := EditEffectOn(status, kind, approval, policy, true); err != nil {
+			return err
+		}
+		before, err := workingCopy(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		out = eff.EditOutcome
-		newStatus, newApproval, bump, clearLive := eff.Status, eff.ApprovalStatus, eff.NewVersion, eff.ClearLive
-		if p.Status != nil {
-			newStatus = *p.Status
-		}
-		err = tx.QueryRow(ctx, `
-			UPDATE campaigns AS c SET
-			  name = COALESCE($3, name), kind = COALESCE($4, kind), mode = COALESCE($5, mode),
-			  start_at = CASE WHEN $6 THEN $7 ELSE start_at END,
-			  end_at = CASE WHEN $8 THEN $9 ELSE end_at END,
-			  status = $10, approval_status = $11,
-			  version = version + CASE WHEN $12 THEN 1 ELSE 0 END,
-			  live_version = CASE WHEN $13 THEN NULL ELSE live_version END,
-			  updated_at = now()
-			WHERE c.id = $1 AND c.account_id = $2
-			RETURNING `+campaignColumns, id, accountID, p.Name, p.Kind, p.Mode,
-			p.SetStartAt, p.StartAt, p.SetEndAt, p.EndAt, newStatus, newApproval, bump, clearLive).Scan(campaignScan(&c)...)
-		if err != nil {
+		if _, err := tx.Exec(ctx, `
+			UPDATE campaigns SET
+			  name = COALESCE($2, name), kind = COALESCE($3, kind), mode = COALESCE($4, mode),
+			  start_at = CASE WHEN $5 THEN $6 ELSE start_at END,
+			  end_at = CASE WHEN $7 THEN $8 ELSE end_at END
+			WHERE id = $1`, id, p.Name, p.Kind, p.Mode, p.SetStartAt, p.StartAt, p.SetEndAt, p.EndAt); err != nil {
 			return err
 		}
 		if p.Content != nil {
@@ -351,17 +373,45 @@ func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p Camp
 				`DELETE FROM campaign_sequences WHERE campaign_id = $1`,
 				`DELETE FROM campaign_tracking_links WHERE campaign_id = $1`,
 			} {
-				if _, err := tx.Exec(ctx, q, c.ID); err != nil {
+				if _, err := tx.Exec(ctx, q, id); err != nil {
 					return err
 				}
 			}
-			if err := writeContent(ctx, tx, c.ID, *p.Content); err != nil {
+			if err := writeContent(ctx, tx, id, *p.Content); err != nil {
 				return err
 			}
 		}
-		content, err := readContent(ctx, tx, c.ID)
-		c.Content = &content
-		return err
+		after, err := workingCopy(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		eff, err := EditEffectOn(status, kind, approval, policy, before.Hash() != after.Hash())
+		if err != nil {
+			return err
+		}
+		out = eff.EditOutcome
+		newStatus := eff.Status
+		if p.Status != nil {
+			newStatus = *p.Status
+		}
+		// A live journey's edit is the next version: one past the latest frozen one, once however often
+		// it is edited before it is frozen (R-CAMP-4).
+		err = tx.QueryRow(ctx, `
+			UPDATE campaigns AS c SET
+			  status = $3, approval_status = $4,
+			  version = CASE WHEN $5 THEN GREATEST(version,
+			    COALESCE((SELECT max(v.version) FROM campaign_versions v WHERE v.campaign_id = c.id), version) + 1) ELSE version END,
+			  live_version = CASE WHEN $6 THEN NULL ELSE live_version END,
+			  approved_version = CASE WHEN $4 = 'approved' THEN approved_version END,
+			  updated_at = now()
+			WHERE c.id = $1 AND c.account_id = $2
+			RETURNING `+campaignColumns, id, accountID, newStatus, eff.ApprovalStatus, eff.NewVersion, eff.ClearLive).
+			Scan(campaignScan(&c)...)
+		if err != nil {
+			return err
+		}
+		c.Content = &after.Content
+		return nil
 	})
 	if err != nil {
 		if errors.Is(err, ErrApprovalPending) || errors.Is(err, ErrCampaignLive) || errors.Is(err, ErrCampaignArchived) {
@@ -370,6 +420,18 @@ func (s *Store) UpdateCampaign(ctx context.Context, accountID, id string, p Camp
 		return Campaign{}, EditOutcome{}, notFound("storage: update campaign", err)
 	}
 	return c, out, nil
+}
+
+// workingCopy reads the frozen fields of campaign id's working copy.
+func workingCopy(ctx context.Context, q queryer, id string) (FrozenFields, error) {
+	var f FrozenFields
+	if err := q.QueryRow(ctx, `SELECT name, kind, mode, start_at, end_at FROM campaigns WHERE id = $1`, id).
+		Scan(&f.Name, &f.Kind, &f.Mode, &f.StartAt, &f.EndAt); err != nil {
+		return f, err
+	}
+	var err error
+	f.Content, err = readContent(ctx, q, id)
+	return f, err
 }
 
 // ErrHasDrafts is returned when deleting a campaign whose approval drafts are a permanent record (R-DRAFT-13).

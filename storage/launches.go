@@ -49,7 +49,7 @@ func launchScan(l *Launch) []any {
 // Without in.RequestID it is the direct launch of R-APPR-2 and R-APPR-8: an approved campaign launches
 // with the approved request of its current version; otherwise it launches only when it needs no
 // approval (mode not active, approvals off, or its creator holds the approval right and the account
-// allows self-approval). A pending request, or a needed approval, is ErrNotLaunchable; a campaign in
+// allows self-approval), and then launches its working copy frozen as a version (R-VER-1). A pending request, or a needed approval, is ErrNotLaunchable; a campaign in
 // status error is ErrCampaignInError; an archived one ErrCampaignArchived.
 func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, created bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
@@ -70,6 +70,15 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 		if archived {
 			// The workflow records launch_skipped, as for any approval that no longer covers the campaign.
 			return ErrNotLaunchable
+		}
+		if direct && approval != RequestStatusApproved && approval != RequestStatusPending {
+			// A launch without an approval launches the working copy as it is now, frozen as a version
+			// (R-VER-1); a launch that is refused below rolls the version back with it.
+			v, err := freeze(ctx, tx, in.CampaignID, in.ActorID)
+			if err != nil {
+				return err
+			}
+			version = v.Version
 		}
 		err := tx.QueryRow(ctx, `SELECT `+launchColumns+` FROM campaign_launches WHERE campaign_id = $1 AND version = $2`,
 			in.CampaignID, version).Scan(launchScan(&l)...)
@@ -118,7 +127,9 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 				return ErrNotLaunchable
 			}
 		}
-		if direct && status == CampaignStatusError {
+		// A campaign in error never launches, whoever asks; only a version already live answers its
+		// record to the workflow's retry.
+		if status == CampaignStatusError && (direct || !launched) {
 			return ErrCampaignInError
 		}
 		if launched {

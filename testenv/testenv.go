@@ -70,6 +70,45 @@ func DatabaseURL(t testing.TB) string {
 // CreateDatabase creates a fresh database beside the one base names, migrates it, and returns its
 // URL and a function that drops it. Benchmarks use it directly; tests use DatabaseURL.
 func CreateDatabase(ctx context.Context, base string) (string, func(), error) {
+	dbURL, drop, err := createEmptyDatabase(ctx, base)
+	if err != nil {
+		return "", nil, err
+	}
+	pool, err := storage.Connect(ctx, dbURL)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	defer pool.Close()
+	if _, err := schema.Migrate(ctx, pool); err != nil {
+		drop()
+		return "", nil, fmt.Errorf("migrate: %w", err)
+	}
+	return dbURL, drop, nil
+}
+
+// EmptyDatabase returns a pool on a fresh database with no migration applied, closed and dropped when
+// t ends: for tests of the migrations themselves.
+func EmptyDatabase(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dbURL, drop, err := createEmptyDatabase(ctx, mustEnv(t, EnvDatabaseURL))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(drop)
+	pool, err := storage.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// createEmptyDatabase creates a fresh database beside the one base names and returns its URL and a
+// function that drops it.
+func createEmptyDatabase(ctx context.Context, base string) (string, func(), error) {
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
 		return "", nil, fmt.Errorf("connect to test postgres: %w", err)
@@ -85,14 +124,6 @@ func CreateDatabase(ctx context.Context, base string) (string, func(), error) {
 	}
 	u.Path = "/" + name
 	dbURL := u.String()
-	pool, err := storage.Connect(ctx, dbURL)
-	if err != nil {
-		return "", nil, err
-	}
-	defer pool.Close()
-	if _, err := schema.Migrate(ctx, pool); err != nil {
-		return "", nil, fmt.Errorf("migrate: %w", err)
-	}
 	drop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -82,6 +82,7 @@ type Request struct {
 	AccountID       string     `json:"account_id"`
 	CampaignID      string     `json:"campaign_id"`
 	CampaignVersion int        `json:"campaign_version"`
+	ContentHash     string     `json:"content_hash"` // the pinned version's content_hash (R-VER-2); empty in histories recorded before it
 	SubmittedBy     string     `json:"submitted_by"`
 	Note            string     `json:"note"`
 	Status          string     `json:"status"`
@@ -106,7 +107,7 @@ type Approver struct {
 // requestFromActivity maps an activity's request to the Update result.
 func requestFromActivity(r activities.Request) Request {
 	out := Request{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
-		SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
+		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
 		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.Approvers != nil {
 		out.Approvers = make([]Approver, len(r.Approvers))
