@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/csv"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +56,11 @@ type approvalEventJSON struct {
 	Note      string     `json:"note"`
 	At        time.Time  `json:"at"`
 	RequestID string     `json:"request_id"`
+	// Version is the campaign version the request pinned (R-VER-8).
+	Version *int `json:"version"`
+	// Approvers are the request's approvers as they were then, on submitted and approvers_changed
+	// events; null on other events and on those recorded before the approvers were kept.
+	Approvers []actorJSON `json:"approvers"`
 }
 
 type actorJSON struct {
@@ -64,9 +70,12 @@ type actorJSON struct {
 }
 
 func toApprovalEventJSON(e app.ApprovalEvent) approvalEventJSON {
-	out := approvalEventJSON{Type: e.Type, Note: e.Note, At: e.At, RequestID: e.RequestID}
+	out := approvalEventJSON{Type: e.Type, Note: e.Note, At: e.At, RequestID: e.RequestID, Version: e.Version}
 	if e.Actor != nil {
 		out.Actor = &actorJSON{ID: e.Actor.ID, Name: e.Actor.Name, Email: e.Actor.Email}
+	}
+	if e.Approvers != nil {
+		out.Approvers = mapEach(e.Approvers, func(a app.Actor) actorJSON { return actorJSON{ID: a.ID, Name: a.Name, Email: a.Email} })
 	}
 	return out
 }
@@ -262,18 +271,32 @@ func writeHistory(c *gin.Context, events []app.ApprovalEvent) {
 		c.Header("Content-Disposition", `attachment; filename="approval-history.csv"`)
 		c.Status(http.StatusOK)
 		w := csv.NewWriter(c.Writer)
-		_ = w.Write([]string{"type", "actor", "actor_email", "note", "at", "request_id"})
+		_ = w.Write([]string{"type", "actor", "actor_email", "note", "at", "request_id", "version", "approvers"})
 		for _, e := range events {
 			actor, email := "system", ""
 			if e.Actor != nil {
 				actor, email = e.Actor.Name, e.Actor.Email
 			}
-			_ = w.Write([]string{e.Type, csvSafe(actor), csvSafe(email), csvSafe(e.Note), e.At.UTC().Format(time.RFC3339), e.RequestID})
+			version := ""
+			if e.Version != nil {
+				version = strconv.Itoa(*e.Version)
+			}
+			_ = w.Write([]string{e.Type, csvSafe(actor), csvSafe(email), csvSafe(e.Note), e.At.UTC().Format(time.RFC3339), e.RequestID,
+				version, csvSafe(approversCell(e.Approvers))})
 		}
 		w.Flush()
 	default:
 		invalid(c, "format", "must be json or csv")
 	}
+}
+
+// approversCell is an event's approvers in one CSV cell: "Name <email>; Name <email>" (R-VER-8).
+func approversCell(list []app.Actor) string {
+	parts := make([]string, len(list))
+	for i, a := range list {
+		parts[i] = a.Name + " <" + a.Email + ">"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // csvSafe keeps a cell from being read as a formula by spreadsheet programs.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -127,6 +128,8 @@ func TestApprovalFullFlow(t *testing.T) {
 		byType[ev.Type] = ev
 		require.False(t, ev.At.IsZero())
 		require.Equal(t, r.ID, ev.RequestID)
+		require.NotNil(t, ev.Version, "every event names its version (R-VER-8): %s", ev.Type)
+		require.Equal(t, r.CampaignVersion, *ev.Version, "the version the request pinned: %s", ev.Type)
 		if i > 0 {
 			require.False(t, ev.At.Before(events[i-1].At), "events are in order")
 		}
@@ -135,6 +138,9 @@ func TestApprovalFullFlow(t *testing.T) {
 	require.Equal(t, collab.ID, byType[storage.EventSubmitted].Actor.ID)
 	require.Equal(t, collab.Email, byType[storage.EventSubmitted].Actor.Email)
 	require.Equal(t, "Ready for review", byType[storage.EventSubmitted].Note)
+	require.Equal(t, []storage.Actor{{ID: approver.ID, Name: approver.Name, Email: approver.Email}},
+		byType[storage.EventSubmitted].Approvers, "submitted names its approvers (R-VER-8)")
+	require.Nil(t, byType[storage.EventLaunched].Approvers)
 	require.NotNil(t, byType[storage.EventApproved].Actor)
 	require.Equal(t, approver.ID, byType[storage.EventApproved].Actor.ID)
 	require.Equal(t, "LGTM", byType[storage.EventApproved].Note)
@@ -150,7 +156,7 @@ func TestApprovalFullFlow(t *testing.T) {
 		rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
 		require.NoError(t, err)
 		require.Len(t, rows, len(events)+1, "a header row and one row per event")
-		require.Equal(t, []string{"type", "actor", "actor_email", "note", "at", "request_id"}, rows[0])
+		require.Equal(t, []string{"type", "actor", "actor_email", "note", "at", "request_id", "version", "approvers"}, rows[0])
 		for i, ev := range events {
 			row := rows[i+1]
 			require.Equal(t, ev.Type, row[0])
@@ -164,6 +170,12 @@ func TestApprovalFullFlow(t *testing.T) {
 			require.NoError(t, err)
 			require.WithinDuration(t, ev.At, at, time.Second)
 			require.Equal(t, r.ID, row[5])
+			require.Equal(t, strconv.Itoa(r.CampaignVersion), row[6])
+			if ev.Type == storage.EventSubmitted {
+				require.Equal(t, approver.Name+" <"+approver.Email+">", row[7])
+			} else {
+				require.Empty(t, row[7])
+			}
 		}
 	}
 	status, body := e.do(t, http.MethodGet, "/v1/approval-requests/"+r.ID+"/history?format=xml", adminTok, nil)

@@ -124,7 +124,7 @@ func TestMigrationCarriesRequestsAndLaunchesOverToVersions(t *testing.T) {
 
 	v, err = schema.Migrate(ctx, pool)
 	require.NoError(t, err)
-	require.EqualValues(t, 12, v)
+	require.GreaterOrEqual(t, v, int64(12), "migrated past the carry-over (00012) at least")
 
 	var orphans int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT

@@ -15,6 +15,11 @@ type ApprovalEvent struct {
 	Note      string    `json:"note"`
 	At        time.Time `json:"at"`
 	RequestID string    `json:"request_id"`
+	// Version is the campaign version the event's request pinned (R-VER-8).
+	Version *int `json:"version"`
+	// Approvers are the request's assigned approvers when the event was written, for submitted and
+	// approvers_changed events; nil for other events and for those recorded before migration 00013.
+	Approvers []Actor `json:"approvers"`
 }
 
 // Actor is who caused an event; a nil actor is the system.
@@ -24,9 +29,19 @@ type Actor struct {
 	Email string `json:"email"`
 }
 
+// eventApproversSQL is the approvers of request r as an event keeps them (R-VER-8): the assigned ones,
+// with their names and emails of this moment, ordered as approversSQL orders them; NULL for events other
+// than submitted and approvers_changed, whose type is $2.
+const eventApproversSQL = `CASE WHEN $2 IN ('` + EventSubmitted + `', '` + EventApproversChanged + `') THEN
+	(SELECT COALESCE(jsonb_agg(jsonb_build_object('id', u.id, 'name', u.name, 'email', u.email) ORDER BY lower(u.email)), '[]'::jsonb)
+	 FROM approval_request_approvers a JOIN users u ON u.id = a.user_id WHERE a.request_id = r.id AND a.state = 'assigned') END`
+
+// insertEvent appends an event to request requestID's history, with the version the request pinned and,
+// for submitted and approvers_changed, its approvers as they are now in tx.
 func insertEvent(ctx context.Context, tx pgx.Tx, requestID, typ string, actorID *string, note, dedupeKey string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO approval_events (account_id, request_id, campaign_id, type, actor_id, note, dedupe_key)
-		SELECT r.account_id, r.id, r.campaign_id, $2, $3, $4, $5 FROM approval_requests r WHERE r.id = $1
+	_, err := tx.Exec(ctx, `INSERT INTO approval_events (account_id, request_id, campaign_id, type, actor_id, note, dedupe_key, version, approvers)
+		SELECT r.account_id, r.id, r.campaign_id, $2, $3, $4, $5, r.campaign_version, `+eventApproversSQL+`
+		FROM approval_requests r WHERE r.id = $1
 		ON CONFLICT (dedupe_key) DO NOTHING`, requestID, typ, actorID, note, dedupeKey)
 	return err
 }
@@ -41,14 +56,14 @@ func (s *Store) RecordEvent(ctx context.Context, requestID, typ string, actorID 
 	})
 }
 
-const eventQuery = `SELECT e.type, e.actor_id, u.name, u.email, e.note, e.at, e.request_id
+const eventQuery = `SELECT e.type, e.actor_id, u.name, u.email, e.note, e.at, e.request_id, e.version, e.approvers
 	FROM approval_events e LEFT JOIN users u ON u.id = e.actor_id `
 
 func collectEvents(rows pgx.Rows) ([]ApprovalEvent, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ApprovalEvent, error) {
 		var e ApprovalEvent
 		var id, name, email *string
-		if err := r.Scan(&e.Type, &id, &name, &email, &e.Note, &e.At, &e.RequestID); err != nil {
+		if err := r.Scan(&e.Type, &id, &name, &email, &e.Note, &e.At, &e.RequestID, &e.Version, &e.Approvers); err != nil {
 			return e, err
 		}
 		if id != nil {

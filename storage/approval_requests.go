@@ -368,8 +368,8 @@ func (s *Store) Decide(ctx context.Context, accountID string, d Decision) (Appro
 			FROM upd WHERE c.id = upd.campaign_id RETURNING c.name),
 		ev AS (
 			-- A request that expires for want of approvers is recorded as approver_expired under the decision key.
-			INSERT INTO approval_events (account_id, request_id, campaign_id, type, actor_id, note, dedupe_key)
-			SELECT upd.account_id, upd.id, upd.campaign_id, $7, $4, $5, upd.id || ':decision' FROM upd
+			INSERT INTO approval_events (account_id, request_id, campaign_id, type, actor_id, note, dedupe_key, version)
+			SELECT upd.account_id, upd.id, upd.campaign_id, $7, $4, $5, upd.id || ':decision', upd.campaign_version FROM upd
 			ON CONFLICT (dedupe_key) DO NOTHING),
 		names AS (
 			SELECT camp.name AS campaign, COALESCE((SELECT u.name FROM users u WHERE u.id = $4), 'Signoff') AS actor FROM camp),
