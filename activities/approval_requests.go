@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/signoff/signoff/changes"
 	"github.com/signoff/signoff/email"
 	"github.com/signoff/signoff/storage"
 )
@@ -113,9 +114,10 @@ type ChangeApproversInput struct {
 	ChangeKey   string
 }
 
-// ChangeApprovers stores the new approver set and notifies the added approvers, once per ChangeKey.
+// ChangeApprovers stores the new approver set and notifies the added approvers, once per ChangeKey;
+// their emails say how many changes the request brings (R-VER-6).
 func (a *Activities) ChangeApprovers(ctx context.Context, in ChangeApproversInput) (Request, error) {
-	r, err := a.Store.ChangeApprovers(ctx, in.AccountID, in.RequestID, in.ActorID, in.ApproverIDs, in.Note, in.ChangeKey)
+	r, err := a.Store.ChangeApprovers(ctx, in.AccountID, in.RequestID, in.ActorID, in.ApproverIDs, in.Note, in.ChangeKey, changes.Count)
 	if err != nil {
 		return Request{}, classify(err)
 	}

@@ -313,7 +313,7 @@ func (s *Server) inbox(c *gin.Context) {
 		respondError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, items(mapEach(list, toApprovalRequestJSON)))
+	c.JSON(http.StatusOK, items(mapEach(list, toInboxItemJSON)))
 }
 
 func (s *Server) notifications(c *gin.Context) {

@@ -146,6 +146,7 @@ func (s *Server) Handler() http.Handler {
 	v1.POST("/approval-requests/:id/cancel", s.decide(app.DecisionCancel))
 	v1.PUT("/approval-requests/:id/approvers", s.changeApprovers)
 	v1.GET("/approval-requests/:id/history", s.requestHistory)
+	v1.GET("/approval-requests/:id/changes", s.requestChanges)
 	v1.GET("/approvals/inbox", s.inbox)
 	v1.POST("/csv-uploads", s.createCSVUpload)
 	v1.POST("/campaigns/:id/approval-drafts", s.createDraft)

@@ -88,3 +88,55 @@ func (s *Server) getVersion(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, toVersionDetailJSON(v))
 }
+
+// requestChangesJSON is what a request's pinned version changes against the campaign's last approved
+// version (R-VER-6); base_version is null for a first approval.
+type requestChangesJSON struct {
+	BaseVersion *int         `json:"base_version"`
+	Version     int          `json:"version"`
+	Changes     []changeJSON `json:"changes"`
+}
+
+// changeJSON is one change: before is null for an added value, after for a removed one.
+type changeJSON struct {
+	Path   string `json:"path"`
+	Kind   string `json:"kind"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+func toRequestChangesJSON(rc app.RequestChanges) requestChangesJSON {
+	list := mapEach(rc.Changes, func(ch app.Change) changeJSON {
+		return changeJSON{Path: ch.Path, Kind: string(ch.Kind), Before: ch.Before, After: ch.After}
+	})
+	if list == nil {
+		list = []changeJSON{}
+	}
+	return requestChangesJSON{BaseVersion: rc.BaseVersion, Version: rc.Version, Changes: list}
+}
+
+// inboxItemJSON is a request in an approver's inbox with the number of changes it brings (R-APPR-11,
+// R-VER-6).
+type inboxItemJSON struct {
+	approvalRequestJSON
+	ChangesCount int `json:"changes_count"`
+}
+
+func toInboxItemJSON(it app.InboxItem) inboxItemJSON {
+	return inboxItemJSON{approvalRequestJSON: toApprovalRequestJSON(it.Request), ChangesCount: it.ChangesCount}
+}
+
+// requestChanges answers what a request's pinned version changes against the campaign's last approved
+// version (R-VER-6).
+func (s *Server) requestChanges(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	rc, err := s.App.RequestChanges(c.Request.Context(), currentUser(c), id)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toRequestChangesJSON(rc))
+}

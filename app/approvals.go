@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/signoff/signoff/changes"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/workflows"
@@ -171,7 +172,8 @@ func (a *App) submit(ctx context.Context, u User, camp Campaign, in SubmitInput)
 		return ApprovalRequest{}, err
 	}
 	r, err := a.Store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: in.RequestID, AccountID: u.AccountID,
-		CampaignID: camp.ID, SubmittedBy: u.ID, Note: in.Note, ApproverIDs: sub.approvers, DeadlineAt: sub.deadline, LaunchAt: sub.launchAt})
+		CampaignID: camp.ID, SubmittedBy: u.ID, Note: in.Note, ApproverIDs: sub.approvers, DeadlineAt: sub.deadline, LaunchAt: sub.launchAt,
+		CountChanges: changes.Count})
 	switch {
 	case errors.Is(err, storage.ErrRequestOpen):
 		return ApprovalRequest{}, requestOpenError()

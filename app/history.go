@@ -44,12 +44,6 @@ func (a *App) CampaignHistory(ctx context.Context, u User, campaignID string) ([
 	return events, storeErr(err)
 }
 
-// Inbox is the pending requests u is an assigned approver of, the nearest deadline first (R-APPR-11).
-func (a *App) Inbox(ctx context.Context, u User) ([]ApprovalRequest, error) {
-	list, err := a.Store.Inbox(ctx, u.AccountID, u.ID)
-	return list, storeErr(err)
-}
-
 // Notifications is u's latest notifications, newest first.
 func (a *App) Notifications(ctx context.Context, u User) ([]Notification, error) {
 	list, err := a.Store.Notifications(ctx, u.AccountID, u.ID, maxNotifications)

@@ -121,6 +121,13 @@ func BetweenJSON(before, after []byte) ([]Change, error) {
 	return Between(b, a), nil
 }
 
+// Count is the number of changes BetweenJSON finds from before to after: what approver emails and
+// the inbox say of a request (R-VER-6).
+func Count(before, after []byte) (int, error) {
+	cs, err := BetweenJSON(before, after)
+	return len(cs), err
+}
+
 func decodeObject(doc []byte, nullable bool) (map[string]any, error) {
 	if t := bytes.TrimSpace(doc); nullable && (len(t) == 0 || string(t) == "null") {
 		return nil, nil

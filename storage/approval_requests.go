@@ -94,6 +94,9 @@ type NewApprovalRequest struct {
 	ApproverIDs []string
 	DeadlineAt  time.Time
 	LaunchAt    *time.Time
+	// CountChanges counts the changes the request brings, for the approvers' emails (R-VER-6); nil
+	// leaves the count out.
+	CountChanges ChangeCounter
 }
 
 // Decision is a terminal transition of a request. ActorID nil means the system.
@@ -165,7 +168,12 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 		if err != nil {
 			return err
 		}
-		body := fmt.Sprintf("%s asks you to approve %q before it launches.", submitter, name)
+		// The request is inserted: its version pair is the one GET …/changes answers, forever.
+		sentence, err := changesSentence(ctx, tx, nr.AccountID, nr.ID, nr.CountChanges)
+		if err != nil {
+			return err
+		}
+		body := approvalAsked(submitter, name, sentence)
 		if nr.Note != "" {
 			body += "\n\nNote: " + nr.Note
 		}
@@ -476,7 +484,9 @@ func decisionNotice(d Decision) (title, body string) {
 }
 
 // ChangeApprovers replaces the assigned approvers of a pending request; changeKey makes a retry a no-op.
-func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actorID string, approverIDs []string, note, changeKey string) (ApprovalRequest, error) {
+// count counts the changes the request brings, for the added approvers' emails (R-VER-6); nil
+// leaves the count out.
+func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actorID string, approverIDs []string, note, changeKey string, count ChangeCounter) (ApprovalRequest, error) {
 	var out ApprovalRequest
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		req, err := loadRequestForUpdate(ctx, tx, accountID, requestID)
@@ -519,9 +529,17 @@ func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actor
 		if err != nil {
 			return err
 		}
+		var body string
+		if len(added) > 0 {
+			sentence, err := changesSentence(ctx, tx, accountID, requestID, count)
+			if err != nil {
+				return err
+			}
+			body = approvalAsked(submitter, campaign, sentence)
+		}
 		for _, uid := range added {
 			if err := notify(ctx, tx, notice{AccountID: accountID, UserID: uid, Kind: "approval_requested",
-				Title: "Approval requested: " + campaign, Body: fmt.Sprintf("%s asks you to approve %q before it launches.", submitter, campaign),
+				Title: "Approval requested: " + campaign, Body: body,
 				CampaignID: req.CampaignID, RequestID: requestID, DedupeKey: changeKey + ":" + uid}); err != nil {
 				return err
 			}
@@ -536,6 +554,16 @@ func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actor
 		return ApprovalRequest{}, notFound("storage: change approvers", err)
 	}
 	return out, nil
+}
+
+// approvalAsked is the body of the notice asking an approver to decide, with the sentence telling how
+// many changes the request brings ("" for none).
+func approvalAsked(submitter, campaign, changes string) string {
+	body := fmt.Sprintf("%s asks you to approve %q before it launches.", submitter, campaign)
+	if changes != "" {
+		body += "\n\n" + changes
+	}
+	return body
 }
 
 func loadRequestForUpdate(ctx context.Context, tx pgx.Tx, accountID, id string) (ApprovalRequest, error) {

@@ -52,15 +52,26 @@ func rfc3339(t *time.Time) *string {
 	return &s
 }
 
-// Hash is content_hash: the SHA-256 hex of the canonical JSON of f (CanonicalJSON).
+// Hash is content_hash: the SHA-256 hex of the canonical JSON of f (JSON).
 func (f FrozenFields) Hash() string {
+	sum := sha256.Sum256(f.JSON())
+	return hex.EncodeToString(sum[:])
+}
+
+// JSON is the canonical JSON (CanonicalJSON) of f's document {name, kind, mode, start_at, end_at,
+// content}: what Hash hashes, and what the changes of a request compare (R-VER-6).
+func (f FrozenFields) JSON() []byte {
 	raw, err := marshalNoEscape(frozenDoc{Name: f.Name, Kind: f.Kind, Mode: f.Mode, StartAt: rfc3339(f.StartAt),
 		EndAt: rfc3339(f.EndAt), Content: f.Content})
 	if err != nil {
 		// Every field is a string, a number, a bool or a list or object of them.
 		panic(fmt.Sprintf("storage: frozen fields: %v", err))
 	}
-	return HashJSON(raw)
+	c, err := CanonicalJSON(raw)
+	if err != nil {
+		panic(fmt.Sprintf("storage: frozen fields: %v", err))
+	}
+	return c
 }
 
 // HashJSON is the SHA-256 hex of the canonical JSON of the JSON document raw; it panics on invalid JSON.
@@ -156,6 +167,121 @@ func (s *Store) CampaignVersion(ctx context.Context, accountID, campaignID strin
 		return CampaignVersion{}, notFound("storage: campaign version", err)
 	}
 	return v, nil
+}
+
+// ChangeCounter counts the changes from base to pinned, two versions' canonical JSON (base nil for a
+// first approval): the count approver emails and the inbox show (R-VER-6). Storage imports none of
+// Signoff's packages, so the caller passes the changes package's count in.
+type ChangeCounter func(base, pinned []byte) (int, error)
+
+// VersionPair is what the changes of an approval request compare (R-VER-6): the version the request
+// pins and its base, the campaign's last approved version before it (nil for a first approval).
+//
+// The base is the version pinned by the campaign's latest approved request submitted before this one
+// (baseSQL). A campaign has at most one open request, so every request submitted before this one had
+// been decided when it was submitted, and a decision never changes: a request's base, and therefore
+// its changes, are the same whenever they are read, also once the request itself or a later one is
+// approved. It may be the pinned version itself (an approval was dropped by an edit that was undone),
+// and then there are no changes.
+type VersionPair struct {
+	RequestID   string
+	Version     int
+	Pinned      FrozenFields
+	BaseVersion *int
+	Base        *FrozenFields
+}
+
+// JSON is the canonical JSON of both versions, base nil for a first approval.
+func (p VersionPair) JSON() (base, pinned []byte) {
+	if p.Base != nil {
+		base = p.Base.JSON()
+	}
+	return base, p.Pinned.JSON()
+}
+
+// changesSentence tells approvers how many changes request requestID brings (R-VER-6), for the
+// emails asking them to decide; "" when count is nil.
+func changesSentence(ctx context.Context, q queryer, accountID, requestID string, count ChangeCounter) (string, error) {
+	if count == nil {
+		return "", nil
+	}
+	pairs, err := versionPairs(ctx, q, accountID, []string{requestID})
+	if err != nil {
+		return "", err
+	}
+	p, ok := pairs[requestID]
+	if !ok {
+		return "", pgx.ErrNoRows
+	}
+	n, err := count(p.JSON())
+	if err != nil {
+		return "", err
+	}
+	return countSentence(p.Version, p.BaseVersion, n), nil
+}
+
+// countSentence says what version version brings against base (nil: a first approval): "Version 3:
+// 2 changes since the last approved version (version 1)." or "Version 1: the first approval of this
+// campaign."
+func countSentence(version int, base *int, n int) string {
+	switch {
+	case base == nil:
+		return fmt.Sprintf("Version %d: the first approval of this campaign.", version)
+	case n == 0:
+		return fmt.Sprintf("Version %d: no changes since the last approved version (version %d).", version, *base)
+	case n == 1:
+		return fmt.Sprintf("Version %d: 1 change since the last approved version (version %d).", version, *base)
+	}
+	return fmt.Sprintf("Version %d: %d changes since the last approved version (version %d).", version, n, *base)
+}
+
+// baseSQL is the base version of request r (see VersionPair), NULL when no earlier request of its
+// campaign was approved. The index approval_requests_campaign serves it.
+const baseSQL = `(SELECT b.campaign_version FROM approval_requests b WHERE b.campaign_id = r.campaign_id
+	AND b.status = 'approved' AND b.id <> r.id AND b.created_at < r.created_at ORDER BY b.created_at DESC, b.id DESC LIMIT 1)`
+
+// VersionPairs answers the version pairs of the requests ids of account accountID, keyed by request
+// id; requests that do not exist there are left out.
+func (s *Store) VersionPairs(ctx context.Context, accountID string, ids []string) (map[string]VersionPair, error) {
+	out, err := versionPairs(ctx, s.Pool, accountID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("storage: version pairs: %w", err)
+	}
+	return out, nil
+}
+
+func versionPairs(ctx context.Context, q queryer, accountID string, ids []string) (map[string]VersionPair, error) {
+	rows, err := q.Query(ctx, `SELECT r.id, p.version, p.name, p.kind, p.mode, p.start_at, p.end_at, p.content,
+		  b.version, b.name, b.kind, b.mode, b.start_at, b.end_at, b.content
+		FROM approval_requests r
+		JOIN campaign_versions p ON p.campaign_id = r.campaign_id AND p.version = r.campaign_version
+		LEFT JOIN campaign_versions b ON b.campaign_id = r.campaign_id AND b.version = `+baseSQL+`
+		WHERE r.account_id = $1 AND r.id = ANY($2::uuid[])`, accountID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]VersionPair{}
+	for rows.Next() {
+		var p VersionPair
+		var baseVersion *int
+		var baseName, baseKind, baseMode *string
+		var baseStart, baseEnd *time.Time
+		var baseContent []byte
+		if err := rows.Scan(&p.RequestID, &p.Version, &p.Pinned.Name, &p.Pinned.Kind, &p.Pinned.Mode, &p.Pinned.StartAt,
+			&p.Pinned.EndAt, &p.Pinned.Content, &baseVersion, &baseName, &baseKind, &baseMode, &baseStart, &baseEnd, &baseContent); err != nil {
+			return nil, err
+		}
+		if baseVersion != nil {
+			b := FrozenFields{Name: *baseName, Kind: *baseKind, Mode: *baseMode, StartAt: baseStart, EndAt: baseEnd}
+			if err := json.Unmarshal(baseContent, &b.Content); err != nil {
+				return nil, err
+			}
+			p.BaseVersion, p.Base = baseVersion, &b
+		}
+		out[p.RequestID] = p
+	}
+	return out, rows.Err()
 }
 
 // frozenVersion is the version a freeze pinned.

@@ -99,3 +99,19 @@ func TestContentHashChangesWithEveryFrozenField(t *testing.T) {
 		})
 	}
 }
+
+// TestFrozenJSONIsWhatTheHashCovers checks that FrozenFields.JSON, which the changes of a request
+// compare (R-VER-6), is the canonical document content_hash is taken over.
+func TestFrozenJSONIsWhatTheHashCovers(t *testing.T) {
+	start := time.Date(2030, 3, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600))
+	f := storage.FrozenFields{Name: "Spring <launch> ✓", Kind: "campaign", Mode: "active", StartAt: &start,
+		Content: storage.CampaignContent{Sequences: []storage.Sequence{{Name: "Main", Steps: []storage.SequenceStep{{Subject: "Hi", Body: "A.\n\nB."}}}}}}
+	raw := f.JSON()
+	canon, err := storage.CanonicalJSON(raw)
+	require.NoError(t, err)
+	require.Equal(t, string(canon), string(raw), "already canonical")
+	require.Equal(t, f.Hash(), storage.HashJSON(raw))
+	require.Contains(t, string(raw), `"start_at":"2030-03-01T09:00:00Z"`, "times in UTC")
+	require.Contains(t, string(raw), `"end_at":null`)
+	require.Contains(t, string(raw), `"name":"Spring <launch> ✓"`, "no HTML escaping")
+}
