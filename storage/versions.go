@@ -54,13 +54,22 @@ func rfc3339(t *time.Time) *string {
 
 // Hash is content_hash: the SHA-256 hex of the canonical JSON of f (CanonicalJSON).
 func (f FrozenFields) Hash() string {
+	sum := sha256.Sum256(f.CanonicalJSON())
+	return hex.EncodeToString(sum[:])
+}
+
+// CanonicalJSON is the document content_hash hashes: f as JSON in canonical form (CanonicalJSON).
+func (f FrozenFields) CanonicalJSON() []byte {
 	raw, err := marshalNoEscape(frozenDoc{Name: f.Name, Kind: f.Kind, Mode: f.Mode, StartAt: rfc3339(f.StartAt),
 		EndAt: rfc3339(f.EndAt), Content: f.Content})
+	if err == nil {
+		raw, err = CanonicalJSON(raw)
+	}
 	if err != nil {
 		// Every field is a string, a number, a bool or a list or object of them.
 		panic(fmt.Sprintf("storage: frozen fields: %v", err))
 	}
-	return HashJSON(raw)
+	return raw
 }
 
 // HashJSON is the SHA-256 hex of the canonical JSON of the JSON document raw; it panics on invalid JSON.
@@ -200,6 +209,27 @@ func freeze(ctx context.Context, tx pgx.Tx, campaignID string, actorID *string) 
 		}
 	}
 	return out, nil
+}
+
+// SetFreezeVersions turns the freeze of the working copy at submit on or off; it is on until set.
+// For the bench only (cmd/bench, to measure what the freeze costs): with it off, submits pin the
+// latest version without freezing the working copy, so the request may pin content that is not the
+// working copy, and a campaign without a version cannot be submitted. No configuration reaches it.
+func (s *Store) SetFreezeVersions(on bool) { s.noFreeze.Store(!on) }
+
+// errNoVersion is pinLatest's answer for a campaign that has no version yet.
+var errNoVersion = errors.New("storage: freeze off (bench) and the campaign has no version to pin")
+
+// pinLatest is what a submit does instead of freeze when the bench turned the freeze off: one
+// lookup of the latest version, nothing read of the working copy, nothing written.
+func pinLatest(ctx context.Context, tx pgx.Tx, campaignID string, _ *string) (frozenVersion, error) {
+	var out frozenVersion
+	err := tx.QueryRow(ctx, `SELECT version, content_hash FROM campaign_versions WHERE campaign_id = $1
+		ORDER BY version DESC LIMIT 1`, campaignID).Scan(&out.Version, &out.Hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return frozenVersion{}, errNoVersion
+	}
+	return out, err
 }
 
 func insertVersion(ctx context.Context, tx pgx.Tx, campaignID string, v frozenVersion, f FrozenFields, createdBy *string, createdAt *time.Time) error {
