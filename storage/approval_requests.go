@@ -138,7 +138,11 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 		}
 		// The request pins the working copy as it is now (R-VER-1, R-VER-2). For an archived campaign the
 		// insert below is refused (migration 00008) and the whole transaction, version included, rolls back.
-		v, err := freeze(ctx, tx, nr.CampaignID, &nr.SubmittedBy)
+		freezeOrPin := freeze
+		if s.noFreeze.Load() {
+			freezeOrPin = pinLatest
+		}
+		v, err := freezeOrPin(ctx, tx, nr.CampaignID, &nr.SubmittedBy)
 		if err != nil {
 			return err
 		}

@@ -546,9 +546,28 @@ func stepDelays(st []SequenceStep) []int32 {
 }
 
 func readContent(ctx context.Context, q queryer, campaignID string) (CampaignContent, error) {
+	return scanContent(func(i int) (pgx.Rows, error) { return q.Query(ctx, contentQueries[i], campaignID) })
+}
+
+// contentQueries read a campaign's content (parameter $1 the campaign id), in the order scanContent
+// reads their answers.
+var contentQueries = []string{
+	`SELECT name, filters FROM campaign_segments WHERE campaign_id = $1 ORDER BY position`,
+	`SELECT name, text FROM campaign_prompts WHERE campaign_id = $1 ORDER BY position`,
+	`SELECT step, provider, model, temperature FROM campaign_ai_model_configs WHERE campaign_id = $1
+		ORDER BY array_position(ARRAY['qualify','segment','personalise','rewrite'], step)`,
+	`SELECT url, label FROM campaign_tracking_links WHERE campaign_id = $1 ORDER BY position`,
+	`SELECT s.id, s.name, st.subject, st.body, st.delay_days
+		FROM campaign_sequences s LEFT JOIN campaign_sequence_steps st ON st.sequence_id = s.id
+		WHERE s.campaign_id = $1 ORDER BY s.position, st.position`,
+}
+
+// scanContent builds a campaign's content from the answers of contentQueries, which query(i) runs
+// (one at a time, or as the results of a batch that queued them in order).
+func scanContent(query func(i int) (pgx.Rows, error)) (CampaignContent, error) {
 	c := CampaignContent{Segments: []Segment{}, Prompts: []Prompt{}, AIModelConfigs: []AIModelConfig{},
 		Sequences: []Sequence{}, TrackingLinks: []TrackingLink{}}
-	rows, err := q.Query(ctx, `SELECT name, filters FROM campaign_segments WHERE campaign_id = $1 ORDER BY position`, campaignID)
+	rows, err := query(0)
 	if err != nil {
 		return c, err
 	}
@@ -558,33 +577,25 @@ func readContent(ctx context.Context, q queryer, campaignID string) (CampaignCon
 	}); err != nil {
 		return c, err
 	}
-	rows, err = q.Query(ctx, `SELECT name, text FROM campaign_prompts WHERE campaign_id = $1 ORDER BY position`, campaignID)
-	if err != nil {
+	if rows, err = query(1); err != nil {
 		return c, err
 	}
 	if c.Prompts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Prompt]); err != nil {
 		return c, err
 	}
-	rows, err = q.Query(ctx, `SELECT step, provider, model, temperature FROM campaign_ai_model_configs WHERE campaign_id = $1
-		ORDER BY array_position(ARRAY['qualify','segment','personalise','rewrite'], step)`, campaignID)
-	if err != nil {
+	if rows, err = query(2); err != nil {
 		return c, err
 	}
 	if c.AIModelConfigs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[AIModelConfig]); err != nil {
 		return c, err
 	}
-	rows, err = q.Query(ctx, `SELECT url, label FROM campaign_tracking_links WHERE campaign_id = $1 ORDER BY position`, campaignID)
-	if err != nil {
+	if rows, err = query(3); err != nil {
 		return c, err
 	}
 	if c.TrackingLinks, err = pgx.CollectRows(rows, pgx.RowToStructByPos[TrackingLink]); err != nil {
 		return c, err
 	}
-	rows, err = q.Query(ctx, `
-		SELECT s.id, s.name, st.subject, st.body, st.delay_days
-		FROM campaign_sequences s LEFT JOIN campaign_sequence_steps st ON st.sequence_id = s.id
-		WHERE s.campaign_id = $1 ORDER BY s.position, st.position`, campaignID)
-	if err != nil {
+	if rows, err = query(4); err != nil {
 		return c, err
 	}
 	defer rows.Close()

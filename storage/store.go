@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,7 @@ type Store struct {
 	Pool *pgxpool.Pool
 
 	comments commentBatcher // group commit of review comments
+	noFreeze atomic.Bool    // SetFreezeVersions(false): the bench's submit without the freeze
 }
 
 // New returns a store using pool.

@@ -61,7 +61,9 @@ func main() {
 	builds := flag.Int("builds", 20, "draft builds per size")
 	decisions := flag.Int("decisions", 64, "approve calls per concurrency level")
 	timers := flag.Int("timers", 5000, "pending requests holding a deadline timer")
-	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,timers (default all)")
+	versions := flag.Int("versions", 64, "submits per variant (with and without the freeze) in the versions case")
+	diffs := flag.Int("diffs", 2000, "timed diffs of two versions in the versions case")
+	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,timers,versions (default all)")
 	loadFor := flag.Duration("load", 5*time.Second, "how long each review load test runs")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, API, load) to this file")
 	flag.Parse()
@@ -78,7 +80,7 @@ func main() {
 	}
 	log, _ := logging.New("console", "warn")
 	ctx := context.Background()
-	if err := run(ctx, log, *builds, *decisions, *timers, *only, *loadFor); err != nil {
+	if err := run(ctx, log, *builds, *decisions, *timers, *versions, *diffs, *only, *loadFor); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -100,7 +102,7 @@ type bench struct {
 	started time.Time
 }
 
-func run(ctx context.Context, log *zap.Logger, builds, decisions, timers int, only string, loadFor time.Duration) error {
+func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, versions, diffs int, only string, loadFor time.Duration) error {
 	want := func(c string) bool { return only == "" || slices.Contains(strings.Split(only, ","), c) }
 	base := os.Getenv(testenv.EnvDatabaseURL)
 	addr := os.Getenv(testenv.EnvTemporalAddress)
@@ -157,6 +159,11 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers int, on
 	if want("review") {
 		if err := b.review(ctx, loadFor); err != nil {
 			return fmt.Errorf("review: %w", err)
+		}
+	}
+	if want("versions") {
+		if err := b.versions(ctx, versions, diffs); err != nil {
+			return fmt.Errorf("versions: %w", err)
 		}
 	}
 	if want("timers") {
