@@ -323,7 +323,7 @@ func buildPatch(cur Campaign, f CampaignFields) (storage.CampaignPatch, error) {
 		err = oneOf("status", *f.Status, storage.CampaignStatusDraft, storage.CampaignStatusReady, storage.CampaignStatusError)
 	}
 	if err == nil {
-		next := patched(cur, p)
+		next := p.Apply(cur)
 		err = checkWindow(next.StartAt, next.EndAt)
 	}
 	if err == nil && f.Content != nil {
@@ -334,30 +334,6 @@ func buildPatch(cur Campaign, f CampaignFields) (storage.CampaignPatch, error) {
 	return p, err
 }
 
-// patched is cur as it would be after p, for checks made before storing.
-func patched(cur Campaign, p storage.CampaignPatch) Campaign {
-	out := cur
-	if p.Name != nil {
-		out.Name = *p.Name
-	}
-	if p.Kind != nil {
-		out.Kind = *p.Kind
-	}
-	if p.Mode != nil {
-		out.Mode = *p.Mode
-	}
-	if p.SetStartAt {
-		out.StartAt = p.StartAt
-	}
-	if p.SetEndAt {
-		out.EndAt = p.EndAt
-	}
-	if p.Status != nil {
-		out.Status = *p.Status
-	}
-	return out
-}
-
 // edited is cur as storing the edit p leaves it: the edit's effect on its status and approval
 // (storage.EditEffectOn; only a change to a frozen field has one, R-VER-5), then p's own fields. An
 // edit the store would refuse leaves cur as it is.
@@ -366,7 +342,7 @@ func edited(cur Campaign, p storage.CampaignPatch, policy string) Campaign {
 	if eff, err := storage.EditEffectOn(cur.Status, cur.Kind, cur.ApprovalStatus, policy, changes); err == nil {
 		cur.Status, cur.ApprovalStatus = eff.Status, eff.ApprovalStatus
 	}
-	return patched(cur, p)
+	return p.Apply(cur)
 }
 
 // applyEdit stores the validated patch p of cur. The database re-checks the edit lock (R-CAMP-2); an

@@ -2,7 +2,6 @@ package changes_test
 
 import (
 	"encoding/json"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -509,22 +508,15 @@ func BenchmarkBetweenLongBody(b *testing.B) {
 }
 
 // benchPercentiles times every call of fn, at least 1000 of them, and reports the median and p99
-// of their wall-clock time (p50-ns, p99-ns) and, on Linux, of the CPU time of the calling thread
-// (p50-cpu-ns, p99-cpu-ns), which leaves out the time other processes of a shared machine took.
+// of their wall-clock time (p50-ns, p99-ns). make bench reports the same diff with the CPU time of
+// the calling thread as well, which leaves out what other processes of a shared machine took.
 func benchPercentiles(b *testing.B, fn func()) {
 	b.ReportAllocs()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	_, cpuOK := threadCPU()
 	wall := make([]time.Duration, 0, 1024)
-	cpu := make([]time.Duration, 0, 1024)
 	sample := func() {
-		c0, _ := threadCPU()
 		t0 := time.Now()
 		fn()
 		wall = append(wall, time.Since(t0))
-		c1, _ := threadCPU()
-		cpu = append(cpu, c1-c0)
 	}
 	for b.Loop() {
 		sample()
@@ -532,14 +524,8 @@ func benchPercentiles(b *testing.B, fn func()) {
 	for len(wall) < 1000 {
 		sample()
 	}
-	report := func(ds []time.Duration, unit string) {
-		slices.Sort(ds)
-		pct := func(p int) float64 { return float64(ds[(len(ds)-1)*p/100].Nanoseconds()) }
-		b.ReportMetric(pct(50), "p50-"+unit)
-		b.ReportMetric(pct(99), "p99-"+unit)
-	}
-	report(wall, "ns")
-	if cpuOK {
-		report(cpu, "cpu-ns")
-	}
+	slices.Sort(wall)
+	pct := func(p int) float64 { return float64(wall[(len(wall)-1)*p/100].Nanoseconds()) }
+	b.ReportMetric(pct(50), "p50-ns")
+	b.ReportMetric(pct(99), "p99-ns")
 }

@@ -305,29 +305,36 @@ func EditEffectOn(status, kind, approvalStatus, policy string, changesFrozen boo
 	return e, nil
 }
 
+// Apply is cur as it is after p: every field p sets is set, the others are kept.
+func (p CampaignPatch) Apply(cur Campaign) Campaign {
+	if p.Name != nil {
+		cur.Name = *p.Name
+	}
+	if p.Kind != nil {
+		cur.Kind = *p.Kind
+	}
+	if p.Mode != nil {
+		cur.Mode = *p.Mode
+	}
+	if p.SetStartAt {
+		cur.StartAt = p.StartAt
+	}
+	if p.SetEndAt {
+		cur.EndAt = p.EndAt
+	}
+	if p.Status != nil {
+		cur.Status = *p.Status
+	}
+	if p.Content != nil {
+		cur.Content = p.Content
+	}
+	return cur
+}
+
 // ChangesFrozen reports whether applying p to cur (whose Content is loaded) changes a frozen field.
 // UpdateCampaign decides on what it stored instead; this foresees it for the use cases.
 func ChangesFrozen(cur Campaign, p CampaignPatch) bool {
-	next := FrozenOf(cur)
-	if p.Name != nil {
-		next.Name = *p.Name
-	}
-	if p.Kind != nil {
-		next.Kind = *p.Kind
-	}
-	if p.Mode != nil {
-		next.Mode = *p.Mode
-	}
-	if p.SetStartAt {
-		next.StartAt = p.StartAt
-	}
-	if p.SetEndAt {
-		next.EndAt = p.EndAt
-	}
-	if p.Content != nil {
-		next.Content = *p.Content
-	}
-	return next.Hash() != FrozenOf(cur).Hash()
+	return FrozenOf(p.Apply(cur)).Hash() != FrozenOf(cur).Hash()
 }
 
 // UpdateCampaign applies p to visible campaign id of account accountID and returns it with its content.
