@@ -121,11 +121,30 @@ type launchJSON struct {
 	LaunchedBy *string   `json:"launched_by"`
 	Source     string    `json:"source"`
 	LaunchedAt time.Time `json:"launched_at"`
+	// ContentHash and Content are the launched version's (R-VER-3), never the working copy.
+	ContentHash string              `json:"content_hash"`
+	Content     campaignContentJSON `json:"content"`
 }
 
 func toLaunchJSON(l app.Launch) launchJSON {
 	return launchJSON{ID: l.ID, CampaignID: l.CampaignID, Version: l.Version, RequestID: l.RequestID,
-		LaunchedBy: l.LaunchedBy, Source: l.Source, LaunchedAt: l.LaunchedAt}
+		LaunchedBy: l.LaunchedBy, Source: l.Source, LaunchedAt: l.LaunchedAt, ContentHash: l.ContentHash,
+		Content: toCampaignContentJSON(l.Content)}
+}
+
+// launchPageJSON is a page of the launch feed with the cursor of the next one.
+type launchPageJSON struct {
+	Items      []launchJSON `json:"items"`
+	NextCursor *string      `json:"next_cursor"`
+}
+
+func encodeLaunchCursor(cur app.LaunchCursor) string {
+	return encodeCursor(app.CampaignCursor{CreatedAt: cur.LaunchedAt, ID: cur.ID})
+}
+
+func decodeLaunchCursor(v string) (app.LaunchCursor, error) {
+	cur, err := decodeCursor(v)
+	return app.LaunchCursor{LaunchedAt: cur.CreatedAt, ID: cur.ID}, err
 }
 
 // launchAnswer is the answer of a launch.
@@ -364,4 +383,37 @@ func (s *Server) launches(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, items(mapEach(list, toLaunchJSON)))
+}
+
+// launchFeed is the account's launch feed for schedulers that poll (R-VER-3): oldest first, ?limit=
+// records a page and ?after=, the next_cursor of the page before (null on the last page).
+func (s *Server) launchFeed(c *gin.Context) {
+	var in app.LaunchFeedInput
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			respondError(c, app.ErrLaunchFeedLimit)
+			return
+		}
+		in.Limit = &n
+	}
+	if v := c.Query("after"); v != "" {
+		cur, err := decodeLaunchCursor(v)
+		if err != nil {
+			invalid(c, "after", "is not a cursor this API returned")
+			return
+		}
+		in.After = &cur
+	}
+	page, err := s.App.LaunchFeed(c.Request.Context(), currentUser(c), in)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	out := launchPageJSON{Items: mapEach(page.Items, toLaunchJSON)}
+	if page.Next != nil {
+		next := encodeLaunchCursor(*page.Next)
+		out.NextCursor = &next
+	}
+	c.JSON(http.StatusOK, out)
 }

@@ -138,6 +138,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/campaigns/:id/approval-history", s.campaignHistory)
 	v1.POST("/campaigns/:id/launch", s.launch)
 	v1.GET("/campaigns/:id/launches", s.launches)
+	v1.GET("/launches", s.launchFeed)
 	v1.GET("/campaigns/:id/versions", s.listVersions)
 	v1.GET("/campaigns/:id/versions/:n", s.getVersion)
 	v1.GET("/approval-requests/:id", s.getApprovalRequest)

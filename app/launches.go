@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
@@ -51,4 +52,60 @@ func (a *App) Launches(ctx context.Context, u User, campaignID string) ([]Launch
 	}
 	list, err := a.Store.Launches(ctx, u.AccountID, campaignID)
 	return list, storeErr(err)
+}
+
+// LaunchCursor marks the last launch of a page of the feed; the next page starts after it.
+type LaunchCursor = storage.LaunchCursor
+
+// MaxLaunchPage is the most launch records one page of the feed holds; DefaultLaunchPage the page
+// size when none is asked for.
+const (
+	MaxLaunchPage     = 500
+	DefaultLaunchPage = 100
+)
+
+// ErrLaunchFeedLimit refuses a feed page size that is not a whole number from 1 to MaxLaunchPage.
+var ErrLaunchFeedLimit = errs.Invalid("limit", fmt.Sprintf("must be a whole number from 1 to %d", MaxLaunchPage))
+
+// LaunchFeedInput asks for one page of the launch feed: Limit records (nil for DefaultLaunchPage)
+// after After (nil for the first page).
+type LaunchFeedInput struct {
+	Limit *int
+	After *LaunchCursor
+}
+
+// LaunchPage is one page of the launch feed, oldest first; Next is where the next page starts, nil
+// on the last page.
+type LaunchPage struct {
+	Items []Launch
+	Next  *LaunchCursor
+}
+
+// LaunchFeed pages through the launch records of u's account, oldest first, for schedulers that
+// poll (R-VER-3); admins only. Each record carries its version's content hash and content.
+func (a *App) LaunchFeed(ctx context.Context, u User, in LaunchFeedInput) (LaunchPage, error) {
+	if err := requireRole(u, storage.RoleAdmin); err != nil {
+		return LaunchPage{}, err
+	}
+	limit := DefaultLaunchPage
+	if in.Limit != nil {
+		if *in.Limit < 1 || *in.Limit > MaxLaunchPage {
+			return LaunchPage{}, ErrLaunchFeedLimit
+		}
+		limit = *in.Limit
+	}
+	list, err := a.Store.LaunchFeed(ctx, u.AccountID, in.After, limit+1)
+	if err != nil {
+		return LaunchPage{}, storeErr(err)
+	}
+	page := LaunchPage{Items: list}
+	if len(list) > limit {
+		page.Items = list[:limit]
+		last := list[limit-1]
+		page.Next = &LaunchCursor{LaunchedAt: last.LaunchedAt, ID: last.ID}
+	}
+	if page.Items == nil {
+		page.Items = []Launch{}
+	}
+	return page, nil
 }

@@ -22,6 +22,16 @@ type Launch struct {
 	LaunchedBy *string   `json:"launched_by"`
 	Source     string    `json:"source"`
 	LaunchedAt time.Time `json:"launched_at"`
+	// ContentHash and Content are those of the launched version, read from the immutable
+	// campaign_versions row (R-VER-3): what the sending system sends, never the working copy.
+	ContentHash string          `json:"content_hash"`
+	Content     CampaignContent `json:"content"`
+}
+
+// LaunchCursor is a keyset position in the launch feed, ordered by (launched_at, id), oldest first.
+type LaunchCursor struct {
+	LaunchedAt time.Time
+	ID         string
 }
 
 // LaunchInput says what to launch and on whose behalf.
@@ -35,10 +45,16 @@ type LaunchInput struct {
 	Source    string // "workflow" or "api"
 }
 
-const launchColumns = `id, campaign_id, version, request_id, launched_by, source, launched_at`
+// launchSelect reads launch records l with their version's content hash and content: versions are
+// immutable and campaign_launches (campaign_id, version) is a foreign key to campaign_versions, so
+// the join always finds the launched version.
+const launchSelect = `SELECT l.id, l.campaign_id, l.version, l.request_id, l.launched_by, l.source, l.launched_at,
+	v.content_hash, v.content FROM campaign_launches l
+	JOIN campaign_versions v ON v.campaign_id = l.campaign_id AND v.version = l.version`
 
 func launchScan(l *Launch) []any {
-	return []any{&l.ID, &l.CampaignID, &l.Version, &l.RequestID, &l.LaunchedBy, &l.Source, &l.LaunchedAt}
+	return []any{&l.ID, &l.CampaignID, &l.Version, &l.RequestID, &l.LaunchedBy, &l.Source, &l.LaunchedAt,
+		&l.ContentHash, &l.Content}
 }
 
 // LaunchCampaign sets the campaign live and writes its launch record, once per version: a second
@@ -80,7 +96,7 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 			}
 			version = v.Version
 		}
-		err := tx.QueryRow(ctx, `SELECT `+launchColumns+` FROM campaign_launches WHERE campaign_id = $1 AND version = $2`,
+		err := tx.QueryRow(ctx, launchSelect+` WHERE l.campaign_id = $1 AND l.version = $2`,
 			in.CampaignID, version).Scan(launchScan(&l)...)
 		launched := err == nil
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -139,8 +155,10 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 			in.CampaignID); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO campaign_launches (account_id, campaign_id, version, request_id, launched_by, source)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+launchColumns,
+		if err := tx.QueryRow(ctx, `WITH l AS (INSERT INTO campaign_launches (account_id, campaign_id, version, request_id, launched_by, source)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
+			SELECT l.id, l.campaign_id, l.version, l.request_id, l.launched_by, l.source, l.launched_at, v.content_hash, v.content
+			FROM l JOIN campaign_versions v ON v.campaign_id = l.campaign_id AND v.version = l.version`,
 			in.AccountID, in.CampaignID, version, in.RequestID, in.ActorID, in.Source).Scan(launchScan(&l)...); err != nil {
 			return err
 		}
@@ -161,17 +179,35 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 
 // Launches lists a campaign's launch records, newest first.
 func (s *Store) Launches(ctx context.Context, accountID, campaignID string) ([]Launch, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+launchColumns+` FROM campaign_launches WHERE account_id = $1 AND campaign_id = $2
-		ORDER BY launched_at DESC`, accountID, campaignID)
+	rows, err := s.Pool.Query(ctx, launchSelect+` WHERE l.account_id = $1 AND l.campaign_id = $2
+		ORDER BY l.launched_at DESC, l.id DESC`, accountID, campaignID)
+	return collectLaunches(rows, err, "storage: launches")
+}
+
+// LaunchFeed lists up to limit launch records of account accountID, oldest first by (launched_at, id),
+// after the cursor when given (R-VER-3).
+func (s *Store) LaunchFeed(ctx context.Context, accountID string, after *LaunchCursor, limit int) ([]Launch, error) {
+	args := []any{accountID, limit}
+	where := ""
+	if after != nil {
+		where = ` AND (l.launched_at, l.id) > ($3, $4)`
+		args = append(args, after.LaunchedAt, after.ID)
+	}
+	rows, err := s.Pool.Query(ctx, launchSelect+` WHERE l.account_id = $1`+where+`
+		ORDER BY l.launched_at, l.id LIMIT $2`, args...)
+	return collectLaunches(rows, err, "storage: launch feed")
+}
+
+func collectLaunches(rows pgx.Rows, err error, what string) ([]Launch, error) {
 	if err != nil {
-		return nil, fmt.Errorf("storage: launches: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Launch, error) {
 		var l Launch
 		return l, r.Scan(launchScan(&l)...)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("storage: launches: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }
