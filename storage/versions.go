@@ -110,18 +110,14 @@ func marshalNoEscape(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// CampaignVersion is an immutable version of a campaign (R-VER-1). ApprovalStatus is the status of the
-// latest request that pinned it ("none" when no request did).
+// CampaignVersion is an immutable version of a campaign (R-VER-1): its frozen fields, their hash and
+// who froze them when. ApprovalStatus is the status of the latest request that pinned it ("none" when
+// no request did).
 type CampaignVersion struct {
-	CampaignID     string
-	Version        int
-	ContentHash    string
-	Name           string
-	Kind           string
-	Mode           string
-	StartAt        *time.Time
-	EndAt          *time.Time
-	Content        CampaignContent
+	CampaignID  string
+	Version     int
+	ContentHash string
+	FrozenFields
 	CreatedAt      time.Time
 	CreatedBy      *string
 	ApprovalStatus string
