@@ -44,32 +44,34 @@ type progressJSON struct {
 	Total int    `json:"total"`
 }
 
-// draftJSON is a draft as a CSM sees it: share_url is null until the draft is built (R-DRAFT-8).
+// draftJSON is a draft as a CSM sees it: share_url is null until the draft is built (R-DRAFT-8);
+// campaign_version is the version it builds from (R-VER-7), null for a draft created before versions.
 type draftJSON struct {
-	ID            string          `json:"id"`
-	AccountID     string          `json:"account_id"`
-	CampaignID    string          `json:"campaign_id"`
-	Number        int             `json:"number"`
-	Name          string          `json:"name"`
-	Status        string          `json:"status"`
-	Source        json.RawMessage `json:"source"`
-	ContactCount  int             `json:"contact_count"`
-	Progress      progressJSON    `json:"progress"`
-	FailureReason *string         `json:"failure_reason"`
-	CreatedBy     string          `json:"created_by"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
-	ReadyAt       *time.Time      `json:"ready_at"`
-	AIDoneAt      *time.Time      `json:"ai_done_at"`
-	SubmittedAt   *time.Time      `json:"submitted_at"`
-	ShareURL      *string         `json:"share_url"`
+	ID              string          `json:"id"`
+	AccountID       string          `json:"account_id"`
+	CampaignID      string          `json:"campaign_id"`
+	CampaignVersion *int            `json:"campaign_version"`
+	Number          int             `json:"number"`
+	Name            string          `json:"name"`
+	Status          string          `json:"status"`
+	Source          json.RawMessage `json:"source"`
+	ContactCount    int             `json:"contact_count"`
+	Progress        progressJSON    `json:"progress"`
+	FailureReason   *string         `json:"failure_reason"`
+	CreatedBy       string          `json:"created_by"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
+	ReadyAt         *time.Time      `json:"ready_at"`
+	AIDoneAt        *time.Time      `json:"ai_done_at"`
+	SubmittedAt     *time.Time      `json:"submitted_at"`
+	ShareURL        *string         `json:"share_url"`
 }
 
 // toDraftJSON maps a draft view to its JSON.
 func toDraftJSON(v app.DraftView) draftJSON {
 	d := v.Draft
-	return draftJSON{ID: d.ID, AccountID: d.AccountID, CampaignID: d.CampaignID, Number: d.Number, Name: d.Name, Status: d.Status,
-		Source: d.Source, ContactCount: d.ContactCount, Progress: progressJSON{Step: d.Progress.Step, Done: d.Progress.Done, Total: d.Progress.Total},
+	return draftJSON{ID: d.ID, AccountID: d.AccountID, CampaignID: d.CampaignID, CampaignVersion: d.CampaignVersion, Number: d.Number,
+		Name: d.Name, Status: d.Status, Source: d.Source, ContactCount: d.ContactCount, Progress: progressJSON{Step: d.Progress.Step, Done: d.Progress.Done, Total: d.Progress.Total},
 		FailureReason: d.FailureReason, CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, ReadyAt: d.ReadyAt,
 		AIDoneAt: d.AIDoneAt, SubmittedAt: d.SubmittedAt, ShareURL: v.ShareURL}
 }

@@ -203,20 +203,21 @@ func draftSearchSource(id string) map[string]any {
 
 // draftJSON is a draft as the API answers it.
 type draftJSON struct {
-	ID            string            `json:"id"`
-	AccountID     string            `json:"account_id"`
-	CampaignID    string            `json:"campaign_id"`
-	Number        int               `json:"number"`
-	Name          string            `json:"name"`
-	Status        string            `json:"status"`
-	Source        json.RawMessage   `json:"source"`
-	ContactCount  int               `json:"contact_count"`
-	Progress      *storage.Progress `json:"progress"`
-	FailureReason *string           `json:"failure_reason"`
-	ShareURL      *string           `json:"share_url"`
-	ReadyAt       *time.Time        `json:"ready_at"`
-	AIDoneAt      *time.Time        `json:"ai_done_at"`
-	SubmittedAt   *time.Time        `json:"submitted_at"`
+	ID              string            `json:"id"`
+	AccountID       string            `json:"account_id"`
+	CampaignID      string            `json:"campaign_id"`
+	CampaignVersion *int              `json:"campaign_version"`
+	Number          int               `json:"number"`
+	Name            string            `json:"name"`
+	Status          string            `json:"status"`
+	Source          json.RawMessage   `json:"source"`
+	ContactCount    int               `json:"contact_count"`
+	Progress        *storage.Progress `json:"progress"`
+	FailureReason   *string           `json:"failure_reason"`
+	ShareURL        *string           `json:"share_url"`
+	ReadyAt         *time.Time        `json:"ready_at"`
+	AIDoneAt        *time.Time        `json:"ai_done_at"`
+	SubmittedAt     *time.Time        `json:"submitted_at"`
 }
 
 // draftPost asks for a draft of campaignID and answers the status, the draft (when 200 or 202) and

@@ -767,7 +767,10 @@ func TestDraftFailures(t *testing.T) {
 			require.Nil(t, row.TokenHash)
 			require.Nil(t, row.Snapshot)
 			require.Equal(t, drafts+1, countRows(t, de.pool, "approval_drafts"))
-			draftRequireStateExcept(t, de.env, before, "approval_drafts")
+			// The version the draft's creation froze (R-VER-7) is no part of the build: it stays, pinned by
+			// the failed draft, and campaign versions are immutable.
+			require.Equal(t, 1, *failed.CampaignVersion)
+			draftRequireStateExcept(t, de.env, before, "approval_drafts", "campaign_versions")
 			require.Empty(t, draftHiddenCampaigns(t, de.env))
 
 			// A failed draft has no link to rotate.
@@ -817,8 +820,11 @@ func TestDraftRollbackAfterCopy(t *testing.T) {
 	require.Nil(t, row.TokenHash)
 	require.Empty(t, draftHiddenCampaigns(t, de.env), "no orphan copy")
 	require.Equal(t, drafts+1, countRows(t, de.pool, "approval_drafts"))
-	// Every other table (campaigns, their content, campaign_leads, …) is exactly as before.
-	draftRequireStateExcept(t, de.env, before, "approval_drafts")
+	// Every other table (campaigns, their content, campaign_leads, …) is exactly as before, but for the
+	// version the draft's creation froze (R-VER-7), no part of the build: the failed draft pins it.
+	require.Equal(t, 1, *failed.CampaignVersion)
+	require.Equal(t, []int{1}, versionNumbers(de.versions(t, de.camp.ID, de.csm)))
+	draftRequireStateExcept(t, de.env, before, "approval_drafts", "campaign_versions")
 }
 
 // TestDraftBuildCapacity checks the per-account build capacity: a build over it fails with

@@ -36,25 +36,29 @@ type Progress struct {
 
 // ApprovalDraft is a sample mini-campaign built for a client's review.
 type ApprovalDraft struct {
-	ID             string          `json:"id"`
-	AccountID      string          `json:"account_id"`
-	CampaignID     string          `json:"campaign_id"`
-	Number         int             `json:"number"`
-	Name           string          `json:"name"`
-	Status         string          `json:"status"`
-	Source         json.RawMessage `json:"source"`
-	ContactCount   int             `json:"contact_count"`
-	Progress       Progress        `json:"progress"`
-	FailureReason  *string         `json:"failure_reason"`
-	CreatedBy      string          `json:"created_by"`
-	CreatedAt      time.Time       `json:"created_at"`
-	UpdatedAt      time.Time       `json:"updated_at"`
-	ReadyAt        *time.Time      `json:"ready_at"`
-	AIDoneAt       *time.Time      `json:"ai_done_at"`
-	SubmittedAt    *time.Time      `json:"submitted_at"`
-	CopyCampaignID *string         `json:"-"`
-	SourceKey      string          `json:"-"`
-	TokenSealed    []byte          `json:"-"`
+	ID            string          `json:"id"`
+	AccountID     string          `json:"account_id"`
+	CampaignID    string          `json:"campaign_id"`
+	Number        int             `json:"number"`
+	Name          string          `json:"name"`
+	Status        string          `json:"status"`
+	Source        json.RawMessage `json:"source"`
+	ContactCount  int             `json:"contact_count"`
+	Progress      Progress        `json:"progress"`
+	FailureReason *string         `json:"failure_reason"`
+	CreatedBy     string          `json:"created_by"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	ReadyAt       *time.Time      `json:"ready_at"`
+	AIDoneAt      *time.Time      `json:"ai_done_at"`
+	SubmittedAt   *time.Time      `json:"submitted_at"`
+	// CampaignVersion is the campaign version the draft builds from, frozen when it was created
+	// (R-VER-7); nil for a draft created before migration 00016, built from the working copy. It is
+	// not part of the JSON the draft's workflow records (its submit Update answers the status only).
+	CampaignVersion *int    `json:"-"`
+	CopyCampaignID  *string `json:"-"`
+	SourceKey       string  `json:"-"`
+	TokenSealed     []byte  `json:"-"`
 }
 
 // NewDraft holds what a draft request stores.
@@ -76,12 +80,12 @@ const IdempotencyWindow = 10 * time.Minute
 
 const draftColumns = `d.id, d.account_id, d.campaign_id, d.number, d.status, d.source, d.contact_count, d.progress,
 	d.failure_reason, d.created_by, d.created_at, d.updated_at, d.ready_at, d.ai_done_at, d.submitted_at,
-	d.copy_campaign_id, d.source_key, d.token_sealed`
+	d.copy_campaign_id, d.source_key, d.token_sealed, d.campaign_version`
 
 func draftScan(d *ApprovalDraft) []any {
 	return []any{&d.ID, &d.AccountID, &d.CampaignID, &d.Number, &d.Status, &d.Source, &d.ContactCount, &d.Progress,
 		&d.FailureReason, &d.CreatedBy, &d.CreatedAt, &d.UpdatedAt, &d.ReadyAt, &d.AIDoneAt, &d.SubmittedAt,
-		&d.CopyCampaignID, &d.SourceKey, &d.TokenSealed}
+		&d.CopyCampaignID, &d.SourceKey, &d.TokenSealed, &d.CampaignVersion}
 }
 
 // scanDraft reads a row of draftColumns, then any extra columns into extra.
@@ -94,9 +98,12 @@ func scanDraft(row pgx.Row, extra ...any) (ApprovalDraft, error) {
 	return d, nil
 }
 
-// CreateDraft numbers and stores a processing draft of a visible campaign. When dedupe is true and a
-// draft of the same campaign and source key is still processing from the last 10 minutes, it returns
-// that draft with existing true instead (R-DRAFT-6).
+// CreateDraft numbers and stores a processing draft of a visible campaign, pinned to the campaign's
+// working copy frozen as a version in the same transaction (R-VER-7: the latest version is reused when
+// its content_hash is the same; a draft that is not inserted leaves no version behind). When dedupe is
+// true and a draft of the same campaign and source key is still processing from the last 10 minutes,
+// it returns that draft with existing true instead (R-DRAFT-6), and freezes nothing; so does the
+// repeat of a draft id that exists.
 func (s *Store) CreateDraft(ctx context.Context, nd NewDraft, dedupe bool) (d ApprovalDraft, existing bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var status string
@@ -137,9 +144,15 @@ func (s *Store) CreateDraft(ctx context.Context, nd NewDraft, dedupe bool) (d Ap
 				return err
 			}
 		}
-		d, err = scanDraft(tx.QueryRow(ctx, `INSERT INTO approval_drafts AS d (id, account_id, campaign_id, number, source, source_key, contact_count, created_by)
-			VALUES ($1, $2, $3, (SELECT COALESCE(max(number), 0) + 1 FROM approval_drafts WHERE campaign_id = $3), $4, $5, $6, $7)
-			RETURNING `+draftColumns, nd.ID, nd.AccountID, nd.CampaignID, nd.Source, nd.SourceKey, nd.ContactCount, nd.CreatedBy))
+		// The campaign row is locked: the version is the working copy as it is at this commit.
+		v, err := freeze(ctx, tx, nd.CampaignID, &nd.CreatedBy)
+		if err != nil {
+			return err
+		}
+		d, err = scanDraft(tx.QueryRow(ctx, `INSERT INTO approval_drafts AS d (id, account_id, campaign_id, number, source, source_key,
+			contact_count, created_by, campaign_version)
+			VALUES ($1, $2, $3, (SELECT COALESCE(max(number), 0) + 1 FROM approval_drafts WHERE campaign_id = $3), $4, $5, $6, $7, $8)
+			RETURNING `+draftColumns, nd.ID, nd.AccountID, nd.CampaignID, nd.Source, nd.SourceKey, nd.ContactCount, nd.CreatedBy, v.Version))
 		return err
 	})
 	if err != nil {
@@ -193,32 +206,50 @@ func (s *Store) SetDraftProgress(ctx context.Context, id string, p Progress) err
 	return nil
 }
 
-// CopyCampaignForDraft deep-copies the draft's campaign (segments, prompts, AI model configs,
-// sequences, tracking links) into a hidden campaign and links it to the draft, in one transaction.
-// It is idempotent: a draft that already has its copy returns it.
+// CopyCampaignForDraft deep-copies the campaign version the draft pinned when it was created (R-VER-7:
+// name, kind, dates and content — segments, prompts, AI model configs, sequences, tracking links) into
+// a hidden campaign in mode test and links it to the draft, in one transaction; an edit of the working
+// copy made since never reaches it. A draft without a version (created before migration 00016) copies
+// the campaign's working copy, as it always did. It is idempotent: a draft that already has its copy
+// returns it.
 func (s *Store) CopyCampaignForDraft(ctx context.Context, accountID, draftID string) (string, error) {
 	var copyID string
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var srcID string
 		var existing *string
-		if err := tx.QueryRow(ctx, `SELECT campaign_id, copy_campaign_id FROM approval_drafts WHERE account_id = $1 AND id = $2 FOR UPDATE`,
-			accountID, draftID).Scan(&srcID, &existing); err != nil {
+		var version *int
+		if err := tx.QueryRow(ctx, `SELECT campaign_id, copy_campaign_id, campaign_version FROM approval_drafts
+			WHERE account_id = $1 AND id = $2 FOR UPDATE`, accountID, draftID).Scan(&srcID, &existing, &version); err != nil {
 			return err
 		}
 		if existing != nil {
 			copyID = *existing
 			return nil
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO campaigns (account_id, created_by, name, kind, mode, start_at, end_at, status, version, hidden)
-			SELECT account_id, created_by, name, kind, 'test', start_at, end_at, 'ready', version, true
-			FROM campaigns WHERE id = $1 RETURNING id`, srcID).Scan(&copyID); err != nil {
-			return err
+		// The copy's frozen fields: the pinned version's, or the working copy's for a draft without one.
+		var f FrozenFields
+		var copyVersion int
+		var err error
+		if version != nil {
+			copyVersion = *version
+			err = tx.QueryRow(ctx, `SELECT name, kind, start_at, end_at, content FROM campaign_versions
+				WHERE campaign_id = $1 AND version = $2`, srcID, *version).Scan(&f.Name, &f.Kind, &f.StartAt, &f.EndAt, &f.Content)
+		} else {
+			err = tx.QueryRow(ctx, `SELECT name, kind, start_at, end_at, version FROM campaigns WHERE id = $1`, srcID).
+				Scan(&f.Name, &f.Kind, &f.StartAt, &f.EndAt, &copyVersion)
+			if err == nil {
+				f.Content, err = readContent(ctx, tx, srcID)
+			}
 		}
-		content, err := readContent(ctx, tx, srcID)
 		if err != nil {
 			return err
 		}
-		if err := writeContent(ctx, tx, copyID, content); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO campaigns (account_id, created_by, name, kind, mode, start_at, end_at, status, version, hidden)
+			SELECT account_id, created_by, $2, $3, 'test', $4, $5, 'ready', $6, true FROM campaigns WHERE id = $1 RETURNING id`,
+			srcID, f.Name, f.Kind, f.StartAt, f.EndAt, copyVersion).Scan(&copyID); err != nil {
+			return err
+		}
+		if err := writeContent(ctx, tx, copyID, f.Content); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE approval_drafts SET copy_campaign_id = $2, updated_at = now() WHERE id = $1`, draftID, copyID)

@@ -166,6 +166,13 @@ func (f Fixtures) LegacyAudienceDescription(t testing.TB, draftID, description s
 		WHERE id = $1`, draftID, description)
 }
 
+// UnversionDraft clears a draft's campaign_version, as drafts created before migration 00016 have it:
+// the store pins a version to every draft it creates (R-VER-7).
+func (f Fixtures) UnversionDraft(t testing.TB, draftID string) {
+	t.Helper()
+	f.exec(t, 1, `UPDATE approval_drafts SET campaign_version = NULL WHERE id = $1`, draftID)
+}
+
 // Notes stores n review notes on target of a draft, "<text> 1" to "<text> n", the i-th created at
 // first + i×step. The API stamps feedback with the database's clock, so it can write neither past
 // times nor one shared instant, and hundreds of notes through it would slow the suite down.
