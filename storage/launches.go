@@ -26,12 +26,14 @@ type Launch struct {
 	// campaign_versions row (R-VER-3): what the sending system sends, never the working copy.
 	ContentHash string          `json:"content_hash"`
 	Content     CampaignContent `json:"content"`
+	// Position is the record's place in the account's launch feed (LaunchFeed).
+	Position LaunchCursor `json:"-"`
 }
 
-// LaunchCursor is a keyset position in the launch feed, ordered by (launched_at, id), oldest first.
+// LaunchCursor is a position in an account's launch feed: the feed number (campaign_launches.feed_seq)
+// of the last launch read. Launches are numbered per account in the order they commit (LaunchCampaign).
 type LaunchCursor struct {
-	LaunchedAt time.Time
-	ID         string
+	Seq int64
 }
 
 // LaunchInput says what to launch and on whose behalf.
@@ -49,12 +51,12 @@ type LaunchInput struct {
 // immutable and campaign_launches (campaign_id, version) is a foreign key to campaign_versions, so
 // the join always finds the launched version.
 const launchSelect = `SELECT l.id, l.campaign_id, l.version, l.request_id, l.launched_by, l.source, l.launched_at,
-	v.content_hash, v.content FROM campaign_launches l
+	v.content_hash, v.content, l.feed_seq FROM campaign_launches l
 	JOIN campaign_versions v ON v.campaign_id = l.campaign_id AND v.version = l.version`
 
 func launchScan(l *Launch) []any {
 	return []any{&l.ID, &l.CampaignID, &l.Version, &l.RequestID, &l.LaunchedBy, &l.Source, &l.LaunchedAt,
-		&l.ContentHash, &l.Content}
+		&l.ContentHash, &l.Content, &l.Position.Seq}
 }
 
 // LaunchCampaign sets the campaign live and writes its launch record, once per version: a second
@@ -155,9 +157,17 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 			in.CampaignID); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `WITH l AS (INSERT INTO campaign_launches (account_id, campaign_id, version, request_id, launched_by, source)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
-			SELECT l.id, l.campaign_id, l.version, l.request_id, l.launched_by, l.source, l.launched_at, v.content_hash, v.content
+		// The record takes the account's next feed number. The counter row stays locked until this
+		// transaction ends, so the account's next launch is numbered only after this one committed (or
+		// rolled back, giving its number back): feed numbers follow commit order, without gaps
+		// (migration 00015). Only the history event is written after it.
+		if err := tx.QueryRow(ctx, `WITH n AS (
+				INSERT INTO launch_feed_counters AS f (account_id, last_seq) VALUES ($1, 1)
+				ON CONFLICT (account_id) DO UPDATE SET last_seq = f.last_seq + 1 RETURNING last_seq),
+			l AS (INSERT INTO campaign_launches (account_id, campaign_id, version, request_id, launched_by, source, feed_seq)
+				SELECT $1, $2, $3, $4, $5, $6, n.last_seq FROM n RETURNING *)
+			SELECT l.id, l.campaign_id, l.version, l.request_id, l.launched_by, l.source, l.launched_at, v.content_hash, v.content,
+			  l.feed_seq
 			FROM l JOIN campaign_versions v ON v.campaign_id = l.campaign_id AND v.version = l.version`,
 			in.AccountID, in.CampaignID, version, in.RequestID, in.ActorID, in.Source).Scan(launchScan(&l)...); err != nil {
 			return err
@@ -184,18 +194,32 @@ func (s *Store) Launches(ctx context.Context, accountID, campaignID string) ([]L
 	return collectLaunches(rows, err, "storage: launches")
 }
 
-// LaunchFeed lists up to limit launch records of account accountID, oldest first by (launched_at, id),
-// after the cursor when given (R-VER-3).
+// LaunchFeed lists up to limit launch records of account accountID in feed order, after the cursor
+// when given (R-VER-3). The feed is ordered by feed number, which LaunchCampaign gives in commit
+// order: a reader that sees a launch sees every launch numbered before it, so what the feed serves only
+// grows at its end, and a poller that resumes from its cursor never misses a launch that committed
+// late. Oldest first, as committed.
 func (s *Store) LaunchFeed(ctx context.Context, accountID string, after *LaunchCursor, limit int) ([]Launch, error) {
-	args := []any{accountID, limit}
-	where := ""
+	var from int64
 	if after != nil {
-		where = ` AND (l.launched_at, l.id) > ($3, $4)`
-		args = append(args, after.LaunchedAt, after.ID)
+		from = after.Seq
 	}
-	rows, err := s.Pool.Query(ctx, launchSelect+` WHERE l.account_id = $1`+where+`
-		ORDER BY l.launched_at, l.id LIMIT $2`, args...)
+	rows, err := s.Pool.Query(ctx, launchSelect+` WHERE l.account_id = $1 AND l.feed_seq > $3
+		ORDER BY l.feed_seq LIMIT $2`, accountID, limit, from)
 	return collectLaunches(rows, err, "storage: launch feed")
+}
+
+// LaunchPosition is the feed position of launch id of account accountID: where a cursor of the feed
+// before migration 00015, which named the last launch a poller saw, resumes. ErrNotFound when the
+// account has no such launch.
+func (s *Store) LaunchPosition(ctx context.Context, accountID, id string) (LaunchCursor, error) {
+	var cur LaunchCursor
+	err := s.Pool.QueryRow(ctx, `SELECT feed_seq FROM campaign_launches WHERE account_id = $1 AND id = $2`,
+		accountID, id).Scan(&cur.Seq)
+	if err != nil {
+		return LaunchCursor{}, notFound("storage: launch position", err)
+	}
+	return cur, nil
 }
 
 func collectLaunches(rows pgx.Rows, err error, what string) ([]Launch, error) {
