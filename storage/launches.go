@@ -13,6 +13,35 @@ import (
 // its approval no longer covers its current version, a request is pending, or it needs one (R-APPR-8).
 var ErrNotLaunchable = errors.New("campaign is not approved for launch")
 
+// PinnedVersionError refuses the workflow's launch of the version its request pinned (R-VER-2, R-VER-3)
+// because the campaign's approval no longer stands on exactly that version and hash: an edit dropped
+// it, another request's approval replaced it, or the hash given is not the version's. It is an
+// ErrNotLaunchable (errors.Is).
+type PinnedVersionError struct {
+	// Pinned and PinnedHash are the version and content_hash the request pinned.
+	Pinned     int
+	PinnedHash string
+	// Approved is the campaign's approved version now, nil when no approval stands.
+	Approved *int
+	// StoredHash is the content_hash version Pinned holds; it differs from PinnedHash only when the
+	// pin given does not match the version.
+	StoredHash string
+}
+
+func (e *PinnedVersionError) Error() string {
+	switch {
+	case e.Approved == nil:
+		return fmt.Sprintf("version %d was approved, but the campaign no longer has an approved version", e.Pinned)
+	case *e.Approved != e.Pinned:
+		return fmt.Sprintf("version %d was approved, but the campaign's approved version is now %d", e.Pinned, *e.Approved)
+	default:
+		return fmt.Sprintf("version %d holds content_hash %s, not the pinned %s", e.Pinned, e.StoredHash, e.PinnedHash)
+	}
+}
+
+// Unwrap makes a PinnedVersionError an ErrNotLaunchable.
+func (e *PinnedVersionError) Unwrap() error { return ErrNotLaunchable }
+
 // Launch is the record the sending system reads: this version of this campaign is live (R-APPR-8).
 type Launch struct {
 	ID         string    `json:"id"`
@@ -40,11 +69,17 @@ type LaunchCursor struct {
 type LaunchInput struct {
 	AccountID  string
 	CampaignID string
-	// RequestID, when set, must be the approved request of the campaign's current version (the
-	// workflow's launch). Without it (POST …/launch) the store decides whether the campaign may launch.
+	// RequestID, when set, is the approved request the workflow launches: it launches the version the
+	// request pinned, and only while that is the campaign's approved version. Without it (POST …/launch)
+	// the store decides whether the campaign may launch.
 	RequestID *string
-	ActorID   *string
-	Source    string // "workflow" or "api"
+	// Version and ContentHash are the version and content_hash the request pinned (R-VER-2), carried by
+	// the workflow; they must be the request's. Zero (a workflow started before it carried them): the
+	// request's row says what it pinned.
+	Version     int
+	ContentHash string
+	ActorID     *string
+	Source      string // "workflow" or "api"
 }
 
 // launchSelect reads launch records l with their version's content hash and content: versions are
@@ -64,21 +99,27 @@ func launchScan(l *Launch) []any {
 // transaction with the campaign row locked, so a concurrent submit or edit either commits first and
 // is seen, or waits until the launch has committed.
 //
+// With in.RequestID it is the workflow's launch (R-VER-3): it launches the version the request pinned
+// when the request is approved and that version, with that content_hash, is the campaign's approved
+// version; otherwise nothing launches and the error is a *PinnedVersionError (or ErrNotLaunchable).
+//
 // Without in.RequestID it is the direct launch of R-APPR-2 and R-APPR-8: an approved campaign launches
-// with the approved request of its current version; otherwise it launches only when it needs no
-// approval (mode not active, approvals off, or its creator holds the approval right and the account
-// allows self-approval), and then launches its working copy frozen as a version (R-VER-1). A pending request, or a needed approval, is ErrNotLaunchable; a campaign in
-// status error is ErrCampaignInError; an archived one ErrCampaignArchived.
+// its approved version with the approved request of that version; otherwise it launches only when it
+// needs no approval (mode not active, approvals off, or its creator holds the approval right and the
+// account allows self-approval), and then launches its working copy frozen as a version (R-VER-1). A
+// pending request, or a needed approval, is ErrNotLaunchable; a campaign in status error is
+// ErrCampaignInError; an archived one ErrCampaignArchived.
 func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, created bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var version int
+		var approvedVersion *int
 		var status, mode, approval, createdBy string
 		var archived, approvalEnabled, allowSelf bool
-		if err := tx.QueryRow(ctx, `SELECT c.version, c.status, c.mode, c.approval_status, c.created_by,
+		if err := tx.QueryRow(ctx, `SELECT c.version, c.approved_version, c.status, c.mode, c.approval_status, c.created_by,
 			c.archived_at IS NOT NULL, a.approval_enabled, a.allow_self_approval
 			FROM campaigns c JOIN accounts a ON a.id = c.account_id
 			WHERE c.account_id = $1 AND c.id = $2 AND NOT c.hidden FOR UPDATE OF c`, in.AccountID, in.CampaignID).
-			Scan(&version, &status, &mode, &approval, &createdBy, &archived, &approvalEnabled, &allowSelf); err != nil {
+			Scan(&version, &approvedVersion, &status, &mode, &approval, &createdBy, &archived, &approvalEnabled, &allowSelf); err != nil {
 			return err
 		}
 		direct := in.RequestID == nil
@@ -89,7 +130,19 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 			// The workflow records launch_skipped, as for any approval that no longer covers the campaign.
 			return ErrNotLaunchable
 		}
-		if direct && approval != RequestStatusApproved && approval != RequestStatusPending {
+		switch {
+		case !direct:
+			if err := resolvePin(ctx, tx, &in); err != nil {
+				return err
+			}
+			version = in.Version
+		case approval == RequestStatusApproved:
+			// An approved campaign launches the version its approval approved (R-VER-2, R-VER-3).
+			if approvedVersion == nil {
+				return ErrNotLaunchable
+			}
+			version = *approvedVersion
+		case approval != RequestStatusPending:
 			// A launch without an approval launches the working copy as it is now, frozen as a version
 			// (R-VER-1); a launch that is refused below rolls the version back with it.
 			v, err := freeze(ctx, tx, in.CampaignID, in.ActorID)
@@ -109,13 +162,8 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 			if launched {
 				return nil
 			}
-			var ok bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_requests WHERE id = $1 AND campaign_id = $2
-				AND status = 'approved' AND campaign_version = $3)`, *in.RequestID, in.CampaignID, version).Scan(&ok); err != nil {
+			if err := checkPin(ctx, tx, in, approval, approvedVersion); err != nil {
 				return err
-			}
-			if !ok || approval != RequestStatusApproved {
-				return ErrNotLaunchable
 			}
 		case launched:
 			// This version is live already: the repeat answers its record (idempotent), unless the
@@ -153,8 +201,8 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 		if launched {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'live', live_version = version, updated_at = now() WHERE id = $1`,
-			in.CampaignID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'live', live_version = $2, updated_at = now() WHERE id = $1`,
+			in.CampaignID, version); err != nil {
 			return err
 		}
 		// The record takes the account's next feed number. The counter row stays locked until this
@@ -185,6 +233,48 @@ func (s *Store) LaunchCampaign(ctx context.Context, in LaunchInput) (l Launch, c
 		return Launch{}, false, notFound("storage: launch", err)
 	}
 	return l, created, nil
+}
+
+// resolvePin fills in the version and hash request in.RequestID pinned when the workflow did not carry
+// them, and refuses a pin that is not the request's. A request that is not the campaign's is not found.
+func resolvePin(ctx context.Context, tx pgx.Tx, in *LaunchInput) error {
+	var pinned int
+	var pinnedHash string
+	if err := tx.QueryRow(ctx, `SELECT campaign_version, content_hash FROM approval_requests WHERE id = $1 AND campaign_id = $2`,
+		*in.RequestID, in.CampaignID).Scan(&pinned, &pinnedHash); err != nil {
+		return err
+	}
+	if in.Version == 0 {
+		in.Version, in.ContentHash = pinned, pinnedHash
+	}
+	if in.Version != pinned || in.ContentHash != pinnedHash {
+		return fmt.Errorf("request %s pinned version %d (%s), not version %d (%s): %w",
+			*in.RequestID, pinned, pinnedHash, in.Version, in.ContentHash, ErrNotLaunchable)
+	}
+	return nil
+}
+
+// checkPin refuses the workflow's launch of in.Version unless the request is approved and the
+// campaign's approval (approval, approvedVersion) stands on exactly that version, whose stored
+// content_hash is in.ContentHash.
+func checkPin(ctx context.Context, tx pgx.Tx, in LaunchInput, approval string, approvedVersion *int) error {
+	var requestApproved bool
+	var storedHash string
+	if err := tx.QueryRow(ctx, `SELECT r.status = 'approved', v.content_hash FROM approval_requests r
+		JOIN campaign_versions v ON v.campaign_id = r.campaign_id AND v.version = $2
+		WHERE r.id = $1`, *in.RequestID, in.Version).Scan(&requestApproved, &storedHash); err != nil {
+		return err
+	}
+	if !requestApproved {
+		return ErrNotLaunchable
+	}
+	if approval != RequestStatusApproved {
+		approvedVersion = nil
+	}
+	if approvedVersion == nil || *approvedVersion != in.Version || storedHash != in.ContentHash {
+		return &PinnedVersionError{Pinned: in.Version, PinnedHash: in.ContentHash, Approved: approvedVersion, StoredHash: storedHash}
+	}
+	return nil
 }
 
 // Launches lists a campaign's launch records, newest first.
