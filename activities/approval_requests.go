@@ -160,11 +160,15 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) error
 	return classify(a.Store.RecordEvent(ctx, in.RequestID, in.Type, nil, in.Note, in.DedupeKey))
 }
 
-// LaunchInput launches the campaign a request approved.
+// LaunchInput launches the campaign a request approved: the version and content_hash the request
+// pinned (R-VER-2, R-VER-3). Zero CampaignVersion (a workflow started before it carried the pin): the
+// request's row says what it pinned.
 type LaunchInput struct {
-	AccountID  string
-	CampaignID string
-	RequestID  string
+	AccountID       string
+	CampaignID      string
+	RequestID       string
+	CampaignVersion int
+	ContentHash     string
 }
 
 // LaunchResult says whether the campaign went live; Skipped when its approval no longer covers it.
@@ -173,25 +177,43 @@ type LaunchResult struct {
 	Skipped  bool
 }
 
-// LaunchApproved sets the approved campaign live and writes its launch record (idempotent per version);
-// when an edit voided the approval it records launch_skipped instead.
+// LaunchApproved sets the version the request pinned live and writes its launch record (idempotent per
+// version); when the campaign's approval no longer stands on that version (an edit dropped it, another
+// approval replaced it) or the campaign cannot launch, it records launch_skipped, saying why, instead.
 func (a *Activities) LaunchApproved(ctx context.Context, in LaunchInput) (LaunchResult, error) {
 	_, _, err := a.Store.LaunchCampaign(ctx, storage.LaunchInput{AccountID: in.AccountID, CampaignID: in.CampaignID,
-		RequestID: &in.RequestID, Source: "workflow"})
-	if errors.Is(err, storage.ErrNotLaunchable) || errors.Is(err, storage.ErrNotFound) {
-		err := a.Store.RecordEvent(ctx, in.RequestID, storage.EventLaunchSkipped, nil,
-			"the approval no longer covers the campaign (it was edited or deleted)", in.RequestID+":launch_skipped:final")
-		return LaunchResult{Skipped: true}, classify(err)
+		RequestID: &in.RequestID, Version: in.CampaignVersion, ContentHash: in.ContentHash, Source: "workflow"})
+	if err == nil {
+		return LaunchResult{Launched: true}, nil
 	}
-	if errors.Is(err, storage.ErrCampaignInError) {
-		err := a.Store.RecordEvent(ctx, in.RequestID, storage.EventLaunchSkipped, nil,
-			"the campaign is in error at its start time; fix it, set it ready and launch it", in.RequestID+":launch_skipped:final")
-		return LaunchResult{Skipped: true}, classify(err)
-	}
-	if err != nil {
+	note := launchSkippedNote(err)
+	if note == "" {
 		return LaunchResult{}, err
 	}
-	return LaunchResult{Launched: true}, nil
+	err = a.Store.RecordEvent(ctx, in.RequestID, storage.EventLaunchSkipped, nil, note, in.RequestID+":launch_skipped:final")
+	return LaunchResult{Skipped: true}, classify(err)
+}
+
+// launchSkippedNote is the history note of a workflow launch that err refused, "" when err is not a
+// refusal (a failure to retry).
+func launchSkippedNote(err error) string {
+	var pinned *storage.PinnedVersionError
+	switch {
+	case errors.As(err, &pinned) && pinned.Approved == nil:
+		return fmt.Sprintf("not launched: this request approved version %d, but the campaign was edited after the approval "+
+			"and no approved version stands now; the new version needs its own approval", pinned.Pinned)
+	case errors.As(err, &pinned) && *pinned.Approved != pinned.Pinned:
+		return fmt.Sprintf("not launched: this request approved version %d, but the campaign's approved version is now %d, "+
+			"which launches with its own request", pinned.Pinned, *pinned.Approved)
+	case errors.As(err, &pinned):
+		return fmt.Sprintf("not launched: version %d does not hold the content this request approved (content_hash %s, pinned %s)",
+			pinned.Pinned, pinned.StoredHash, pinned.PinnedHash)
+	case errors.Is(err, storage.ErrNotLaunchable) || errors.Is(err, storage.ErrNotFound):
+		return "the approval no longer covers the campaign (it was edited or deleted)"
+	case errors.Is(err, storage.ErrCampaignInError):
+		return "the campaign is in error at its start time; fix it, set it ready and launch it"
+	}
+	return ""
 }
 
 // DeliverEmails hands the request's undelivered outbox emails to the mailer. Without a mailer

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/csv"
 	"net/http"
 	"strconv"
@@ -138,13 +140,28 @@ type launchPageJSON struct {
 	NextCursor *string      `json:"next_cursor"`
 }
 
+// launchCursorTag starts the bytes of a launch feed cursor: the tag, then the feed number, big-endian,
+// 9 bytes in all.
+const launchCursorTag = 'F'
+
 func encodeLaunchCursor(cur app.LaunchCursor) string {
-	return encodeCursor(app.CampaignCursor{CreatedAt: cur.LaunchedAt, ID: cur.ID})
+	b := binary.BigEndian.AppendUint64([]byte{launchCursorTag}, uint64(cur.Seq))
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeLaunchCursor(v string) (app.LaunchCursor, error) {
-	cur, err := decodeCursor(v)
-	return app.LaunchCursor{LaunchedAt: cur.CreatedAt, ID: cur.ID}, err
+// decodeLaunchCursor reads the after parameter of the launch feed into in: a cursor encodeLaunchCursor
+// wrote, or one of the feed before migration 00015 (a list cursor naming the last launch seen).
+func decodeLaunchCursor(v string, in *app.LaunchFeedInput) error {
+	if b, err := base64.RawURLEncoding.DecodeString(v); err == nil && len(b) == 9 && b[0] == launchCursorTag {
+		in.After = &app.LaunchCursor{Seq: int64(binary.BigEndian.Uint64(b[1:]))}
+		return nil
+	}
+	old, err := decodeCursor(v)
+	if err != nil {
+		return err
+	}
+	in.AfterLaunchID = &old.ID
+	return nil
 }
 
 // launchAnswer is the answer of a launch.
@@ -397,13 +414,9 @@ func (s *Server) launchFeed(c *gin.Context) {
 		}
 		in.Limit = &n
 	}
-	if v := c.Query("after"); v != "" {
-		cur, err := decodeLaunchCursor(v)
-		if err != nil {
-			invalid(c, "after", "is not a cursor this API returned")
-			return
-		}
-		in.After = &cur
+	if v := c.Query("after"); v != "" && decodeLaunchCursor(v, &in) != nil {
+		respondError(c, app.ErrLaunchFeedCursor)
+		return
 	}
 	page, err := s.App.LaunchFeed(c.Request.Context(), currentUser(c), in)
 	if err != nil {

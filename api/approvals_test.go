@@ -484,6 +484,8 @@ func TestApprovalDroppedByEditLaunchSkipped(t *testing.T) {
 	events := e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)
 	require.Equal(t, []string{storage.EventSubmitted, storage.EventApproved, storage.EventLaunchSkipped}, eventTypes(events))
 	require.Nil(t, events[2].Actor)
+	require.Equal(t, "not launched: this request approved version 1, but the campaign was edited after the approval and no "+
+		"approved version stands now; the new version needs its own approval", events[2].Note, "the history says why (R-VER-3)")
 	require.Equal(t, 0, launchCount(t, e, camp.ID))
 	c = e.storedCampaign(t, acct, camp.ID)
 	require.Equal(t, storage.CampaignStatusReady, c.Status)

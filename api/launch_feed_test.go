@@ -1,11 +1,18 @@
 package api_test
 
 import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/errs"
@@ -186,6 +193,18 @@ func TestLaunchFeed(t *testing.T) {
 	require.Equal(t, ids[2], last.Items[0].ID)
 	require.Equal(t, camp.ID, last.Items[1].CampaignID)
 
+	// A cursor of the feed before migration 00015 named the last launch seen (launched_at|id): it
+	// resumes after that launch, in the caller's account only.
+	legacy := func(l launchRecord) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(l.LaunchedAt.UTC().Format(time.RFC3339Nano) + "|" + l.ID))
+	}
+	resumed := e.launchFeed(t, "?after="+url.QueryEscape(legacy(first.Items[1])), adminTok)
+	require.Len(t, resumed.Items, 2)
+	require.Equal(t, ids[2], resumed.Items[0].ID)
+	require.Equal(t, camp.ID, resumed.Items[1].CampaignID)
+	status, body = e.do(t, http.MethodGet, "/v1/launches?after="+url.QueryEscape(legacy(first.Items[1])), e.B.Tokens[storage.RoleAdmin], nil)
+	requireInvalid(t, status, body, "after")
+
 	// Tenancy: another account's admin sees none of them.
 	other := e.launchFeed(t, "", e.B.Tokens[storage.RoleAdmin])
 	require.Empty(t, other.Items)
@@ -212,4 +231,145 @@ func TestLaunchFeed(t *testing.T) {
 		requireInvalid(t, status, body, "after")
 	}
 	require.Len(t, e.launchFeed(t, "?limit=500", adminTok).Items, 4)
+}
+
+// TestLaunchFeedCommitOrder checks that the feed's cursor follows commit order (R-VER-3), so that a
+// poller never skips a launch that commits late. A launch transaction is held open by a second
+// connection while two later launches of the account are asked for, and a poller walks the feed a
+// record at a time; then the held launch is let go, and the poller, resuming from its last cursor, must
+// get it. With the cursor on launched_at (the transaction's start time) the later launches committed
+// first, the poller's cursor passed the held launch's earlier launched_at, and it was never served.
+//   - held before its record: the second connection holds a key-share lock on the campaign row, which
+//     the launch's first statement locks for update. The later launches commit meanwhile and are
+//     served; the held one is served after them, in the order of commits.
+//   - held after its record: the launch (of an approved campaign, so that it writes a launched event
+//     after its record) waits for the second connection, which holds the event's dedupe key. The later
+//     launches wait to take their feed numbers until it commits: nothing is served meanwhile, and the
+//     held launch is served first.
+func TestLaunchFeedCommitOrder(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// hold makes the launch of campaign campID, approved by request reqID, wait for tx; decoy is
+		// another submitted request of the account, whose rows hold no lock the launch needs.
+		hold            func(t *testing.T, tx pgx.Tx, campID, reqID string, decoy storage.ApprovalRequest)
+		servedWhileHeld int
+		heldAt          int // the held launch's place in the feed
+	}{
+		{"held before its record", func(t *testing.T, tx pgx.Tx, campID, _ string, _ storage.ApprovalRequest) {
+			_, err := tx.Exec(context.Background(), `SELECT 1 FROM campaigns WHERE id = $1 FOR KEY SHARE`, campID)
+			require.NoError(t, err)
+		}, 2, 2},
+		{"held after its record", func(t *testing.T, tx pgx.Tx, _, reqID string, decoy storage.ApprovalRequest) {
+			_, err := tx.Exec(context.Background(), `INSERT INTO approval_events (account_id, request_id, campaign_id, type, note, dedupe_key, version)
+				VALUES ($1, $2, $3, 'launched', 'the test holds this key', $4 || ':launched', $5)`,
+				decoy.AccountID, decoy.ID, decoy.CampaignID, reqID, decoy.CampaignVersion)
+			require.NoError(t, err)
+		}, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t, 2*time.Hour)
+			ctx := context.Background()
+			admin, adminTok := e.A.Users[storage.RoleAdmin], e.A.Tokens[storage.RoleAdmin]
+			collab, collabTok := e.A.Users[storage.RoleCollaborator], e.A.Tokens[storage.RoleCollaborator]
+			approver, approverTok := e.A.Users[storage.RoleApprover], e.A.Tokens[storage.RoleApprover]
+
+			held := e.laterCampaign(t, collab, "Held open")
+			r := e.submit(t, held.ID, collabTok, approver.ID)
+			status, body := e.act(t, r.ID, "approve", approverTok, "")
+			require.Equal(t, http.StatusOK, status, body)
+			decoy := e.submit(t, e.laterCampaign(t, collab, "Decoy").ID, collabTok, approver.ID)
+			later := []storage.Campaign{
+				e.campaignAs(t, admin, "Later 1", storage.CampaignKindCampaign, storage.CampaignModeTest, in(time.Hour), in(2*time.Hour)),
+				e.campaignAs(t, admin, "Later 2", storage.CampaignKindCampaign, storage.CampaignModeTest, in(time.Hour), in(2*time.Hour)),
+			}
+
+			// The second connection, outside the server's pool.
+			conn, err := pgx.ConnectConfig(ctx, e.pool.Config().ConnConfig.Copy())
+			require.NoError(t, err)
+			defer conn.Close(ctx)
+			blocker, err := conn.Begin(ctx)
+			require.NoError(t, err)
+			defer func() { _ = blocker.Rollback(ctx) }()
+			tc.hold(t, blocker, held.ID, r.ID, decoy)
+
+			// waiting counts the transactions of the test's database that wait for another one.
+			waiting := func() int {
+				var n int
+				require.NoError(t, e.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+					WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0`).Scan(&n))
+				return n
+			}
+			answers := make([]*httptest.ResponseRecorder, 1+len(later))
+			done := make([]atomic.Bool, len(answers))
+			var wg sync.WaitGroup
+			launch := func(i int, campID string) {
+				req := newRequest(http.MethodPost, "/v1/campaigns/"+campID+"/launch", adminTok, "")
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					answers[i] = serve(e, req)
+					done[i].Store(true)
+				}()
+			}
+			launch(0, held.ID)
+			eventually(t, 15*time.Second, func() bool { return waiting() == 1 },
+				func() string { return "the held launch does not wait for the test's connection" })
+			for i, c := range later {
+				launch(i+1, c.ID)
+				// It either goes through or waits (for the held launch).
+				eventually(t, 15*time.Second, func() bool { return done[i+1].Load() || waiting() == i+2 },
+					func() string { return "a later launch neither answered nor waits" })
+			}
+
+			// The poller walks the feed a record at a time and keeps the last cursor it was given.
+			cursor := ""
+			seen := map[string]bool{}
+			poll := func() {
+				t.Helper()
+				for {
+					q := "?limit=1"
+					if cursor != "" {
+						q += "&after=" + url.QueryEscape(cursor)
+					}
+					page := e.launchFeed(t, q, adminTok)
+					for _, l := range page.Items {
+						seen[l.ID] = true
+					}
+					if page.NextCursor == nil {
+						return
+					}
+					cursor = *page.NextCursor
+				}
+			}
+			poll()
+			servedWhileHeld := len(seen)
+
+			require.NoError(t, blocker.Rollback(ctx))
+			wg.Wait()
+			records := make([]launchRecord, len(answers))
+			for i, a := range answers {
+				require.Equal(t, http.StatusCreated, a.Code, a.Body.String())
+				var answer struct {
+					Launch launchRecord `json:"launch"`
+				}
+				require.NoError(t, json.Unmarshal(a.Body.Bytes(), &answer))
+				records[i] = answer.Launch
+			}
+			for _, l := range records[1:] {
+				require.True(t, records[0].LaunchedAt.Before(l.LaunchedAt), "the held launch started first: its launched_at is the earliest")
+			}
+			poll()
+			require.True(t, seen[records[0].ID], "the held launch, which started first and committed last, was skipped")
+			for _, l := range records {
+				require.True(t, seen[l.ID], "launch %s never served", l.ID)
+			}
+			require.Equal(t, tc.servedWhileHeld, servedWhileHeld, "launches served while the held one was open")
+			all := e.launchFeed(t, "", adminTok)
+			require.Len(t, all.Items, 3)
+			require.Equal(t, records[0].ID, all.Items[tc.heldAt].ID, "the feed is in commit order")
+			e.waitEvent(t, r.ID, storage.EventLaunched, 5*time.Second)
+		})
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
@@ -211,4 +212,78 @@ func TestApprovedCampaignInErrorDoesNotLaunch(t *testing.T) {
 	require.Equal(t, storage.CampaignStatusError, got.Status)
 	require.Nil(t, got.LiveVersion)
 	require.Empty(t, e.listItems(t, "/v1/campaigns/"+camp.ID+"/launches", editorTok))
+}
+
+// TestWorkflowLaunchesOnlyItsPinnedVersion checks R-VER-3 for the workflow's launch, on the real
+// database: the launch activity launches the version and content_hash its request pinned, and only
+// while that is the campaign's approved version. Request 1 approves version 1; an edit drops that
+// approval and the workflow records launch_skipped saying why; request 2 approves version 2. A late
+// launch of request 1 (a retry) is refused with a PinnedVersionError naming both versions and writes
+// nothing; a pin that is not the request's is refused; request 2's launch launches version 2 with its
+// content.
+func TestWorkflowLaunchesOnlyItsPinnedVersion(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	ctx := context.Background()
+	acct := e.A.Account.ID
+	collab, collabTok := e.A.Users[storage.RoleCollaborator], e.A.Tokens[storage.RoleCollaborator]
+	approver, approverTok := e.A.Users[storage.RoleApprover], e.A.Tokens[storage.RoleApprover]
+	acts := &activities.Activities{Store: e.store}
+	camp := e.laterCampaign(t, collab, "Pinned")
+
+	r1 := e.submit(t, camp.ID, collabTok, approver.ID)
+	status, body := e.act(t, r1.ID, "approve", approverTok, "")
+	require.Equal(t, http.StatusOK, status, body)
+	second := contentWith("Version 2.")
+	status, body = e.do(t, http.MethodPatch, "/v1/campaigns/"+camp.ID, collabTok, map[string]any{"content": second})
+	require.Equal(t, http.StatusOK, status, body)
+	e.waitEvent(t, r1.ID, storage.EventLaunchSkipped, 15*time.Second)
+	r2 := e.submit(t, camp.ID, collabTok, approver.ID)
+	require.Equal(t, 2, r2.CampaignVersion)
+	status, body = e.act(t, r2.ID, "approve", approverTok, "")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, ptrInt(2), e.storedCampaign(t, acct, camp.ID).ApprovedVersion)
+
+	before := dbState(t, e.pool)
+	launch := func(reqID string, version int, hash string) error {
+		_, _, err := e.store.LaunchCampaign(ctx, storage.LaunchInput{AccountID: acct, CampaignID: camp.ID, RequestID: &reqID,
+			Version: version, ContentHash: hash, Source: "workflow"})
+		return err
+	}
+	err := launch(r1.ID, 1, r1.ContentHash)
+	var pinned *storage.PinnedVersionError
+	require.ErrorAs(t, err, &pinned)
+	require.Equal(t, 1, pinned.Pinned)
+	require.Equal(t, ptrInt(2), pinned.Approved)
+	require.ErrorIs(t, err, storage.ErrNotLaunchable)
+	// The pin must be the request's: request 2 with version 1's hash, or naming version 1, launches nothing.
+	require.ErrorIs(t, launch(r2.ID, 2, r1.ContentHash), storage.ErrNotLaunchable)
+	require.ErrorIs(t, launch(r2.ID, 1, r1.ContentHash), storage.ErrNotLaunchable)
+	requireNoWrites(t, e.pool, before)
+	// The activity's retry of request 1's launch skips it; its history holds the one launch_skipped
+	// its workflow wrote (a retry's is the same event, written once).
+	res, err := acts.LaunchApproved(ctx, activities.LaunchInput{AccountID: acct, CampaignID: camp.ID, RequestID: r1.ID,
+		CampaignVersion: 1, ContentHash: r1.ContentHash})
+	require.NoError(t, err)
+	require.Equal(t, activities.LaunchResult{Skipped: true}, res)
+	require.Equal(t, 0, launchCount(t, e, camp.ID))
+	require.Nil(t, e.storedCampaign(t, acct, camp.ID).LiveVersion)
+	events := e.history(t, "/v1/approval-requests/"+r1.ID+"/history", collabTok)
+	require.Equal(t, []string{storage.EventSubmitted, storage.EventApproved, storage.EventLaunchSkipped}, eventTypes(events))
+	require.Contains(t, events[2].Note, "this request approved version 1")
+
+	// Request 2's own pin launches version 2.
+	res, err = acts.LaunchApproved(ctx, activities.LaunchInput{AccountID: acct, CampaignID: camp.ID, RequestID: r2.ID,
+		CampaignVersion: 2, ContentHash: r2.ContentHash})
+	require.NoError(t, err)
+	require.Equal(t, activities.LaunchResult{Launched: true}, res)
+	list := e.campaignLaunches(t, camp.ID, collabTok)
+	require.Len(t, list, 1)
+	require.Equal(t, 2, list[0].Version)
+	require.Equal(t, r2.ContentHash, list[0].ContentHash)
+	require.Equal(t, second.Sequences, list[0].Content.Sequences)
+	require.Equal(t, &r2.ID, list[0].RequestID)
+	c := e.storedCampaign(t, acct, camp.ID)
+	require.Equal(t, ptrInt(2), c.LiveVersion)
+	require.Equal(t, storage.CampaignStatusLive, c.Status)
 }

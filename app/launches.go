@@ -67,11 +67,17 @@ const (
 // ErrLaunchFeedLimit refuses a feed page size that is not a whole number from 1 to MaxLaunchPage.
 var ErrLaunchFeedLimit = errs.Invalid("limit", fmt.Sprintf("must be a whole number from 1 to %d", MaxLaunchPage))
 
+// ErrLaunchFeedCursor refuses a feed cursor that names no position of the caller's account's feed.
+var ErrLaunchFeedCursor = errs.Invalid("after", "is not a cursor this API returned")
+
 // LaunchFeedInput asks for one page of the launch feed: Limit records (nil for DefaultLaunchPage)
 // after After (nil for the first page).
 type LaunchFeedInput struct {
 	Limit *int
 	After *LaunchCursor
+	// AfterLaunchID, when set instead of After, is a cursor of the feed before it was ordered by
+	// commit (migration 00015): the id of the last launch the poller saw. The page starts after it.
+	AfterLaunchID *string
 }
 
 // LaunchPage is one page of the launch feed, oldest first; Next is where the next page starts, nil
@@ -82,7 +88,9 @@ type LaunchPage struct {
 }
 
 // LaunchFeed pages through the launch records of u's account, oldest first, for schedulers that
-// poll (R-VER-3); admins only. Each record carries its version's content hash and content.
+// poll (R-VER-3); admins only. Each record carries its version's content hash and content. The order
+// is the store's commit-stable feed order (storage.Store.LaunchFeed): a launch that commits after a
+// poller moved past its start time is still served after the poller's cursor.
 func (a *App) LaunchFeed(ctx context.Context, u User, in LaunchFeedInput) (LaunchPage, error) {
 	if err := requireRole(u, storage.RoleAdmin); err != nil {
 		return LaunchPage{}, err
@@ -94,6 +102,16 @@ func (a *App) LaunchFeed(ctx context.Context, u User, in LaunchFeedInput) (Launc
 		}
 		limit = *in.Limit
 	}
+	if in.AfterLaunchID != nil {
+		pos, err := a.Store.LaunchPosition(ctx, u.AccountID, *in.AfterLaunchID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return LaunchPage{}, ErrLaunchFeedCursor
+		}
+		if err != nil {
+			return LaunchPage{}, storeErr(err)
+		}
+		in.After = &pos
+	}
 	list, err := a.Store.LaunchFeed(ctx, u.AccountID, in.After, limit+1)
 	if err != nil {
 		return LaunchPage{}, storeErr(err)
@@ -101,8 +119,7 @@ func (a *App) LaunchFeed(ctx context.Context, u User, in LaunchFeedInput) (Launc
 	page := LaunchPage{Items: list}
 	if len(list) > limit {
 		page.Items = list[:limit]
-		last := list[limit-1]
-		page.Next = &LaunchCursor{LaunchedAt: last.LaunchedAt, ID: last.ID}
+		page.Next = &list[limit-1].Position
 	}
 	if page.Items == nil {
 		page.Items = []Launch{}

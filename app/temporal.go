@@ -42,10 +42,11 @@ func (a *App) startDraftWorkflow(ctx context.Context, d storage.ApprovalDraft, s
 }
 
 // RequestWorkflowInput is the input of the workflow of a stored request: its assigned approvers,
-// deadline and start time.
+// deadline and start time, and the version and content_hash it pinned, which its launch launches.
 func RequestWorkflowInput(r storage.ApprovalRequest) workflows.ApprovalRequestInput {
 	in := workflows.ApprovalRequestInput{RequestID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID,
-		SubmitterID: r.SubmittedBy, Deadline: r.DeadlineAt, LaunchAt: r.LaunchAt}
+		SubmitterID: r.SubmittedBy, Deadline: r.DeadlineAt, LaunchAt: r.LaunchAt,
+		CampaignVersion: r.CampaignVersion, ContentHash: r.ContentHash}
 	for _, ap := range r.Approvers {
 		if ap.State == storage.ApproverStateAssigned {
 			in.ApproverIDs = append(in.ApproverIDs, ap.UserID)

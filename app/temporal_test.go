@@ -44,15 +44,17 @@ func TestWorkflowTypesKeepTheRecordedShape(t *testing.T) {
 	assert.JSONEq(t, want, mustJSON(t, decodeAs[activities.ContactSource](t, want)), "activities.ContactSource")
 }
 
-// TestRequestWorkflowInput: the workflow of a stored request gets its assigned approvers only.
+// TestRequestWorkflowInput: the workflow of a stored request gets its assigned approvers only, and the
+// version and content_hash the request pinned (R-VER-3).
 func TestRequestWorkflowInput(t *testing.T) {
 	launch := time.Date(2030, 3, 1, 9, 0, 0, 0, time.UTC)
-	r := storage.ApprovalRequest{ID: "r1", AccountID: "a1", CampaignID: "c1", SubmittedBy: "u1",
-		DeadlineAt: launch.Add(time.Hour), LaunchAt: &launch, Approvers: []storage.Approver{
+	r := storage.ApprovalRequest{ID: "r1", AccountID: "a1", CampaignID: "c1", SubmittedBy: "u1", CampaignVersion: 3,
+		ContentHash: "h3", DeadlineAt: launch.Add(time.Hour), LaunchAt: &launch, Approvers: []storage.Approver{
 			{UserID: "u2", State: storage.ApproverStateAssigned}, {UserID: "u3", State: storage.ApproverStateExpired},
 			{UserID: "u4", State: storage.ApproverStateAssigned}}}
 	assert.Equal(t, workflows.ApprovalRequestInput{RequestID: "r1", AccountID: "a1", CampaignID: "c1", SubmitterID: "u1",
-		ApproverIDs: []string{"u2", "u4"}, Deadline: r.DeadlineAt, LaunchAt: &launch}, RequestWorkflowInput(r))
+		ApproverIDs: []string{"u2", "u4"}, Deadline: r.DeadlineAt, LaunchAt: &launch, CampaignVersion: 3, ContentHash: "h3"},
+		RequestWorkflowInput(r))
 }
 
 // fill sets every exported field of v to a value that is not zero.

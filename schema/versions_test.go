@@ -174,8 +174,8 @@ func TestMigrationCarriesRequestsAndLaunchesOverToVersions(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 2, "no new version for an unchanged working copy")
 
-	// The pins are foreign keys now.
-	_, err = pool.Exec(ctx, `INSERT INTO campaign_launches (account_id, campaign_id, version, source) VALUES ($1, $2, 9, 'api')`, acct, draft)
+	// The pins are foreign keys now (feed_seq, required since 00015, is given so that the key is what fails).
+	_, err = pool.Exec(ctx, `INSERT INTO campaign_launches (account_id, campaign_id, version, source, feed_seq) VALUES ($1, $2, 9, 'api', 99)`, acct, draft)
 	var pgErr *pgconn.PgError
 	require.True(t, errors.As(err, &pgErr), "want a foreign key violation, got %v", err)
 	require.Equal(t, "23503", pgErr.Code)

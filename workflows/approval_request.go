@@ -55,6 +55,10 @@ type ApprovalRequestInput struct {
 	// Repaired marks a run the sweeper started because the request's previous run had closed while
 	// the request was still pending (RestartApprovalRequest).
 	Repaired bool
+	// CampaignVersion and ContentHash are what the request pinned (R-VER-2): the version the launch
+	// launches (R-VER-3). Zero in runs started before the input carried them.
+	CampaignVersion int
+	ContentHash     string
 }
 
 // DecisionInput is an approve, reject or cancel by ActorID.
@@ -375,6 +379,10 @@ const (
 	// again as a regular activity, retried by the server (step); before it, the step's error ended
 	// the Update or failed the workflow.
 	versionDurableSteps = "durable-steps"
+	// versionPinnedLaunch: the launch carries the version and content_hash the request pinned
+	// (ApprovalRequestInput.CampaignVersion, ContentHash), and launches that version only while it is
+	// the campaign's approved one; before it, the launch's input named the request alone.
+	versionPinnedLaunch = "pinned-launch"
 )
 
 // decideLocked records a terminal decision, retrying through a database outage until until (zero:
@@ -532,9 +540,12 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 			return "", err
 		}
 	}
+	launch := activities.LaunchInput{AccountID: w.in.AccountID, CampaignID: w.in.CampaignID, RequestID: w.in.RequestID}
+	if workflow.GetVersion(ctx, versionPinnedLaunch, workflow.DefaultVersion, 1) == 1 {
+		launch.CampaignVersion, launch.ContentHash = w.in.CampaignVersion, w.in.ContentHash
+	}
 	var res activities.LaunchResult
-	if err := w.step(ctx, time.Time{}, acts.LaunchApproved, activities.LaunchInput{
-		AccountID: w.in.AccountID, CampaignID: w.in.CampaignID, RequestID: w.in.RequestID}, &res); err != nil {
+	if err := w.step(ctx, time.Time{}, acts.LaunchApproved, launch, &res); err != nil {
 		return "", err
 	}
 	final := ResultLaunched

@@ -31,6 +31,12 @@ var a *activities.Activities // method values name the mocked activities
 
 var t0 = time.Date(2030, 3, 4, 9, 0, 0, 0, time.UTC)
 
+// The version and content_hash the harness's request pinned (R-VER-2).
+const (
+	pinnedVersion = 3
+	pinnedHash    = "5f0c7a2e9b1d4c6a8e3f2b7d9c1a4e6f8b0d2c4a6e8f1b3d5c7a9e0f2b4d6c8a"
+)
+
 type decideCall struct {
 	Type  string
 	Actor *string
@@ -84,6 +90,7 @@ type harness struct {
 	mu          sync.Mutex
 	decides     []decideCall
 	launches    []time.Time
+	launchIns   []activities.LaunchInput
 	records     []recordCall
 	expires     []expireCall
 	changes     []changeCall
@@ -110,7 +117,8 @@ func newHarness(t *testing.T) *harness {
 	launchAt := t0.Add(24 * time.Hour)
 	h := &harness{t: t, env: env, start: env.Now(),
 		in: workflows.ApprovalRequestInput{RequestID: "r1", AccountID: "a1", CampaignID: "c1", SubmitterID: "u-sub",
-			ApproverIDs: []string{"u-app1", "u-app2"}, Deadline: t0.Add(48 * time.Hour), LaunchAt: &launchAt}}
+			ApproverIDs: []string{"u-app1", "u-app2"}, Deadline: t0.Add(48 * time.Hour), LaunchAt: &launchAt,
+			CampaignVersion: pinnedVersion, ContentHash: pinnedHash}}
 	require.True(t, h.start.Equal(t0), "start time %v", h.start)
 
 	env.RegisterWorkflowWithOptions(workflows.ApprovalRequest, workflow.RegisterOptions{Name: workflows.ApprovalRequestWorkflowName})
@@ -188,8 +196,8 @@ func newHarness(t *testing.T) *harness {
 		func(_ context.Context, in activities.LaunchInput) (activities.LaunchResult, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
-			assert.Equal(t, activities.LaunchInput{AccountID: "a1", CampaignID: "c1", RequestID: "r1"}, in)
 			h.launches = append(h.launches, env.Now())
+			h.launchIns = append(h.launchIns, in)
 			return h.launchResult, nil
 		})
 	env.OnActivity(a.CurrentRequest, mock.Anything, mock.Anything).Return(
@@ -282,6 +290,13 @@ func (h *harness) decideCalls() []decideCall {
 	return append([]decideCall(nil), h.decides...)
 }
 
+// launchInputs are the inputs LaunchApproved was called with.
+func (h *harness) launchInputs() []activities.LaunchInput {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]activities.LaunchInput(nil), h.launchIns...)
+}
+
 func (h *harness) launchCalls() []time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -315,6 +330,8 @@ func (h *harness) requireLaunchedAt(after time.Duration) {
 	ls := h.launchCalls()
 	require.Len(h.t, ls, 1, "LaunchApproved calls")
 	assertAt(h.t, h.start.Add(after), ls[0], "LaunchApproved")
+	assert.Equal(h.t, []activities.LaunchInput{{AccountID: "a1", CampaignID: "c1", RequestID: "r1",
+		CampaignVersion: h.in.CampaignVersion, ContentHash: h.in.ContentHash}}, h.launchInputs(), "the launch carries the pin")
 }
 
 // assertAt asserts an env time equals want (the time-skipping clock is exact; a second of slack
@@ -358,6 +375,38 @@ func TestApprove_LaunchesAtStartAt(t *testing.T) {
 	h.requireLaunchedAt(24 * time.Hour)
 	assert.Empty(t, h.recordCalls(), "no launch_skipped for an approved request")
 	assert.Contains(t, h.statusAttrs, storage.RequestStatusApproved)
+}
+
+// R-VER-3: the launch carries the version and content_hash the request pinned, whoever approved it
+// and whenever it launches, so the store launches that version and nothing else; a run started before
+// the input carried the pin launches with none, and the store reads the pin from the request's row.
+func TestLaunchCarriesPinnedVersion(t *testing.T) {
+	want := activities.LaunchInput{AccountID: "a1", CampaignID: "c1", RequestID: "r1",
+		CampaignVersion: pinnedVersion, ContentHash: pinnedHash}
+	for _, tc := range []struct {
+		name   string
+		adjust func(h *harness)
+		want   activities.LaunchInput
+	}{
+		{"launch at start_at", func(*harness) {}, want},
+		{"launch at once", func(h *harness) { h.in.LaunchAt, h.in.Deadline = nil, t0.Add(2*time.Hour) }, want},
+		{"launch when the approval is dropped", func(h *harness) {
+			h.launchResult = activities.LaunchResult{Skipped: true}
+			h.at(time.Hour, func() { h.env.SignalWorkflow(workflows.SignalApprovalDropped, nil) })
+		}, want},
+		{"input without the pin", func(h *harness) { h.in.CampaignVersion, h.in.ContentHash = 0, "" },
+			activities.LaunchInput{AccountID: "a1", CampaignID: "c1", RequestID: "r1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			tc.adjust(h)
+			h.at(time.Minute, func() { h.decision(workflows.UpdateApprove, "approve-1", "u-app1", "ok") })
+			res, err := h.run()
+			require.NoError(t, err)
+			assert.Contains(t, []string{workflows.ResultLaunched, workflows.ResultLaunchSkipped}, res)
+			assert.Equal(t, []activities.LaunchInput{tc.want}, h.launchInputs())
+		})
+	}
 }
 
 // R-APPR-9: a decision's emails go out from the decision's own local activity; the separate delivery
