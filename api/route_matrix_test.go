@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"mime/multipart"
 	"net/http"
@@ -65,6 +66,10 @@ var routeMatrix = map[string][]string{
 	"GET /v1/users":                            everyone,
 	"POST /v1/users":                           adminsOnly,
 	"PATCH /v1/users/:id":                      adminsOnly,
+	"GET /v1/roles":                            everyone,   // added with R-AUTH-5
+	"POST /v1/roles":                           adminsOnly, // added with R-AUTH-5
+	"PATCH /v1/roles/:id":                      adminsOnly, // added with R-AUTH-5
+	"DELETE /v1/roles/:id":                     adminsOnly, // added with R-AUTH-5
 	"GET /v1/account/settings":                 everyone,
 	"PATCH /v1/account/settings":               adminsOnly,
 	"POST /v1/contacts":                        draftPeople,
@@ -162,6 +167,17 @@ func (m *matrixEnv) pending(t *testing.T, c caller) storage.ApprovalRequest {
 	return m.submit(t, camp.ID, m.owner.token, ids...)
 }
 
+// customRole is a fresh custom role of tenant A with perms, made through the store.
+func (m *matrixEnv) customRole(t *testing.T, perms ...string) storage.Role {
+	t.Helper()
+	if perms == nil {
+		perms = []string{}
+	}
+	r, err := m.store.CreateRole(context.Background(), m.A.Account.ID, fmt.Sprintf("Custom %d", m.next()), perms)
+	require.NoError(t, err)
+	return r
+}
+
 // routeProbe calls one route as c, on fixtures made fresh where the call changes them, with a request
 // that succeeds when c may call it.
 type routeProbe func(t *testing.T, m *matrixEnv, c caller) *httptest.ResponseRecorder
@@ -195,7 +211,17 @@ func routeProbes(m *matrixEnv) map[string]routeProbe {
 		"POST /v1/users": onFresh(http.MethodPost, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
 			return "/v1/users", map[string]any{"email": fmt.Sprintf("new-%d@a.test", m.next()), "name": "New", "role": "csm"}
 		}),
-		"PATCH /v1/users/:id":        call(http.MethodPatch, "/v1/users/"+m.target.ID, map[string]any{"active": true}),
+		"PATCH /v1/users/:id": call(http.MethodPatch, "/v1/users/"+m.target.ID, map[string]any{"active": true}),
+		"GET /v1/roles":       call(http.MethodGet, "/v1/roles", nil),
+		"POST /v1/roles": onFresh(http.MethodPost, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
+			return "/v1/roles", map[string]any{"name": fmt.Sprintf("Role %d", m.next()), "permissions": []string{"campaigns.create"}}
+		}),
+		"PATCH /v1/roles/:id": onFresh(http.MethodPatch, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
+			return "/v1/roles/" + m.customRole(t, "approvals.approve").ID, map[string]any{"name": fmt.Sprintf("Renamed %d", m.next()), "permissions": []string{}}
+		}),
+		"DELETE /v1/roles/:id": onFresh(http.MethodDelete, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
+			return "/v1/roles/" + m.customRole(t).ID, nil
+		}),
 		"GET /v1/account/settings":   call(http.MethodGet, "/v1/account/settings", nil),
 		"PATCH /v1/account/settings": call(http.MethodPatch, "/v1/account/settings", map[string]any{"allow_self_approval": true}),
 		"POST /v1/contacts": onFresh(http.MethodPost, func(t *testing.T, m *matrixEnv, c caller) (string, any) {

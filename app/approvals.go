@@ -214,7 +214,7 @@ func (a *App) keyedRequest(ctx context.Context, u User, campaignID string, in Su
 }
 
 // validateApprovers checks R-APPR-3: at least one approver, each a user of the account with the
-// approval right, and not the submitter u unless the account allows self-approval. It answers the
+// approval right (User.Can, the one check of R-AUTH-5), and not the submitter u unless the account allows self-approval. It answers the
 // approvers' ids in their canonical form.
 func (a *App) validateApprovers(ctx context.Context, u User, ids []string, settings storage.AccountSettings) ([]string, error) {
 	if len(ids) == 0 {
@@ -242,8 +242,8 @@ func (a *App) validateApprovers(ctx context.Context, u User, ids []string, setti
 		if err != nil {
 			return nil, storeErr(err)
 		}
-		if !approver.HasApprovalRight() {
-			return nil, errs.Invalid(f, approver.Name+" does not have the approval right")
+		if !approver.Can(storage.PermApprovalsApprove) {
+			return nil, errs.Invalid(f, fmt.Sprintf("%s does not have the approval right (the permission %s)", approver.Name, storage.PermApprovalsApprove))
 		}
 		if approver.ID == u.ID && !settings.AllowSelfApproval {
 			return nil, errs.Invalid(f, "self-approval is turned off for this account; choose someone else")
@@ -330,8 +330,9 @@ func (a *App) Decide(ctx context.Context, u User, in DecideInput) (ApprovalReque
 func (a *App) decide(ctx context.Context, u User, r ApprovalRequest, campaignCreatedBy string, in DecideInput) (ApprovalRequest, error) {
 	switch in.Decision {
 	case DecisionApprove, DecisionReject:
-		if !u.HasApprovalRight() {
-			return ApprovalRequest{}, errs.New(errs.Forbidden, "you do not have the approval right")
+		if !u.Can(storage.PermApprovalsApprove) {
+			return ApprovalRequest{}, errs.Newf(errs.Forbidden, "you do not have the approval right: your role %s does not have the permission %s",
+				u.Role, storage.PermApprovalsApprove)
 		}
 		if in.Decision == DecisionApprove && u.ID == r.SubmittedBy {
 			st, err := a.Store.Settings(ctx, u.AccountID)
@@ -343,7 +344,7 @@ func (a *App) decide(ctx context.Context, u User, r ApprovalRequest, campaignCre
 			}
 		}
 	case DecisionCancel:
-		if !mayEditCreatedBy(u, campaignCreatedBy) {
+		if !u.Can(storage.PermCampaignsEditAny) && campaignCreatedBy != u.ID {
 			return ApprovalRequest{}, errs.New(errs.Forbidden, "only people who may edit the campaign may cancel its request")
 		}
 	default:
