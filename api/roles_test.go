@@ -58,7 +58,7 @@ var routePermissions = map[string]string{
 	"GET /v1/approval-requests/:id":            anyUser,
 	"POST /v1/approval-requests/:id/approve":   storage.PermApprovalsApprove, // and assigned
 	"POST /v1/approval-requests/:id/reject":    storage.PermApprovalsApprove, // and assigned
-	"POST /v1/approval-requests/:id/cancel":    storage.PermCampaignsEditAny, // or its creator
+	"POST /v1/approval-requests/:id/cancel":    anyUser,
 	"PUT /v1/approval-requests/:id/approvers":  submitter,
 	"GET /v1/approval-requests/:id/history":    anyUser,
 	"GET /v1/approval-requests/:id/changes":    anyUser,

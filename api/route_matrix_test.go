@@ -93,7 +93,7 @@ var routeMatrix = map[string][]string{
 	"GET /v1/approval-requests/:id":            everyone,
 	"POST /v1/approval-requests/:id/approve":   approvalRight,
 	"POST /v1/approval-requests/:id/reject":    approvalRight,
-	"POST /v1/approval-requests/:id/cancel":    campaignEditors,
+	"POST /v1/approval-requests/:id/cancel":    everyone, // campaignEditors before R-APPR-4 was amended: any colleague cancels
 	"PUT /v1/approval-requests/:id/approvers":  submitterOnly,
 	"GET /v1/approval-requests/:id/history":    everyone,
 	"GET /v1/approval-requests/:id/changes":    everyone,
