@@ -60,6 +60,7 @@ type RoleInUseError struct {
 	Users int
 }
 
+// Error says how many users hold the role.
 func (e *RoleInUseError) Error() string { return fmt.Sprintf("role held by %d users", e.Users) }
 
 // isRoleMissing reports whether err is the violation of users.role's reference to roles: a user given
