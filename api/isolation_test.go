@@ -27,6 +27,7 @@ func isolationBodies(approverID string) map[string]any {
 		"POST /v1/campaigns/:id/approval-drafts":   map[string]any{"source": map[string]any{"type": "saved_search", "saved_search_id": "00000000-0000-0000-0000-000000000000"}},
 		"POST /v1/approval-requests/:id/reject":    map[string]any{"note": "no"},
 		"PUT /v1/approval-requests/:id/approvers":  map[string]any{"approver_ids": []string{approverID}},
+		"PATCH /v1/roles/:id":                      map[string]any{"name": "Stolen"},
 	}
 }
 
@@ -45,14 +46,17 @@ func TestTenantIsolationEveryRoute(t *testing.T) {
 	req := e.submit(t, camp.ID, e.A.Tokens[storage.RoleCollaborator], approver.ID)
 	d := draftCreate(t, e, de.camp.ID, de.csm, map[string]any{"source": draftSearchSource(de.search.ID), "contact_count": 3})
 	draftWaitAIDone(t, e, d.ID, de.csm)
+	role, err := e.store.CreateRole(t.Context(), e.A.Account.ID, "A's custom role", []string{storage.PermApprovalsApprove})
+	require.NoError(t, err)
 	ids := map[string]string{
+		"/v1/roles/:id":             role.ID,
 		"/v1/users/:id":             e.A.Users[storage.RoleEditor].ID,
 		"/v1/campaigns/:id":         camp.ID,
 		"/v1/saved-searches/:id":    de.search.ID,
 		"/v1/approval-requests/:id": req.ID,
 		"/v1/approval-drafts/:id":   d.ID,
 	}
-	secrets := []string{e.A.Account.ID, camp.ID, de.camp.ID, de.search.ID, req.ID, d.ID}
+	secrets := []string{e.A.Account.ID, camp.ID, de.camp.ID, de.search.ID, req.ID, d.ID, role.ID}
 	for _, u := range e.A.Users {
 		secrets = append(secrets, u.ID)
 	}

@@ -20,11 +20,14 @@ type userJSON struct {
 	Active     bool      `json:"active"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// Permissions are what the user may do: their role's permissions and an editor's approval grant
+	// (R-AUTH-5); empty for a deactivated user.
+	Permissions []string `json:"permissions"`
 }
 
 func toUserJSON(u app.User) userJSON {
 	return userJSON{ID: u.ID, AccountID: u.AccountID, Email: u.Email, Name: u.Name, Role: u.Role,
-		CanApprove: u.CanApprove, Active: u.Active, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		CanApprove: u.CanApprove, Active: u.Active, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Permissions: u.Permissions()}
 }
 
 type createUserRequest struct {

@@ -3,33 +3,26 @@ package app
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 )
 
-// mayEdit reports whether u is an "editor of" campaign c (SPEC §3): admins, editors and CSMs of
-// its account, and the user who created it.
-func mayEdit(u User, c storage.Campaign) bool { return mayEditCreatedBy(u, c.CreatedBy) }
+// Every authorization check of the use cases asks for a permission (R-AUTH-5), through User.Can, and
+// never for a role's name: a role is only the permission set it holds (docs/roles.md).
 
-// mayEditCreatedBy is mayEdit for a campaign created by createdBy.
-func mayEditCreatedBy(u User, createdBy string) bool {
-	switch u.Role {
-	case storage.RoleAdmin, storage.RoleEditor, storage.RoleCSM:
-		return true
+// requirePermission refuses (403) unless u holds permission p; the answer names the permission and u's role.
+func requirePermission(u User, p string) error {
+	if u.Can(p) {
+		return nil
 	}
-	return createdBy == u.ID
+	return errs.Newf(errs.Forbidden, "this needs the permission %s, which your role %s does not have", p, u.Role)
 }
 
-// requireRole refuses (403) unless u has one of roles.
-func requireRole(u User, roles ...string) error {
-	for _, r := range roles {
-		if u.Role == r {
-			return nil
-		}
-	}
-	return errs.Newf(errs.Forbidden, "this needs the role %s; you are %s", strings.Join(roles, " or "), u.Role)
+// mayEdit reports whether u is an "editor of" campaign c (SPEC §3): a holder of campaigns.edit_any
+// (admins, editors and CSMs among the built-in roles), or the user who created it.
+func mayEdit(u User, c storage.Campaign) bool {
+	return u.Can(storage.PermCampaignsEditAny) || c.CreatedBy == u.ID
 }
 
 // visibleCampaign loads the header of campaign id of u's account, archived ones included (404 when
@@ -47,7 +40,8 @@ func (a *App) campaignOfEditor(ctx context.Context, u User, id, verb string) (st
 		return storage.Campaign{}, err
 	}
 	if !mayEdit(u, camp) {
-		return storage.Campaign{}, errs.New(errs.Forbidden, fmt.Sprintf("only admins, editors, CSMs and the campaign's creator may %s it", verb))
+		return storage.Campaign{}, errs.New(errs.Forbidden, fmt.Sprintf("only the campaign's creator and holders of the permission %s "+
+			"(admins, editors and CSMs) may %s it", storage.PermCampaignsEditAny, verb))
 	}
 	return camp, nil
 }

@@ -66,10 +66,10 @@ type SettingsPatch struct {
 	JourneyVersionPolicy *string
 }
 
-// UpdateSettings changes the settings of u's account (admins only) and answers all of them. Turning
+// UpdateSettings changes the settings of u's account (settings.manage: admins) and answers all of them. Turning
 // approvals off approves every pending request as the system's action (R-APPR-1).
 func (a *App) UpdateSettings(ctx context.Context, u User, p SettingsPatch) (Settings, error) {
-	if err := requireRole(u, storage.RoleAdmin); err != nil {
+	if err := requirePermission(u, storage.PermSettingsManage); err != nil {
 		return Settings{}, err
 	}
 	if p.OnNoApprovers != nil {

@@ -113,7 +113,7 @@ func (a *App) cancelPending(ctx context.Context, u User, cur Campaign) (Campaign
 	}
 	if r, ok := latest[cur.ID]; ok && r.Status == storage.RequestStatusPending {
 		in := DecideInput{RequestID: r.ID, Decision: DecisionCancel, Note: "resubmitted with changes"}
-		if _, err := a.decide(ctx, u, r, cur.CreatedBy, in); err != nil {
+		if _, err := a.decide(ctx, u, r, in); err != nil {
 			return Campaign{}, err
 		}
 	}
@@ -214,7 +214,7 @@ func (a *App) keyedRequest(ctx context.Context, u User, campaignID string, in Su
 }
 
 // validateApprovers checks R-APPR-3: at least one approver, each a user of the account with the
-// approval right, and not the submitter u unless the account allows self-approval. It answers the
+// approval right (User.Can, the one check of R-AUTH-5), and not the submitter u unless the account allows self-approval. It answers the
 // approvers' ids in their canonical form.
 func (a *App) validateApprovers(ctx context.Context, u User, ids []string, settings storage.AccountSettings) ([]string, error) {
 	if len(ids) == 0 {
@@ -242,8 +242,8 @@ func (a *App) validateApprovers(ctx context.Context, u User, ids []string, setti
 		if err != nil {
 			return nil, storeErr(err)
 		}
-		if !approver.HasApprovalRight() {
-			return nil, errs.Invalid(f, approver.Name+" does not have the approval right")
+		if !approver.Can(storage.PermApprovalsApprove) {
+			return nil, errs.Invalid(f, fmt.Sprintf("%s does not have the approval right (the permission %s)", approver.Name, storage.PermApprovalsApprove))
 		}
 		if approver.ID == u.ID && !settings.AllowSelfApproval {
 			return nil, errs.Invalid(f, "self-approval is turned off for this account; choose someone else")
@@ -313,7 +313,8 @@ type DecideInput struct {
 
 // Decide approves, rejects or cancels a pending request as a workflow Update and answers its outcome
 // (R-APPR-4, R-APPR-5): approving and rejecting need the approval right (and approving one's own
-// request, self-approval allowed), cancelling needs the right to edit the campaign.
+// request, self-approval allowed); any user of the account may cancel, and the request's history and
+// notices name who did.
 func (a *App) Decide(ctx context.Context, u User, in DecideInput) (ApprovalRequest, error) {
 	if err := checkText("note", in.Note, in.Decision == DecisionReject, maxNoteChars); err != nil {
 		return ApprovalRequest{}, err
@@ -322,16 +323,16 @@ func (a *App) Decide(ctx context.Context, u User, in DecideInput) (ApprovalReque
 	if err != nil {
 		return ApprovalRequest{}, storeErr(err)
 	}
-	return a.decide(ctx, u, h.Request, h.CampaignCreatedBy, in)
+	return a.decide(ctx, u, h.Request, in)
 }
 
-// decide checks that u may take decision in.Decision on r, whose campaign campaignCreatedBy created,
-// and sends it to r's workflow.
-func (a *App) decide(ctx context.Context, u User, r ApprovalRequest, campaignCreatedBy string, in DecideInput) (ApprovalRequest, error) {
+// decide checks that u may take decision in.Decision on r and sends it to r's workflow.
+func (a *App) decide(ctx context.Context, u User, r ApprovalRequest, in DecideInput) (ApprovalRequest, error) {
 	switch in.Decision {
 	case DecisionApprove, DecisionReject:
-		if !u.HasApprovalRight() {
-			return ApprovalRequest{}, errs.New(errs.Forbidden, "you do not have the approval right")
+		if !u.Can(storage.PermApprovalsApprove) {
+			return ApprovalRequest{}, errs.Newf(errs.Forbidden, "you do not have the approval right: your role %s does not have the permission %s",
+				u.Role, storage.PermApprovalsApprove)
 		}
 		if in.Decision == DecisionApprove && u.ID == r.SubmittedBy {
 			st, err := a.Store.Settings(ctx, u.AccountID)
@@ -343,9 +344,8 @@ func (a *App) decide(ctx context.Context, u User, r ApprovalRequest, campaignCre
 			}
 		}
 	case DecisionCancel:
-		if !mayEditCreatedBy(u, campaignCreatedBy) {
-			return ApprovalRequest{}, errs.New(errs.Forbidden, "only people who may edit the campaign may cancel its request")
-		}
+		// Any colleague may cancel (R-APPR-4, seed 001): the request belongs to u's account, or
+		// RequestHead answered 404.
 	default:
 		return ApprovalRequest{}, fmt.Errorf("app: unknown decision %q", in.Decision)
 	}

@@ -89,9 +89,12 @@ type CreateCampaignInput struct {
 	CampaignFields
 }
 
-// CreateCampaign creates a draft campaign in u's account, created by u. A retry of a keyed call whose
-// first answer was lost answers the campaign it created.
+// CreateCampaign creates a draft campaign in u's account, created by u (campaigns.create: every
+// built-in role). A retry of a keyed call whose first answer was lost answers the campaign it created.
 func (a *App) CreateCampaign(ctx context.Context, u User, in CreateCampaignInput) (CampaignView, error) {
+	if err := requirePermission(u, storage.PermCampaignsCreate); err != nil {
+		return CampaignView{}, err
+	}
 	nc := storage.NewCampaign{ID: in.ID, Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive, StartAt: in.StartAt, EndAt: in.EndAt}
 	if in.Name != nil {
 		nc.Name = strings.TrimSpace(*in.Name)

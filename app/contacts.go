@@ -25,10 +25,10 @@ type ContactInput struct {
 	CompanySize *int
 }
 
-// CreateContacts adds up to 1000 people to the directory of u's account (admins and CSMs) in one
+// CreateContacts adds up to 1000 people to the directory of u's account (drafts.build) in one
 // statement and answers how many were inserted; people whose email is already there are skipped.
 func (a *App) CreateContacts(ctx context.Context, u User, items []ContactInput) (int, error) {
-	if err := requireRole(u, storage.RoleAdmin, storage.RoleCSM); err != nil {
+	if err := requirePermission(u, storage.PermDraftsBuild); err != nil {
 		return 0, err
 	}
 	if len(items) == 0 {

@@ -48,8 +48,8 @@ type CSVUploadResult struct {
 	Mapping map[string]string
 }
 
-// csvUploader refuses (403) anyone but admins and CSMs.
-func csvUploader(u User) error { return requireRole(u, storage.RoleAdmin, storage.RoleCSM) }
+// csvUploader refuses (403) anyone without drafts.build (admins and CSMs).
+func csvUploader(u User) error { return requirePermission(u, storage.PermDraftsBuild) }
 
 // CSVUploadLimit is the size limit of u's uploads in bytes (SIGNOFF_CSV_MAX_BYTES), or a 403 when u
 // may not upload at all; ask it before reading a file.
@@ -67,9 +67,9 @@ func (a *App) csvMaxBytes() int64 {
 	return defaultCSVMaxBytes
 }
 
-// CreateCSVUpload stores an uploaded CSV of sample contacts (R-DRAFT-4) for u's account (admins and
-// CSMs) and answers it with the mapping that will be used. The file must be within the size limit,
-// its name and every cell valid text, and the mapping must cover the required fields; nothing is
+// CreateCSVUpload stores an uploaded CSV of sample contacts (R-DRAFT-4) for u's account
+// (drafts.build) and answers it with the mapping that will be used. The file must be within the size
+// limit, its name and every cell valid text, and the mapping must cover the required fields; nothing is
 // stored when the file is refused.
 func (a *App) CreateCSVUpload(ctx context.Context, u User, in CSVUploadInput) (CSVUploadResult, error) {
 	if err := csvUploader(u); err != nil {

@@ -78,8 +78,8 @@ type CreatedDraft struct {
 	Existing bool
 }
 
-// mayManageDrafts refuses (403) anyone but CSMs and admins, the only ones who handle drafts.
-func mayManageDrafts(u User) error { return requireRole(u, storage.RoleCSM, storage.RoleAdmin) }
+// mayManageDrafts refuses (403) anyone without drafts.build (CSMs and admins), who handle drafts.
+func mayManageDrafts(u User) error { return requirePermission(u, storage.PermDraftsBuild) }
 
 // CreateDraft asks for an approval draft (R-DRAFT-1..6): it commits a processing draft and starts its
 // build, or answers the in-flight draft of the same campaign and saved search.
@@ -223,7 +223,7 @@ func (a *App) GetDraft(ctx context.Context, u User, id string) (DraftView, error
 	return a.draftView(ctx, d), nil
 }
 
-// managedDraft admits CSMs and admins and loads draft id of their account.
+// managedDraft admits holders of drafts.build and loads draft id of their account.
 func (a *App) managedDraft(ctx context.Context, u User, id string) (ApprovalDraft, error) {
 	if err := mayManageDrafts(u); err != nil {
 		return ApprovalDraft{}, err
@@ -232,10 +232,10 @@ func (a *App) managedDraft(ctx context.Context, u User, id string) (ApprovalDraf
 	return d, storeErr(err)
 }
 
-// RotateDraftLink issues a new share token for draft id (admins only); the old link opens nothing
-// from then on (R-DRAFT-11).
+// RotateDraftLink issues a new share token for draft id; the old link opens nothing from then on
+// (R-DRAFT-11). It needs users.manage (admins): revoking an outsider's access is access management.
 func (a *App) RotateDraftLink(ctx context.Context, u User, id string) (DraftView, error) {
-	if err := requireRole(u, storage.RoleAdmin); err != nil {
+	if err := requirePermission(u, storage.PermUsersManage); err != nil {
 		return DraftView{}, err
 	}
 	if a.Sealer == nil {

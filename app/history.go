@@ -50,9 +50,9 @@ func (a *App) Notifications(ctx context.Context, u User) ([]Notification, error)
 	return list, storeErr(err)
 }
 
-// Outbox is the account's latest emails, sent or not; only admins may read it.
+// Outbox is the account's latest emails, sent or not; it needs settings.manage (admins).
 func (a *App) Outbox(ctx context.Context, u User) ([]OutboxEmail, error) {
-	if err := requireRole(u, storage.RoleAdmin); err != nil {
+	if err := requirePermission(u, storage.PermSettingsManage); err != nil {
 		return nil, err
 	}
 	list, err := a.Store.Outbox(ctx, u.AccountID, maxOutboxEmails)

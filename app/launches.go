@@ -13,8 +13,8 @@ import (
 type Launch = storage.Launch
 
 // Launch launches campaign campaignID for an external scheduler (R-APPR-8), once per version; a repeat
-// answers the same record with created false. Admins may launch any campaign, users with the approval
-// right their own. Whether the campaign may launch (approved for its current version, or needing no
+// answers the same record with created false. Holders of campaigns.launch (admins) may launch any
+// campaign, users with the approval right their own. Whether the campaign may launch (approved for its current version, or needing no
 // approval: not active, approvals off, or launched by its creator holding the approval right where
 // self-approval is allowed) is decided by the store inside the launching transaction, with the
 // campaign row locked, so a concurrent submit or edit cannot slip between the check and the launch.
@@ -24,7 +24,7 @@ func (a *App) Launch(ctx context.Context, u User, campaignID string) (l Launch, 
 		return Launch{}, false, err
 	}
 	if !mayLaunch(u, camp) {
-		return Launch{}, false, errs.New(errs.Forbidden, "only admins, and users with the approval right for their own campaigns, may launch")
+		return Launch{}, false, errs.New(errs.Forbidden, "only holders of campaigns.launch (admins), and users with the approval right for their own campaigns, may launch")
 	}
 	l, created, err = a.Store.LaunchCampaign(ctx, storage.LaunchInput{AccountID: u.AccountID, CampaignID: camp.ID, ActorID: &u.ID, Source: "api"})
 	switch {
@@ -39,10 +39,10 @@ func (a *App) Launch(ctx context.Context, u User, campaignID string) (l Launch, 
 	return l, created, nil
 }
 
-// mayLaunch reports whether u may launch camp directly: an admin, or its creator holding the
-// approval right.
+// mayLaunch reports whether u may launch camp directly: a holder of campaigns.launch, or its creator
+// holding the approval right.
 func mayLaunch(u User, camp Campaign) bool {
-	return u.Role == storage.RoleAdmin || (camp.CreatedBy == u.ID && u.HasApprovalRight())
+	return u.Can(storage.PermCampaignsLaunch) || (camp.CreatedBy == u.ID && u.Can(storage.PermApprovalsApprove))
 }
 
 // Launches lists the launch records of campaign campaignID of u's account, newest first.
@@ -88,11 +88,12 @@ type LaunchPage struct {
 }
 
 // LaunchFeed pages through the launch records of u's account, oldest first, for schedulers that
-// poll (R-VER-3); admins only. Each record carries its version's content hash and content. The order
-// is the store's commit-stable feed order (storage.Store.LaunchFeed): a launch that commits after a
-// poller moved past its start time is still served after the poller's cursor.
+// poll (R-VER-3); it needs campaigns.launch (admins, whose tokens schedulers use). Each record
+// carries its version's content hash and content. The order is the store's commit-stable feed order
+// (storage.Store.LaunchFeed): a launch that commits after a poller moved past its start time is still
+// served after the poller's cursor.
 func (a *App) LaunchFeed(ctx context.Context, u User, in LaunchFeedInput) (LaunchPage, error) {
-	if err := requireRole(u, storage.RoleAdmin); err != nil {
+	if err := requirePermission(u, storage.PermCampaignsLaunch); err != nil {
 		return LaunchPage{}, err
 	}
 	limit := DefaultLaunchPage

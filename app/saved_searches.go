@@ -21,9 +21,9 @@ type SavedSearchInput struct {
 	Filters *SearchFilters
 }
 
-// CreateSavedSearch stores a named query of the directory of u's account (admins and CSMs).
+// CreateSavedSearch stores a named query of the directory of u's account (drafts.build).
 func (a *App) CreateSavedSearch(ctx context.Context, u User, in SavedSearchInput) (SavedSearch, error) {
-	if err := requireRole(u, storage.RoleAdmin, storage.RoleCSM); err != nil {
+	if err := requirePermission(u, storage.PermDraftsBuild); err != nil {
 		return SavedSearch{}, err
 	}
 	name := strings.TrimSpace(in.Name)
@@ -52,9 +52,9 @@ func (a *App) SavedSearch(ctx context.Context, u User, id string) (SavedSearch, 
 	return ss, storeErr(err)
 }
 
-// DeleteSavedSearch removes saved search id of u's account (admins and CSMs).
+// DeleteSavedSearch removes saved search id of u's account (drafts.build).
 func (a *App) DeleteSavedSearch(ctx context.Context, u User, id string) error {
-	if err := requireRole(u, storage.RoleAdmin, storage.RoleCSM); err != nil {
+	if err := requirePermission(u, storage.PermDraftsBuild); err != nil {
 		return err
 	}
 	return storeErr(a.Store.DeleteSavedSearch(ctx, u.AccountID, id))

@@ -45,6 +45,9 @@ const (
 	TooManyComments       Code = "too_many_comments"
 	LastAdmin             Code = "last_admin"
 	EmailTaken            Code = "email_taken"
+	RoleNameTaken         Code = "role_name_taken"
+	RoleBuiltin           Code = "role_builtin"
+	RoleInUse             Code = "role_in_use"
 	AccountExists         Code = "account_exists"
 	IdempotencyInProgress Code = "idempotency_in_progress"
 	// BuildFailed ends a draft build; its message is the draft's failure reason, written for a CSM.
@@ -89,6 +92,9 @@ var table = map[Code]spec{
 	TooManyComments:       {409, 0},
 	LastAdmin:             {409, 0},
 	EmailTaken:            {409, 0},
+	RoleNameTaken:         {409, 0},
+	RoleBuiltin:           {409, 0},
+	RoleInUse:             {409, 0},
 	AccountExists:         {409, 0},
 	IdempotencyInProgress: {409, 1},
 	BuildFailed:           {422, 0},

@@ -107,8 +107,10 @@ type Decision struct {
 	Note      string
 }
 
-// hasRightSQL is R-AUTH-3 in SQL, over a users row aliased u.
-const hasRightSQL = `(u.active AND (u.role IN ('admin', 'approver') OR (u.role = 'editor' AND u.can_approve)))`
+// hasRightSQL is the approval right in SQL, over a users row aliased u: User.Can(approvals.approve),
+// the role's permission or the can_approve grant, for an active user (R-AUTH-3, R-AUTH-5).
+const hasRightSQL = `(u.active AND (u.can_approve OR EXISTS (SELECT 1 FROM roles ro
+	WHERE ro.account_id = u.account_id AND ro.name = u.role AND 'approvals.approve' = ANY (ro.permissions))))`
 
 const requestColumns = `r.id, r.account_id, r.campaign_id, r.campaign_version, r.content_hash, r.submitted_by, r.note, r.status,
 	r.decided_by, r.decision_note, r.decided_at, r.deadline_at, r.launch_at, r.created_at, r.updated_at`
@@ -732,6 +734,24 @@ func (s *Store) StaleAssignments(ctx context.Context, skip []string) ([]StaleAss
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[StaleAssignment])
 	if err != nil {
 		return nil, fmt.Errorf("storage: stale assignments: %w", err)
+	}
+	return out, nil
+}
+
+// LostAssignments lists the assignments on pending requests held by the users userIDs of account
+// accountID who no longer hold the approval right (hasRightSQL): what a change of their role, of
+// their role's permissions or of their grant expires at once (R-APPR-7, R-AUTH-5).
+func (s *Store) LostAssignments(ctx context.Context, accountID string, userIDs []string) ([]StaleAssignment, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT r.account_id, a.request_id, a.user_id FROM approval_request_approvers a
+		JOIN approval_requests r ON r.id = a.request_id JOIN users u ON u.id = a.user_id
+		WHERE r.account_id = $1 AND a.user_id = ANY($2::uuid[]) AND r.status = 'pending' AND a.state = 'assigned'
+		  AND NOT `+hasRightSQL+` ORDER BY a.user_id, a.request_id`, accountID, orEmpty(userIDs))
+	if err != nil {
+		return nil, fmt.Errorf("storage: lost assignments: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[StaleAssignment])
+	if err != nil {
+		return nil, fmt.Errorf("storage: lost assignments: %w", err)
 	}
 	return out, nil
 }
