@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -205,9 +206,13 @@ func (a *Activities) DeliverEmails(ctx context.Context, requestID string) (int, 
 		return 0, err
 	}
 	for i, e := range emails {
-		err := a.Mail.Send(ctx, email.Message{ToEmail: e.ToEmail, ToName: e.ToName, Subject: e.Subject, Body: e.Body})
+		err := a.Mail.Send(ctx, email.Message{ToEmail: e.ToEmail, ToName: e.ToName, Subject: e.Subject, Body: e.Body, HTML: e.HTML})
 		if errors.Is(err, email.ErrPermanent) {
-			a.Log.Error("email refused by provider; left unsent", zap.String("email_id", e.ID), zap.Error(err))
+			// Sending it again would be refused again: it is marked failed, with the provider's answer.
+			a.Log.Error("email refused by provider; marked failed", zap.String("email_id", e.ID), zap.Error(err))
+			if err := a.Store.MarkEmailFailed(ctx, e.ID, truncate(err.Error(), maxFailureChars)); err != nil {
+				return i, err
+			}
 			continue
 		}
 		if err != nil {
@@ -218,6 +223,54 @@ func (a *Activities) DeliverEmails(ctx context.Context, requestID string) (int, 
 		}
 	}
 	return len(emails), nil
+}
+
+// maxFailureChars bounds the provider's answer kept with a refused email.
+const maxFailureChars = 1000
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// RemindInput is reminder N of Of of a request (R-ACT-2).
+type RemindInput struct {
+	AccountID string
+	RequestID string
+	N         int
+	Of        int
+}
+
+// RemindApprovers reminds the request's assigned approvers who hold the approval right, in the app and
+// by email, and records it in the history; once per reminder. It answers how many it reminded.
+func (a *Activities) RemindApprovers(ctx context.Context, in RemindInput) (int, error) {
+	n, err := a.Store.RemindApprovers(ctx, in.AccountID, in.RequestID, in.N, in.Of)
+	return n, classify(err)
+}
+
+// EscalateInput adds UserIDs as approvers of a request nobody decided within After (R-ACT-2).
+type EscalateInput struct {
+	AccountID string
+	RequestID string
+	UserIDs   []string
+	After     time.Duration
+}
+
+// Escalate adds the escalation users who hold the approval right to the request's approvers, records
+// escalated and asks the added ones to decide; once per request. It answers the request as the change
+// left it.
+func (a *Activities) Escalate(ctx context.Context, in EscalateInput) (Request, error) {
+	r, err := a.Store.Escalate(ctx, in.AccountID, in.RequestID, in.UserIDs, in.After, changes.Count)
+	if err != nil {
+		return Request{}, classify(err)
+	}
+	return requestFromRow(r), nil
 }
 
 // CurrentRequestInput names a request.

@@ -55,6 +55,9 @@ type ApprovalRequestInput struct {
 	// Repaired marks a run the sweeper started because the request's previous run had closed while
 	// the request was still pending (RestartApprovalRequest).
 	Repaired bool
+	// Reminders are the reminder and escalation settings the request was submitted under (R-ACT-2);
+	// nil when both are off, and in histories recorded before them.
+	Reminders *Reminders `json:",omitempty"`
 }
 
 // DecisionInput is an approve, reject or cancel by ActorID.
@@ -375,6 +378,9 @@ const (
 	// again as a regular activity, retried by the server (step); before it, the step's error ended
 	// the Update or failed the workflow.
 	versionDurableSteps = "durable-steps"
+	// versionReminders: a request submitted with reminders or escalation on holds their timers
+	// (reminders.go); before it, a run had only the deadline and start timers.
+	versionReminders = "reminders"
 )
 
 // decideLocked records a terminal decision, retrying through a database outage until until (zero:
@@ -476,6 +482,7 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 			}
 		})
 	}
+	w.startReminders(timerCtx) // reminders.go
 
 	for w.status == activities.RequestStatusPending {
 		if err := workflow.Await(ctx, func() bool {
