@@ -132,7 +132,9 @@ func TestRemindersTakenAtSubmission(t *testing.T) {
 	// The first request: three reminders, at 2s, 4s and 6s after its submission at the earliest.
 	e.waitEvent(t, escalated.ID, storage.EventEscalated, 20*time.Second)
 	eventually(t, 30*time.Second, func() bool { return eventCount(t, e, reminded.ID, storage.EventReminded) == 3 },
-		func() string { return "reminded events: " + strings.Join(eventTypes(e.history(t, "/v1/approval-requests/"+reminded.ID+"/history", collabTok)), ",") })
+		func() string {
+			return "reminded events: " + strings.Join(eventTypes(e.history(t, "/v1/approval-requests/"+reminded.ID+"/history", collabTok)), ",")
+		})
 	time.Sleep(every + time.Second) // a fourth would come 2s after the third
 	events := e.history(t, "/v1/approval-requests/"+reminded.ID+"/history", collabTok)
 	require.Equal(t, []string{storage.EventSubmitted, storage.EventReminded, storage.EventReminded, storage.EventReminded}, eventTypes(events))
