@@ -73,8 +73,11 @@ func (w *approvalRequestImpl) startReminders(ctx workflow.Context) {
 	if len(due) > 0 {
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			for i, at := range due {
-				if at.Before(start) {
-					continue // a repaired run does not send the reminders that fell due before it started
+				if i+1 < len(due) && due[i+1].Before(start) {
+					// Of the reminders that fell due before the run started (a repaired run, or a first
+					// workflow task that came late), only the last is sent, at once: never several together.
+					// One already sent is not sent again (the step is keyed by its number).
+					continue
 				}
 				summary := fmt.Sprintf("reminder %d of %d", i+1, len(due))
 				if err := workflow.NewTimerWithOptions(ctx, nonNegative(at.Sub(workflow.Now(ctx))),

@@ -114,14 +114,25 @@ func TestReminders_StopWhenDecided(t *testing.T) {
 }
 
 // R-ACT-2: reminders count from the submission: a run the sweeper restarts 30h after it (Repaired)
-// sends no reminder that fell due before it started (24h) and the next ones at 48h and 72h after the
+// sends the last reminder that fell due before it started (the first, due 6h before) at once, in case
+// the run before did not (the step does nothing when it did), and the next ones 48h and 72h after the
 // submission, numbered as they were.
 func TestReminders_CountFromSubmission(t *testing.T) {
 	h := newHarness(t)
 	h.withReminders(-30*time.Hour, 24*time.Hour, 0, nil, 100*time.Hour, 0)
 	h.in.Repaired = true
 	h.mustRun(storage.RequestStatusTimedOut)
-	h.requireReminders(3, []int{2, 3}, 18*time.Hour, 42*time.Hour)
+	h.requireReminders(3, []int{1, 2, 3}, 0, 18*time.Hour, 42*time.Hour)
+}
+
+// R-ACT-2: of several reminders that fell due before the run started (restarted 60h after the
+// submission), only the last is sent, at once: never two together.
+func TestReminders_LateRunSendsOnlyTheLastDue(t *testing.T) {
+	h := newHarness(t)
+	h.withReminders(-60*time.Hour, 24*time.Hour, 0, nil, 100*time.Hour, 0)
+	h.in.Repaired = true
+	h.mustRun(storage.RequestStatusTimedOut)
+	h.requireReminders(3, []int{2, 3}, 0, 12*time.Hour)
 }
 
 // R-ACT-2: escalation adds the escalation users as approvers once, at escalate_after: before it they
