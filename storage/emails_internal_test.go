@@ -3,6 +3,7 @@ package storage
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEmailParts checks the two parts of an email (R-ACT-4): the text part is the body, its actions
@@ -60,7 +61,7 @@ func TestEmailHTMLIsAFormatTemplate(t *testing.T) {
 // TestFormatDuration checks how the settings write durations.
 func TestFormatDuration(t *testing.T) {
 	for d, want := range map[string]string{"0s": "0", "24h": "24h", "90m": "1h30m", "1h0m30s": "1h0m30s", "2m": "2m", "45s": "45s", "36h": "36h"} {
-		dur, err := parseDurationForTest(d)
+		dur, err := time.ParseDuration(d)
 		if err != nil {
 			t.Fatal(err)
 		}

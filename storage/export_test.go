@@ -1,8 +1,4 @@
 package storage
 
-import "time"
-
 // EmailHTML is emailHTML, for the tests of package storage_test.
 func EmailHTML(title, body string) string { return emailHTML(title, body, nil) }
-
-func parseDurationForTest(s string) (time.Duration, error) { return time.ParseDuration(s) }
