@@ -247,11 +247,22 @@ type RemindInput struct {
 	Of        int
 }
 
+// RemindResult says how many approvers a reminder reached and whether its emails still wait in the outbox.
+type RemindResult struct {
+	Reminded int
+	// MailPending is true when delivery failed: the workflow retries it (deliverEmails).
+	MailPending bool
+}
+
 // RemindApprovers reminds the request's assigned approvers who hold the approval right, in the app and
-// by email, and records it in the history; once per reminder. It answers how many it reminded.
-func (a *Activities) RemindApprovers(ctx context.Context, in RemindInput) (int, error) {
+// by email, and records it in the history, once per reminder; then it hands the emails to the mailer,
+// if there is one, in the same activity (as DecideAndDeliver does): a reminder costs one local activity.
+func (a *Activities) RemindApprovers(ctx context.Context, in RemindInput) (RemindResult, error) {
 	n, err := a.Store.RemindApprovers(ctx, in.AccountID, in.RequestID, in.N, in.Of)
-	return n, classify(err)
+	if err != nil {
+		return RemindResult{}, classify(err)
+	}
+	return RemindResult{Reminded: n, MailPending: n > 0 && !a.deliverNow(ctx, in.RequestID)}, nil
 }
 
 // EscalateInput adds UserIDs as approvers of a request nobody decided within After (R-ACT-2).
@@ -262,15 +273,32 @@ type EscalateInput struct {
 	After     time.Duration
 }
 
+// EscalateResult is the request as an escalation left it, and whether its emails still wait in the outbox.
+type EscalateResult struct {
+	Request Request
+	// MailPending is true when delivery failed: the workflow retries it (deliverEmails).
+	MailPending bool
+}
+
 // Escalate adds the escalation users who hold the approval right to the request's approvers, records
-// escalated and asks the added ones to decide; once per request. It answers the request as the change
-// left it.
-func (a *Activities) Escalate(ctx context.Context, in EscalateInput) (Request, error) {
+// escalated and asks the added ones to decide, once per request; then it hands the emails to the
+// mailer in the same activity.
+func (a *Activities) Escalate(ctx context.Context, in EscalateInput) (EscalateResult, error) {
 	r, err := a.Store.Escalate(ctx, in.AccountID, in.RequestID, in.UserIDs, in.After, changes.Count)
 	if err != nil {
-		return Request{}, classify(err)
+		return EscalateResult{}, classify(err)
 	}
-	return requestFromRow(r), nil
+	return EscalateResult{Request: requestFromRow(r), MailPending: !a.deliverNow(ctx, in.RequestID)}, nil
+}
+
+// deliverNow delivers the request's outbox emails and reports whether that worked; a failure is
+// logged, for the workflow to retry.
+func (a *Activities) deliverNow(ctx context.Context, requestID string) bool {
+	if _, err := a.DeliverEmails(ctx, requestID); err != nil {
+		a.Log.Warn("emails not delivered yet; the workflow retries", zap.String("request_id", requestID), zap.Error(err))
+		return false
+	}
+	return true
 }
 
 // CurrentRequestInput names a request.

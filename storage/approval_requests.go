@@ -705,65 +705,59 @@ func loadRequestForUpdate(ctx context.Context, tx pgx.Tx, accountID, id string) 
 
 // RemindApprovers reminds the assigned approvers of a pending request who hold the approval right,
 // in the app and by email, as reminder n of of (R-ACT-2), and records it in the history; once per n.
-// It answers how many it reminded: none for a request no longer pending, one nobody may decide, or a
-// reminder already recorded.
+// It answers how many it reminded: none for a request not pending (or not of the account), one nobody
+// may decide, or a reminder already recorded.
+//
+// Thousands of reminders may fall due together, so it is one statement (its parts are data-modifying
+// CTEs, atomic together), like Decide: the request's row is locked against a concurrent decision, the
+// event is written once per n (its dedupe key), and the notices and emails only when the event was.
 func (s *Store) RemindApprovers(ctx context.Context, accountID, requestID string, n, of int) (int, error) {
+	key := fmt.Sprintf("%s:reminded:%d", requestID, n)
+	title, body := reminderNotice(n, of)
 	var reminded int
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		req, err := loadRequestForUpdate(ctx, tx, accountID, requestID)
-		if err != nil {
-			return err
-		}
-		key := fmt.Sprintf("%s:reminded:%d", requestID, n)
-		var done bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_events WHERE dedupe_key = $1)`, key).Scan(&done); err != nil {
-			return err
-		}
-		if done || req.Status != RequestStatusPending {
-			return nil
-		}
-		rows, err := tx.Query(ctx, `SELECT u.id, u.name FROM approval_request_approvers a JOIN users u ON u.id = a.user_id
-			WHERE a.request_id = $1 AND a.state = 'assigned' AND `+hasRightSQL+` ORDER BY lower(u.email)`, requestID)
-		if err != nil {
-			return err
-		}
-		type person struct{ ID, Name string }
-		people, err := pgx.CollectRows(rows, pgx.RowToStructByPos[person])
-		if err != nil || len(people) == 0 {
-			return err
-		}
-		names := make([]string, len(people))
-		for i, p := range people {
-			names[i] = p.Name
-		}
-		if err := insertEvent(ctx, tx, requestID, EventReminded, nil,
-			fmt.Sprintf("reminder %d of %d to %s", n, of, strings.Join(names, ", ")), key); err != nil {
-			return err
-		}
-		var campaign string
-		if err := tx.QueryRow(ctx, `SELECT name FROM campaigns WHERE id = $1`, req.CampaignID).Scan(&campaign); err != nil {
-			return err
-		}
-		submitter, err := userName(ctx, tx, req.SubmittedBy)
-		if err != nil {
-			return err
-		}
-		body := fmt.Sprintf("Reminder %d of %d: %s\n\nUnless someone decides, the request times out at %s.", n, of,
-			approvalAsked(submitter, campaign, ""), req.DeadlineAt.UTC().Format("Mon 2 Jan 2006 15:04 MST"))
-		for _, p := range people {
-			if err := notify(ctx, tx, notice{AccountID: accountID, UserID: p.ID, Kind: "approval_reminder",
-				Title: "Reminder: approval requested: " + campaign, Body: body,
-				CampaignID: req.CampaignID, RequestID: requestID, DedupeKey: key + ":" + p.ID}); err != nil {
-				return err
-			}
-		}
-		reminded = len(people)
-		return nil
-	})
+	err := s.Pool.QueryRow(ctx, `WITH req AS (
+			SELECT r.id, r.account_id, r.campaign_id, r.campaign_version, r.submitted_by, r.deadline_at FROM approval_requests r
+			WHERE r.account_id = $1 AND r.id = $2 AND r.status = 'pending' FOR UPDATE),
+		ppl AS (
+			SELECT u.id, u.name, u.email FROM req JOIN approval_request_approvers a ON a.request_id = req.id
+			JOIN users u ON u.id = a.user_id WHERE a.state = 'assigned' AND `+hasRightSQL+`),
+		ev AS (
+			INSERT INTO approval_events (account_id, request_id, campaign_id, type, note, dedupe_key, version)
+			SELECT req.account_id, req.id, req.campaign_id, '`+EventReminded+`',
+			  format($4, (SELECT string_agg(ppl.name, ', ' ORDER BY lower(ppl.email)) FROM ppl)), $3, req.campaign_version
+			FROM req WHERE EXISTS (SELECT 1 FROM ppl)
+			ON CONFLICT (dedupe_key) DO NOTHING RETURNING request_id),
+		names AS (
+			SELECT c.name AS campaign, u.name AS submitter,
+			  to_char(req.deadline_at AT TIME ZONE 'UTC', 'Dy FMDD Mon YYYY HH24:MI "UTC"') AS deadline
+			FROM req JOIN campaigns c ON c.id = req.campaign_id JOIN users u ON u.id = req.submitted_by),
+		noti AS (
+			INSERT INTO notifications (account_id, user_id, kind, title, body, campaign_id, request_id, dedupe_key)
+			SELECT req.account_id, ppl.id, 'approval_reminder', format($5, names.submitter, names.campaign, names.deadline),
+			  format($6, names.submitter, names.campaign, names.deadline), req.campaign_id, req.id, $3 || ':' || ppl.id
+			FROM ev, req, ppl, names
+			ON CONFLICT (dedupe_key) DO NOTHING RETURNING user_id, title, body, dedupe_key),
+		mail AS (
+			INSERT INTO outbox_emails (account_id, to_email, to_name, subject, body, html, request_id, dedupe_key)
+			SELECT req.account_id, ppl.email, ppl.name, noti.title, noti.body || $8, format($7,
+			  `+fmt.Sprintf(htmlEscapeSQL, "names.submitter")+`, `+fmt.Sprintf(htmlEscapeSQL, "names.campaign")+`, names.deadline),
+			  req.id, noti.dedupe_key
+			FROM noti JOIN ppl ON ppl.id = noti.user_id, req, names
+			ON CONFLICT (dedupe_key) DO NOTHING)
+		SELECT count(*) FROM noti`,
+		accountID, requestID, key, fmt.Sprintf("reminder %d of %d to %%s", n, of), title, body,
+		emailHTML(title, body, nil), emailSignature).Scan(&reminded)
 	if err != nil {
-		return 0, notFound("storage: remind approvers", err)
+		return 0, fmt.Errorf("storage: remind approvers: %w", err)
 	}
 	return reminded, nil
+}
+
+// reminderNotice is the title and body of reminder n of of, as templates for SQL's format(): %1$s is
+// the submitter's name, %2$s the campaign's, %3$s the deadline.
+func reminderNotice(n, of int) (title, body string) {
+	return "Reminder: approval requested: %2$s", fmt.Sprintf("Reminder %d of %d: %%1$s asks you to approve \"%%2$s\" before it launches."+
+		"\n\nUnless someone decides, the request times out at %%3$s.", n, of)
 }
 
 // ExpireResult says what is left of a request after an approver lost the right.

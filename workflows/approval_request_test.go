@@ -216,14 +216,14 @@ func newHarness(t *testing.T) *harness {
 			return activities.Request{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1", Status: status}, nil
 		})
 	env.OnActivity(a.RemindApprovers, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RemindInput) (int, error) {
+		func(_ context.Context, in activities.RemindInput) (activities.RemindResult, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.reminds = append(h.reminds, remindCall{In: in, At: env.Now()})
-			return len(h.assigned), nil
+			return activities.RemindResult{Reminded: len(h.assigned), MailPending: h.mailPending}, nil
 		})
 	env.OnActivity(a.Escalate, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.EscalateInput) (activities.Request, error) {
+		func(_ context.Context, in activities.EscalateInput) (activities.EscalateResult, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.escalations = append(h.escalations, escalateCall{In: in, At: env.Now()})
@@ -237,8 +237,8 @@ func newHarness(t *testing.T) *harness {
 					approvers = append(approvers, activities.Approver{UserID: id, State: storage.ApproverStateAssigned})
 				}
 			}
-			return activities.Request{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1",
-				Status: storage.RequestStatusPending, Approvers: approvers}, nil
+			return activities.EscalateResult{Request: activities.Request{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1",
+				Status: storage.RequestStatusPending, Approvers: approvers}, MailPending: h.mailPending}, nil
 		})
 	env.OnActivity(a.DeliverEmails, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, requestID string) (int, error) {

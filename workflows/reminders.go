@@ -109,7 +109,8 @@ func (w *approvalRequestImpl) stillWaiting(ctx workflow.Context) bool {
 	return w.status == activities.RequestStatusPending && workflow.Now(ctx).Before(w.in.Deadline)
 }
 
-// remind sends reminder n of of to the approvers still assigned, in the app and by email, unless the
+// remind sends reminder n of of to the approvers still assigned, in the app and by email (one local
+// activity, which also delivers the emails; a delivery that failed is retried here), unless the
 // request no longer waits; false stops the reminders. A reminder that fails is logged and skipped: it
 // never fails the request.
 func (w *approvalRequestImpl) remind(ctx workflow.Context, n, of int) bool {
@@ -120,15 +121,15 @@ func (w *approvalRequestImpl) remind(ctx workflow.Context, n, of int) bool {
 		w.mu.Unlock()
 		return false
 	}
-	var reminded int
+	var res activities.RemindResult
 	err := w.step(ctx, w.in.Deadline, acts.RemindApprovers, activities.RemindInput{
-		AccountID: w.in.AccountID, RequestID: w.in.RequestID, N: n, Of: of}, &reminded)
+		AccountID: w.in.AccountID, RequestID: w.in.RequestID, N: n, Of: of}, &res)
 	w.mu.Unlock()
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("reminder not sent", "reminder", n, "error", err)
 		return true
 	}
-	if reminded > 0 {
+	if res.MailPending {
 		w.deliver(ctx)
 	}
 	return true
@@ -145,12 +146,12 @@ func (w *approvalRequestImpl) escalate(ctx workflow.Context) {
 		w.mu.Unlock()
 		return
 	}
-	var out activities.Request
+	var res activities.EscalateResult
 	err := w.step(ctx, w.in.Deadline, acts.Escalate, activities.EscalateInput{AccountID: w.in.AccountID,
-		RequestID: w.in.RequestID, UserIDs: w.in.Reminders.EscalateTo, After: w.in.Reminders.EscalateAfter}, &out)
+		RequestID: w.in.RequestID, UserIDs: w.in.Reminders.EscalateTo, After: w.in.Reminders.EscalateAfter}, &res)
 	if err == nil {
 		w.approvers = map[string]bool{}
-		for _, a := range out.Approvers {
+		for _, a := range res.Request.Approvers {
 			if a.State == activities.ApproverStateAssigned && !slices.Contains(w.revoked, a.UserID) {
 				w.approvers[a.UserID] = true
 			}
@@ -161,5 +162,7 @@ func (w *approvalRequestImpl) escalate(ctx workflow.Context) {
 		workflow.GetLogger(ctx).Warn("escalation failed", "error", err)
 		return
 	}
-	w.deliver(ctx)
+	if res.MailPending {
+		w.deliver(ctx)
+	}
 }
