@@ -70,10 +70,13 @@ func (b *bench) reminders(ctx context.Context, n int) error {
 	}
 	time.Sleep(time.Until(due) - 2*time.Second)
 	floorHeap, floorRSS := heapInUse()-heapBefore, rss()-rssBefore
+	cpuFrom := readCPU()
 	floorFired, err := b.waitFired(ctx, floorIDs, due)
 	if err != nil {
 		return err
 	}
+	var floorCPU cpuTimes
+	floorCPU.add(readCPU(), cpuFrom)
 	if err := b.terminate(ctx, floorIDs); err != nil {
 		return err
 	}
@@ -125,6 +128,7 @@ func (b *bench) reminders(ctx context.Context, n int) error {
 	}
 	time.Sleep(time.Until(due) - 2*time.Second)
 	reqHeap, reqRSS := heapInUse()-heapBefore, rss()-rssBefore
+	cpuFrom = readCPU()
 	var recorded int
 	for limit := due.Add(5 * time.Minute); time.Now().Before(limit); time.Sleep(500 * time.Millisecond) {
 		if err := b.store.Pool.QueryRow(ctx, `SELECT count(*) FROM approval_events WHERE type = 'reminded' AND request_id = ANY($1::uuid[])`,
@@ -135,6 +139,8 @@ func (b *bench) reminders(ctx context.Context, n int) error {
 			break
 		}
 	}
+	var reqCPU cpuTimes
+	reqCPU.add(readCPU(), cpuFrom)
 	rows2, err := b.store.Pool.Query(ctx, `SELECT (extract(epoch FROM at - $2::timestamptz) * 1000000)::bigint FROM approval_events
 		WHERE type = 'reminded' AND request_id = ANY($1::uuid[])`, reqIDs, due)
 	if err != nil {
@@ -168,7 +174,8 @@ func (b *bench) reminders(ctx context.Context, n int) error {
 
 	perKiB := func(bytes int64) float64 { return float64(bytes) / 1024 / float64(n) }
 	rows = append(rows,
-		firedRow(fmt.Sprintf("floor: %d no-op workflows holding two timers, first due together", n), floorFired),
+		withNote(firedRow(fmt.Sprintf("floor: %d no-op workflows holding two timers, first due together", n), floorFired),
+			"from 2s before due until the sample fired: "+floorCPU.perOp(n)),
 		row{Name: fmt.Sprintf("%d reminder timers due together (requests also holding a deadline timer)", n) + ": timer fired late by",
 			N: len(reqFired.late), Median: median(reqFired.late), P99: pct(reqFired.late, 99),
 			Baseline: fmt.Sprintf("floor %s / %s", fmtD(median(floorFired.late)), fmtD(pct(floorFired.late, 99))),
@@ -180,8 +187,8 @@ func (b *bench) reminders(ctx context.Context, n int) error {
 				fmtD(median(reqFired.firstTask)), fmtD(pct(reqFired.firstTask, 100)))},
 		row{Name: fmt.Sprintf("%d reminder timers due together: reminder recorded late by", n), N: len(late),
 			Median: median(late), P99: pct(late, 99), Baseline: "due time", Target: "—", Met: "—",
-			Note: fmt.Sprintf("max %s; %d/%d reminded; setup %s (floor %s)", fmtD(pct(late, 100)), len(late), n,
-				setup.Round(time.Second), floorSetup.Round(time.Second))},
+			Note: fmt.Sprintf("max %s; %d/%d reminded; setup %s (floor %s); from 2s before due until all were recorded: %s", fmtD(pct(late, 100)), len(late), n,
+				setup.Round(time.Second), floorSetup.Round(time.Second), reqCPU.perOp(n))},
 		row{Name: fmt.Sprintf("%d pending requests with a reminder and a deadline timer: worker memory per request", n), N: n,
 			Baseline: fmt.Sprintf("floor %.1f KiB heap, %.1f KiB RSS", perKiB(floorHeap), perKiB(floorRSS)),
 			Ratio:    float64(reqHeap) / float64(max(floorHeap, 1)), Target: "—", Met: "—",
@@ -189,6 +196,12 @@ func (b *bench) reminders(ctx context.Context, n int) error {
 				"Reminders off (deadline timer only): %.1f KiB heap, %.1f KiB RSS", perKiB(reqHeap), perKiB(reqRSS), perKiB(plainHeap), perKiB(plainRSS))},
 	)
 	return nil
+}
+
+// withNote is r with more appended to its note.
+func withNote(r row, more string) row {
+	r.Note += "; " + more
+	return r
 }
 
 // newPendingRequest stores a pending request (through the store, as the API does) of a new campaign
