@@ -132,6 +132,12 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, remind
 	b := &bench{store: storage.New(pool), tc: tc, queue: testenv.NewName("bench-"), log: log, started: time.Now()}
 	key, _ := sharelink.ParseKey(sharelink.NewKey())
 	sealer, _ := sharelink.NewSealer(key)
+	if want("reminders") {
+		// The reminders case measures memory per workflow as the difference between its phases; the
+		// workflows of a finished phase (terminated) stay cached, and with the default 10,000 entries
+		// the next phase's would evict them and hide their own size.
+		worker.SetStickyWorkflowCacheSize(max(10000, 4*reminders))
+	}
 	w := workers.New(tc, b.queue, &activities.Activities{Store: b.store, Log: log, Sealer: sealer,
 		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 1000})
 	registerFloor(w)
