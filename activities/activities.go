@@ -51,6 +51,9 @@ const (
 	DraftStatusFailed     = storage.DraftStatusFailed
 )
 
+// MaxReminders is how many times at most a request reminds its approvers (R-ACT-2).
+const MaxReminders = storage.MaxReminders
+
 // ApproverStateAssigned is the state of an approver who may decide a request.
 const ApproverStateAssigned = storage.ApproverStateAssigned
 

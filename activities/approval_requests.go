@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -227,9 +228,13 @@ func (a *Activities) DeliverEmails(ctx context.Context, requestID string) (int, 
 		return 0, err
 	}
 	for i, e := range emails {
-		err := a.Mail.Send(ctx, email.Message{ToEmail: e.ToEmail, ToName: e.ToName, Subject: e.Subject, Body: e.Body})
+		err := a.Mail.Send(ctx, email.Message{ToEmail: e.ToEmail, ToName: e.ToName, Subject: e.Subject, Body: e.Body, HTML: e.HTML})
 		if errors.Is(err, email.ErrPermanent) {
-			a.Log.Error("email refused by provider; left unsent", zap.String("email_id", e.ID), zap.Error(err))
+			// Sending it again would be refused again: it is marked failed, with the provider's answer.
+			a.Log.Error("email refused by provider; marked failed", zap.String("email_id", e.ID), zap.Error(err))
+			if err := a.Store.MarkEmailFailed(ctx, e.ID, truncate(err.Error(), maxFailureChars)); err != nil {
+				return i, err
+			}
 			continue
 		}
 		if err != nil {
@@ -240,6 +245,82 @@ func (a *Activities) DeliverEmails(ctx context.Context, requestID string) (int, 
 		}
 	}
 	return len(emails), nil
+}
+
+// maxFailureChars bounds the provider's answer kept with a refused email.
+const maxFailureChars = 1000
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// RemindInput is reminder N of Of of a request (R-ACT-2).
+type RemindInput struct {
+	AccountID string
+	RequestID string
+	N         int
+	Of        int
+}
+
+// RemindResult says how many approvers a reminder reached and whether its emails still wait in the outbox.
+type RemindResult struct {
+	Reminded int
+	// MailPending is true when delivery failed: the workflow retries it (deliverEmails).
+	MailPending bool
+}
+
+// RemindApprovers reminds the request's assigned approvers who hold the approval right, in the app and
+// by email, and records it in the history, once per reminder; then it hands the emails to the mailer,
+// if there is one, in the same activity (as DecideAndDeliver does): a reminder costs one local activity.
+func (a *Activities) RemindApprovers(ctx context.Context, in RemindInput) (RemindResult, error) {
+	n, err := a.Store.RemindApprovers(ctx, in.AccountID, in.RequestID, in.N, in.Of)
+	if err != nil {
+		return RemindResult{}, classify(err)
+	}
+	return RemindResult{Reminded: n, MailPending: n > 0 && !a.deliverNow(ctx, in.RequestID)}, nil
+}
+
+// EscalateInput adds UserIDs as approvers of a request nobody decided within After (R-ACT-2).
+type EscalateInput struct {
+	AccountID string
+	RequestID string
+	UserIDs   []string
+	After     time.Duration
+}
+
+// EscalateResult is the request as an escalation left it, and whether its emails still wait in the outbox.
+type EscalateResult struct {
+	Request Request
+	// MailPending is true when delivery failed: the workflow retries it (deliverEmails).
+	MailPending bool
+}
+
+// Escalate adds the escalation users who hold the approval right to the request's approvers, records
+// escalated and asks the added ones to decide, once per request; then it hands the emails to the
+// mailer in the same activity.
+func (a *Activities) Escalate(ctx context.Context, in EscalateInput) (EscalateResult, error) {
+	r, err := a.Store.Escalate(ctx, in.AccountID, in.RequestID, in.UserIDs, in.After, changes.Count)
+	if err != nil {
+		return EscalateResult{}, classify(err)
+	}
+	return EscalateResult{Request: requestFromRow(r), MailPending: !a.deliverNow(ctx, in.RequestID)}, nil
+}
+
+// deliverNow delivers the request's outbox emails and reports whether that worked; a failure is
+// logged, for the workflow to retry.
+func (a *Activities) deliverNow(ctx context.Context, requestID string) bool {
+	if _, err := a.DeliverEmails(ctx, requestID); err != nil {
+		a.Log.Warn("emails not delivered yet; the workflow retries", zap.String("request_id", requestID), zap.Error(err))
+		return false
+	}
+	return true
 }
 
 // CurrentRequestInput names a request.

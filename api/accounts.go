@@ -48,17 +48,23 @@ func (s *Server) createAccount(c *gin.Context) {
 	c.JSON(http.StatusCreated, createAccountResponse{Account: toAccountJSON(out.Account), Admin: toUserJSON(out.Admin), Token: out.Token})
 }
 
-// settingsJSON is an account's settings as the API answers them.
+// settingsJSON is an account's settings as the API answers them; escalation_user_ids is null for the
+// default, the account's admins.
 type settingsJSON struct {
-	ApprovalEnabled      bool   `json:"approval_enabled"`
-	AllowSelfApproval    bool   `json:"allow_self_approval"`
-	OnNoApprovers        string `json:"on_no_approvers"`
-	JourneyVersionPolicy string `json:"journey_version_policy"`
+	ApprovalEnabled      bool     `json:"approval_enabled"`
+	AllowSelfApproval    bool     `json:"allow_self_approval"`
+	OnNoApprovers        string   `json:"on_no_approvers"`
+	JourneyVersionPolicy string   `json:"journey_version_policy"`
+	ReminderAfter        string   `json:"reminder_after"`
+	EscalateAfter        string   `json:"escalate_after"`
+	EscalationUserIDs    []string `json:"escalation_user_ids"`
 }
 
 func toSettingsJSON(st app.Settings) settingsJSON {
 	return settingsJSON{ApprovalEnabled: st.ApprovalEnabled, AllowSelfApproval: st.AllowSelfApproval,
-		OnNoApprovers: st.OnNoApprovers, JourneyVersionPolicy: st.JourneyVersionPolicy}
+		OnNoApprovers: st.OnNoApprovers, JourneyVersionPolicy: st.JourneyVersionPolicy,
+		ReminderAfter: app.FormatDuration(st.ReminderAfter), EscalateAfter: app.FormatDuration(st.EscalateAfter),
+		EscalationUserIDs: st.EscalationUserIDs}
 }
 
 func (s *Server) getSettings(c *gin.Context) {
@@ -71,10 +77,13 @@ func (s *Server) getSettings(c *gin.Context) {
 }
 
 type settingsPatch struct {
-	ApprovalEnabled      *bool   `json:"approval_enabled"`
-	AllowSelfApproval    *bool   `json:"allow_self_approval"`
-	OnNoApprovers        *string `json:"on_no_approvers"`
-	JourneyVersionPolicy *string `json:"journey_version_policy"`
+	ApprovalEnabled      *bool     `json:"approval_enabled"`
+	AllowSelfApproval    *bool     `json:"allow_self_approval"`
+	OnNoApprovers        *string   `json:"on_no_approvers"`
+	JourneyVersionPolicy *string   `json:"journey_version_policy"`
+	ReminderAfter        *string   `json:"reminder_after"`
+	EscalateAfter        *string   `json:"escalate_after"`
+	EscalationUserIDs    *[]string `json:"escalation_user_ids"`
 }
 
 // updateSettings changes the account settings (admins only) and answers all of them.
@@ -86,6 +95,7 @@ func (s *Server) updateSettings(c *gin.Context) {
 	st, err := s.App.UpdateSettings(c.Request.Context(), currentUser(c), app.SettingsPatch{
 		ApprovalEnabled: req.ApprovalEnabled, AllowSelfApproval: req.AllowSelfApproval,
 		OnNoApprovers: req.OnNoApprovers, JourneyVersionPolicy: req.JourneyVersionPolicy,
+		ReminderAfter: req.ReminderAfter, EscalateAfter: req.EscalateAfter, EscalationUserIDs: req.EscalationUserIDs,
 	})
 	if err != nil {
 		respondError(c, err)

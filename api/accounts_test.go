@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -123,7 +124,8 @@ func TestOperatorEndpointDisabled(t *testing.T) {
 
 func defaultSettings() map[string]any {
 	return map[string]any{"approval_enabled": true, "allow_self_approval": true,
-		"on_no_approvers": "expire", "journey_version_policy": "keep_live"}
+		"on_no_approvers": "expire", "journey_version_policy": "keep_live",
+		"reminder_after": "24h", "escalate_after": "0", "escalation_user_ids": nil}
 }
 
 func TestGetSettings(t *testing.T) {
@@ -146,15 +148,14 @@ func TestUpdateSettings(t *testing.T) {
 		status, body := e.do(t, http.MethodPatch, "/v1/account/settings", admin,
 			map[string]any{"on_no_approvers": "hold", "allow_self_approval": false})
 		require.Equal(t, http.StatusOK, status, "%v", body)
-		want := map[string]any{"approval_enabled": true, "allow_self_approval": false,
-			"on_no_approvers": "hold", "journey_version_policy": "keep_live"}
+		want := defaultSettings()
+		want["allow_self_approval"], want["on_no_approvers"] = false, "hold"
 		require.Equal(t, want, body)
 
 		status, body = e.do(t, http.MethodPatch, "/v1/account/settings", admin,
 			map[string]any{"approval_enabled": false, "journey_version_policy": "passive"})
 		require.Equal(t, http.StatusOK, status, "%v", body)
-		want = map[string]any{"approval_enabled": false, "allow_self_approval": false,
-			"on_no_approvers": "hold", "journey_version_policy": "passive"}
+		want["approval_enabled"], want["journey_version_policy"] = false, "passive"
 		require.Equal(t, want, body)
 
 		status, body = e.do(t, http.MethodGet, "/v1/account/settings", e.A.Tokens[storage.RoleCollaborator], nil)
@@ -163,7 +164,8 @@ func TestUpdateSettings(t *testing.T) {
 
 		st, err := e.store.Settings(context.Background(), e.A.Account.ID)
 		require.NoError(t, err)
-		require.Equal(t, storage.AccountSettings{ApprovalEnabled: false, AllowSelfApproval: false, OnNoApprovers: "hold", JourneyVersionPolicy: "passive"}, st)
+		require.Equal(t, storage.AccountSettings{ApprovalEnabled: false, AllowSelfApproval: false, OnNoApprovers: "hold", JourneyVersionPolicy: "passive",
+			ReminderAfter: 24 * time.Hour}, st)
 
 		// Account B is untouched.
 		status, body = e.do(t, http.MethodGet, "/v1/account/settings", e.B.Tokens[storage.RoleAdmin], nil)

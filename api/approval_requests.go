@@ -82,37 +82,23 @@ func toApprovalEventJSON(e app.ApprovalEvent) approvalEventJSON {
 	return out
 }
 
-type notificationJSON struct {
-	ID         string     `json:"id"`
-	Kind       string     `json:"kind"`
-	Title      string     `json:"title"`
-	Body       string     `json:"body"`
-	CampaignID *string    `json:"campaign_id"`
-	RequestID  *string    `json:"request_id"`
-	DraftID    *string    `json:"draft_id"`
-	ReadAt     *time.Time `json:"read_at"`
-	CreatedAt  time.Time  `json:"created_at"`
-}
-
-func toNotificationJSON(n app.Notification) notificationJSON {
-	return notificationJSON{ID: n.ID, Kind: n.Kind, Title: n.Title, Body: n.Body, CampaignID: n.CampaignID,
-		RequestID: n.RequestID, DraftID: n.DraftID, ReadAt: n.ReadAt, CreatedAt: n.CreatedAt}
-}
-
 type outboxEmailJSON struct {
 	ID        string     `json:"id"`
 	ToEmail   string     `json:"to"`
 	ToName    string     `json:"to_name"`
 	Subject   string     `json:"subject"`
 	Body      string     `json:"body"`
+	HTML      string     `json:"html"`
 	RequestID *string    `json:"request_id"`
 	CreatedAt time.Time  `json:"created_at"`
 	SentAt    *time.Time `json:"sent_at"`
+	FailedAt  *time.Time `json:"failed_at"`
+	Failure   string     `json:"failure"`
 }
 
 func toOutboxEmailJSON(m app.OutboxEmail) outboxEmailJSON {
-	return outboxEmailJSON{ID: m.ID, ToEmail: m.ToEmail, ToName: m.ToName, Subject: m.Subject, Body: m.Body,
-		RequestID: m.RequestID, CreatedAt: m.CreatedAt, SentAt: m.SentAt}
+	return outboxEmailJSON{ID: m.ID, ToEmail: m.ToEmail, ToName: m.ToName, Subject: m.Subject, Body: m.Body, HTML: m.HTML,
+		RequestID: m.RequestID, CreatedAt: m.CreatedAt, SentAt: m.SentAt, FailedAt: m.FailedAt, Failure: m.Failure}
 }
 
 type launchJSON struct {
@@ -350,15 +336,6 @@ func (s *Server) inbox(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, items(mapEach(list, toInboxItemJSON)))
-}
-
-func (s *Server) notifications(c *gin.Context) {
-	list, err := s.App.Notifications(c.Request.Context(), currentUser(c))
-	if err != nil {
-		respondError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, items(mapEach(list, toNotificationJSON)))
 }
 
 func (s *Server) outbox(c *gin.Context) {

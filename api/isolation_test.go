@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -48,15 +49,18 @@ func TestTenantIsolationEveryRoute(t *testing.T) {
 	draftWaitAIDone(t, e, d.ID, de.csm)
 	role, err := e.store.CreateRole(t.Context(), e.A.Account.ID, "A's custom role", []string{storage.PermApprovalsApprove})
 	require.NoError(t, err)
+	var notificationID string
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT id FROM notifications WHERE request_id = $1 LIMIT 1`, req.ID).Scan(&notificationID))
 	ids := map[string]string{
 		"/v1/roles/:id":             role.ID,
+		"/v1/notifications/:id":     notificationID,
 		"/v1/users/:id":             e.A.Users[storage.RoleEditor].ID,
 		"/v1/campaigns/:id":         camp.ID,
 		"/v1/saved-searches/:id":    de.search.ID,
 		"/v1/approval-requests/:id": req.ID,
 		"/v1/approval-drafts/:id":   d.ID,
 	}
-	secrets := []string{e.A.Account.ID, camp.ID, de.camp.ID, de.search.ID, req.ID, d.ID, role.ID}
+	secrets := []string{e.A.Account.ID, camp.ID, de.camp.ID, de.search.ID, req.ID, d.ID, role.ID, notificationID}
 	for _, u := range e.A.Users {
 		secrets = append(secrets, u.ID)
 	}

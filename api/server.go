@@ -160,6 +160,8 @@ func (s *Server) Handler() http.Handler {
 	v1.POST("/approval-drafts/:id/rotate-link", s.rotateLink)
 	v1.GET("/approval-drafts/:id/feedback", s.feedback)
 	v1.GET("/notifications", s.notifications)
+	v1.POST("/notifications/read-all", s.readAllNotifications)
+	v1.POST("/notifications/:id/read", s.readNotification)
 	v1.GET("/dev/outbox", s.outbox)
 	return r
 }

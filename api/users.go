@@ -50,10 +50,6 @@ type updateUserRequest struct {
 }
 
 // me answers the caller, as the token resolved it.
-func (s *Server) me(c *gin.Context) {
-	c.JSON(http.StatusOK, toUserJSON(currentUser(c)))
-}
-
 func (s *Server) listUsers(c *gin.Context) {
 	users, err := s.App.Users(c.Request.Context(), currentUser(c))
 	if err != nil {

@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
@@ -14,7 +16,8 @@ import (
 type Account = storage.Account
 
 // Settings are an account's switches: approvals on or off, self-approval, what a request with no
-// approver left does, and which journey version a passive launch keeps.
+// approver left does, which journey version a passive launch keeps, and the reminders and escalation
+// of pending requests (R-ACT-2).
 type Settings = storage.AccountSettings
 
 // CreateAccountInput names a new account and the email of its first admin.
@@ -64,6 +67,77 @@ type SettingsPatch struct {
 	AllowSelfApproval    *bool
 	OnNoApprovers        *string
 	JourneyVersionPolicy *string
+	// ReminderAfter and EscalateAfter are durations as Go writes them ("24h", "90m", "1h30m"); "0" is off.
+	ReminderAfter *string
+	EscalateAfter *string
+	// EscalationUserIDs lists the users requests escalate to, each with the approval right; an empty
+	// list goes back to the default, the account's admins.
+	EscalationUserIDs *[]string
+}
+
+// Bounds of the reminder and escalation durations.
+const (
+	minSettingDuration = time.Second
+	maxSettingDuration = 366 * 24 * time.Hour
+)
+
+// FormatDuration writes a reminder or escalation duration as the settings answer it: "0", "24h",
+// "1h30m", "90s".
+func FormatDuration(d time.Duration) string { return storage.FormatDuration(d) }
+
+// parseSettingDuration reads a reminder or escalation duration: "0" (off), or a duration Go's
+// time.ParseDuration reads, from a second to a year.
+func parseSettingDuration(field, v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, errs.Invalid(field, fmt.Sprintf(`%q is not a duration: write it like "24h", "90m" or "1h30m" (units h, m, s), or "0" to turn it off`, v))
+	}
+	switch {
+	case d < 0:
+		return 0, errs.Invalid(field, `must not be negative; "0" turns it off`)
+	case d == 0:
+		return 0, nil
+	case d < minSettingDuration:
+		return 0, errs.Invalid(field, `must be at least 1s, or "0" to turn it off`)
+	case d > maxSettingDuration:
+		return 0, errs.Invalid(field, "must be at most 8784h (a year)")
+	}
+	return d, nil
+}
+
+// reminderPatch validates the reminder and escalation part of p and applies it to st; nothing is
+// applied unless all of it is valid.
+func (a *App) reminderPatch(ctx context.Context, accountID string, p SettingsPatch, st *Settings) error {
+	next := *st
+	var err error
+	if p.ReminderAfter != nil {
+		if next.ReminderAfter, err = parseSettingDuration("reminder_after", *p.ReminderAfter); err != nil {
+			return err
+		}
+	}
+	if p.EscalateAfter != nil {
+		if next.EscalateAfter, err = parseSettingDuration("escalate_after", *p.EscalateAfter); err != nil {
+			return err
+		}
+	}
+	if p.EscalationUserIDs != nil {
+		next.EscalationUserIDs = nil // the default: the account's admins
+		if len(*p.EscalationUserIDs) > 0 {
+			users, err := a.usersWithApprovalRight(ctx, accountID, "escalation_user_ids", *p.EscalationUserIDs)
+			if err != nil {
+				return err
+			}
+			for _, user := range users {
+				next.EscalationUserIDs = append(next.EscalationUserIDs, user.ID)
+			}
+		}
+	}
+	*st = next
+	return nil
 }
 
 // UpdateSettings changes the settings of u's account (settings.manage: admins) and answers all of them. Turning
@@ -85,6 +159,9 @@ func (a *App) UpdateSettings(ctx context.Context, u User, p SettingsPatch) (Sett
 	st, err := a.Store.Settings(ctx, u.AccountID)
 	if err != nil {
 		return Settings{}, storeErr(err)
+	}
+	if err := a.reminderPatch(ctx, u.AccountID, p, &st); err != nil {
+		return Settings{}, err
 	}
 	wasEnabled := st.ApprovalEnabled
 	setIf(&st.AllowSelfApproval, p.AllowSelfApproval)

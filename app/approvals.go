@@ -171,9 +171,14 @@ func (a *App) submit(ctx context.Context, u User, camp Campaign, in SubmitInput)
 	if err != nil {
 		return ApprovalRequest{}, err
 	}
+	// The request keeps the settings as they are now: a later change leaves it as it is (R-ACT-2).
+	reminders, err := a.requestReminders(ctx, u, settings)
+	if err != nil {
+		return ApprovalRequest{}, err
+	}
 	r, err := a.Store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: in.RequestID, AccountID: u.AccountID,
 		CampaignID: camp.ID, SubmittedBy: u.ID, Note: in.Note, ApproverIDs: sub.approvers, DeadlineAt: sub.deadline, LaunchAt: sub.launchAt,
-		CountChanges: changes.Count})
+		CountChanges: changes.Count, Reminders: reminders})
 	switch {
 	case errors.Is(err, storage.ErrRequestOpen):
 		return ApprovalRequest{}, requestOpenError()
@@ -220,13 +225,31 @@ func (a *App) validateApprovers(ctx context.Context, u User, ids []string, setti
 	if len(ids) == 0 {
 		return nil, errs.Invalid("approver_ids", "choose at least one approver")
 	}
+	approvers, err := a.usersWithApprovalRight(ctx, u.AccountID, "approver_ids", ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(approvers))
+	for i, approver := range approvers {
+		if approver.ID == u.ID && !settings.AllowSelfApproval {
+			return nil, errs.Invalid(fmt.Sprintf("approver_ids[%d]", i), "self-approval is turned off for this account; choose someone else")
+		}
+		out[i] = approver.ID
+	}
+	return out, nil
+}
+
+// usersWithApprovalRight checks a list of user ids that field names (approver_ids,
+// escalation_user_ids): at most maxApprovers, each a distinct user of account accountID who holds the
+// approval right (R-AUTH-3). It answers the users in the list's order; a 422 names the first bad entry.
+func (a *App) usersWithApprovalRight(ctx context.Context, accountID, field string, ids []string) ([]User, error) {
 	if len(ids) > maxApprovers {
-		return nil, errs.Invalid("approver_ids", fmt.Sprintf("at most %d approvers", maxApprovers))
+		return nil, errs.Invalid(field, fmt.Sprintf("at most %d users", maxApprovers))
 	}
 	seen := map[string]bool{}
-	out := make([]string, 0, len(ids))
+	out := make([]User, 0, len(ids))
 	for i, raw := range ids {
-		f := fmt.Sprintf("approver_ids[%d]", i)
+		f := fmt.Sprintf("%s[%d]", field, i)
 		id, err := uuid.Parse(raw)
 		if err != nil {
 			return nil, errs.Invalid(f, "is not a user id")
@@ -235,20 +258,53 @@ func (a *App) validateApprovers(ctx context.Context, u User, ids []string, setti
 			return nil, errs.Invalid(f, "is listed twice")
 		}
 		seen[id.String()] = true
-		approver, err := a.Store.User(ctx, u.AccountID, id.String())
+		user, err := a.Store.User(ctx, accountID, id.String())
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, errs.Invalid(f, "no such user in this account")
 		}
 		if err != nil {
 			return nil, storeErr(err)
 		}
-		if !approver.Can(storage.PermApprovalsApprove) {
-			return nil, errs.Invalid(f, fmt.Sprintf("%s does not have the approval right (the permission %s)", approver.Name, storage.PermApprovalsApprove))
+		if !user.Can(storage.PermApprovalsApprove) {
+			return nil, errs.Invalid(f, fmt.Sprintf("%s does not have the approval right (the permission %s)", user.Name, storage.PermApprovalsApprove))
 		}
-		if approver.ID == u.ID && !settings.AllowSelfApproval {
-			return nil, errs.Invalid(f, "self-approval is turned off for this account; choose someone else")
+		out = append(out, user)
+	}
+	return out, nil
+}
+
+// requestReminders resolves the account's reminder and escalation settings for a request u submits
+// (R-ACT-2): the escalation users are the listed ones, or the account's admins, who hold the approval
+// right now, without u when self-approval is off. With escalation off nothing is read.
+func (a *App) requestReminders(ctx context.Context, u User, settings storage.AccountSettings) (storage.RequestReminders, error) {
+	out := storage.RequestReminders{ReminderAfter: settings.ReminderAfter, EscalateAfter: settings.EscalateAfter}
+	if settings.EscalateAfter == 0 {
+		return out, nil
+	}
+	users, err := a.Store.Users(ctx, u.AccountID)
+	if err != nil {
+		return storage.RequestReminders{}, storeErr(err)
+	}
+	byID := make(map[string]User, len(users))
+	var admins []string
+	for _, user := range users {
+		byID[user.ID] = user
+		if user.Role == storage.RoleAdmin {
+			admins = append(admins, user.ID)
 		}
-		out = append(out, approver.ID)
+	}
+	ids := settings.EscalationUserIDs
+	if ids == nil {
+		ids = admins
+	}
+	for _, id := range ids {
+		user, ok := byID[id]
+		if ok && user.HasApprovalRight() && (user.ID != u.ID || settings.AllowSelfApproval) {
+			out.EscalationUserIDs = append(out.EscalationUserIDs, id)
+		}
+	}
+	if len(out.EscalationUserIDs) == 0 {
+		out.EscalateAfter = 0 // nobody to escalate to
 	}
 	return out, nil
 }

@@ -12,17 +12,11 @@ type ApprovalEvent = storage.ApprovalEvent
 // Actor is the person an approval event names; nil on an event is the system.
 type Actor = storage.Actor
 
-// Notification is an in-app notice to one user.
-type Notification = storage.Notification
-
 // OutboxEmail is an email as the outbox holds it.
 type OutboxEmail = storage.OutboxEmail
 
-// Limits of the lists of this file.
-const (
-	maxNotifications = 200
-	maxOutboxEmails  = 500
-)
+// maxOutboxEmails bounds the outbox list.
+const maxOutboxEmails = 500
 
 // RequestHistory is the history of request id of u's account, oldest first.
 func (a *App) RequestHistory(ctx context.Context, u User, id string) ([]ApprovalEvent, error) {
@@ -42,12 +36,6 @@ func (a *App) CampaignHistory(ctx context.Context, u User, campaignID string) ([
 	}
 	events, err := a.Store.CampaignHistory(ctx, u.AccountID, campaignID)
 	return events, storeErr(err)
-}
-
-// Notifications is u's latest notifications, newest first.
-func (a *App) Notifications(ctx context.Context, u User) ([]Notification, error) {
-	list, err := a.Store.Notifications(ctx, u.AccountID, u.ID, maxNotifications)
-	return list, storeErr(err)
 }
 
 // Outbox is the account's latest emails, sent or not; it needs settings.manage (admins).

@@ -42,7 +42,8 @@ func (a *App) startDraftWorkflow(ctx context.Context, d storage.ApprovalDraft, s
 }
 
 // RequestWorkflowInput is the input of the workflow of a stored request: its assigned approvers,
-// deadline and start time, and the version and content_hash it pinned, which its launch launches.
+// deadline and start time, the version and content_hash it pinned, which its launch launches, and the
+// reminders and escalation it was submitted with (R-ACT-2).
 func RequestWorkflowInput(r storage.ApprovalRequest) workflows.ApprovalRequestInput {
 	in := workflows.ApprovalRequestInput{RequestID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID,
 		SubmitterID: r.SubmittedBy, Deadline: r.DeadlineAt, LaunchAt: r.LaunchAt,
@@ -51,6 +52,10 @@ func RequestWorkflowInput(r storage.ApprovalRequest) workflows.ApprovalRequestIn
 		if ap.State == storage.ApproverStateAssigned {
 			in.ApproverIDs = append(in.ApproverIDs, ap.UserID)
 		}
+	}
+	if rm := r.Reminders; rm.ReminderAfter > 0 || (rm.EscalateAfter > 0 && len(rm.EscalationUserIDs) > 0) {
+		in.Reminders = &workflows.Reminders{From: r.CreatedAt, Every: rm.ReminderAfter, EscalateAfter: rm.EscalateAfter,
+			EscalateTo: rm.EscalationUserIDs}
 	}
 	return in
 }

@@ -20,6 +20,9 @@ import (
 func TestWorkflowTypesKeepTheRecordedShape(t *testing.T) {
 	var req storage.ApprovalRequest
 	fill(reflect.ValueOf(&req).Elem())
+	// The reminder settings are no part of a request's JSON nor of an Update's result: the workflow
+	// has them in its input (RequestWorkflowInput).
+	req.Reminders = storage.RequestReminders{}
 	want := mustJSON(t, req)
 	assert.JSONEq(t, want, mustJSON(t, decodeAs[workflows.Request](t, want)), "workflows.Request")
 	assert.JSONEq(t, want, mustJSON(t, decodeAs[activities.Request](t, want)), "activities.Request")
@@ -55,6 +58,17 @@ func TestRequestWorkflowInput(t *testing.T) {
 	assert.Equal(t, workflows.ApprovalRequestInput{RequestID: "r1", AccountID: "a1", CampaignID: "c1", SubmitterID: "u1",
 		ApproverIDs: []string{"u2", "u4"}, Deadline: r.DeadlineAt, LaunchAt: &launch, CampaignVersion: 3, ContentHash: "h3"},
 		RequestWorkflowInput(r))
+
+	// The reminders and escalation it was submitted with (R-ACT-2), counted from its submission; none
+	// when both are off, or escalation has nobody to escalate to.
+	r.CreatedAt = launch.Add(-48 * time.Hour)
+	r.Reminders = storage.RequestReminders{ReminderAfter: 24 * time.Hour, EscalateAfter: 36 * time.Hour, EscalationUserIDs: []string{"u9"}}
+	assert.Equal(t, &workflows.Reminders{From: r.CreatedAt, Every: 24 * time.Hour, EscalateAfter: 36 * time.Hour, EscalateTo: []string{"u9"}},
+		RequestWorkflowInput(r).Reminders)
+	r.Reminders = storage.RequestReminders{EscalateAfter: 36 * time.Hour, EscalationUserIDs: []string{}}
+	assert.Nil(t, RequestWorkflowInput(r).Reminders)
+	r.Reminders = storage.RequestReminders{}
+	assert.Nil(t, RequestWorkflowInput(r).Reminders)
 }
 
 // fill sets every exported field of v to a value that is not zero.

@@ -12,12 +12,15 @@ import (
 	"github.com/sendgrid/sendgrid-go/helpers/mail"
 )
 
-// Message is one email to one person.
+// Message is one email to one person, in text and HTML (R-ACT-4).
 type Message struct {
 	ToEmail string
 	ToName  string
 	Subject string
-	Body    string
+	// Body is the text part.
+	Body string
+	// HTML is the HTML part; empty sends the text part alone.
+	HTML string
 }
 
 // SendGrid sends messages through the SendGrid v3 mail API.
@@ -40,9 +43,10 @@ func NewSendGrid(apiKey, host, from, fromName string) *SendGrid {
 // ErrPermanent marks a message SendGrid refused for good (a 4xx other than 429).
 var ErrPermanent = errors.New("email: refused by provider")
 
-// Send delivers m. A 429 or 5xx answer is an ordinary error (retry); any other 4xx wraps ErrPermanent.
+// Send delivers m with its text and HTML parts (text/plain first, as the v3 API requires). A 429 or 5xx
+// answer, or no answer, is an ordinary error (retry); any other 4xx wraps ErrPermanent.
 func (s *SendGrid) Send(ctx context.Context, m Message) error {
-	msg := mail.NewSingleEmail(mail.NewEmail(s.FromName, s.From), m.Subject, mail.NewEmail(m.ToName, m.ToEmail), m.Body, "")
+	msg := mail.NewSingleEmail(mail.NewEmail(s.FromName, s.From), m.Subject, mail.NewEmail(m.ToName, m.ToEmail), m.Body, m.HTML)
 	resp, err := s.client.SendWithContext(ctx, msg)
 	if err != nil {
 		return fmt.Errorf("email: sendgrid: %w", err)

@@ -56,10 +56,10 @@ func TestSendGridSendsTheMessage(t *testing.T) {
 	defer srv.Close()
 
 	s := email.NewSendGrid("SG.test-key", srv.URL, "signoff@example.com", "Signoff")
-	err := s.Send(context.Background(), email.Message{ToEmail: "ana@example.com", ToName: "Ana", Subject: "Approval requested: Q1", Body: "Please review."})
+	err := s.Send(context.Background(), email.Message{ToEmail: "ana@example.com", ToName: "Ana", Subject: "Approval requested: Q1",
+		Body: "Please review.", HTML: "<p>Please review.</p>"})
 	require.NoError(t, err)
 	mu.Lock()
-	defer mu.Unlock()
 	require.Equal(t, 1, calls, "one request to SendGrid")
 	require.NoError(t, readErr)
 	var got sendGridPayload
@@ -72,8 +72,21 @@ func TestSendGridSendsTheMessage(t *testing.T) {
 	require.Len(t, got.Personalizations, 1)
 	require.Equal(t, "ana@example.com", got.Personalizations[0].To[0].Email)
 	require.Equal(t, "Ana", got.Personalizations[0].To[0].Name)
-	require.Equal(t, "text/plain", got.Content[0].Type)
+	require.Len(t, got.Content, 2, "text and HTML (R-ACT-4)")
+	require.Equal(t, "text/plain", got.Content[0].Type, "SendGrid wants text/plain first")
 	require.Equal(t, "Please review.", got.Content[0].Value)
+	require.Equal(t, "text/html", got.Content[1].Type)
+	require.Equal(t, "<p>Please review.</p>", got.Content[1].Value)
+	mu.Unlock()
+
+	// An email without an HTML part (written before the outbox kept one) goes as text alone.
+	require.NoError(t, s.Send(context.Background(), email.Message{ToEmail: "ana@example.com", Subject: "s", Body: "text only"}))
+	mu.Lock()
+	defer mu.Unlock()
+	got = sendGridPayload{}
+	require.NoError(t, json.Unmarshal(raw, &got), "body: %s", raw)
+	require.Len(t, got.Content, 1)
+	require.Equal(t, "text/plain", got.Content[0].Type)
 }
 
 func TestSendGridErrors(t *testing.T) {

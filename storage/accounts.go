@@ -15,12 +15,28 @@ type Account struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// AccountSettings are the per-account switches of SPEC §6 and §3.
+// AccountSettings are the per-account switches of SPEC §6 and §3, and the reminders and escalation
+// of R-ACT-2.
 type AccountSettings struct {
 	ApprovalEnabled      bool   `json:"approval_enabled"`
 	AllowSelfApproval    bool   `json:"allow_self_approval"`
 	OnNoApprovers        string `json:"on_no_approvers"`
 	JourneyVersionPolicy string `json:"journey_version_policy"`
+	// ReminderAfter is how long after submission, and then again, pending approvers are reminded; 0 is off.
+	ReminderAfter time.Duration `json:"reminder_after"`
+	// EscalateAfter is how long after submission a pending request is escalated; 0 is off.
+	EscalateAfter time.Duration `json:"escalate_after"`
+	// EscalationUserIDs are the users a request is escalated to; nil means the account's admins.
+	EscalationUserIDs []string `json:"escalation_user_ids"`
+}
+
+// settingsColumns are the columns of AccountSettings, in settingsScan's order.
+const settingsColumns = `approval_enabled, allow_self_approval, on_no_approvers, journey_version_policy,
+	reminder_after, escalate_after, escalation_user_ids`
+
+func settingsScan(st *AccountSettings) []any {
+	return []any{&st.ApprovalEnabled, &st.AllowSelfApproval, &st.OnNoApprovers, &st.JourneyVersionPolicy,
+		&st.ReminderAfter, &st.EscalateAfter, &st.EscalationUserIDs}
 }
 
 // CreateAccountWithAdmin creates an account and its first admin user holding tokenHash, in one transaction.
@@ -109,10 +125,7 @@ func (s *Store) AccountByName(ctx context.Context, name string) (Account, error)
 // Settings returns the settings of account accountID.
 func (s *Store) Settings(ctx context.Context, accountID string) (AccountSettings, error) {
 	var st AccountSettings
-	err := s.Pool.QueryRow(ctx, `
-		SELECT approval_enabled, allow_self_approval, on_no_approvers, journey_version_policy
-		FROM accounts WHERE id = $1`, accountID).
-		Scan(&st.ApprovalEnabled, &st.AllowSelfApproval, &st.OnNoApprovers, &st.JourneyVersionPolicy)
+	err := s.Pool.QueryRow(ctx, `SELECT `+settingsColumns+` FROM accounts WHERE id = $1`, accountID).Scan(settingsScan(&st)...)
 	if err != nil {
 		return AccountSettings{}, notFound("storage: settings", err)
 	}
@@ -124,11 +137,12 @@ func (s *Store) UpdateSettings(ctx context.Context, accountID string, st Account
 	var out AccountSettings
 	err := s.Pool.QueryRow(ctx, `
 		UPDATE accounts SET approval_enabled = $2, allow_self_approval = $3, on_no_approvers = $4,
-		       journey_version_policy = $5, updated_at = now()
+		       journey_version_policy = $5, reminder_after = $6, escalate_after = $7, escalation_user_ids = $8::uuid[],
+		       updated_at = now()
 		WHERE id = $1
-		RETURNING approval_enabled, allow_self_approval, on_no_approvers, journey_version_policy`,
-		accountID, st.ApprovalEnabled, st.AllowSelfApproval, st.OnNoApprovers, st.JourneyVersionPolicy).
-		Scan(&out.ApprovalEnabled, &out.AllowSelfApproval, &out.OnNoApprovers, &out.JourneyVersionPolicy)
+		RETURNING `+settingsColumns,
+		accountID, st.ApprovalEnabled, st.AllowSelfApproval, st.OnNoApprovers, st.JourneyVersionPolicy,
+		st.ReminderAfter, st.EscalateAfter, st.EscalationUserIDs).Scan(settingsScan(&out)...)
 	if err != nil {
 		return AccountSettings{}, notFound("storage: update settings", err)
 	}

@@ -17,8 +17,9 @@ type ApprovalEvent struct {
 	RequestID string    `json:"request_id"`
 	// Version is the campaign version the event's request pinned (R-VER-8).
 	Version *int `json:"version"`
-	// Approvers are the request's assigned approvers when the event was written, for submitted and
-	// approvers_changed events; nil for other events and for those recorded before migration 00013.
+	// Approvers are the request's assigned approvers when the event was written, for submitted,
+	// approvers_changed and escalated events; nil for other events and for those recorded
+	// before migration 00013.
 	Approvers []Actor `json:"approvers"`
 }
 
@@ -31,13 +32,13 @@ type Actor struct {
 
 // eventApproversSQL is the approvers of request r as an event keeps them (R-VER-8): the assigned ones,
 // with their names and emails of this moment, ordered as approversSQL orders them; NULL for events other
-// than submitted and approvers_changed, whose type is $2.
-const eventApproversSQL = `CASE WHEN $2 IN ('` + EventSubmitted + `', '` + EventApproversChanged + `') THEN
+// than submitted, approvers_changed and escalated, whose type is $2.
+const eventApproversSQL = `CASE WHEN $2 IN ('` + EventSubmitted + `', '` + EventApproversChanged + `', '` + EventEscalated + `') THEN
 	(SELECT COALESCE(jsonb_agg(jsonb_build_object('id', u.id, 'name', u.name, 'email', u.email) ORDER BY lower(u.email)), '[]'::jsonb)
 	 FROM approval_request_approvers a JOIN users u ON u.id = a.user_id WHERE a.request_id = r.id AND a.state = 'assigned') END`
 
 // insertEvent appends an event to request requestID's history, with the version the request pinned and,
-// for submitted and approvers_changed, its approvers as they are now in tx.
+// for the events eventApproversSQL names, its approvers as they are now in tx.
 func insertEvent(ctx context.Context, tx pgx.Tx, requestID, typ string, actorID *string, note, dedupeKey string) error {
 	_, err := tx.Exec(ctx, `INSERT INTO approval_events (account_id, request_id, campaign_id, type, actor_id, note, dedupe_key, version, approvers)
 		SELECT r.account_id, r.id, r.campaign_id, $2, $3, $4, $5, r.campaign_version, `+eventApproversSQL+`

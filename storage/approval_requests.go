@@ -29,6 +29,8 @@ const (
 	EventAutoApproved     = "auto_approved"
 	EventLaunched         = "launched"
 	EventLaunchSkipped    = "launch_skipped"
+	EventReminded         = "reminded"
+	EventEscalated        = "escalated"
 
 	ApproverStateAssigned = "assigned"
 	ApproverStateExpired  = "expired"
@@ -74,7 +76,24 @@ type ApprovalRequest struct {
 	Approvers       []Approver `json:"approvers"`
 	CreatedAt       time.Time  `json:"created_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
+	// Reminders are the reminder and escalation settings the request was submitted under (R-ACT-2).
+	Reminders RequestReminders `json:"-"`
 }
+
+// RequestReminders are the reminder and escalation settings a request took from its account at
+// submission (R-ACT-2); zero for requests submitted before them.
+type RequestReminders struct {
+	// ReminderAfter: the approvers still assigned are reminded this long after submission, then as
+	// long again, at most MaxReminders times and never after the deadline; 0 is off.
+	ReminderAfter time.Duration
+	// EscalateAfter: this long after submission, EscalationUserIDs are added as approvers; 0 is off.
+	EscalateAfter time.Duration
+	// EscalationUserIDs are the users the request escalates to, resolved at submission.
+	EscalationUserIDs []string
+}
+
+// MaxReminders is how many times at most the approvers of a request are reminded (R-ACT-2).
+const MaxReminders = 3
 
 // Approver is a user assigned to a request, with the state of the assignment.
 type Approver struct {
@@ -97,6 +116,8 @@ type NewApprovalRequest struct {
 	// CountChanges counts the changes the request brings, for the approvers' emails (R-VER-6); nil
 	// leaves the count out.
 	CountChanges ChangeCounter
+	// Reminders are the account's reminder and escalation settings as the request takes them.
+	Reminders RequestReminders
 }
 
 // Decision is a terminal transition of a request. ActorID nil means the system.
@@ -113,11 +134,13 @@ const hasRightSQL = `(u.active AND (u.can_approve OR EXISTS (SELECT 1 FROM roles
 	WHERE ro.account_id = u.account_id AND ro.name = u.role AND 'approvals.approve' = ANY (ro.permissions))))`
 
 const requestColumns = `r.id, r.account_id, r.campaign_id, r.campaign_version, r.content_hash, r.submitted_by, r.note, r.status,
-	r.decided_by, r.decision_note, r.decided_at, r.deadline_at, r.launch_at, r.created_at, r.updated_at`
+	r.decided_by, r.decision_note, r.decided_at, r.deadline_at, r.launch_at, r.created_at, r.updated_at,
+	r.reminder_after, r.escalate_after, r.escalation_user_ids`
 
 func requestScan(r *ApprovalRequest) []any {
 	return []any{&r.ID, &r.AccountID, &r.CampaignID, &r.CampaignVersion, &r.ContentHash, &r.SubmittedBy, &r.Note, &r.Status,
-		&r.DecidedBy, &r.DecisionNote, &r.DecidedAt, &r.DeadlineAt, &r.LaunchAt, &r.CreatedAt, &r.UpdatedAt}
+		&r.DecidedBy, &r.DecisionNote, &r.DecidedAt, &r.DeadlineAt, &r.LaunchAt, &r.CreatedAt, &r.UpdatedAt,
+		&r.Reminders.ReminderAfter, &r.Reminders.EscalateAfter, &r.Reminders.EscalationUserIDs}
 }
 
 // CreateApprovalRequest stores a pending request with its approvers, locks the campaign
@@ -148,9 +171,11 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO approval_requests (id, account_id, campaign_id, campaign_version, content_hash, submitted_by, note, deadline_at, launch_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			nr.ID, nr.AccountID, nr.CampaignID, v.Version, v.Hash, nr.SubmittedBy, nr.Note, nr.DeadlineAt, nr.LaunchAt)
+		_, err = tx.Exec(ctx, `INSERT INTO approval_requests (id, account_id, campaign_id, campaign_version, content_hash, submitted_by, note, deadline_at, launch_at,
+			  reminder_after, escalate_after, escalation_user_ids)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::uuid[])`,
+			nr.ID, nr.AccountID, nr.CampaignID, v.Version, v.Hash, nr.SubmittedBy, nr.Note, nr.DeadlineAt, nr.LaunchAt,
+			nr.Reminders.ReminderAfter, nr.Reminders.EscalateAfter, orEmpty(nr.Reminders.EscalationUserIDs))
 		if isUniqueViolation(err) {
 			if constraintName(err) == "approval_requests_pkey" {
 				return ErrConflict
@@ -365,6 +390,7 @@ func (s *Store) Decide(ctx context.Context, accountID string, d Decision) (Appro
 	}
 	needsRight := d.Type == EventApproved || d.Type == EventRejected
 	title, body := decisionNotice(d)
+	otherTitle, otherBody := decidedByAnotherNotice(d)
 	b := &pgx.Batch{}
 	b.Queue(`WITH upd AS (
 			UPDATE approval_requests r SET status = $3, decided_by = $4, decision_note = $5, decided_at = now(), updated_at = now()
@@ -388,23 +414,32 @@ func (s *Store) Decide(ctx context.Context, accountID string, d Decision) (Appro
 		names AS (
 			SELECT camp.name AS campaign, COALESCE((SELECT u.name FROM users u WHERE u.id = $4), 'Signoff') AS actor FROM camp),
 		rcpt AS (
-			-- The submitter of every outcome; everyone involved of a cancellation, except whoever cancelled (R-APPR-9).
-			SELECT DISTINCT x.uid FROM upd, LATERAL (SELECT upd.submitted_by AS uid
-			  UNION ALL SELECT a.user_id FROM approval_request_approvers a WHERE a.request_id = upd.id AND $8) x
-			WHERE NOT ($8 AND $4::uuid IS NOT NULL AND x.uid = $4)),
+			-- The submitter of every outcome; everyone involved of a cancellation, except whoever cancelled
+			-- (R-APPR-9); the approvers still assigned of a decision ($12) someone else took, as "other" (R-ACT-3).
+			SELECT DISTINCT ON (x.uid) x.uid, x.other FROM upd, LATERAL (SELECT upd.submitted_by AS uid, false AS other
+			  UNION ALL SELECT a.user_id, NOT $8 FROM approval_request_approvers a
+			  WHERE a.request_id = upd.id AND ($8 OR ($12 AND a.state = 'assigned'))) x
+			WHERE NOT (($8 OR x.other) AND $4::uuid IS NOT NULL AND x.uid = $4)
+			ORDER BY x.uid, x.other),
 		noti AS (
 			INSERT INTO notifications (account_id, user_id, kind, title, body, campaign_id, request_id, dedupe_key)
-			SELECT upd.account_id, rcpt.uid, $9, format($10, names.actor, names.campaign), format($11, names.actor, names.campaign),
+			SELECT upd.account_id, rcpt.uid, CASE WHEN rcpt.other THEN 'approval_decided' ELSE $9 END,
+			  format(CASE WHEN rcpt.other THEN $13 ELSE $10 END, names.actor, names.campaign, upd.campaign_id),
+			  format(CASE WHEN rcpt.other THEN $14 ELSE $11 END, names.actor, names.campaign, upd.campaign_id),
 			  upd.campaign_id, upd.id, upd.id || ':decision:' || rcpt.uid FROM upd, rcpt, names
 			ON CONFLICT (dedupe_key) DO NOTHING RETURNING user_id, title, body, dedupe_key),
 		mail AS (
-			INSERT INTO outbox_emails (account_id, to_email, to_name, subject, body, request_id, dedupe_key)
-			SELECT upd.account_id, u.email, u.name, noti.title, noti.body || E'\n\n— Signoff', upd.id, noti.dedupe_key
-			FROM noti JOIN users u ON u.id = noti.user_id, upd
+			-- Text and HTML (R-ACT-4): the HTML templates are emailHTML's of the same title and body.
+			INSERT INTO outbox_emails (account_id, to_email, to_name, subject, body, html, request_id, dedupe_key)
+			SELECT upd.account_id, u.email, u.name, noti.title, noti.body || $17, format(CASE WHEN rcpt.other THEN $16 ELSE $15 END,
+			  `+fmt.Sprintf(htmlEscapeSQL, "names.actor")+`, `+fmt.Sprintf(htmlEscapeSQL, "names.campaign")+`, upd.campaign_id),
+			  upd.id, noti.dedupe_key
+			FROM noti JOIN users u ON u.id = noti.user_id JOIN rcpt ON rcpt.uid = noti.user_id, upd, names
 			ON CONFLICT (dedupe_key) DO NOTHING)
 		SELECT `+requestColumns+` FROM upd r`,
 		accountID, d.RequestID, status, d.ActorID, d.Note, needsRight, d.Type, d.Type == EventCancelled,
-		"approval_"+status, title, body)
+		"approval_"+status, title, body, otherTitle != "", otherTitle, otherBody,
+		emailHTML(title, body, nil), emailHTML(otherTitle, otherBody, nil), emailSignature)
 	b.Queue(approversSQL, d.RequestID)
 	var out ApprovalRequest
 	br := s.Pool.SendBatch(ctx, b)
@@ -466,8 +501,10 @@ func sameActor(a, b *string) bool {
 	return *a == *b
 }
 
-// decisionNotice is the title and body telling of decision d, as templates for SQL's format():
-// %1$s is the actor's name ("Signoff" for the system), %2$s the campaign's.
+// decisionNotice is the title and body telling the submitter (and, of a cancellation, everyone
+// involved) of decision d, as templates for SQL's format(): %1$s is the actor's name ("Signoff" for the
+// system), %2$s the campaign's, %3$s the campaign's id. A rejection says how to revise and resubmit
+// (R-ACT-4).
 func decisionNotice(d Decision) (title, body string) {
 	switch d.Type {
 	case EventApproved:
@@ -483,10 +520,42 @@ func decisionNotice(d Decision) (title, body string) {
 	case EventCancelled:
 		title, body = "Approval cancelled: %2$s", `%1$s cancelled the approval request for "%2$s". The campaign is editable again.`
 	}
-	if d.Note != "" {
-		body += "\n\nNote: " + strings.ReplaceAll(d.Note, "%", "%%")
+	body += noteParagraph(d.Note)
+	if d.Type == EventRejected {
+		body += "\n\n" + resubmitHint
 	}
 	return title, body
+}
+
+// resubmitHint tells the submitter of a rejected request how to revise and resubmit it (R-ACT-4), as
+// a format() template (%3$s is the campaign's id).
+const resubmitHint = `To revise and resubmit: change the campaign (PATCH /v1/campaigns/%3$s) and submit it again ` +
+	`(POST /v1/campaigns/%3$s/approval-requests), or do both in one call: POST /v1/campaigns/%3$s/resubmit ` +
+	`with {"changes": {…}, "approver_ids": […], "note": "…"}.`
+
+// decidedByAnotherNotice is the title and body telling the other approvers still assigned to a request
+// that it was decided without them (R-ACT-3), as decisionNotice's templates; empty for the decisions
+// they are not told of (a cancellation tells them with decisionNotice; a timeout or expiry, nobody).
+func decidedByAnotherNotice(d Decision) (title, body string) {
+	switch d.Type {
+	case EventApproved:
+		title, body = "Approved by %1$s: %2$s", `%1$s approved "%2$s", so your decision is no longer needed.`
+	case EventRejected:
+		title, body = "Rejected by %1$s: %2$s", `%1$s rejected "%2$s", so your decision is no longer needed.`
+	case EventAutoApproved:
+		title, body = "Approved automatically: %2$s", `Approvals were turned off for the account, so "%2$s" was approved automatically; your decision is no longer needed.`
+	default:
+		return "", ""
+	}
+	return title, body + noteParagraph(d.Note)
+}
+
+// noteParagraph is a decision's note as the last paragraph of a format() template ("" for no note).
+func noteParagraph(note string) string {
+	if note == "" {
+		return ""
+	}
+	return "\n\nNote: " + strings.ReplaceAll(note, "%", "%%")
 }
 
 // ChangeApprovers replaces the assigned approvers of a pending request; changeKey makes a retry a no-op.
@@ -499,58 +568,8 @@ func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actor
 		if err != nil {
 			return err
 		}
-		var done bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_events WHERE dedupe_key = $1)`, changeKey).Scan(&done); err != nil {
-			return err
-		}
-		if done {
-			out, err = loadRequest(ctx, tx, accountID, requestID)
-			return err
-		}
-		if req.Status != RequestStatusPending {
-			return ErrAlreadyHandled
-		}
-		if _, err := tx.Exec(ctx, `UPDATE approval_request_approvers SET state = 'removed', updated_at = now()
-			WHERE request_id = $1 AND state = 'assigned' AND NOT (user_id = ANY($2::uuid[]))`, requestID, approverIDs); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `INSERT INTO approval_request_approvers AS a (request_id, user_id) SELECT $1, unnest($2::uuid[])
-			ON CONFLICT (request_id, user_id) DO UPDATE SET state = 'assigned', updated_at = now() WHERE a.state <> 'assigned'
-			RETURNING user_id`, requestID, approverIDs)
-		if err != nil {
-			return err
-		}
-		added, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		if err := insertEvent(ctx, tx, requestID, EventApproversChanged, &actorID, note, changeKey); err != nil {
-			return err
-		}
-		var campaign string
-		if err := tx.QueryRow(ctx, `SELECT name FROM campaigns WHERE id = $1`, req.CampaignID).Scan(&campaign); err != nil {
-			return err
-		}
-		submitter, err := userName(ctx, tx, req.SubmittedBy)
-		if err != nil {
-			return err
-		}
-		var body string
-		if len(added) > 0 {
-			sentence, err := changesSentence(ctx, tx, accountID, requestID, count)
-			if err != nil {
-				return err
-			}
-			body = approvalAsked(submitter, campaign, sentence)
-		}
-		for _, uid := range added {
-			if err := notify(ctx, tx, notice{AccountID: accountID, UserID: uid, Kind: "approval_requested",
-				Title: "Approval requested: " + campaign, Body: body,
-				CampaignID: req.CampaignID, RequestID: requestID, DedupeKey: changeKey + ":" + uid}); err != nil {
-				return err
-			}
-		}
-		out, err = loadRequest(ctx, tx, accountID, requestID)
+		out, err = replaceApprovers(ctx, tx, req, approverChange{IDs: approverIDs, Type: EventApproversChanged, ActorID: &actorID,
+			Note: note, Key: changeKey, Count: count})
 		return err
 	})
 	if err != nil {
@@ -560,6 +579,113 @@ func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actor
 		return ApprovalRequest{}, notFound("storage: change approvers", err)
 	}
 	return out, nil
+}
+
+// Escalate adds userIDs, those of them who hold the approval right now, to the assigned approvers of a
+// pending request that nobody decided within after (R-ACT-2): a change of approvers recorded as
+// escalated, by the system, whose added approvers are asked to decide as on any change. Once per
+// request: a retry answers the request as it is.
+func (s *Store) Escalate(ctx context.Context, accountID, requestID string, userIDs []string, after time.Duration, count ChangeCounter) (ApprovalRequest, error) {
+	var out ApprovalRequest
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		req, err := loadRequestForUpdate(ctx, tx, accountID, requestID)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT a.user_id FROM approval_request_approvers a WHERE a.request_id = $1 AND a.state = 'assigned'
+			UNION SELECT u.id FROM users u WHERE u.account_id = $2 AND u.id = ANY($3::uuid[]) AND `+hasRightSQL,
+			requestID, accountID, orEmpty(userIDs))
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		out, err = replaceApprovers(ctx, tx, req, approverChange{IDs: ids, Type: EventEscalated,
+			Note: "nobody decided within " + FormatDuration(after) + "; the escalation users were added as approvers",
+			Key:  requestID + ":escalated", Count: count,
+			Intro: fmt.Sprintf("Nobody decided within %s, so this request was escalated to you.", FormatDuration(after))})
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrAlreadyHandled) {
+			return ApprovalRequest{}, fmt.Errorf("storage: escalate: %w", err)
+		}
+		return ApprovalRequest{}, notFound("storage: escalate", err)
+	}
+	return out, nil
+}
+
+// approverChange is a new set of assigned approvers of a request and how the change is recorded.
+type approverChange struct {
+	IDs     []string // the approvers assigned after the change
+	Type    string   // the event: approvers_changed or escalated
+	ActorID *string  // nil: the system
+	Note    string
+	Key     string        // the event's dedupe key; the added approvers' notices are keyed Key:<user id>
+	Count   ChangeCounter // counts the changes the request brings (R-VER-6); nil leaves the count out
+	Intro   string        // a paragraph put before the added approvers' request to decide
+}
+
+// replaceApprovers applies change c to request req, locked by the caller's transaction: assignments
+// left out are removed, new ones made (or renewed), the event recorded and the added approvers asked
+// to decide, in the app and by email. A change whose key was recorded answers the request as it is;
+// a request no longer pending is ErrAlreadyHandled.
+func replaceApprovers(ctx context.Context, tx pgx.Tx, req ApprovalRequest, c approverChange) (ApprovalRequest, error) {
+	var done bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approval_events WHERE dedupe_key = $1)`, c.Key).Scan(&done); err != nil {
+		return ApprovalRequest{}, err
+	}
+	if done {
+		return loadRequest(ctx, tx, req.AccountID, req.ID)
+	}
+	if req.Status != RequestStatusPending {
+		return ApprovalRequest{}, ErrAlreadyHandled
+	}
+	if _, err := tx.Exec(ctx, `UPDATE approval_request_approvers SET state = 'removed', updated_at = now()
+		WHERE request_id = $1 AND state = 'assigned' AND NOT (user_id = ANY($2::uuid[]))`, req.ID, orEmpty(c.IDs)); err != nil {
+		return ApprovalRequest{}, err
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO approval_request_approvers AS a (request_id, user_id) SELECT $1, unnest($2::uuid[])
+		ON CONFLICT (request_id, user_id) DO UPDATE SET state = 'assigned', updated_at = now() WHERE a.state <> 'assigned'
+		RETURNING user_id`, req.ID, orEmpty(c.IDs))
+	if err != nil {
+		return ApprovalRequest{}, err
+	}
+	added, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return ApprovalRequest{}, err
+	}
+	if err := insertEvent(ctx, tx, req.ID, c.Type, c.ActorID, c.Note, c.Key); err != nil {
+		return ApprovalRequest{}, err
+	}
+	if len(added) > 0 {
+		var campaign string
+		if err := tx.QueryRow(ctx, `SELECT name FROM campaigns WHERE id = $1`, req.CampaignID).Scan(&campaign); err != nil {
+			return ApprovalRequest{}, err
+		}
+		submitter, err := userName(ctx, tx, req.SubmittedBy)
+		if err != nil {
+			return ApprovalRequest{}, err
+		}
+		sentence, err := changesSentence(ctx, tx, req.AccountID, req.ID, c.Count)
+		if err != nil {
+			return ApprovalRequest{}, err
+		}
+		body := approvalAsked(submitter, campaign, sentence)
+		if c.Intro != "" {
+			body = c.Intro + "\n\n" + body
+		}
+		for _, uid := range added {
+			if err := notify(ctx, tx, notice{AccountID: req.AccountID, UserID: uid, Kind: "approval_requested",
+				Title: "Approval requested: " + campaign, Body: body,
+				CampaignID: req.CampaignID, RequestID: req.ID, DedupeKey: c.Key + ":" + uid}); err != nil {
+				return ApprovalRequest{}, err
+			}
+		}
+	}
+	return loadRequest(ctx, tx, req.AccountID, req.ID)
 }
 
 // approvalAsked is the body of the notice asking an approver to decide, with the sentence telling how
@@ -579,6 +705,63 @@ func loadRequestForUpdate(ctx context.Context, tx pgx.Tx, accountID, id string) 
 	return loadRequest(ctx, tx, accountID, id)
 }
 
+// RemindApprovers reminds the assigned approvers of a pending request who hold the approval right,
+// in the app and by email, as reminder n of of (R-ACT-2), and records it in the history; once per n.
+// It answers how many it reminded: none for a request not pending (or not of the account), one nobody
+// may decide, or a reminder already recorded.
+//
+// Thousands of reminders may fall due together, so it is one statement (its parts are data-modifying
+// CTEs, atomic together), like Decide: the request's row is locked against a concurrent decision, the
+// event is written once per n (its dedupe key), and the notices and emails only when the event was.
+func (s *Store) RemindApprovers(ctx context.Context, accountID, requestID string, n, of int) (int, error) {
+	key := fmt.Sprintf("%s:reminded:%d", requestID, n)
+	title, body := reminderNotice(n, of)
+	var reminded int
+	err := s.Pool.QueryRow(ctx, `WITH req AS (
+			SELECT r.id, r.account_id, r.campaign_id, r.campaign_version, r.submitted_by, r.deadline_at FROM approval_requests r
+			WHERE r.account_id = $1 AND r.id = $2 AND r.status = 'pending' FOR UPDATE),
+		ppl AS (
+			SELECT u.id, u.name, u.email FROM req JOIN approval_request_approvers a ON a.request_id = req.id
+			JOIN users u ON u.id = a.user_id WHERE a.state = 'assigned' AND `+hasRightSQL+`),
+		ev AS (
+			INSERT INTO approval_events (account_id, request_id, campaign_id, type, note, dedupe_key, version)
+			SELECT req.account_id, req.id, req.campaign_id, '`+EventReminded+`',
+			  format($4, (SELECT string_agg(ppl.name, ', ' ORDER BY lower(ppl.email)) FROM ppl)), $3, req.campaign_version
+			FROM req WHERE EXISTS (SELECT 1 FROM ppl)
+			ON CONFLICT (dedupe_key) DO NOTHING RETURNING request_id),
+		names AS (
+			SELECT c.name AS campaign, u.name AS submitter,
+			  to_char(req.deadline_at AT TIME ZONE 'UTC', 'Dy FMDD Mon YYYY HH24:MI "UTC"') AS deadline
+			FROM req JOIN campaigns c ON c.id = req.campaign_id JOIN users u ON u.id = req.submitted_by),
+		noti AS (
+			INSERT INTO notifications (account_id, user_id, kind, title, body, campaign_id, request_id, dedupe_key)
+			SELECT req.account_id, ppl.id, 'approval_reminder', format($5, names.submitter, names.campaign, names.deadline),
+			  format($6, names.submitter, names.campaign, names.deadline), req.campaign_id, req.id, $3 || ':' || ppl.id
+			FROM ev, req, ppl, names
+			ON CONFLICT (dedupe_key) DO NOTHING RETURNING user_id, title, body, dedupe_key),
+		mail AS (
+			INSERT INTO outbox_emails (account_id, to_email, to_name, subject, body, html, request_id, dedupe_key)
+			SELECT req.account_id, ppl.email, ppl.name, noti.title, noti.body || $8, format($7,
+			  `+fmt.Sprintf(htmlEscapeSQL, "names.submitter")+`, `+fmt.Sprintf(htmlEscapeSQL, "names.campaign")+`, names.deadline),
+			  req.id, noti.dedupe_key
+			FROM noti JOIN ppl ON ppl.id = noti.user_id, req, names
+			ON CONFLICT (dedupe_key) DO NOTHING)
+		SELECT count(*) FROM noti`,
+		accountID, requestID, key, fmt.Sprintf("reminder %d of %d to %%s", n, of), title, body,
+		emailHTML(title, body, nil), emailSignature).Scan(&reminded)
+	if err != nil {
+		return 0, fmt.Errorf("storage: remind approvers: %w", err)
+	}
+	return reminded, nil
+}
+
+// reminderNotice is the title and body of reminder n of of, as templates for SQL's format(): %1$s is
+// the submitter's name, %2$s the campaign's, %3$s the deadline.
+func reminderNotice(n, of int) (title, body string) {
+	return "Reminder: approval requested: %2$s", fmt.Sprintf("Reminder %d of %d: %%1$s asks you to approve \"%%2$s\" before it launches."+
+		"\n\nUnless someone decides, the request times out at %%3$s.", n, of)
+}
+
 // ExpireResult says what is left of a request after an approver lost the right.
 type ExpireResult struct {
 	// ValidApprovers counts the assigned approvers who still hold the approval right.
@@ -589,7 +772,10 @@ type ExpireResult struct {
 	Status string
 }
 
-// ExpireApprover marks userID's assignment on a request expired and records it once (R-APPR-7).
+// ExpireApprover marks userID's assignment on a request expired and records it once (R-APPR-7). The
+// submitter is told (R-ACT-3): how many approvers who can decide are left or, when none is and the
+// account holds such requests, that they should change the approvers. When none is left and the request
+// expires, the expiry's own notice tells them (Decide).
 func (s *Store) ExpireApprover(ctx context.Context, accountID, requestID, userID string) (ExpireResult, error) {
 	var res ExpireResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -609,15 +795,63 @@ func (s *Store) ExpireApprover(ctx context.Context, accountID, requestID, userID
 				return err
 			}
 		}
-		return tx.QueryRow(ctx, `SELECT
+		if err := tx.QueryRow(ctx, `SELECT
 			(SELECT count(*) FROM approval_request_approvers a JOIN users u ON u.id = a.user_id
 			  WHERE a.request_id = $1 AND a.state = 'assigned' AND `+hasRightSQL+`),
-			(SELECT on_no_approvers FROM accounts WHERE id = $2)`, requestID, accountID).Scan(&res.ValidApprovers, &res.Policy)
+			(SELECT on_no_approvers FROM accounts WHERE id = $2)`, requestID, accountID).Scan(&res.ValidApprovers, &res.Policy); err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 || req.Status != RequestStatusPending || (res.ValidApprovers == 0 && res.Policy != "hold") {
+			return nil
+		}
+		return notifyApproverExpired(ctx, tx, req, userID, res.ValidApprovers)
 	})
 	if err != nil {
 		return ExpireResult{}, notFound("storage: expire approver", err)
 	}
 	return res, nil
+}
+
+// notifyApproverExpired tells the submitter of req that approver userID lost the right, and whether
+// left approvers who can decide remain (none: the account holds the request, and they should change
+// its approvers).
+func notifyApproverExpired(ctx context.Context, tx pgx.Tx, req ApprovalRequest, userID string, left int) error {
+	var campaign string
+	if err := tx.QueryRow(ctx, `SELECT name FROM campaigns WHERE id = $1`, req.CampaignID).Scan(&campaign); err != nil {
+		return err
+	}
+	who, err := userName(ctx, tx, userID)
+	if err != nil {
+		return err
+	}
+	body := fmt.Sprintf("%s lost the approval right, so they can no longer decide on %q.", who, campaign)
+	switch left {
+	case 0:
+		body += " No assigned approver who can decide is left. The account holds such requests: it stays pending " +
+			"until you change its approvers (PUT /v1/approval-requests/" + req.ID + "/approvers) or cancel it."
+	case 1:
+		body += " 1 other approver still can."
+	default:
+		body += fmt.Sprintf(" %d other approvers still can.", left)
+	}
+	return notify(ctx, tx, notice{AccountID: req.AccountID, UserID: req.SubmittedBy, Kind: "approver_expired",
+		Title: "Approver expired: " + campaign, Body: body, CampaignID: req.CampaignID, RequestID: req.ID,
+		DedupeKey: req.ID + ":approver_expired:" + userID + ":notice"})
+}
+
+// FormatDuration writes d as the settings are written: "0", "24h", "1h30m", "90s".
+func FormatDuration(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // PendingRequestsAssignedTo lists the pending requests on which userID is an assigned approver.

@@ -13,6 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -82,6 +83,25 @@ func TestRealHistoriesReplay(t *testing.T) {
 	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalRequestWorkflowID(r.ID), "").Get(ctx, &result))
 	require.Equal(t, "launched", result)
 
+	// A request submitted with reminders every 2s and escalation after 3s (R-ACT-2), which nobody
+	// decides: three reminders, one escalation, then the timeout at 9s.
+	reminderCamp, err := store.CreateCampaign(ctx, acct.ID, admin.ID, storage.NewCampaign{Name: "Reminded", Kind: storage.CampaignKindJourney,
+		Mode: storage.CampaignModeActive, Content: camps[0].Content})
+	require.NoError(t, err)
+	_, h3 := storage.NewToken()
+	escalateTo, err := store.CreateUser(ctx, acct.ID, storage.NewUser{Email: "esc@history.test", Name: "Esme", Role: storage.RoleApprover}, h3)
+	require.NoError(t, err)
+	reminded, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.ID,
+		CampaignID: reminderCamp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID}, DeadlineAt: time.Now().Add(9 * time.Second),
+		Reminders: storage.RequestReminders{ReminderAfter: 2 * time.Second, EscalateAfter: 3 * time.Second, EscalationUserIDs: []string{escalateTo.ID}}})
+	require.NoError(t, err)
+	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, reminded))
+	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalRequestWorkflowID(reminded.ID), "").Get(ctx, &result))
+	require.Equal(t, "timed_out", result)
+	require.Equal(t, []string{"", "escalation", "reminder 1 of 3", "reminder 2 of 3", "reminder 3 of 3"},
+		timerSummaries(t, fetchHistory(t, tc, workflows.ApprovalRequestWorkflowID(reminded.ID))),
+		"the timers carry summaries the Temporal UI shows (the deadline's is not this change's)")
+
 	// A draft build of 20 contacts, with a short review window so the run ends.
 	d, _, err := store.CreateDraft(ctx, storage.NewDraft{AccountID: acct.ID, CampaignID: camp.ID, CreatedBy: admin.ID,
 		Source: []byte(`{"type":"saved_search","saved_search_id":"` + search.ID + `"}`), SourceKey: "saved_search:" + search.ID, ContactCount: 20}, false)
@@ -94,6 +114,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 
 	for name, id := range map[string]string{
 		"approval_request_launched": workflows.ApprovalRequestWorkflowID(r.ID),
+		"approval_request_reminded": workflows.ApprovalRequestWorkflowID(reminded.ID),
 		"approval_draft_built":      workflows.ApprovalDraftWorkflowID(d.ID),
 	} {
 		hist := fetchHistory(t, tc, id)
@@ -157,6 +178,24 @@ func historyCommands(t *testing.T, h *historypb.History) []string {
 			enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED, enumspb.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
 			out = append(out, ev.GetEventType().String())
 		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// timerSummaries lists the summaries of the timers a history started, sorted ("" for none).
+func timerSummaries(t *testing.T, h *historypb.History) []string {
+	t.Helper()
+	var out []string
+	for _, ev := range h.GetEvents() {
+		if ev.GetEventType() != enumspb.EVENT_TYPE_TIMER_STARTED {
+			continue
+		}
+		var s string
+		if p := ev.GetUserMetadata().GetSummary(); p != nil {
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayload(p, &s), "timer summary of event %d", ev.GetEventId())
+		}
+		out = append(out, s)
 	}
 	slices.Sort(out)
 	return out

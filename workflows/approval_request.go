@@ -59,6 +59,9 @@ type ApprovalRequestInput struct {
 	// launches (R-VER-3). Zero in runs started before the input carried them.
 	CampaignVersion int
 	ContentHash     string
+	// Reminders are the reminder and escalation settings the request was submitted under (R-ACT-2);
+	// nil when both are off, and in histories recorded before them.
+	Reminders *Reminders `json:",omitempty"`
 }
 
 // DecisionInput is an approve, reject or cancel by ActorID.
@@ -383,6 +386,9 @@ const (
 	// (ApprovalRequestInput.CampaignVersion, ContentHash), and launches that version only while it is
 	// the campaign's approved one; before it, the launch's input named the request alone.
 	versionPinnedLaunch = "pinned-launch"
+	// versionReminders: a request submitted with reminders or escalation on holds their timers
+	// (reminders.go); before it, a run had only the deadline and start timers.
+	versionReminders = "reminders"
 )
 
 // decideLocked records a terminal decision, retrying through a database outage until until (zero:
@@ -484,6 +490,7 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 			}
 		})
 	}
+	w.startReminders(timerCtx) // reminders.go
 
 	for w.status == activities.RequestStatusPending {
 		if err := workflow.Await(ctx, func() bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +60,16 @@ type changeCall struct {
 	At time.Time
 }
 
+type remindCall struct {
+	In activities.RemindInput
+	At time.Time
+}
+
+type escalateCall struct {
+	In activities.EscalateInput
+	At time.Time
+}
+
 // outcome is what the test environment reported about one Update.
 type outcome struct {
 	Name      string
@@ -94,6 +105,8 @@ type harness struct {
 	records     []recordCall
 	expires     []expireCall
 	changes     []changeCall
+	reminds     []remindCall
+	escalations []escalateCall
 	delivers    int
 	statusAttrs []string
 	updates     []*outcome
@@ -209,6 +222,31 @@ func newHarness(t *testing.T) *harness {
 				status = storage.RequestStatusPending
 			}
 			return activities.Request{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1", Status: status}, nil
+		})
+	env.OnActivity(a.RemindApprovers, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RemindInput) (activities.RemindResult, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.reminds = append(h.reminds, remindCall{In: in, At: env.Now()})
+			return activities.RemindResult{Reminded: len(h.assigned), MailPending: h.mailPending}, nil
+		})
+	env.OnActivity(a.Escalate, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.EscalateInput) (activities.EscalateResult, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.escalations = append(h.escalations, escalateCall{In: in, At: env.Now()})
+			approvers := []activities.Approver{}
+			for _, id := range h.assigned {
+				approvers = append(approvers, activities.Approver{UserID: id, State: storage.ApproverStateAssigned})
+			}
+			for _, id := range in.UserIDs {
+				if !slices.Contains(h.assigned, id) {
+					h.assigned = append(h.assigned, id)
+					approvers = append(approvers, activities.Approver{UserID: id, State: storage.ApproverStateAssigned})
+				}
+			}
+			return activities.EscalateResult{Request: activities.Request{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1",
+				Status: storage.RequestStatusPending, Approvers: approvers}, MailPending: h.mailPending}, nil
 		})
 	env.OnActivity(a.DeliverEmails, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, requestID string) (int, error) {

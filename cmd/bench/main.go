@@ -61,9 +61,10 @@ func main() {
 	builds := flag.Int("builds", 20, "draft builds per size")
 	decisions := flag.Int("decisions", 64, "approve calls per concurrency level")
 	timers := flag.Int("timers", 5000, "pending requests holding a deadline timer")
+	reminders := flag.Int("reminders", 5000, "pending requests holding a reminder and a deadline timer in the reminders case")
 	versions := flag.Int("versions", 64, "submits per variant (with and without the freeze) in the versions case")
 	diffs := flag.Int("diffs", 2000, "timed diffs of two versions in the versions case")
-	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,timers,versions (default all)")
+	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,timers,versions,reminders (default all)")
 	loadFor := flag.Duration("load", 5*time.Second, "how long each review load test runs")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, API, load) to this file")
 	flag.Parse()
@@ -80,7 +81,7 @@ func main() {
 	}
 	log, _ := logging.New("console", "warn")
 	ctx := context.Background()
-	if err := run(ctx, log, *builds, *decisions, *timers, *versions, *diffs, *only, *loadFor); err != nil {
+	if err := run(ctx, log, *builds, *decisions, *timers, *reminders, *versions, *diffs, *only, *loadFor); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -102,7 +103,7 @@ type bench struct {
 	started time.Time
 }
 
-func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, versions, diffs int, only string, loadFor time.Duration) error {
+func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, reminders, versions, diffs int, only string, loadFor time.Duration) error {
 	want := func(c string) bool { return only == "" || slices.Contains(strings.Split(only, ","), c) }
 	base := os.Getenv(testenv.EnvDatabaseURL)
 	addr := os.Getenv(testenv.EnvTemporalAddress)
@@ -131,6 +132,12 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, versio
 	b := &bench{store: storage.New(pool), tc: tc, queue: testenv.NewName("bench-"), log: log, started: time.Now()}
 	key, _ := sharelink.ParseKey(sharelink.NewKey())
 	sealer, _ := sharelink.NewSealer(key)
+	if want("reminders") {
+		// The reminders case measures memory per workflow as the difference between its phases; the
+		// workflows of a finished phase (terminated) stay cached, and with the default 10,000 entries
+		// the next phase's would evict them and hide their own size.
+		worker.SetStickyWorkflowCacheSize(max(10000, 4*reminders))
+	}
 	w := workers.New(tc, b.queue, &activities.Activities{Store: b.store, Log: log, Sealer: sealer,
 		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 1000})
 	registerFloor(w)
@@ -169,6 +176,11 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, versio
 	if want("timers") {
 		if err := b.timers(ctx, timers); err != nil {
 			return fmt.Errorf("timers: %w", err)
+		}
+	}
+	if want("reminders") {
+		if err := b.reminders(ctx, reminders); err != nil {
+			return fmt.Errorf("reminders: %w", err)
 		}
 	}
 	printTable()
@@ -274,6 +286,7 @@ func registerFloor(w worker.Worker) {
 	w.RegisterWorkflowWithOptions(floor, workflow.RegisterOptions{Name: floorWorkflow})
 	w.RegisterWorkflowWithOptions(timerFloorWorkflow, workflow.RegisterOptions{Name: timerWorkflow})
 	w.RegisterWorkflowWithOptions(noopUpdateWorkflow, workflow.RegisterOptions{Name: noopWorkflow})
+	w.RegisterWorkflowWithOptions(twoTimersWorkflow, workflow.RegisterOptions{Name: twoTimersWorkflowName})
 	w.RegisterActivity(floorNoop)
 }
 
