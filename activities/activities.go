@@ -27,6 +27,9 @@ type Activities struct {
 	AI *ai.Pipeline
 	// Sealer encrypts share tokens at rest (SIGNOFF_SECRET_KEY).
 	Sealer *sharelink.Sealer
+	// PublicURL (SIGNOFF_PUBLIC_URL) prefixes the decision links in the emails of approvers added to a
+	// request (R-ACT-1).
+	PublicURL string
 	// BuildCapacity is how many drafts one account may build at once (SIGNOFF_BUILD_CAPACITY); 0 is unlimited.
 	BuildCapacity int
 	// Log is the worker's logger.

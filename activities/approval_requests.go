@@ -115,9 +115,11 @@ type ChangeApproversInput struct {
 }
 
 // ChangeApprovers stores the new approver set and notifies the added approvers, once per ChangeKey;
-// their emails say how many changes the request brings (R-VER-6).
+// their emails say how many changes the request brings (R-VER-6) and carry their decision links
+// (R-ACT-1); the removed approvers' links stop working.
 func (a *Activities) ChangeApprovers(ctx context.Context, in ChangeApproversInput) (Request, error) {
-	r, err := a.Store.ChangeApprovers(ctx, in.AccountID, in.RequestID, in.ActorID, in.ApproverIDs, in.Note, in.ChangeKey, changes.Count)
+	r, err := a.Store.ChangeApprovers(ctx, in.AccountID, in.RequestID, in.ActorID, in.ApproverIDs, in.Note, in.ChangeKey,
+		changes.Count, storage.DecisionLinkBase(a.PublicURL))
 	if err != nil {
 		return Request{}, classify(err)
 	}

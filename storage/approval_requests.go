@@ -97,6 +97,9 @@ type NewApprovalRequest struct {
 	// CountChanges counts the changes the request brings, for the approvers' emails (R-VER-6); nil
 	// leaves the count out.
 	CountChanges ChangeCounter
+	// DecisionLinkBase prefixes the token of the decision link each approver's email carries
+	// ({SIGNOFF_PUBLIC_URL}/a/, R-ACT-1); empty writes emails without a link.
+	DecisionLinkBase string
 }
 
 // Decision is a terminal transition of a request. ActorID nil means the system.
@@ -184,7 +187,7 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 		for _, uid := range nr.ApproverIDs {
 			if err := notify(ctx, tx, notice{AccountID: nr.AccountID, UserID: uid, Kind: "approval_requested",
 				Title: "Approval requested: " + name, Body: body, CampaignID: nr.CampaignID, RequestID: nr.ID,
-				DedupeKey: nr.ID + ":submitted:" + uid}); err != nil {
+				DedupeKey: nr.ID + ":submitted:" + uid, DecisionLinkBase: nr.DecisionLinkBase}); err != nil {
 				return err
 			}
 		}
@@ -489,8 +492,9 @@ func decisionNotice(d Decision) (title, body string) {
 
 // ChangeApprovers replaces the assigned approvers of a pending request; changeKey makes a retry a no-op.
 // count counts the changes the request brings, for the added approvers' emails (R-VER-6); nil
-// leaves the count out.
-func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actorID string, approverIDs []string, note, changeKey string, count ChangeCounter) (ApprovalRequest, error) {
+// leaves the count out. The added approvers' emails carry a decision link prefixed by linkBase
+// ({SIGNOFF_PUBLIC_URL}/a/; empty: none), and the links of removed approvers are revoked (R-ACT-1).
+func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actorID string, approverIDs []string, note, changeKey string, count ChangeCounter, linkBase string) (ApprovalRequest, error) {
 	var out ApprovalRequest
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		req, err := loadRequestForUpdate(ctx, tx, accountID, requestID)
@@ -510,6 +514,9 @@ func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actor
 		}
 		if _, err := tx.Exec(ctx, `UPDATE approval_request_approvers SET state = 'removed', updated_at = now()
 			WHERE request_id = $1 AND state = 'assigned' AND NOT (user_id = ANY($2::uuid[]))`, requestID, approverIDs); err != nil {
+			return err
+		}
+		if err := revokeRemovedLinks(ctx, tx, requestID, approverIDs); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `INSERT INTO approval_request_approvers AS a (request_id, user_id) SELECT $1, unnest($2::uuid[])
@@ -543,8 +550,8 @@ func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actor
 		}
 		for _, uid := range added {
 			if err := notify(ctx, tx, notice{AccountID: accountID, UserID: uid, Kind: "approval_requested",
-				Title: "Approval requested: " + campaign, Body: body,
-				CampaignID: req.CampaignID, RequestID: requestID, DedupeKey: changeKey + ":" + uid}); err != nil {
+				Title: "Approval requested: " + campaign, Body: body, CampaignID: req.CampaignID, RequestID: requestID,
+				DedupeKey: changeKey + ":" + uid, DecisionLinkBase: linkBase}); err != nil {
 				return err
 			}
 		}
@@ -599,6 +606,9 @@ func (s *Store) ExpireApprover(ctx context.Context, accountID, requestID, userID
 		tag, err := tx.Exec(ctx, `UPDATE approval_request_approvers SET state = 'expired', updated_at = now()
 			WHERE request_id = $1 AND user_id = $2 AND state = 'assigned'`, requestID, userID)
 		if err != nil {
+			return err
+		}
+		if err := revokeApproverLinks(ctx, tx, requestID, userID); err != nil {
 			return err
 		}
 		if tag.RowsAffected() > 0 {

@@ -44,6 +44,9 @@ type notice struct {
 	RequestID  string
 	DraftID    string
 	DedupeKey  string
+	// DecisionLinkBase, when set, gives the email (not the in-app notification) a new decision link of
+	// UserID's assignment on RequestID: this prefix followed by the link's token (R-ACT-1).
+	DecisionLinkBase string
 }
 
 func nullable(s string) *string {
@@ -64,12 +67,23 @@ func notify(ctx context.Context, tx pgx.Tx, n notice) error {
 	if tag.RowsAffected() == 0 {
 		return nil
 	}
+	body := n.Body
+	if n.DecisionLinkBase != "" {
+		token, err := newDecisionLink(ctx, tx, n.AccountID, n.RequestID, n.UserID)
+		if err != nil {
+			return err
+		}
+		body += "\n\n" + DecisionLinkSentence + " " + n.DecisionLinkBase + token
+	}
 	_, err = tx.Exec(ctx, `INSERT INTO outbox_emails (account_id, to_email, to_name, subject, body, request_id, draft_id, dedupe_key)
 		SELECT $1, u.email, u.name, $3, $4, $5, $6, $7 FROM users u WHERE u.id = $2
 		ON CONFLICT (dedupe_key) DO NOTHING`,
-		n.AccountID, n.UserID, n.Title, n.Body+"\n\n— Signoff", nullable(n.RequestID), nullable(n.DraftID), n.DedupeKey)
+		n.AccountID, n.UserID, n.Title, body+"\n\n— Signoff", nullable(n.RequestID), nullable(n.DraftID), n.DedupeKey)
 	return err
 }
+
+// DecisionLinkSentence introduces the decision link in an approver's email (R-ACT-1).
+const DecisionLinkSentence = "Read the campaign and approve or reject it here, no login needed:"
 
 func userName(ctx context.Context, q queryer, id string) (string, error) {
 	var name string
