@@ -43,8 +43,10 @@ type Mailer interface {
 
 // Statuses of approval requests, the request statuses the workflow compares its steps' results with.
 const (
-	RequestStatusPending  = storage.RequestStatusPending
-	RequestStatusApproved = storage.RequestStatusApproved
+	RequestStatusPending   = storage.RequestStatusPending
+	RequestStatusApproved  = storage.RequestStatusApproved
+	RequestStatusRejected  = storage.RequestStatusRejected
+	RequestStatusCancelled = storage.RequestStatusCancelled
 )
 
 // Statuses of approval drafts that the build workflow sets and reports.

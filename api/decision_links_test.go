@@ -414,12 +414,12 @@ func TestDecisionLinkRace(t *testing.T) {
 			assert.Equal(t, "already_handled", errorCode([]byte(res.body)))
 		}
 	}
-	if len(winners) != 1 {
+	if len(winners) != 1 { // what the workflow saw, to tell why
 		it := testenv.Temporal(t).GetWorkflowHistory(context.Background(), "approval-request/"+r.ID, "", false, 0)
 		for it.HasNext() {
 			ev, err := it.Next()
 			require.NoError(t, err)
-			t.Logf("DEBUG %d %s %v", ev.EventId, ev.EventType, ev.Attributes)
+			t.Logf("history %d %s %v", ev.EventId, ev.EventType, ev.Attributes)
 		}
 	}
 	require.Len(t, winners, 1, "exactly one click wins")
