@@ -98,7 +98,7 @@ type harness struct {
 	launchResult activities.LaunchResult
 	dbStatus     string  // what CurrentRequest answers; "" means pending
 	dbDecidedBy  *string // who CurrentRequest says decided
-	mailPending  bool   // what DecideAndDeliver answers: the decision's emails were not delivered
+	mailPending  bool    // what DecideAndDeliver answers: the decision's emails were not delivered
 }
 
 func newHarness(t *testing.T) *harness {
