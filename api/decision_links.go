@@ -76,7 +76,7 @@ func (s *Server) decisionPageGet(c *gin.Context) {
 		mark := s.decisionCache.mark()
 		v, err := s.App.DecisionLinkPage(c.Request.Context(), token)
 		if err == nil {
-			p, err = renderDecisionPage(v, decisionForm{}, "")
+			p, err = renderDecisionPage(v, decisionForm{}, "", "")
 		}
 		if err != nil {
 			s.decisionProblem(c, err)
@@ -122,13 +122,17 @@ func (s *Server) decisionRefused(c *gin.Context, hash []byte, v app.DecisionLink
 		return
 	}
 	msg := e.Message
+	if e.Field != "" { // "note: a rejection needs a note" reads "A rejection needs a note." on the page
+		msg = strings.TrimPrefix(msg, e.Field+": ")
+		msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
+	}
 	if e.Code == errs.AlreadyHandled {
 		msg = "Too late: this request was already decided. Nothing was changed."
 		if v.State == app.DecisionLinkOpen {
 			msg = "This request can no longer be decided: its deadline has passed. Nothing was changed."
 		}
 	}
-	p, rerr := renderDecisionPage(v, form, msg)
+	p, rerr := renderDecisionPage(v, form, msg, e.Field)
 	if rerr != nil {
 		s.decisionProblem(c, rerr)
 		return
@@ -193,13 +197,13 @@ const decisionProblemHTML = `<!doctype html><html lang="en"><head><meta charset=
 <body><main id="main" class="notfound"><section class="stage"><h1>Nothing was decided</h1>
 <p id="reason">%s</p><p><a href="">Open the page again</a></p></section></main></body></html>`
 
-// renderDecisionPage renders view v with the form as typed and msg above it; a page with a form is
-// split around its form token's value.
-func renderDecisionPage(v app.DecisionLinkView, form decisionForm, msg string) (*decisionPage, error) {
+// renderDecisionPage renders view v with the form as typed and msg above it (field names the form
+// field msg is about, which gets the focus); a page with a form is split around its form token's value.
+func renderDecisionPage(v app.DecisionLinkView, form decisionForm, msg, field string) (*decisionPage, error) {
 	open := v.State == app.DecisionLinkOpen
 	var buf bytes.Buffer
 	err := decisionTemplate.Execute(&buf, map[string]any{
-		"View": v, "Open": open, "Form": form, "Message": msg, "CSRF": csrfMarker, "Changes": pageChanges(v.Changes),
+		"View": v, "Open": open, "Form": form, "Message": msg, "Field": field, "CSRF": csrfMarker, "Changes": pageChanges(v.Changes),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: render decision page: %w", err)
