@@ -151,9 +151,17 @@ func (s *Server) serveDecisionPage(c *gin.Context, hash []byte, p *decisionPage,
 		s.decisionProblem(c, err)
 		return
 	}
-	body := make([]byte, 0, len(p.head)+len(csrf)+len(p.tail))
-	body = append(append(append(body, p.head...), csrf...), p.tail...)
-	c.Data(status, "text/html; charset=utf-8", body)
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	if c.Writer.Header().Get("Content-Encoding") == "" {
+		h.Set("Content-Length", strconv.Itoa(len(p.head)+len(csrf)+len(p.tail)))
+	}
+	c.Status(status)
+	for _, part := range [][]byte{p.head, []byte(csrf), p.tail} {
+		if _, err := c.Writer.Write(part); err != nil {
+			return // the client went away
+		}
+	}
 }
 
 // decisionProblem answers an error without a page to show it on: the one not-found page of every
