@@ -393,8 +393,16 @@ func TestDecisionLinkRace(t *testing.T) {
 				}
 			} else {
 				res.via = "api"
-				rec := serve(de.env, newRequest(http.MethodPost, "/v1/approval-requests/"+r.ID+"/"+action, tokens[who], `{"note":"race `+action+`"}`))
-				res.status, res.body = rec.Code, rec.Body.String()
+				req, _ := http.NewRequest(http.MethodPost, de.srv.URL+"/v1/approval-requests/"+r.ID+"/"+action, strings.NewReader(`{"note":"race `+action+`"}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+tokens[who])
+				resp, err := de.client.Do(req)
+				if err == nil {
+					p := readAnswerNoT(resp)
+					res.status, res.body = p.Status, p.Body
+				} else {
+					res.body = err.Error()
+				}
 			}
 			results[i] = res
 		}()
