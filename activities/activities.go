@@ -27,6 +27,9 @@ type Activities struct {
 	AI *ai.Pipeline
 	// Sealer encrypts share tokens at rest (SIGNOFF_SECRET_KEY).
 	Sealer *sharelink.Sealer
+	// PublicURL (SIGNOFF_PUBLIC_URL) prefixes the decision links in the emails of approvers added to a
+	// request (R-ACT-1).
+	PublicURL string
 	// BuildCapacity is how many drafts one account may build at once (SIGNOFF_BUILD_CAPACITY); 0 is unlimited.
 	BuildCapacity int
 	// Log is the worker's logger.
@@ -40,8 +43,10 @@ type Mailer interface {
 
 // Statuses of approval requests, the request statuses the workflow compares its steps' results with.
 const (
-	RequestStatusPending  = storage.RequestStatusPending
-	RequestStatusApproved = storage.RequestStatusApproved
+	RequestStatusPending   = storage.RequestStatusPending
+	RequestStatusApproved  = storage.RequestStatusApproved
+	RequestStatusRejected  = storage.RequestStatusRejected
+	RequestStatusCancelled = storage.RequestStatusCancelled
 )
 
 // Statuses of approval drafts that the build workflow sets and reports.

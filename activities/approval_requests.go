@@ -116,9 +116,11 @@ type ChangeApproversInput struct {
 }
 
 // ChangeApprovers stores the new approver set and notifies the added approvers, once per ChangeKey;
-// their emails say how many changes the request brings (R-VER-6).
+// their emails say how many changes the request brings (R-VER-6) and carry their decision links
+// (R-ACT-1); the removed approvers' links stop working.
 func (a *Activities) ChangeApprovers(ctx context.Context, in ChangeApproversInput) (Request, error) {
-	r, err := a.Store.ChangeApprovers(ctx, in.AccountID, in.RequestID, in.ActorID, in.ApproverIDs, in.Note, in.ChangeKey, changes.Count)
+	r, err := a.Store.ChangeApprovers(ctx, in.AccountID, in.RequestID, in.ActorID, in.ApproverIDs, in.Note, in.ChangeKey,
+		changes.Count, storage.DecisionLinkBase(a.PublicURL))
 	if err != nil {
 		return Request{}, classify(err)
 	}
@@ -306,7 +308,7 @@ type EscalateResult struct {
 // escalated and asks the added ones to decide, once per request; then it hands the emails to the
 // mailer in the same activity.
 func (a *Activities) Escalate(ctx context.Context, in EscalateInput) (EscalateResult, error) {
-	r, err := a.Store.Escalate(ctx, in.AccountID, in.RequestID, in.UserIDs, in.After, changes.Count)
+	r, err := a.Store.Escalate(ctx, in.AccountID, in.RequestID, in.UserIDs, in.After, changes.Count, storage.DecisionLinkBase(a.PublicURL))
 	if err != nil {
 		return EscalateResult{}, classify(err)
 	}

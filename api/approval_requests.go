@@ -222,6 +222,7 @@ func (s *Server) decide(d app.Decision) gin.HandlerFunc {
 		defer done()
 		r, err := s.App.Decide(ctx, currentUser(c), app.DecideInput{RequestID: id, Decision: d, Note: body.Note,
 			UpdateID: keyedUpdateID(c, string(d))})
+		s.decisionCache.requestChanged(id) // its decision pages, in this process at once (others hear the feed)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			abort(c, errs.ClientClosed, "the request was cancelled")
@@ -250,6 +251,7 @@ func (s *Server) changeApprovers(c *gin.Context) {
 	}
 	r, err := s.App.ChangeApprovers(c.Request.Context(), currentUser(c),
 		app.ChangeApproversInput{RequestID: id, ApproverIDs: body.ApproverIDs, Note: body.Note})
+	s.decisionCache.requestChanged(id) // removed approvers' links, in this process at once
 	if err != nil {
 		respondError(c, err)
 		return

@@ -13,9 +13,10 @@ import (
 )
 
 // isolationSkip lists the routes that are not tenant-scoped by design: health, the OpenAPI document,
-// the operator endpoint and the no-login review (whose credential is the share token, tested in the
-// review tests).
-var isolationSkip = []string{"/healthz", "/readyz", "/openapi.yaml", "/v1/operator/", "/r/", "/review-assets/", "/v1/public/"}
+// the operator endpoint, the no-login review (whose credential is the share token, tested in the
+// review tests) and the approver's decision page (whose credential is the link's token, tested in the
+// decision link tests).
+var isolationSkip = []string{"/healthz", "/readyz", "/openapi.yaml", "/v1/operator/", "/r/", "/review-assets/", "/v1/public/", "/a/"}
 
 // isolationBodies are valid bodies for the routes that validate their body before looking the id up,
 // so the test reaches the lookup.

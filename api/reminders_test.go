@@ -196,7 +196,7 @@ func TestRemindAndEscalateSteps(t *testing.T) {
 	r, err := e.store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct, CampaignID: camp.ID,
 		SubmittedBy: sub.ID, ApproverIDs: []string{stays.ID, removed.ID, lost.ID}, DeadlineAt: time.Now().Add(time.Hour)})
 	require.NoError(t, err)
-	_, err = e.store.ChangeApprovers(ctx, acct, r.ID, sub.ID, []string{stays.ID, lost.ID}, "", r.ID+":change:1", nil)
+	_, err = e.store.ChangeApprovers(ctx, acct, r.ID, sub.ID, []string{stays.ID, lost.ID}, "", r.ID+":change:1", nil, "")
 	require.NoError(t, err)
 	collaborator := storage.RoleCollaborator
 	_, _, err = e.store.UpdateUser(ctx, acct, lost.ID, storage.UserPatch{Role: &collaborator})
@@ -224,14 +224,14 @@ func TestRemindAndEscalateSteps(t *testing.T) {
 	requireNoWrites(t, e.pool, before)
 
 	admin2, _ := e.userWith(t, acct, "admin2@a.test", storage.RoleAdmin, false)
-	out, err := e.store.Escalate(ctx, acct, r.ID, []string{admin2.ID, lost.ID, stays.ID}, 36*time.Hour, nil)
+	out, err := e.store.Escalate(ctx, acct, r.ID, []string{admin2.ID, lost.ID, stays.ID}, 36*time.Hour, nil, "")
 	require.NoError(t, err)
 	require.True(t, hasApprover(out, admin2.ID, storage.ApproverStateAssigned))
 	require.True(t, hasApprover(out, stays.ID, storage.ApproverStateAssigned))
 	require.True(t, hasApprover(out, lost.ID, storage.ApproverStateAssigned), "escalation does not expire anyone; the workflow does")
 	require.Equal(t, []string{admin2.ID}, told(r.ID+":escalated"), "only the added approver is asked")
 	before = dbState(t, e.pool)
-	again, err := e.store.Escalate(ctx, acct, r.ID, []string{e.A.Users[storage.RoleAdmin].ID}, 36*time.Hour, nil)
+	again, err := e.store.Escalate(ctx, acct, r.ID, []string{e.A.Users[storage.RoleAdmin].ID}, 36*time.Hour, nil, "")
 	require.NoError(t, err)
 	require.Equal(t, out.Approvers, again.Approvers, "once per request")
 	requireNoWrites(t, e.pool, before)

@@ -146,19 +146,8 @@ func (s *Server) reviewLimiters() (*rateLimiter, *rateLimiter) {
 func (s *Server) reviewDraft(page bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		hash := app.HashShareToken(c.Param("token"))
-		now := time.Now()
-		// The client address is the connection's peer, or what a trusted proxy says in
-		// X-Forwarded-For (Server.TrustedProxies); the token's bucket is keyed by its hash, so
-		// the token itself is never kept.
-		for _, lim := range []struct {
-			l   *rateLimiter
-			key string
-		}{{s.ipLimiter, c.ClientIP()}, {s.tokenLimiter, string(hash)}} {
-			if ok, wait := lim.l.allow(lim.key, now); !ok {
-				c.Header("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-				abort(c, errs.RateLimited, "too many requests; wait a moment and try again")
-				return
-			}
+		if !s.allowPublic(c, hash) {
+			return
 		}
 		c.Set(ctxTokenHash, hash)
 		if a, ok := s.reviewCache.answer([32]byte(hash)); ok {
@@ -180,6 +169,26 @@ func (s *Server) reviewDraft(page bool) gin.HandlerFunc {
 		c.Set(ctxDraft, d)
 		c.Next()
 	}
+}
+
+// allowPublic applies the rate limits of R-REVIEW-7 to a no-login request (a review or a decision
+// link) whose token hashes to hash: per client address and per token. A refused request is answered
+// 429 with Retry-After, and allowPublic reports false. The client address is the connection's peer,
+// or what a trusted proxy says in X-Forwarded-For (Server.TrustedProxies); the token's bucket is
+// keyed by its hash, so the token itself is never kept.
+func (s *Server) allowPublic(c *gin.Context, hash []byte) bool {
+	now := time.Now()
+	for _, lim := range []struct {
+		l   *rateLimiter
+		key string
+	}{{s.ipLimiter, c.ClientIP()}, {s.tokenLimiter, string(hash)}} {
+		if ok, wait := lim.l.allow(lim.key, now); !ok {
+			c.Header("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+			abort(c, errs.RateLimited, "too many requests; wait a moment and try again")
+			return false
+		}
+	}
+	return true
 }
 
 // reviewNotFoundPage answers the page's 404 of every token that opens nothing (R-REVIEW-2).

@@ -41,9 +41,10 @@ type Server struct {
 	// it can be stored for a retry with the same Idempotency-Key; zero means 30 seconds.
 	DecisionGrace time.Duration
 
-	tokenLimiter *rateLimiter
-	ipLimiter    *rateLimiter
-	reviewCache  *reviewCache
+	tokenLimiter  *rateLimiter
+	ipLimiter     *rateLimiter
+	reviewCache   *reviewCache
+	decisionCache *decisionCache
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -55,7 +56,7 @@ func (s *Server) WatchReviews(ctx context.Context) error {
 	if s.reviewCache == nil {
 		return errors.New("api: WatchReviews needs Handler first")
 	}
-	return s.App.WatchReviews(ctx, reviewFeed{cache: s.reviewCache, log: s.Log}, 5*time.Second)
+	return s.App.WatchReviews(ctx, reviewFeed{cache: s.reviewCache, decisions: s.decisionCache, log: s.Log}, 5*time.Second)
 }
 
 // ReviewsWatched reports whether the review change feed is heard, so review reads may come from memory.
@@ -63,14 +64,17 @@ func (s *Server) ReviewsWatched() bool {
 	return s.reviewCache != nil && s.reviewCache.isListening()
 }
 
-// reviewFeed passes the change feed to the review cache and logs when it goes quiet or comes back.
+// reviewFeed passes the change feed to the review cache and the decision page cache, and logs when it
+// goes quiet or comes back.
 type reviewFeed struct {
-	cache *reviewCache
-	log   *zap.Logger
+	cache     *reviewCache
+	decisions *decisionCache
+	log       *zap.Logger
 }
 
 func (f reviewFeed) Listening(on bool, err error) {
 	f.cache.Listening(on)
+	f.decisions.Listening(on)
 	switch {
 	case on:
 		f.log.Info("review change feed heard; review reads served from memory")
@@ -81,10 +85,13 @@ func (f reviewFeed) Listening(on bool, err error) {
 
 func (f reviewFeed) ReviewChanged(draftID string) { f.cache.ReviewChanged(draftID) }
 
+func (f reviewFeed) DecisionLinksChanged(payload string) { f.decisions.DecisionLinksChanged(payload) }
+
 // Handler builds the router with every route of SPEC §9.
 func (s *Server) Handler() http.Handler {
 	s.tokenLimiter, s.ipLimiter = s.reviewLimiters()
 	s.reviewCache = newReviewCache()
+	s.decisionCache = newDecisionCache()
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	// A path with an extra or missing trailing slash is not an endpoint: it answers the JSON 404 of
@@ -108,6 +115,9 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/r/:token", reviewHeaders, s.reviewDraft(true), s.reviewPage)
 	r.GET("/favicon.ico", favicon)
 	r.GET("/review-assets/*file", reviewHeaders, reviewAssetFilesOnly, gin.WrapH(reviewAssets()))
+	// The approver's decision page: no login, the link's token is the credential (R-ACT-1).
+	r.GET("/a/:token", reviewHeaders, s.decisionPageGet)
+	r.POST("/a/:token", reviewHeaders, s.decisionPagePost)
 	pub := r.Group("/v1/public/reviews/:token", reviewHeaders, s.reviewDraft(false))
 	pub.GET("", s.getReview)
 	pub.GET("/feedback", s.getReviewFeedback)

@@ -178,7 +178,7 @@ func (a *App) submit(ctx context.Context, u User, camp Campaign, in SubmitInput)
 	}
 	r, err := a.Store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: in.RequestID, AccountID: u.AccountID,
 		CampaignID: camp.ID, SubmittedBy: u.ID, Note: in.Note, ApproverIDs: sub.approvers, DeadlineAt: sub.deadline, LaunchAt: sub.launchAt,
-		CountChanges: changes.Count, Reminders: reminders})
+		CountChanges: changes.Count, Reminders: reminders, DecisionLinkBase: storage.DecisionLinkBase(a.PublicURL)})
 	switch {
 	case errors.Is(err, storage.ErrRequestOpen):
 		return ApprovalRequest{}, requestOpenError()

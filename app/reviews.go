@@ -396,8 +396,17 @@ type ReviewFeed interface {
 	ReviewChanged(draftID string)
 }
 
+// DecisionLinkFeed is a ReviewFeed that also hears of changes to decision pages (R-ACT-1):
+// DecisionLinksChanged with 'r:<request id>' when a request's status, approvers or links changed,
+// 'u:<user id>' when a user's name or approval right did.
+type DecisionLinkFeed interface {
+	ReviewFeed
+	DecisionLinksChanged(payload string)
+}
+
 // WatchReviews follows Postgres's feed of review changes until ctx ends, telling feed; after a loss it
-// reconnects, waiting at most retryMax between tries.
+// reconnects, waiting at most retryMax between tries. A feed that is also a DecisionLinkFeed hears the
+// changes to decision pages on the same connection.
 func (a *App) WatchReviews(ctx context.Context, feed ReviewFeed, retryMax time.Duration) error {
 	return a.Store.WatchReviewChanges(ctx, feed, retryMax)
 }

@@ -37,7 +37,8 @@ type Config struct {
 	TaskQueue string
 	// HTTPAddr (SIGNOFF_HTTP_ADDR, default 127.0.0.1:8080) is where the API listens.
 	HTTPAddr string
-	// PublicURL (SIGNOFF_PUBLIC_URL, default "http://" + HTTPAddr) prefixes share links.
+	// PublicURL (SIGNOFF_PUBLIC_URL, default "http://" + HTTPAddr) prefixes share links and the
+	// decision links of approver emails.
 	PublicURL string
 	// TrustedProxies (SIGNOFF_TRUSTED_PROXIES, comma-separated CIDRs or addresses, default none) are
 	// the load balancers in front of the API: a request whose connection comes from one of them is

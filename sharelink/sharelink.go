@@ -5,6 +5,7 @@ package sharelink
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -30,9 +31,11 @@ func Hash(token string) []byte {
 	return h[:]
 }
 
-// Sealer encrypts tokens at rest with AES-256-GCM.
+// Sealer encrypts tokens at rest with AES-256-GCM, and signs short messages (MAC) with a key
+// derived from the same secret.
 type Sealer struct {
-	aead cipher.AEAD
+	aead   cipher.AEAD
+	macKey []byte
 }
 
 // ParseKey reads a 32-byte key written as base64 (standard or URL-safe) or hex.
@@ -68,7 +71,24 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sharelink: %w", err)
 	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{aead: aead, macKey: derive(key, "signoff/sharelink/mac")}, nil
+}
+
+// derive is a key for one purpose derived from key: HMAC-SHA256(key, label). The sealing key and the
+// MAC key never share a value.
+func derive(key []byte, label string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(label))
+	return m.Sum(nil)
+}
+
+// MAC is the HMAC-SHA256 of msg under a key of the sealer's secret derived for purpose (say
+// "decision-csrf"), so a MAC made for one purpose never verifies for another. Compare MACs with
+// hmac.Equal.
+func (s *Sealer) MAC(purpose string, msg []byte) []byte {
+	m := hmac.New(sha256.New, derive(s.macKey, purpose))
+	m.Write(msg)
+	return m.Sum(nil)
 }
 
 // Seal encrypts token with a fresh nonce; the result is nonce || ciphertext.

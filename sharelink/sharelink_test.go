@@ -56,3 +56,22 @@ func TestParseKey(t *testing.T) {
 		require.Equal(t, tc.ok, err == nil, tc.in)
 	}
 }
+
+func TestMACIsKeyedAndPurposeBound(t *testing.T) {
+	key, err := sharelink.ParseKey(sharelink.NewKey())
+	require.NoError(t, err)
+	s, err := sharelink.NewSealer(key)
+	require.NoError(t, err)
+	msg := []byte("token hash || issued at || nonce")
+	m := s.MAC("decision-csrf", msg)
+	require.Len(t, m, sha256.Size)
+	require.Equal(t, m, s.MAC("decision-csrf", msg), "the same key, purpose and message give the same MAC")
+	require.NotEqual(t, m, s.MAC("decision-csrf", append(msg, '!')), "another message, another MAC")
+	require.NotEqual(t, m, s.MAC("other-purpose", msg), "a MAC made for one purpose does not verify for another")
+	again, err := sharelink.NewSealer(key)
+	require.NoError(t, err)
+	require.Equal(t, m, again.MAC("decision-csrf", msg), "another process with the same secret verifies it")
+	other, _ := sharelink.NewSealer(bytes.Repeat([]byte{7}, 32))
+	require.NotEqual(t, m, other.MAC("decision-csrf", msg), "another secret, another MAC")
+	require.False(t, bytes.Equal(m, key), "the MAC key is not the secret itself")
+}

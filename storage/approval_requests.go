@@ -118,6 +118,9 @@ type NewApprovalRequest struct {
 	CountChanges ChangeCounter
 	// Reminders are the account's reminder and escalation settings as the request takes them.
 	Reminders RequestReminders
+	// DecisionLinkBase prefixes the token of the decision link each approver's email carries
+	// ({SIGNOFF_PUBLIC_URL}/a/, R-ACT-1); empty writes emails without a link.
+	DecisionLinkBase string
 }
 
 // Decision is a terminal transition of a request. ActorID nil means the system.
@@ -211,7 +214,7 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 		for _, uid := range nr.ApproverIDs {
 			if err := notify(ctx, tx, notice{AccountID: nr.AccountID, UserID: uid, Kind: "approval_requested",
 				Title: "Approval requested: " + name, Body: body, CampaignID: nr.CampaignID, RequestID: nr.ID,
-				DedupeKey: nr.ID + ":submitted:" + uid}); err != nil {
+				DedupeKey: nr.ID + ":submitted:" + uid, DecisionLinkBase: nr.DecisionLinkBase}); err != nil {
 				return err
 			}
 		}
@@ -560,8 +563,9 @@ func noteParagraph(note string) string {
 
 // ChangeApprovers replaces the assigned approvers of a pending request; changeKey makes a retry a no-op.
 // count counts the changes the request brings, for the added approvers' emails (R-VER-6); nil
-// leaves the count out.
-func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actorID string, approverIDs []string, note, changeKey string, count ChangeCounter) (ApprovalRequest, error) {
+// leaves the count out. The added approvers' emails carry a decision link prefixed by linkBase
+// ({SIGNOFF_PUBLIC_URL}/a/; empty: none), and the links of removed approvers are revoked (R-ACT-1).
+func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actorID string, approverIDs []string, note, changeKey string, count ChangeCounter, linkBase string) (ApprovalRequest, error) {
 	var out ApprovalRequest
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		req, err := loadRequestForUpdate(ctx, tx, accountID, requestID)
@@ -569,7 +573,7 @@ func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actor
 			return err
 		}
 		out, err = replaceApprovers(ctx, tx, req, approverChange{IDs: approverIDs, Type: EventApproversChanged, ActorID: &actorID,
-			Note: note, Key: changeKey, Count: count})
+			Note: note, Key: changeKey, Count: count, LinkBase: linkBase})
 		return err
 	})
 	if err != nil {
@@ -583,9 +587,10 @@ func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actor
 
 // Escalate adds userIDs, those of them who hold the approval right now, to the assigned approvers of a
 // pending request that nobody decided within after (R-ACT-2): a change of approvers recorded as
-// escalated, by the system, whose added approvers are asked to decide as on any change. Once per
-// request: a retry answers the request as it is.
-func (s *Store) Escalate(ctx context.Context, accountID, requestID string, userIDs []string, after time.Duration, count ChangeCounter) (ApprovalRequest, error) {
+// escalated, by the system, whose added approvers are asked to decide as on any change, their emails
+// carrying a decision link prefixed by linkBase (R-ACT-1; empty: none). Once per request: a retry
+// answers the request as it is.
+func (s *Store) Escalate(ctx context.Context, accountID, requestID string, userIDs []string, after time.Duration, count ChangeCounter, linkBase string) (ApprovalRequest, error) {
 	var out ApprovalRequest
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		req, err := loadRequestForUpdate(ctx, tx, accountID, requestID)
@@ -604,7 +609,7 @@ func (s *Store) Escalate(ctx context.Context, accountID, requestID string, userI
 		}
 		out, err = replaceApprovers(ctx, tx, req, approverChange{IDs: ids, Type: EventEscalated,
 			Note: "nobody decided within " + FormatDuration(after) + "; the escalation users were added as approvers",
-			Key:  requestID + ":escalated", Count: count,
+			Key:  requestID + ":escalated", Count: count, LinkBase: linkBase,
 			Intro: fmt.Sprintf("Nobody decided within %s, so this request was escalated to you.", FormatDuration(after))})
 		return err
 	})
@@ -626,6 +631,9 @@ type approverChange struct {
 	Key     string        // the event's dedupe key; the added approvers' notices are keyed Key:<user id>
 	Count   ChangeCounter // counts the changes the request brings (R-VER-6); nil leaves the count out
 	Intro   string        // a paragraph put before the added approvers' request to decide
+	// LinkBase prefixes the decision link each added approver's email carries ({SIGNOFF_PUBLIC_URL}/a/,
+	// R-ACT-1); empty: none.
+	LinkBase string
 }
 
 // replaceApprovers applies change c to request req, locked by the caller's transaction: assignments
@@ -645,6 +653,9 @@ func replaceApprovers(ctx context.Context, tx pgx.Tx, req ApprovalRequest, c app
 	}
 	if _, err := tx.Exec(ctx, `UPDATE approval_request_approvers SET state = 'removed', updated_at = now()
 		WHERE request_id = $1 AND state = 'assigned' AND NOT (user_id = ANY($2::uuid[]))`, req.ID, orEmpty(c.IDs)); err != nil {
+		return ApprovalRequest{}, err
+	}
+	if err := revokeRemovedLinks(ctx, tx, req.ID, orEmpty(c.IDs)); err != nil {
 		return ApprovalRequest{}, err
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO approval_request_approvers AS a (request_id, user_id) SELECT $1, unnest($2::uuid[])
@@ -680,7 +691,7 @@ func replaceApprovers(ctx context.Context, tx pgx.Tx, req ApprovalRequest, c app
 		for _, uid := range added {
 			if err := notify(ctx, tx, notice{AccountID: req.AccountID, UserID: uid, Kind: "approval_requested",
 				Title: "Approval requested: " + campaign, Body: body,
-				CampaignID: req.CampaignID, RequestID: req.ID, DedupeKey: c.Key + ":" + uid}); err != nil {
+				CampaignID: req.CampaignID, RequestID: req.ID, DedupeKey: c.Key + ":" + uid, DecisionLinkBase: c.LinkBase}); err != nil {
 				return ApprovalRequest{}, err
 			}
 		}
@@ -787,6 +798,9 @@ func (s *Store) ExpireApprover(ctx context.Context, accountID, requestID, userID
 		tag, err := tx.Exec(ctx, `UPDATE approval_request_approvers SET state = 'expired', updated_at = now()
 			WHERE request_id = $1 AND user_id = $2 AND state = 'assigned'`, requestID, userID)
 		if err != nil {
+			return err
+		}
+		if err := revokeApproverLinks(ctx, tx, requestID, userID); err != nil {
 			return err
 		}
 		if tag.RowsAffected() > 0 {

@@ -57,8 +57,12 @@ type notice struct {
 	RequestID  string
 	DraftID    string
 	DedupeKey  string
-	// Actions are the links the email offers (none yet: R-ACT-1's decision link goes here).
+	// Actions are the links the email offers besides the decision link.
 	Actions []emailAction
+	// DecisionLinkBase, when set, gives the email (not the in-app notification) a new decision link of
+	// UserID's assignment on RequestID, this prefix followed by the link's token, as its first action
+	// (R-ACT-1).
+	DecisionLinkBase string
 }
 
 func nullable(s string) *string {
@@ -79,13 +83,25 @@ func notify(ctx context.Context, tx pgx.Tx, n notice) error {
 	if tag.RowsAffected() == 0 {
 		return nil
 	}
+	actions := n.Actions
+	if n.DecisionLinkBase != "" {
+		token, err := newDecisionLink(ctx, tx, n.AccountID, n.RequestID, n.UserID)
+		if err != nil {
+			return err
+		}
+		actions = append([]emailAction{{Label: DecisionLinkLabel, URL: n.DecisionLinkBase + token}}, actions...)
+	}
 	_, err = tx.Exec(ctx, `INSERT INTO outbox_emails (account_id, to_email, to_name, subject, body, html, request_id, draft_id, dedupe_key)
 		SELECT $1, u.email, u.name, $3, $4, $5, $6, $7, $8 FROM users u WHERE u.id = $2
 		ON CONFLICT (dedupe_key) DO NOTHING`,
-		n.AccountID, n.UserID, n.Title, emailText(n.Body, n.Actions), emailHTML(n.Title, n.Body, n.Actions),
+		n.AccountID, n.UserID, n.Title, emailText(n.Body, actions), emailHTML(n.Title, n.Body, actions),
 		nullable(n.RequestID), nullable(n.DraftID), n.DedupeKey)
 	return err
 }
+
+// DecisionLinkLabel names the decision link in an approver's email (R-ACT-1): the button of the HTML
+// part, the "label: link" line of the text part.
+const DecisionLinkLabel = "Read the campaign and approve or reject it here, no login needed"
 
 func userName(ctx context.Context, q queryer, id string) (string, error) {
 	var name string

@@ -21,8 +21,16 @@ type ReviewListener interface {
 	ReviewChanged(draftID string)
 }
 
+// DecisionLinkListener is a ReviewListener that also hears of changes to decision pages (R-ACT-1).
+type DecisionLinkListener interface {
+	// DecisionLinksChanged is called with the payload of DecisionLinkChannel: 'r:<request id>' or
+	// 'u:<user id>'.
+	DecisionLinksChanged(payload string)
+}
+
 // WatchReviewChanges listens on ReviewChannel over a connection of its own until ctx ends,
-// reconnecting after failures with a backoff of up to retryMax. It returns ctx's error.
+// reconnecting after failures with a backoff of up to retryMax. It returns ctx's error. When l is
+// also a DecisionLinkListener, the same connection listens on DecisionLinkChannel for it.
 func (s *Store) WatchReviewChanges(ctx context.Context, l ReviewListener, retryMax time.Duration) error {
 	const first = 50 * time.Millisecond
 	wait := first
@@ -56,11 +64,23 @@ func (s *Store) listenReviews(ctx context.Context, l ReviewListener) (heard bool
 	if _, err := conn.Exec(ctx, "LISTEN "+ReviewChannel); err != nil {
 		return false, fmt.Errorf("storage: listen reviews: %w", err)
 	}
+	dl, links := l.(DecisionLinkListener)
+	if links {
+		if _, err := conn.Exec(ctx, "LISTEN "+DecisionLinkChannel); err != nil {
+			return false, fmt.Errorf("storage: listen decision links: %w", err)
+		}
+	}
 	l.Listening(true, nil)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return true, fmt.Errorf("storage: listen reviews: %w", err)
+		}
+		if n.Channel == DecisionLinkChannel {
+			if links {
+				dl.DecisionLinksChanged(n.Payload)
+			}
+			continue
 		}
 		l.ReviewChanged(n.Payload)
 	}

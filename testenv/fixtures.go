@@ -215,3 +215,11 @@ func (f Fixtures) AgeUnansweredIdempotencyKeys(t testing.TB, d time.Duration) in
 	return f.exec(t, -1, `UPDATE idempotency_keys SET created_at = created_at - $1::float8 * interval '1 second'
 		WHERE status_code IS NULL`, d.Seconds())
 }
+
+// AgeDecision moves a decided request's decided_at back by d, as if it had been decided that long
+// ago: a decision link shows the outcome for seven days of the clock after the decision (R-ACT-1).
+func (f Fixtures) AgeDecision(t testing.TB, requestID string, d time.Duration) {
+	t.Helper()
+	f.exec(t, 1, `UPDATE approval_requests SET decided_at = decided_at - $2::float8 * interval '1 second'
+		WHERE id = $1 AND decided_at IS NOT NULL`, requestID, d.Seconds())
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/signoff/signoff/ai"
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/demodata"
+	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
@@ -112,10 +113,18 @@ func TestRealHistoriesReplay(t *testing.T) {
 	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(d.ID), "").Get(ctx, &result))
 	require.Equal(t, "review_window_closed", result)
 
+	// A decision the database holds before the workflow heard of it (a lost workflow task), answered
+	// to the Update that asks for it again.
+	camp2, err := store.CreateCampaign(ctx, acct.ID, admin.ID, camps[1])
+	require.NoError(t, err)
+	recordedID, approveErr := recordedDecisionRun(t, ctx, store, tc, queue, acct, admin, approver, camp2)
+	require.NoError(t, approveErr, "the Update of the recorded decision is answered with it")
+
 	for name, id := range map[string]string{
-		"approval_request_launched": workflows.ApprovalRequestWorkflowID(r.ID),
-		"approval_request_reminded": workflows.ApprovalRequestWorkflowID(reminded.ID),
-		"approval_draft_built":      workflows.ApprovalDraftWorkflowID(d.ID),
+		"approval_request_launched":          workflows.ApprovalRequestWorkflowID(r.ID),
+		"approval_request_reminded":          workflows.ApprovalRequestWorkflowID(reminded.ID),
+		"approval_draft_built":               workflows.ApprovalDraftWorkflowID(d.ID),
+		"approval_request_recorded_decision": recordedID,
 	} {
 		hist := fetchHistory(t, tc, id)
 		b, err := protojson.Marshal(hist)
@@ -140,6 +149,46 @@ func TestRealHistoriesReplay(t *testing.T) {
 			"%s no longer holds the commands the current code gives: keep it as %s_before_<change>.json (runs in flight "+
 				"must still replay) and record the current one with %s=$PWD/workflows/testdata", committed, name, recordEnv)
 	}
+}
+
+// recordedDecisionRun runs a request whose decision the database holds before the workflow heard of
+// it, as when the workflow task that recorded it was lost (a speculative task of an Update dropped by
+// the server: the decision's local activity had run, its Update's answer was never kept). The other
+// approver's rejection is refused by the database; then the approval by the approver the database
+// names comes, as the lost Update is delivered again. It answers the run's workflow id and what
+// that approval was answered; the run ends launched.
+func recordedDecisionRun(t *testing.T, ctx context.Context, store *storage.Store, tc client.Client, queue string,
+	acct storage.Account, admin, approver storage.User, camp storage.Campaign) (string, error) {
+	t.Helper()
+	start := time.Now().Add(historyLaunchMargin).UTC()
+	r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.ID,
+		CampaignID: camp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID, admin.ID}, DeadlineAt: start.Add(time.Hour), LaunchAt: &start})
+	require.NoError(t, err)
+	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r))
+	id := workflows.ApprovalRequestWorkflowID(r.ID)
+	update := func(name, actor, note string) error {
+		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: name,
+			Args: []any{workflows.DecisionInput{ActorID: actor, Note: note}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err == nil {
+			err = h.Get(ctx, nil)
+		}
+		return err
+	}
+	// The workflow is running (its first task done: its timers are set) before the decision lands in
+	// the database.
+	require.Eventually(t, func() bool {
+		return slices.Contains(historyCommands(t, fetchHistory(t, tc, id)), enumspb.EVENT_TYPE_TIMER_STARTED.String())
+	}, 30*time.Second, 20*time.Millisecond, "the workflow never set its timers")
+	_, err = store.Decide(ctx, acct.ID, storage.Decision{RequestID: r.ID, Type: storage.EventApproved, ActorID: &approver.ID, Note: "ok"})
+	require.NoError(t, err)
+	err = update(workflows.UpdateReject, admin.ID, "too late")
+	require.Truef(t, errs.Is(err, errs.AlreadyHandled), "the database refuses the second decision: %v", err)
+	approveErr := update(workflows.UpdateApprove, approver.ID, "ok")
+	require.Truef(t, time.Now().Before(start), "the decisions were answered after start_at: this machine needs more than %s", historyLaunchMargin)
+	var result string
+	require.NoError(t, tc.GetWorkflow(ctx, id, "").Get(ctx, &result))
+	require.Equal(t, "launched", result)
+	return id, approveErr
 }
 
 // historyLaunchMargin is how far ahead the recorded request's start_at is.

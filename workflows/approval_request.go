@@ -189,6 +189,27 @@ type approvalRequestImpl struct {
 	dropped      bool
 	mailPending  bool // the decision's emails may still wait in the outbox
 	lean         bool // versionLeanDecision applies
+	// recorded is the person's decision the database held when it refused one of this run's
+	// (versionAnswerRecorded); see answersRecorded.
+	recorded *recordedDecision
+}
+
+// recordedDecision is a decision the database recorded that this run never answered: its type, who
+// took it, and whether an Update has been answered with it since.
+type recordedDecision struct {
+	typ, actor string
+	answered   bool // an Update claimed it
+	done       bool // and its answer is made
+}
+
+// answersRecorded reports whether a decision of type typ by actor is the recorded decision no Update
+// was answered with yet. That happens when the workflow task that ran the decision's local activity
+// was lost (a speculative task the server dropped): the database kept the decision, the Update's
+// answer was never kept, and the server delivers the Update again. The first Update asking for the
+// same decision by the same person is answered with it (the database answers it as a retry), so a
+// race still has exactly one winner instead of none (R-APPR-5).
+func (w *approvalRequestImpl) answersRecorded(typ, actor string) bool {
+	return w.recorded != nil && !w.recorded.answered && w.recorded.typ == typ && w.recorded.actor == actor
 }
 
 var acts *activities.Activities // method values name the activities; never called directly
@@ -209,8 +230,14 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 			}
 			defer w.mu.Unlock()
 			actor := d.ActorID
+			dec := activities.Decision{RequestID: w.in.RequestID, Type: typ, ActorID: &actor, Note: d.Note}
+			if w.answersRecorded(typ, actor) {
+				w.recorded.answered = true
+				defer func() { w.recorded.done = true }()
+				return w.answerRecordedLocked(ctx, dec)
+			}
 			// A person's decision retries through an outage until the request's deadline at most.
-			return w.decideLocked(ctx, activities.Decision{RequestID: w.in.RequestID, Type: typ, ActorID: &actor, Note: d.Note}, w.in.Deadline)
+			return w.decideLocked(ctx, dec, w.in.Deadline)
 		}
 	}
 	for _, u := range []struct {
@@ -218,14 +245,27 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 		typ      string
 		validate func(workflow.Context, DecisionInput) error
 	}{
-		{UpdateApprove, activities.EventApproved, w.validateApproverAction},
+		{UpdateApprove, activities.EventApproved, func(ctx workflow.Context, d DecisionInput) error {
+			if w.answersRecorded(activities.EventApproved, d.ActorID) {
+				return nil
+			}
+			return w.validateApproverAction(ctx, d)
+		}},
 		{UpdateReject, activities.EventRejected, func(ctx workflow.Context, d DecisionInput) error {
 			if d.Note == "" {
 				return errs.Temporal(errs.New(errs.Forbidden, "a rejection needs a note"))
 			}
+			if w.answersRecorded(activities.EventRejected, d.ActorID) {
+				return nil
+			}
 			return w.validateApproverAction(ctx, d)
 		}},
-		{UpdateCancel, activities.EventCancelled, func(workflow.Context, DecisionInput) error { return w.validatePending() }},
+		{UpdateCancel, activities.EventCancelled, func(_ workflow.Context, d DecisionInput) error {
+			if w.answersRecorded(activities.EventCancelled, d.ActorID) {
+				return nil
+			}
+			return w.validatePending()
+		}},
 	} {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, decision(u.typ),
 			workflow.UpdateHandlerOptions{Validator: u.validate}); err != nil {
@@ -389,7 +429,19 @@ const (
 	// versionReminders: a request submitted with reminders or escalation on holds their timers
 	// (reminders.go); before it, a run had only the deadline and start timers.
 	versionReminders = "reminders"
+	// versionAnswerRecorded: when the database refuses a decision because it holds a person's decision
+	// the run never answered, the run upserts the status it adopts and answers that decision to the
+	// first Update asking for it again (answersRecorded); before it, every such Update was refused.
+	versionAnswerRecorded = "answer-recorded-decision"
 )
+
+// recordedAnswerGrace is how long a run that is about to end waits for the Update of a recorded
+// decision no Update was answered with (answersRecorded).
+const recordedAnswerGrace = 30 * time.Second
+
+// recordedTypes are the decision types a person takes, by the request status each leaves.
+var recordedTypes = map[string]string{activities.RequestStatusApproved: activities.EventApproved,
+	activities.RequestStatusRejected: activities.EventRejected, activities.RequestStatusCancelled: activities.EventCancelled}
 
 // decideLocked records a terminal decision, retrying through a database outage until until (zero:
 // until it succeeds; see step); the caller holds w.mu.
@@ -417,6 +469,11 @@ func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d activities.De
 		}
 		w.status = cur.Status
 		w.mailPending = true // whoever decided may have left emails
+		if typ := recordedTypes[cur.Status]; typ != "" && cur.DecidedBy != nil && w.recorded == nil &&
+			workflow.GetVersion(ctx, versionAnswerRecorded, workflow.DefaultVersion, 1) == 1 {
+			w.recorded = &recordedDecision{typ: typ, actor: *cur.DecidedBy}
+			w.setStatusAttr(ctx, cur.Status)
+		}
 		return Request{}, err
 	}
 	if err != nil {
@@ -425,6 +482,19 @@ func (w *approvalRequestImpl) decideLocked(ctx workflow.Context, d activities.De
 	w.status = out.Status
 	w.setStatusAttr(ctx, out.Status)
 	return requestFromActivity(out), nil
+}
+
+// answerRecordedLocked answers decision d, the recorded decision no Update was answered with
+// (answersRecorded): the database answers it as a retry of the decision it holds, with the request
+// as that decision left it, and delivers its emails. The caller holds w.mu.
+func (w *approvalRequestImpl) answerRecordedLocked(ctx workflow.Context, d activities.Decision) (Request, error) {
+	var res activities.DecideResult
+	err := w.step(ctx, w.in.Deadline, acts.DecideAndDeliver, activities.DecideInput{AccountID: w.in.AccountID, Decision: d}, &res)
+	if err != nil {
+		return Request{}, err
+	}
+	w.mailPending = w.mailPending && res.MailPending
+	return requestFromActivity(res.Request), nil
 }
 
 func (w *approvalRequestImpl) changeApprovers(ctx workflow.Context, c ChangeApproversInput) (Request, error) {
@@ -513,6 +583,15 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 	}
 	if !w.lean {
 		cancelTimers()
+	}
+	if w.recorded != nil && !w.recorded.answered &&
+		(w.status != activities.RequestStatusApproved || w.in.LaunchAt == nil || !w.in.LaunchAt.After(workflow.Now(ctx))) {
+		// The run is about to end with a recorded decision no Update was answered with: its Update is
+		// delivered again soon; wait a while for it, so it is answered (answersRecorded) rather than
+		// refused for a run that has ended.
+		if _, err := workflow.AwaitWithTimeout(ctx, recordedAnswerGrace, func() bool { return w.recorded.done }); err != nil {
+			return "", err
+		}
 	}
 	if w.mailPending {
 		w.deliver(ctx)

@@ -116,8 +116,9 @@ type harness struct {
 	decideErr    func(n int, in activities.DecideInput) error // n counts Decide calls from 1
 	expireResult func(in activities.ExpireApproverInput) activities.ExpireResult
 	launchResult activities.LaunchResult
-	dbStatus     string // what CurrentRequest answers; "" means pending
-	mailPending  bool   // what DecideAndDeliver answers: the decision's emails were not delivered
+	dbStatus     string  // what CurrentRequest answers; "" means pending
+	dbDecidedBy  *string // who CurrentRequest says decided
+	mailPending  bool    // what DecideAndDeliver answers: the decision's emails were not delivered
 }
 
 func newHarness(t *testing.T) *harness {
@@ -221,7 +222,7 @@ func newHarness(t *testing.T) *harness {
 			if status == "" {
 				status = storage.RequestStatusPending
 			}
-			return activities.Request{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1", Status: status}, nil
+			return activities.Request{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1", Status: status, DecidedBy: h.dbDecidedBy}, nil
 		})
 	env.OnActivity(a.RemindApprovers, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.RemindInput) (activities.RemindResult, error) {
@@ -938,6 +939,78 @@ func TestDecideAlreadyHandledByDatabase_EventLoopDoesNotSpin(t *testing.T) {
 				assert.Equal(t, ds[n-2].At, ds[n-1].At, "the repeated calls happen at one instant (no backoff)")
 				t.Logf("last Decide call: %+v at start%+v", ds[n-1].Type, ds[n-1].At.Sub(t0))
 			}
+		})
+	}
+}
+
+// R-APPR-5: a decision the database recorded in a workflow task that was lost (the server dropped the
+// speculative task after the decision's local activity ran, so its Update's answer was never kept).
+// Another approver's rejection is refused by the database and the run adopts the recorded approval;
+// when the lost Update comes again, it is answered with the recorded decision, once: a duplicate
+// and any other decision are refused. Exactly one Update wins.
+func TestDecisionRecordedByALostTask_AnsweredOnce(t *testing.T) {
+	h := newHarness(t)
+	h.dbStatus, h.dbDecidedBy = storage.RequestStatusApproved, ptr("u-app1")
+	h.decideErr = func(_ int, in activities.DecideInput) error {
+		if in.Decision.Type != storage.EventApproved || *in.Decision.ActorID != "u-app1" {
+			return temporal.NewNonRetryableApplicationError("the request was already handled", string(errs.AlreadyHandled), nil)
+		}
+		return nil // the database answers the decision it holds as a retry
+	}
+	var rejected, lost, duplicate, other *outcome
+	h.at(time.Minute, func() { rejected = h.decision(workflows.UpdateReject, "reject", "u-app2", "no") })
+	h.at(2*time.Minute, func() { lost = h.decision(workflows.UpdateApprove, "lost", "u-app1", "ok") })
+	h.at(3*time.Minute, func() {
+		duplicate = h.decision(workflows.UpdateApprove, "duplicate", "u-app1", "ok")
+		other = h.decision(workflows.UpdateApprove, "other", "u-app2", "")
+	})
+	h.mustRun("launched")
+	assert.Equal(t, string(errs.AlreadyHandled), errType(rejected.failure()), "%+v", rejected)
+	require.True(t, lost.succeeded(), "the lost Update is answered with the recorded decision: %+v", lost)
+	res, ok := lost.Result.(workflows.Request)
+	if assert.True(t, ok, "%T", lost.Result) {
+		assert.Equal(t, storage.RequestStatusApproved, res.Status)
+	}
+	assert.Equal(t, string(errs.AlreadyHandled), errType(duplicate.failure()), "a duplicate is refused: %+v", duplicate)
+	assert.Equal(t, string(errs.AlreadyHandled), errType(other.failure()), "%+v", other)
+	ds := h.decideCalls()
+	require.Len(t, ds, 2, "the refused rejection, then the recorded approval answered: %+v", ds)
+	assert.Equal(t, storage.EventRejected, ds[0].Type)
+	assert.Equal(t, storage.EventApproved, ds[1].Type)
+	h.mu.Lock()
+	assert.Contains(t, h.statusAttrs, storage.RequestStatusApproved, "the adopted status is upserted")
+	h.mu.Unlock()
+	h.requireLaunchedAt(24 * time.Hour)
+}
+
+// The same for a rejection, after which the run ends: it waits a while for the lost Update, answers
+// it when it comes, and ends rejected; when it never comes, the run ends after the grace.
+func TestDecisionRecordedByALostTask_RunWaitsBeforeEnding(t *testing.T) {
+	for _, comes := range []bool{true, false} {
+		t.Run(fmt.Sprintf("update comes again: %v", comes), func(t *testing.T) {
+			h := newHarness(t)
+			h.dbStatus, h.dbDecidedBy = storage.RequestStatusRejected, ptr("u-app2")
+			h.decideErr = func(_ int, in activities.DecideInput) error {
+				if in.Decision.Type != storage.EventRejected || *in.Decision.ActorID != "u-app2" {
+					return temporal.NewNonRetryableApplicationError("the request was already handled", string(errs.AlreadyHandled), nil)
+				}
+				return nil
+			}
+			var refused, lost *outcome
+			h.at(time.Minute, func() { refused = h.decision(workflows.UpdateApprove, "approve", "u-app1", "") })
+			if comes {
+				h.at(time.Minute+5*time.Second, func() { lost = h.decision(workflows.UpdateReject, "lost", "u-app2", "no") })
+			}
+			h.mustRun(storage.RequestStatusRejected)
+			assert.Equal(t, string(errs.AlreadyHandled), errType(refused.failure()), "%+v", refused)
+			end := h.env.Now().Sub(h.start)
+			if comes {
+				require.True(t, lost.succeeded(), "%+v", lost)
+				assertAt(t, h.start.Add(time.Minute+5*time.Second), h.start.Add(end), "the run's end")
+			} else {
+				assertAt(t, h.start.Add(time.Minute+30*time.Second), h.start.Add(end), "the run's end")
+			}
+			assert.Empty(t, h.launchCalls())
 		})
 	}
 }

@@ -64,8 +64,8 @@ func main() {
 	reminders := flag.Int("reminders", 5000, "pending requests holding a reminder and a deadline timer in the reminders case")
 	versions := flag.Int("versions", 64, "submits per variant (with and without the freeze) in the versions case")
 	diffs := flag.Int("diffs", 2000, "timed diffs of two versions in the versions case")
-	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,timers,versions,reminders (default all)")
-	loadFor := flag.Duration("load", 5*time.Second, "how long each review load test runs")
+	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,decision-page,timers,versions,reminders (default all)")
+	loadFor := flag.Duration("load", 5*time.Second, "how long each review and decision page load test runs")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, API, load) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -166,6 +166,11 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, remind
 	if want("review") {
 		if err := b.review(ctx, loadFor); err != nil {
 			return fmt.Errorf("review: %w", err)
+		}
+	}
+	if want("decision-page") {
+		if err := b.decisionPage(ctx, loadFor); err != nil {
+			return fmt.Errorf("decision page: %w", err)
 		}
 	}
 	if want("versions") {

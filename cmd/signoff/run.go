@@ -246,7 +246,7 @@ func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap
 		openai = ai.NewOpenAI(cfg.AIBaseURL, cfg.AIAPIKey)
 	}
 	acts := &activities.Activities{Store: svc.store, Log: log.Named("activities"), Sealer: svc.sealer,
-		AI: ai.NewPipeline(&ai.Local{Delay: cfg.AILocalDelay}, openai), BuildCapacity: cfg.BuildCapacity}
+		AI: ai.NewPipeline(&ai.Local{Delay: cfg.AILocalDelay}, openai), BuildCapacity: cfg.BuildCapacity, PublicURL: cfg.PublicURL}
 	if cfg.SendGridAPIKey != "" {
 		acts.Mail = email.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridHost, cfg.MailFrom, "Signoff")
 	}

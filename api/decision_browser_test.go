@@ -1,0 +1,128 @@
+package api_test
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/signoff/signoff/storage"
+)
+
+// TestDecisionPageBrowser walks an approver through the decision link in Chromium (R-ACT-1): the link
+// taken from the outbox email opens the page; it reads the campaign, the schedule and the changes
+// since the last approval, on a desktop and on a phone; a rejection without a note is refused with
+// the form kept; the approval goes through and the page shows it; the other approver's link, opened
+// afterwards, says who decided and when. axe-core (WCAG 2.1 AA, best practices) finds nothing on any
+// of them. Screenshots of each state go to testenv.OutputDir.
+func TestDecisionPageBrowser(t *testing.T) {
+	t.Parallel()
+	de := newDecisionEnv(t)
+	b := newReviewBrowser(t)
+	collab, collabTok := de.A.Users[storage.RoleCollaborator], de.A.Tokens[storage.RoleCollaborator]
+	a, other := de.A.Users[storage.RoleApprover], de.A.Users[storage.RoleAdmin]
+	camp := de.laterCampaign(t, collab, "Spring launch")
+	subject, paragraph := de.approvedBase(t, camp, collabTok, a, de.A.Tokens[storage.RoleApprover])
+	const note = "New subject line and a rewritten second paragraph, as discussed on Monday."
+	r := de.submitWithNote(t, camp.ID, collabTok, note, a.ID, other.ID)
+	link := de.linkOf(t, r.ID, a)
+
+	// The link from the email opens the page.
+	resp := reviewRun(t, b, "open the link from the email", chromedp.NavigateResponse(link))
+	require.Equal(t, int64(http.StatusOK), resp.Status)
+	b.do(t, "wait for the form", chromedp.WaitVisible(chromedp.CSS("#decision-form")))
+	assert.Contains(t, reviewRun(t, b, "title", chromedp.Title()), camp.Name)
+	assert.Equal(t, camp.Name, reviewRun(t, b, "read the name", chromedp.Text(chromedp.CSS("h1"))))
+	assert.Equal(t, note, reviewRun(t, b, "read the submitter's note", chromedp.Text(chromedp.CSS("#submitter-note"))))
+	assert.Contains(t, reviewRun(t, b, "read the start", chromedp.Text(chromedp.CSS("#start"))), camp.StartAt.UTC().Format("2 Jan 2006, 15:04 UTC"))
+	assert.Contains(t, reviewRun(t, b, "read the end", chromedp.Text(chromedp.CSS("#end"))), camp.EndAt.UTC().Format("2 Jan 2006, 15:04 UTC"))
+	assert.Contains(t, reviewRun(t, b, "read who else decides", chromedp.Text(chromedp.CSS("#others"))), other.Name)
+	changes := reviewRun(t, b, "read the changes", chromedp.Text(chromedp.CSS("#changes")))
+	assert.Contains(t, changes, "2 changes since version 1")
+	assert.Contains(t, changes, subject)
+	assert.Contains(t, changes, paragraph)
+	assert.Equal(t, 2, reviewEval[int](t, b, `document.querySelectorAll("#changes li.change").length`))
+	assert.Contains(t, reviewRun(t, b, "read the content", chromedp.Text(chromedp.CSS("#content"))), paragraph)
+	assert.Zero(t, reviewEval[int](t, b, `document.scripts.length`), "the page runs no script")
+	b.fullShot(t, "01-open.png")
+	b.requireAxeClean(t, "the open page at 1280 px")
+
+	// A phone: nothing wider than the screen.
+	b.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateScale(2)))
+	overflow := reviewEval[[]string](t, b, `(() => {
+		const w = document.documentElement.clientWidth, out = [];
+		if (document.documentElement.scrollWidth > w) { out.push("page scrollWidth " + document.documentElement.scrollWidth + " > " + w); }
+		document.querySelectorAll("body *").forEach(el => {
+			const r = el.getBoundingClientRect();
+			if (r.width > 0 && r.right > w + 1) { out.push(el.tagName.toLowerCase() + "." + el.className + " ends at " + Math.round(r.right)); }
+		});
+		return out;
+	})()`)
+	assert.Empty(t, overflow, "at 390×844 the page must not scroll sideways")
+	b.do(t, "scroll to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+	b.shot(t, "02-phone.png", "")
+	b.requireAxeClean(t, "the open page at 390 px")
+	b.do(t, "desktop viewport", chromedp.EmulateViewport(1280, 900))
+
+	// Reject without a note: refused, the form shown again with the reason, the note field in focus.
+	b.do(t, "scroll to the decision", chromedp.ScrollIntoView(chromedp.CSS("#decide")))
+	reviewRun(t, b, "reject without a note", chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS("#reject"))))
+	b.do(t, "wait for the reason", chromedp.WaitVisible(chromedp.CSS("#message")))
+	assert.Contains(t, reviewRun(t, b, "read the reason", chromedp.Text(chromedp.CSS("#message"))), "A rejection needs a note")
+	assert.Equal(t, link, reviewRun(t, b, "read the address", chromedp.Location()), "the page is still the link's")
+	assert.Equal(t, "note", reviewEval[string](t, b, `document.activeElement && document.activeElement.id`), "the note field has the focus")
+	assert.Equal(t, 1, reviewEval[int](t, b, `document.querySelectorAll("#decision-form").length`), "the form is kept")
+	assert.Equal(t, storage.RequestStatusPending, de.storedRequest(t, de.A.Account.ID, r.ID).Status, "nothing was decided")
+	b.do(t, "scroll to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+	b.shot(t, "03-reject-without-note.png", "")
+	b.requireAxeClean(t, "the refused rejection")
+
+	// Approve with a note, from the page shown again: the decision is made and the page shows it.
+	const approval = "Approved: the new subject reads well."
+	b.do(t, "type a note", chromedp.SendKeys(chromedp.CSS("#note"), approval))
+	reviewRun(t, b, "approve", chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS("#approve"))))
+	b.do(t, "wait for the outcome", chromedp.WaitVisible(chromedp.CSS("#outcome")))
+	outcome := reviewRun(t, b, "read the outcome", chromedp.Text(chromedp.CSS("#outcome")))
+	assert.Contains(t, outcome, "You approved this request")
+	assert.Contains(t, outcome, approval)
+	assert.Equal(t, link, reviewRun(t, b, "read the address", chromedp.Location()), "Post/Redirect/Get: back on the link")
+	assert.Zero(t, reviewEval[int](t, b, `document.querySelectorAll("form").length`), "no form once decided")
+	got := de.storedRequest(t, de.A.Account.ID, r.ID)
+	require.Equal(t, storage.RequestStatusApproved, got.Status)
+	require.Equal(t, a.ID, *got.DecidedBy)
+	require.Equal(t, approval, got.DecisionNote)
+	b.shot(t, "04-approved.png", "")
+
+	// The other approver's link, opened afterwards, says who decided and when.
+	otherLink := de.linkOf(t, r.ID, other)
+	resp = reviewRun(t, b, "open the other approver's link", chromedp.NavigateResponse(otherLink))
+	require.Equal(t, int64(http.StatusOK), resp.Status)
+	b.do(t, "wait for the outcome", chromedp.WaitVisible(chromedp.CSS("#outcome")))
+	decidedBy := reviewRun(t, b, "read who decided", chromedp.Text(chromedp.CSS("#decided-by")))
+	assert.Equal(t, a.Name+" approved this request on "+got.DecidedAt.UTC().Format("Mon 2 Jan 2006, 15:04 UTC")+".", decidedBy)
+	assert.Zero(t, reviewEval[int](t, b, `document.querySelectorAll("form").length`))
+	b.shot(t, "05-other-approver.png", "")
+	b.requireAxeClean(t, "the outcome")
+
+	// No dialog and no console error (a CSP violation would show), except Chromium's line about the
+	// refused form's 422.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	assert.Empty(t, b.dialogs)
+	for _, e := range b.errors {
+		assert.Contains(t, e, "status of 422", "a console error of the page: %s", e)
+	}
+}
+
+// fullShot saves a PNG screenshot of the whole page.
+func (b *reviewBrowser) fullShot(t *testing.T, name string) {
+	t.Helper()
+	buf := reviewRun(t, b, "screenshot "+name, chromedp.FullScreenshot(100))
+	require.NotEmpty(t, buf)
+	require.NoError(t, os.WriteFile(filepath.Join(b.out, name), buf, 0o644))
+}
