@@ -50,13 +50,14 @@ func newDecisionEnv(t *testing.T) *decisionEnv {
 // linkPattern finds a decision link in an email body; group 1 is the token.
 var linkPattern = regexp.MustCompile(`https?://\S+/a/([A-Za-z0-9_-]+)`)
 
-// linkOf answers the decision link of the newest outbox email to approver u about request reqID (the
-// real email row), failing when that email carries none.
+// linkOf answers the decision link of the newest outbox email to approver u about request reqID that
+// carries one (the real email row; later notices, such as "decided by another", carry none), failing
+// when no email does.
 func (de *decisionEnv) linkOf(t *testing.T, reqID string, u storage.User) string {
 	t.Helper()
 	var body string
 	require.NoError(t, de.pool.QueryRow(context.Background(), `SELECT body FROM outbox_emails
-		WHERE request_id = $1 AND to_email = $2 ORDER BY created_at DESC, id DESC LIMIT 1`, reqID, u.Email).Scan(&body),
+		WHERE request_id = $1 AND to_email = $2 AND body LIKE '%/a/%' ORDER BY created_at DESC, id DESC LIMIT 1`, reqID, u.Email).Scan(&body),
 		"no email to %s about request %s", u.Email, reqID)
 	m := linkPattern.FindString(body)
 	require.NotEmpty(t, m, "the email to %s carries no decision link:\n%s", u.Email, body)

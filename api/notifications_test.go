@@ -4,6 +4,7 @@ import (
 	"context"
 	"html"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -24,10 +25,18 @@ func requireHTMLPart(t *testing.T, page, title, body string) {
 	require.Contains(t, page, "<title>"+html.EscapeString(title)+"</title>")
 	require.Contains(t, page, ">"+html.EscapeString(title)+"</h1>")
 	for _, p := range strings.Split(body, "\n\n") {
+		if m := actionLine.FindStringSubmatch(p); m != nil && strings.Contains(page, `<a href="`+html.EscapeString(m[2])+`"`) {
+			// An action of the text part ("label: link") is a button of the HTML part.
+			require.Regexp(t, regexp.QuoteMeta(`<a href="`+html.EscapeString(m[2])+`"`)+`[^>]*>`+regexp.QuoteMeta(html.EscapeString(m[1]))+`</a>`, page)
+			continue
+		}
 		require.Contains(t, page, ">"+strings.ReplaceAll(html.EscapeString(p), "\n", "<br>")+"</p>", "paragraph %q", p)
 	}
 	require.Contains(t, page, "— Signoff")
 }
+
+// actionLine is an action of an email's text part: "label: link".
+var actionLine = regexp.MustCompile(`^([^\n]+): (https?://\S+)$`)
 
 // me answers GET /v1/me as token.
 func (e *env) me(t *testing.T, token string) map[string]any {

@@ -70,6 +70,8 @@ var routePermissions = map[string]string{
 	"POST /v1/approval-drafts/:id/rotate-link": storage.PermUsersManage,
 	"GET /v1/approval-drafts/:id/feedback":     storage.PermDraftsBuild,
 	"GET /v1/notifications":                    anyUser,
+	"POST /v1/notifications/:id/read":          anyUser,
+	"POST /v1/notifications/read-all":          anyUser,
 	"GET /v1/dev/outbox":                       storage.PermSettingsManage,
 }
 

@@ -105,6 +105,8 @@ var routeMatrix = map[string][]string{
 	"POST /v1/approval-drafts/:id/rotate-link": adminsOnly,
 	"GET /v1/approval-drafts/:id/feedback":     draftPeople,
 	"GET /v1/notifications":                    everyone,
+	"POST /v1/notifications/:id/read":          everyone, // the caller's own notification
+	"POST /v1/notifications/read-all":          everyone,
 	"GET /v1/dev/outbox":                       adminsOnly,
 }
 
@@ -303,7 +305,15 @@ func routeProbes(m *matrixEnv) map[string]routeProbe {
 		}),
 		"GET /v1/approval-drafts/:id/feedback": call(http.MethodGet, "/v1/approval-drafts/"+m.draft+"/feedback", nil),
 		"GET /v1/notifications":                call(http.MethodGet, "/v1/notifications", nil),
-		"GET /v1/dev/outbox":                   call(http.MethodGet, "/v1/dev/outbox", nil),
+		"POST /v1/notifications/:id/read": onFresh(http.MethodPost, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
+			var id string
+			require.NoError(t, m.pool.QueryRow(t.Context(), `INSERT INTO notifications (account_id, user_id, kind, title, body, dedupe_key)
+				VALUES ($1, $2, 'probe', 'Probe', 'A notification of the caller', gen_random_uuid()::text) RETURNING id`,
+				c.user.AccountID, c.user.ID).Scan(&id))
+			return "/v1/notifications/" + id + "/read", nil
+		}),
+		"POST /v1/notifications/read-all": call(http.MethodPost, "/v1/notifications/read-all", nil),
+		"GET /v1/dev/outbox":              call(http.MethodGet, "/v1/dev/outbox", nil),
 	}
 }
 
