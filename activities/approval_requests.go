@@ -282,7 +282,7 @@ type RemindResult struct {
 // by email, and records it in the history, once per reminder; then it hands the emails to the mailer,
 // if there is one, in the same activity (as DecideAndDeliver does): a reminder costs one local activity.
 func (a *Activities) RemindApprovers(ctx context.Context, in RemindInput) (RemindResult, error) {
-	n, err := a.Store.RemindApprovers(ctx, in.AccountID, in.RequestID, in.N, in.Of)
+	n, err := a.Store.RemindApprovers(ctx, in.AccountID, in.RequestID, in.N, in.Of, storage.DecisionLinkBase(a.PublicURL))
 	if err != nil {
 		return RemindResult{}, classify(err)
 	}

@@ -16,7 +16,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
+	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
@@ -57,6 +59,23 @@ func TestDecisionLinkInEveryApproverEmail(t *testing.T) {
 	linkC := de.linkOf(t, r.ID, c)
 	require.Equal(t, http.StatusOK, de.get(t, linkC).Status, "the added approver's link opens the page")
 	require.Equal(t, linkA, de.linkOf(t, r.ID, a))
+
+	// A reminder is an email to the approvers too (R-ACT-2): each carries a new link of its own, and
+	// the links of the first emails keep working.
+	acts := &activities.Activities{Store: de.store, PublicURL: de.server.App.PublicURL, Log: zap.NewNop()}
+	reminded, err := acts.RemindApprovers(context.Background(), activities.RemindInput{AccountID: de.A.Account.ID, RequestID: r.ID, N: 1, Of: 3})
+	require.NoError(t, err)
+	require.Equal(t, 3, reminded.Reminded)
+	for _, u := range []storage.User{a, b, c} {
+		var body string
+		require.NoError(t, de.pool.QueryRow(context.Background(), `SELECT body FROM outbox_emails
+			WHERE request_id = $1 AND to_email = $2 AND dedupe_key LIKE '%:reminded:1:%'`, r.ID, u.Email).Scan(&body))
+		link := linkPattern.FindString(body)
+		require.NotEmpty(t, link, "the reminder to %s carries a decision link:\n%s", u.Email, body)
+		require.NotContains(t, []string{linkA, linkB, linkC}, link)
+		require.Equal(t, http.StatusOK, de.get(t, link).Status, "the reminder's link opens the page")
+	}
+	require.Equal(t, http.StatusOK, de.get(t, linkA).Status, "the first link still works")
 
 	// A resubmission is a new request: new emails, new links; the old ones are dead.
 	var r2 storage.ApprovalRequest

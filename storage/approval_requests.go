@@ -724,9 +724,12 @@ func loadRequestForUpdate(ctx context.Context, tx pgx.Tx, accountID, id string) 
 // Thousands of reminders may fall due together, so it is one statement (its parts are data-modifying
 // CTEs, atomic together), like Decide: the request's row is locked against a concurrent decision, the
 // event is written once per n (its dedupe key), and the notices and emails only when the event was.
-func (s *Store) RemindApprovers(ctx context.Context, accountID, requestID string, n, of int) (int, error) {
+// Each email carries a new decision link of its approver (R-ACT-1), prefixed by linkBase (empty: none):
+// the tokens are made here (reminderTokens) and numbered to the reminded approvers in the statement.
+func (s *Store) RemindApprovers(ctx context.Context, accountID, requestID string, n, of int, linkBase string) (int, error) {
 	key := fmt.Sprintf("%s:reminded:%d", requestID, n)
 	title, body := reminderNotice(n, of)
+	tokens, hashes := reminderTokens(linkBase)
 	var reminded int
 	err := s.Pool.QueryRow(ctx, `WITH req AS (
 			SELECT r.id, r.account_id, r.campaign_id, r.campaign_version, r.submitted_by, r.deadline_at FROM approval_requests r
@@ -750,16 +753,27 @@ func (s *Store) RemindApprovers(ctx context.Context, accountID, requestID string
 			  format($6, names.submitter, names.campaign, names.deadline), req.campaign_id, req.id, $3 || ':' || ppl.id
 			FROM ev, req, ppl, names
 			ON CONFLICT (dedupe_key) DO NOTHING RETURNING user_id, title, body, dedupe_key),
+		tok AS (
+			SELECT p.id AS user_id, $12 || t.token AS link, t.hash
+			FROM (SELECT noti.user_id AS id, row_number() OVER (ORDER BY noti.user_id) AS n FROM noti) p
+			JOIN unnest($10::text[], $11::bytea[]) WITH ORDINALITY AS t(token, hash, n) ON t.n = p.n),
+		links AS (
+			INSERT INTO decision_links (token_hash, account_id, request_id, user_id)
+			SELECT tok.hash, req.account_id, req.id, tok.user_id FROM tok, req),
 		mail AS (
 			INSERT INTO outbox_emails (account_id, to_email, to_name, subject, body, html, request_id, dedupe_key)
-			SELECT req.account_id, ppl.email, ppl.name, noti.title, noti.body || $8, format($7,
-			  `+fmt.Sprintf(htmlEscapeSQL, "names.submitter")+`, `+fmt.Sprintf(htmlEscapeSQL, "names.campaign")+`, names.deadline),
+			SELECT req.account_id, ppl.email, ppl.name, noti.title, noti.body || COALESCE($13 || tok.link, '') || $8,
+			  format(CASE WHEN tok.link IS NULL THEN $7 ELSE $9 END,
+			  `+fmt.Sprintf(htmlEscapeSQL, "names.submitter")+`, `+fmt.Sprintf(htmlEscapeSQL, "names.campaign")+`, names.deadline,
+			  `+fmt.Sprintf(htmlEscapeSQL, "tok.link")+`),
 			  req.id, noti.dedupe_key
-			FROM noti JOIN ppl ON ppl.id = noti.user_id, req, names
+			FROM noti JOIN ppl ON ppl.id = noti.user_id LEFT JOIN tok ON tok.user_id = noti.user_id, req, names
 			ON CONFLICT (dedupe_key) DO NOTHING)
 		SELECT count(*) FROM noti`,
 		accountID, requestID, key, fmt.Sprintf("reminder %d of %d to %%s", n, of), title, body,
-		emailHTML(title, body, nil), emailSignature).Scan(&reminded)
+		emailHTML(title, body, nil), emailSignature,
+		emailHTML(title, body, []emailAction{{Label: DecisionLinkLabel, URL: "%4$s"}}), tokens, hashes, linkBase,
+		"\n\n"+DecisionLinkLabel+": ").Scan(&reminded)
 	if err != nil {
 		return 0, fmt.Errorf("storage: remind approvers: %w", err)
 	}

@@ -38,9 +38,30 @@ func HashDecisionToken(token string) []byte {
 }
 
 // DecisionLinkBase is the prefix of the decision links of a server whose public URL is publicURL
-// (SIGNOFF_PUBLIC_URL): publicURL + "/a/", the page's route.
+// (SIGNOFF_PUBLIC_URL): publicURL + "/a/", the page's route; "" (emails without a link) when no
+// public URL is known.
 func DecisionLinkBase(publicURL string) string {
+	if publicURL == "" {
+		return ""
+	}
 	return strings.TrimRight(publicURL, "/") + "/a/"
+}
+
+// reminderLinkSlots is how many decision tokens a reminder brings to its statement, one per reminded
+// approver: more than a request can have assigned (20 chosen, plus as many escalation users).
+const reminderLinkSlots = 40
+
+// reminderTokens answers reminderLinkSlots fresh tokens and their hashes for a reminder whose emails
+// carry links prefixed by linkBase; none when linkBase is "".
+func reminderTokens(linkBase string) (tokens []string, hashes [][]byte) {
+	if linkBase == "" {
+		return []string{}, [][]byte{}
+	}
+	tokens, hashes = make([]string, reminderLinkSlots), make([][]byte, reminderLinkSlots)
+	for i := range tokens {
+		tokens[i], hashes[i] = NewDecisionToken()
+	}
+	return tokens, hashes
 }
 
 // newDecisionLink stores a new link for userID's assignment on request requestID (which must exist)

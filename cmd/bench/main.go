@@ -138,7 +138,7 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, remind
 		// the next phase's would evict them and hide their own size.
 		worker.SetStickyWorkflowCacheSize(max(10000, 4*reminders))
 	}
-	w := workers.New(tc, b.queue, &activities.Activities{Store: b.store, Log: log, Sealer: sealer,
+	w := workers.New(tc, b.queue, &activities.Activities{Store: b.store, Log: log, Sealer: sealer, PublicURL: "http://bench.test",
 		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 1000})
 	registerFloor(w)
 	if err := w.Start(); err != nil {
