@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/signoff/signoff/config"
@@ -56,7 +57,8 @@ func Options(cfg config.Config, log *zap.Logger, extra Extras) (client.Options, 
 }
 
 // Dial connects to Temporal with Options, retrying for up to wait while the frontend does not answer
-// (so processes may start before Temporal). A configuration error fails at once.
+// (so processes may start before Temporal). A configuration error, and credentials the frontend
+// refuses, fail at once.
 func Dial(ctx context.Context, cfg config.Config, log *zap.Logger, extra Extras, wait time.Duration) (client.Client, error) {
 	opts, err := Options(cfg, log, extra)
 	if err != nil {
@@ -69,7 +71,7 @@ func Dial(ctx context.Context, cfg config.Config, log *zap.Logger, extra Extras,
 			return c, nil
 		}
 		lastErr = err
-		if !time.Now().Before(deadline) {
+		if refused(err) || !time.Now().Before(deadline) {
 			break
 		}
 		log.Warn("temporal not reachable yet", zap.String("address", opts.HostPort), zap.Error(err))
@@ -80,6 +82,16 @@ func Dial(ctx context.Context, cfg config.Config, log *zap.Logger, extra Extras,
 		}
 	}
 	return nil, fmt.Errorf("temporal at %s (namespace %s): %w", opts.HostPort, opts.Namespace, lastErr)
+}
+
+// refused reports whether the frontend answered and refused the client (a wrong or expired API key,
+// a certificate it does not accept): retrying cannot help.
+func refused(err error) bool {
+	switch serviceerror.ToStatus(err).Code() {
+	case codes.Unauthenticated, codes.PermissionDenied, codes.InvalidArgument:
+		return true
+	}
+	return false
 }
 
 // SetupResult says what Setup changed.
@@ -112,44 +124,60 @@ func Setup(ctx context.Context, c client.Client, namespace string, retention tim
 		return res, fmt.Errorf("describe namespace %s: %w", namespace, err)
 	}
 
-	// A namespace just registered reaches every frontend's cache within seconds.
 	var have map[string]enums.IndexedValueType
-	for deadline := time.Now().Add(time.Minute); ; {
+	err = untilNamespaceKnown(ctx, func() error {
 		resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-		if err == nil {
-			have = resp.GetCustomAttributes()
-			break
-		}
-		var nf *serviceerror.NotFound
-		if !(errors.As(err, &nf) || errors.As(err, &notFound)) || !time.Now().Before(deadline) {
-			return res, fmt.Errorf("list search attributes of %s: %w%s", namespace, err, cloudHint(err, namespace, attrs))
-		}
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+		have = resp.GetCustomAttributes()
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("list search attributes of %s: %w%s", namespace, err, cloudHint(err, namespace, attrs))
 	}
-	add := map[string]enums.IndexedValueType{}
+	var missing []string
 	for _, name := range attrs {
 		t, ok := have[name]
 		switch {
 		case !ok:
-			add[name] = enums.INDEXED_VALUE_TYPE_KEYWORD
-			res.AttributesAdded = append(res.AttributesAdded, name)
+			missing = append(missing, name)
 		case t != enums.INDEXED_VALUE_TYPE_KEYWORD:
 			return res, fmt.Errorf("search attribute %s of namespace %s has type %s; Signoff needs Keyword", name, namespace, t)
 		}
 	}
-	if len(add) == 0 {
-		return res, nil
-	}
-	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{SearchAttributes: add, Namespace: namespace})
-	var exists *serviceerror.AlreadyExists
-	if err != nil && !errors.As(err, &exists) {
-		return res, fmt.Errorf("add search attributes %v to %s: %w%s", res.AttributesAdded, namespace, err, cloudHint(err, namespace, attrs))
+	// One call per attribute: a cluster answers AlreadyExists for the whole request when any of it
+	// exists, which a concurrent setup may have just added.
+	for _, name := range missing {
+		err = untilNamespaceKnown(ctx, func() error {
+			_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+				SearchAttributes: map[string]enums.IndexedValueType{name: enums.INDEXED_VALUE_TYPE_KEYWORD}, Namespace: namespace})
+			return err
+		})
+		var exists *serviceerror.AlreadyExists
+		switch {
+		case err == nil:
+			res.AttributesAdded = append(res.AttributesAdded, name)
+		case !errors.As(err, &exists):
+			return res, fmt.Errorf("add search attribute %s to %s: %w%s", name, namespace, err, cloudHint(err, namespace, attrs))
+		}
 	}
 	return res, nil
+}
+
+// untilNamespaceKnown runs call until it does not fail with "namespace not found", for up to a
+// minute: a namespace just registered reaches every frontend's cache within seconds.
+func untilNamespaceKnown(ctx context.Context, call func() error) error {
+	for deadline := time.Now().Add(time.Minute); ; {
+		err := call()
+		var nf *serviceerror.NotFound
+		var nsnf *serviceerror.NamespaceNotFound
+		if err == nil || !(errors.As(err, &nf) || errors.As(err, &nsnf)) || !time.Now().Before(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // cloudHint adds what to do when the cluster refuses the operator calls, as Temporal Cloud may for

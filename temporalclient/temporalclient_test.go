@@ -11,15 +11,19 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/temporalclient"
@@ -33,6 +37,8 @@ type frontend struct {
 	mu         sync.Mutex
 	auth       []string
 	clientName []string
+	// deny answers every call Unauthenticated, as a frontend does to a wrong API key.
+	deny bool
 }
 
 func (f *frontend) GetSystemInfo(ctx context.Context, _ *workflowservice.GetSystemInfoRequest) (*workflowservice.GetSystemInfoResponse, error) {
@@ -47,6 +53,9 @@ func (f *frontend) GetSystemInfo(ctx context.Context, _ *workflowservice.GetSyst
 	defer f.mu.Unlock()
 	f.auth = append(f.auth, md.Get("authorization")...)
 	f.clientName = append(f.clientName, name)
+	if f.deny {
+		return nil, status.Error(codes.Unauthenticated, "invalid API key")
+	}
 	return &workflowservice.GetSystemInfoResponse{}, nil
 }
 
@@ -186,4 +195,40 @@ func TestProfileFileAgainstTheDevServer(t *testing.T) {
 	desc, err := c.DescribeWorkflowExecution(ctx, id, run.GetRunID())
 	require.NoError(t, err)
 	require.Equal(t, "NobodyRunsThis", desc.GetWorkflowExecutionInfo().GetType().GetName())
+}
+
+// TestRefusedCredentialsFailAtOnce: a frontend that refuses the API key is not retried for the
+// minute a process waits for Temporal to come up; the error says what the frontend answered.
+func TestRefusedCredentialsFailAtOnce(t *testing.T) {
+	f, addr := startFrontend(t, nil)
+	f.deny = true
+	tc, err := config.LoadTemporal(config.EnvMap{"TEMPORAL_CONFIG_FILE": os.DevNull, "TEMPORAL_ADDRESS": addr,
+		"TEMPORAL_API_KEY": "wrong", "TEMPORAL_TLS": "false"})
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = temporalclient.Dial(context.Background(), config.Config{Temporal: tc, TemporalAddress: addr, TemporalNamespace: "default"},
+		zap.NewNop(), temporalclient.Extras{}, time.Minute)
+	require.ErrorContains(t, err, "invalid API key")
+	require.Less(t, time.Since(start), 10*time.Second, "no retry of refused credentials")
+}
+
+// TestSetupRefusesAnAttributeOfAnotherType: R-OPS-2, Setup adds only the missing attributes, and an
+// attribute that exists with another type than Keyword is an error naming it, not a silent success.
+func TestSetupRefusesAnAttributeOfAnotherType(t *testing.T) {
+	c := testenv.Temporal(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns := testenv.NewName("signoff-types-")
+	res, err := temporalclient.Setup(ctx, c, ns, 24*time.Hour, []string{"SignoffTestA"})
+	require.NoError(t, err)
+	require.Equal(t, temporalclient.SetupResult{NamespaceRegistered: true, AttributesAdded: []string{"SignoffTestA"}}, res)
+
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: ns,
+		SearchAttributes: map[string]enums.IndexedValueType{"SignoffTestB": enums.INDEXED_VALUE_TYPE_INT}})
+	require.NoError(t, err)
+	res, err = temporalclient.Setup(ctx, c, ns, 24*time.Hour, []string{"SignoffTestA", "SignoffTestC"})
+	require.NoError(t, err)
+	require.Equal(t, temporalclient.SetupResult{AttributesAdded: []string{"SignoffTestC"}}, res, "only the missing one is added")
+	_, err = temporalclient.Setup(ctx, c, ns, 24*time.Hour, []string{"SignoffTestA", "SignoffTestB"})
+	require.ErrorContains(t, err, "search attribute SignoffTestB of namespace "+ns+" has type Int; Signoff needs Keyword")
 }
