@@ -47,8 +47,9 @@ func runSignoff(t *testing.T, bin string, env []string, args ...string) (string,
 
 // TestSetupAndVersionCommands: R-OPS-2, `signoff setup` against the test dev server registers a
 // namespace the test names and the three Keyword search attributes; a second run changes nothing
-// and succeeds. R-OPS-5, a certificate path that does not exist stops `signoff worker` at start-up
-// with the variable's name. `signoff version` prints the revision the binary was built from.
+// and succeeds. R-OPS-5, a profile file written by the `temporal` CLI serves the CLI, `signoff setup`
+// and `signoff api` alike, and a certificate path that does not exist stops `signoff worker` at
+// start-up with the variable's name. `signoff version` prints the revision the binary was built from.
 func TestSetupAndVersionCommands(t *testing.T) {
 	bin, rev := buildStamped(t)
 	noFile := filepath.Join(t.TempDir(), "absent.toml")
@@ -88,6 +89,30 @@ func TestSetupAndVersionCommands(t *testing.T) {
 		again, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns})
 		require.NoError(t, err)
 		require.Equal(t, desc.GetNamespaceInfo().GetId(), again.GetNamespaceInfo().GetId(), "the namespace is the same one")
+	})
+
+	t.Run("a profile the temporal CLI wrote", func(t *testing.T) {
+		// R-OPS-5: the CLI writes the profile; the CLI and `signoff setup` and `signoff api` all use it.
+		file := filepath.Join(t.TempDir(), "temporal.toml")
+		cli := testenv.TemporalCLI(t)
+		ns := testenv.NewName("signoff-profile-")
+		cliEnv := testenv.ChildEnv(map[string]string{"TEMPORAL_CONFIG_FILE": file})
+		for _, prop := range [][2]string{{"address", testenv.TemporalAddress(t)}, {"namespace", ns}} {
+			out, err := runSignoff(t, cli, cliEnv, "config", "set", "--profile", "staging", "--prop", prop[0], "--value", prop[1])
+			require.NoError(t, err, "%s", out)
+		}
+		env := testenv.ChildEnv(map[string]string{"TEMPORAL_CONFIG_FILE": file, "TEMPORAL_PROFILE": "staging"})
+		out, err := runSignoff(t, bin, env, "setup")
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, out, "namespace "+ns+": registered")
+		out, err = runSignoff(t, cli, env, "operator", "search-attribute", "list")
+		require.NoError(t, err, "the CLI reads the same profile: %s", out)
+		for _, a := range workflows.SearchAttributes() {
+			require.Contains(t, out, a)
+		}
+		api := startAPI(t, bin, testenv.ChildEnv(map[string]string{"TEMPORAL_CONFIG_FILE": file, "TEMPORAL_PROFILE": "staging",
+			"DATABASE_URL": testenv.DatabaseURL(t), "SIGNOFF_SECRET_KEY": sharelink.NewKey(), "SIGNOFF_LOG_LEVEL": "warn"}))
+		api.stop()
 	})
 
 	t.Run("broken certificate path stops start-up", func(t *testing.T) {
