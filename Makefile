@@ -3,15 +3,21 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 BIN := $(CURDIR)/bin
 
+# Temporal connection: `signoff dev` (make dev), `signoff setup`, api, worker and the test harness's
+# clients (testenv.Temporal, make test) all dial through temporalclient.Dial, so the TEMPORAL_*
+# variables and the `temporal` CLI's profile file (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE) apply to
+# them as they do to the CLI; see README.
 .PHONY: dev test lint build bench bench-server chaos clean
 
 ## dev: Postgres + Temporal dev server (with UI) + migrations + demo data + worker + API; prints URLs and tokens.
 dev: bin/temporal build
 	bin/signoff dev
 
-## build: the signoff binary into bin/.
+## build: the signoff binary into bin/, stamped with the git revision that `signoff version` prints
+## (Go's own VCS stamping misses git worktrees; -buildvcs=auto still stamps the commit time in a checkout).
+REVISION = $(shell git rev-parse HEAD 2>/dev/null)$(shell git status --porcelain 2>/dev/null | grep -q . && echo +dirty)
 build:
-	$(GO) build -o bin/signoff ./cmd/signoff
+	$(GO) build -buildvcs=auto -ldflags "-X main.buildRevision=$(REVISION)" -o bin/signoff ./cmd/signoff
 
 ## lint: go vet and staticcheck (pinned, built into bin/ from the Go module proxy), both clean.
 lint: bin/staticcheck

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 )
 
 // Config is the process configuration shared by every subcommand.
@@ -19,20 +20,21 @@ type Config struct {
 	// DatabaseURL (DATABASE_URL) is the Postgres connection string. When empty,
 	// `signoff dev` starts a throwaway cluster under DataDir.
 	DatabaseURL string
-	// TemporalAddress (TEMPORAL_ADDRESS, default 127.0.0.1:7233) is the Temporal frontend.
+	// Temporal is the Temporal connection, configured the way Temporal's own tools are: the profile
+	// file of the `temporal` CLI and the TEMPORAL_* variables (see LoadTemporal and README).
+	Temporal Temporal
+	// TemporalAddress is Temporal.Profile.Address (TEMPORAL_ADDRESS or the profile's address,
+	// default 127.0.0.1:7233): the Temporal frontend.
 	TemporalAddress string
-	// TemporalCompression (TEMPORAL_GRPC_COMPRESSION: auto, gzip or none; default auto) says whether
-	// gRPC requests to Temporal are gzip-compressed; see TemporalGzip.
-	TemporalCompression string
-	// TemporalNamespace (TEMPORAL_NAMESPACE, default "default") is the namespace every workflow runs in.
+	// TemporalNamespace is Temporal.Profile.Namespace (TEMPORAL_NAMESPACE or the profile's
+	// namespace, default "default"): the namespace every workflow runs in.
 	TemporalNamespace string
-	// TemporalTLSCert, TemporalTLSKey and TemporalTLSCA (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY,
-	// TEMPORAL_TLS_CA) are PEM file paths for mTLS to a Temporal cluster; all empty means plain gRPC.
-	TemporalTLSCert string
-	TemporalTLSKey  string
-	TemporalTLSCA   string
-	// TemporalTLSServerName (TEMPORAL_TLS_SERVER_NAME) overrides the server name checked in the certificate.
-	TemporalTLSServerName string
+	// TemporalCompression (TEMPORAL_GRPC_COMPRESSION: auto, gzip or none; default auto) says whether
+	// gRPC requests to Temporal are gzip-compressed; see TemporalGzip. It is Signoff's own setting.
+	TemporalCompression string
+	// NamespaceRetention (SIGNOFF_NAMESPACE_RETENTION, default 720h) is how long Temporal keeps the
+	// history of a closed workflow in a namespace that `signoff setup` registers.
+	NamespaceRetention time.Duration
 	// TaskQueue (SIGNOFF_TASK_QUEUE, default "signoff") is the task queue the worker polls.
 	TaskQueue string
 	// HTTPAddr (SIGNOFF_HTTP_ADDR, default 127.0.0.1:8080) is where the API listens.
@@ -93,29 +95,30 @@ type Config struct {
 // Load reads the configuration from the environment and applies defaults.
 func Load() (Config, error) {
 	c := Config{
-		DatabaseURL:           os.Getenv("DATABASE_URL"),
-		TemporalAddress:       env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace:     env("TEMPORAL_NAMESPACE", "default"),
-		TemporalCompression:   env("TEMPORAL_GRPC_COMPRESSION", "auto"),
-		TemporalTLSCert:       os.Getenv("TEMPORAL_TLS_CERT"),
-		TemporalTLSKey:        os.Getenv("TEMPORAL_TLS_KEY"),
-		TemporalTLSCA:         os.Getenv("TEMPORAL_TLS_CA"),
-		TemporalTLSServerName: os.Getenv("TEMPORAL_TLS_SERVER_NAME"),
-		TaskQueue:             env("SIGNOFF_TASK_QUEUE", "signoff"),
-		HTTPAddr:              env("SIGNOFF_HTTP_ADDR", "127.0.0.1:8080"),
-		BootstrapToken:        os.Getenv("SIGNOFF_BOOTSTRAP_TOKEN"),
-		OperatorToken:         os.Getenv("SIGNOFF_OPERATOR_TOKEN"),
-		DataDir:               env("SIGNOFF_DATA_DIR", ".data"),
-		TemporalCLI:           env("SIGNOFF_TEMPORAL_CLI", filepath.Join("bin", "temporal")),
-		LogFormat:             env("SIGNOFF_LOG_FORMAT", "json"),
-		LogLevel:              env("SIGNOFF_LOG_LEVEL", "info"),
+		DatabaseURL:         os.Getenv("DATABASE_URL"),
+		TemporalCompression: env("TEMPORAL_GRPC_COMPRESSION", "auto"),
+		TaskQueue:           env("SIGNOFF_TASK_QUEUE", "signoff"),
+		HTTPAddr:            env("SIGNOFF_HTTP_ADDR", "127.0.0.1:8080"),
+		BootstrapToken:      os.Getenv("SIGNOFF_BOOTSTRAP_TOKEN"),
+		OperatorToken:       os.Getenv("SIGNOFF_OPERATOR_TOKEN"),
+		DataDir:             env("SIGNOFF_DATA_DIR", ".data"),
+		TemporalCLI:         env("SIGNOFF_TEMPORAL_CLI", filepath.Join("bin", "temporal")),
+		LogFormat:           env("SIGNOFF_LOG_FORMAT", "json"),
+		LogLevel:            env("SIGNOFF_LOG_LEVEL", "info"),
 	}
 	c.PublicURL = strings.TrimRight(env("SIGNOFF_PUBLIC_URL", "http://"+c.HTTPAddr), "/")
 	var err error
+	if c.Temporal, err = LoadTemporal(envconfig.EnvLookupOS); err != nil {
+		return Config{}, err
+	}
+	c.TemporalAddress, c.TemporalNamespace = c.Temporal.Profile.Address, c.Temporal.Profile.Namespace
 	if c.ShutdownTimeout, err = duration("SIGNOFF_SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {
 		return Config{}, err
 	}
 	if c.ImmediateApprovalWindow, err = duration("SIGNOFF_IMMEDIATE_APPROVAL_WINDOW", 2*time.Hour); err != nil {
+		return Config{}, err
+	}
+	if c.NamespaceRetention, err = duration("SIGNOFF_NAMESPACE_RETENTION", 30*24*time.Hour); err != nil {
 		return Config{}, err
 	}
 	if c.SweepInterval, err = duration("SIGNOFF_SWEEP_INTERVAL", 30*time.Second); err != nil {

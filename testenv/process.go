@@ -33,7 +33,8 @@ func BuildSignoff(t testing.TB) string {
 
 // ChildEnv is the environment of a `signoff` process a test starts: the test's own environment minus
 // every setting of the application (so nothing of the developer's shell leaks in; the SIGNOFF_TEST_
-// variables stay), plus vars.
+// variables stay), plus vars. TEMPORAL_CONFIG_FILE is /dev/null unless vars names one, so no
+// profile of the developer's ~/.config/temporalio/temporal.toml reaches the process either.
 func ChildEnv(vars map[string]string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
@@ -43,6 +44,9 @@ func ChildEnv(vars map[string]string) []string {
 			continue
 		}
 		out = append(out, kv)
+	}
+	if _, ok := vars["TEMPORAL_CONFIG_FILE"]; !ok {
+		out = append(out, "TEMPORAL_CONFIG_FILE="+os.DevNull)
 	}
 	for k, v := range vars {
 		out = append(out, k+"="+v)

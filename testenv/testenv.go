@@ -25,9 +25,9 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/logging"
 	"github.com/signoff/signoff/schema"
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/temporalclient"
 )
 
 // Environment variables cmd/testenv sets for the test processes.
@@ -161,23 +161,34 @@ func TemporalCLI(t testing.TB) string {
 	return mustEnv(t, EnvTemporalCLI)
 }
 
-// Temporal returns a client of the test dev server, closed when t ends.
+// Temporal returns a client of the test dev server, closed when t ends. It is built the way every
+// Signoff process builds its client (temporalclient), from an environment holding only the test
+// server's address and TEMPORAL_GRPC_COMPRESSION, so no profile or variable of the developer's
+// shell reaches the tests.
 func Temporal(t testing.TB) client.Client {
 	t.Helper()
-	opts := client.Options{
-		HostPort: TemporalAddress(t),
-		Logger:   logging.NewTemporalLogger(Logger(t).Named("temporal").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+	env := config.EnvMap{"TEMPORAL_ADDRESS": TemporalAddress(t), "TEMPORAL_CONFIG_FILE": os.DevNull}
+	if v := os.Getenv("TEMPORAL_GRPC_COMPRESSION"); v != "" {
+		env["TEMPORAL_GRPC_COMPRESSION"] = v
 	}
-	var err error
-	if opts.ConnectionOptions.GrpcCompression, err = config.TemporalCompressionOption(os.Getenv("TEMPORAL_GRPC_COMPRESSION"), opts.HostPort); err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	c, err := client.Dial(opts)
+	c, err := TemporalFrom(env, Logger(t).WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
 	if err != nil {
-		t.Fatalf("testenv: dial temporal: %v", err)
+		t.Fatalf("testenv: %v", err)
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// TemporalFrom dials Temporal as a Signoff process whose environment is env would, through
+// temporalclient, without retrying.
+func TemporalFrom(env config.EnvMap, log *zap.Logger) (client.Client, error) {
+	tc, err := config.LoadTemporal(env)
+	if err != nil {
+		return nil, err
+	}
+	cfg := config.Config{Temporal: tc, TemporalAddress: tc.Profile.Address, TemporalNamespace: tc.Profile.Namespace,
+		TemporalCompression: env["TEMPORAL_GRPC_COMPRESSION"]}
+	return temporalclient.Dial(context.Background(), cfg, log, temporalclient.Extras{}, 0)
 }
 
 // Logger returns a zap logger writing to the test log.

@@ -120,11 +120,9 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, remind
 		return err
 	}
 	defer pool.Close()
-	opts := client.Options{HostPort: addr, Logger: logging.NewTemporalLogger(log)}
-	if opts.ConnectionOptions.GrpcCompression, err = config.TemporalCompressionOption(os.Getenv("TEMPORAL_GRPC_COMPRESSION"), addr); err != nil {
-		return err
-	}
-	tc, err := client.Dial(opts)
+	// The client every Signoff process builds (temporalclient), on the test server only.
+	tc, err := testenv.TemporalFrom(config.EnvMap{"TEMPORAL_ADDRESS": addr, "TEMPORAL_CONFIG_FILE": os.DevNull,
+		"TEMPORAL_GRPC_COMPRESSION": os.Getenv("TEMPORAL_GRPC_COMPRESSION")}, log)
 	if err != nil {
 		return err
 	}

@@ -132,7 +132,7 @@ func runDev(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if _, err := schema.Migrate(ctx, svc.pool); err != nil {
 		return err
 	}
-	if err := ensureSearchAttributes(ctx, svc.temporal, cfg.TemporalNamespace); err != nil {
+	if err := setupTemporal(ctx, cfg, svc.temporal, log); err != nil {
 		return err
 	}
 	if err := bootstrap(ctx, cfg, svc.store, log); err != nil {

@@ -1,4 +1,5 @@
-// Command signoff is the Signoff binary: `signoff api`, `signoff worker`, `signoff migrate` and
+// Command signoff is the Signoff binary: `signoff api`, `signoff worker`, `signoff migrate`,
+// `signoff setup` (namespace and search attributes on a Temporal cluster), `signoff version` and
 // `signoff dev` (migrations, demo data, worker and API in one process).
 package main
 
@@ -20,6 +21,8 @@ commands:
   api      serve the HTTP API
   worker   run the Temporal worker
   migrate  apply database migrations and exit
+  setup    register the Temporal namespace (when missing) and the search attributes, and exit
+  version  print the build: module version, VCS revision, Go version
   dev      start Postgres and Temporal when absent, migrate, load demo data, run worker and API
 
 Configuration comes from environment variables; see README.md.
@@ -29,6 +32,14 @@ func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "version":
+		runVersion(os.Stdout)
+		return
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return
 	}
 	cfg, err := config.Load()
 	if err != nil {
@@ -55,11 +66,10 @@ func main() {
 		err = runWorker(ctx, cfg, log)
 	case "migrate":
 		err = runMigrate(ctx, cfg, log)
+	case "setup":
+		err = runSetup(ctx, cfg, os.Stdout, log)
 	case "dev":
 		err = runDev(ctx, cfg, log)
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-		return
 	default:
 		fmt.Fprintf(os.Stderr, "signoff: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)

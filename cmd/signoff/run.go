@@ -2,19 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -25,12 +19,11 @@ import (
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/email"
-	"github.com/signoff/signoff/logging"
 	"github.com/signoff/signoff/schema"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/temporalclient"
 	"github.com/signoff/signoff/workers"
-	"github.com/signoff/signoff/workflows"
 )
 
 func zapErr(err error) zap.Field { return zap.Error(err) }
@@ -57,65 +50,10 @@ func connectDB(ctx context.Context, cfg config.Config, log *zap.Logger) (*pgxpoo
 	return nil, lastErr
 }
 
-// dialTemporal connects to Temporal with the zap logger adapter and optional mTLS, retrying for a minute.
+// dialTemporal connects to Temporal through temporalclient (profile file and TEMPORAL_* variables,
+// Signoff's settings on top), retrying for a minute.
 func dialTemporal(ctx context.Context, cfg config.Config, log *zap.Logger) (client.Client, error) {
-	opts := client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    logging.NewTemporalLogger(log.Named("temporal")),
-	}
-	opts.ConnectionOptions.GrpcCompression, _ = config.TemporalCompressionOption(cfg.TemporalCompression, cfg.TemporalAddress) // Load validated it
-	if cfg.TemporalTLSCert != "" || cfg.TemporalTLSCA != "" {
-		tc := &tls.Config{ServerName: cfg.TemporalTLSServerName, MinVersion: tls.VersionTLS12}
-		if cfg.TemporalTLSCert != "" {
-			cert, err := tls.LoadX509KeyPair(cfg.TemporalTLSCert, cfg.TemporalTLSKey)
-			if err != nil {
-				return nil, fmt.Errorf("temporal tls: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-		if cfg.TemporalTLSCA != "" {
-			pem, err := os.ReadFile(cfg.TemporalTLSCA)
-			if err != nil {
-				return nil, fmt.Errorf("temporal tls ca: %w", err)
-			}
-			pool := x509.NewCertPool()
-			pool.AppendCertsFromPEM(pem)
-			tc.RootCAs = pool
-		}
-		opts.ConnectionOptions.TLS = tc
-	}
-	var lastErr error
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
-		c, err := client.DialContext(ctx, opts)
-		if err == nil {
-			return c, nil
-		}
-		lastErr = err
-		log.Warn("temporal not reachable yet", zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
-	return nil, fmt.Errorf("temporal at %s: %w", cfg.TemporalAddress, lastErr)
-}
-
-// ensureSearchAttributes registers the search attributes of SPEC §7 when missing.
-func ensureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	attrs := map[string]enums.IndexedValueType{}
-	for _, name := range workflows.SearchAttributes() {
-		attrs[name] = enums.INDEXED_VALUE_TYPE_KEYWORD
-	}
-	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		SearchAttributes: attrs, Namespace: namespace,
-	})
-	var exists *serviceerror.AlreadyExists
-	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("register search attributes: %w", err)
-	}
-	return nil
+	return temporalclient.Dial(ctx, cfg, log, temporalclient.Extras{}, time.Minute)
 }
 
 // bootstrap makes sure the SIGNOFF_BOOTSTRAP_TOKEN admin exists (R-AUTH-4).
