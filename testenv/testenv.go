@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -167,6 +168,8 @@ func Temporal(t testing.TB) client.Client {
 	opts := client.Options{
 		HostPort: TemporalAddress(t),
 		Logger:   logging.NewTemporalLogger(Logger(t).Named("temporal").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+		// As the service's client: the API call's request id follows its workflow calls (R-OPS-4).
+		ContextPropagators: []workflow.ContextPropagator{logging.RequestIDPropagator()},
 	}
 	var err error
 	if opts.ConnectionOptions.GrpcCompression, err = config.TemporalCompressionOption(os.Getenv("TEMPORAL_GRPC_COMPRESSION"), opts.HostPort); err != nil {

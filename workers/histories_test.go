@@ -73,7 +73,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 	r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.ID,
 		CampaignID: camp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID}, DeadlineAt: start.Add(time.Hour), LaunchAt: &start})
 	require.NoError(t, err)
-	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r))
+	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r, camp.Name))
 	h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: workflows.ApprovalRequestWorkflowID(r.ID),
 		UpdateName: workflows.UpdateApprove, Args: []any{workflows.DecisionInput{ActorID: approver.ID, Note: "ok"}},
 		WaitForStage: client.WorkflowUpdateStageCompleted})
@@ -96,7 +96,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 		CampaignID: reminderCamp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID}, DeadlineAt: time.Now().Add(9 * time.Second),
 		Reminders: storage.RequestReminders{ReminderAfter: 2 * time.Second, EscalateAfter: 3 * time.Second, EscalationUserIDs: []string{escalateTo.ID}}})
 	require.NoError(t, err)
-	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, reminded))
+	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, reminded, reminderCamp.Name))
 	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalRequestWorkflowID(reminded.ID), "").Get(ctx, &result))
 	require.Equal(t, "timed_out", result)
 	require.Equal(t, []string{"", "escalation", "reminder 1 of 3", "reminder 2 of 3", "reminder 3 of 3"},
@@ -109,7 +109,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 	require.NoError(t, err)
 	in := app.DraftWorkflowInput(d, workflows.DraftSource{Type: workflows.SourceSavedSearch, SavedSearchID: search.ID})
 	in.ReviewWindow = 2 * time.Second
-	require.NoError(t, workflows.StartApprovalDraft(ctx, tc, queue, in))
+	require.NoError(t, workflows.StartApprovalDraft(ctx, tc, queue, in, app.DraftRunView(d, camp.Name)))
 	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(d.ID), "").Get(ctx, &result))
 	require.Equal(t, "review_window_closed", result)
 
@@ -164,7 +164,7 @@ func recordedDecisionRun(t *testing.T, ctx context.Context, store *storage.Store
 	r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.ID,
 		CampaignID: camp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID, admin.ID}, DeadlineAt: start.Add(time.Hour), LaunchAt: &start})
 	require.NoError(t, err)
-	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r))
+	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r, camp.Name))
 	id := workflows.ApprovalRequestWorkflowID(r.ID)
 	update := func(name, actor, note string) error {
 		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: name,

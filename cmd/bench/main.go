@@ -120,7 +120,8 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, remind
 		return err
 	}
 	defer pool.Close()
-	opts := client.Options{HostPort: addr, Logger: logging.NewTemporalLogger(log)}
+	opts := client.Options{HostPort: addr, Logger: logging.NewTemporalLogger(log),
+		ContextPropagators: []workflow.ContextPropagator{logging.RequestIDPropagator()}}
 	if opts.ConnectionOptions.GrpcCompression, err = config.TemporalCompressionOption(os.Getenv("TEMPORAL_GRPC_COMPRESSION"), addr); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -63,6 +64,8 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *zap.Logger) (clie
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.TemporalNamespace,
 		Logger:    logging.NewTemporalLogger(log.Named("temporal")),
+		// The API call's request id follows its workflow starts, Updates and Signals (R-OPS-4).
+		ContextPropagators: []workflow.ContextPropagator{logging.RequestIDPropagator()},
 	}
 	opts.ConnectionOptions.GrpcCompression, _ = config.TemporalCompressionOption(cfg.TemporalCompression, cfg.TemporalAddress) // Load validated it
 	if cfg.TemporalTLSCert != "" || cfg.TemporalTLSCA != "" {
