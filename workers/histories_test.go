@@ -14,6 +14,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -99,9 +100,9 @@ func TestRealHistoriesReplay(t *testing.T) {
 	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, reminded, reminderCamp.Name))
 	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalRequestWorkflowID(reminded.ID), "").Get(ctx, &result))
 	require.Equal(t, "timed_out", result)
-	require.Equal(t, []string{"", "escalation", "reminder 1 of 3", "reminder 2 of 3", "reminder 3 of 3"},
+	require.Equal(t, []string{workflows.TimerDeadline, "escalation", "reminder 1 of 3", "reminder 2 of 3", "reminder 3 of 3"},
 		timerSummaries(t, fetchHistory(t, tc, workflows.ApprovalRequestWorkflowID(reminded.ID))),
-		"the timers carry summaries the Temporal UI shows (the deadline's is not this change's)")
+		"the timers carry summaries the Temporal UI shows (SPEC §7)")
 
 	// A draft build of 20 contacts, with a short review window so the run ends.
 	d, _, err := store.CreateDraft(ctx, storage.NewDraft{AccountID: acct.ID, CampaignID: camp.ID, CreatedBy: admin.ID,
@@ -112,6 +113,23 @@ func TestRealHistoriesReplay(t *testing.T) {
 	require.NoError(t, workflows.StartApprovalDraft(ctx, tc, queue, in, app.DraftRunView(d, camp.Name)))
 	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(d.ID), "").Get(ctx, &result))
 	require.Equal(t, "review_window_closed", result)
+
+	// A draft build that fails (its source has no contacts): the run ends Failed with the reason.
+	emptyCamp, err := store.CreateCampaign(ctx, acct.ID, admin.ID, storage.NewCampaign{Name: "No leads", Kind: storage.CampaignKindJourney,
+		Mode: storage.CampaignModeActive, Content: camps[0].Content})
+	require.NoError(t, err)
+	failedDraft, _, err := store.CreateDraft(ctx, storage.NewDraft{AccountID: acct.ID, CampaignID: camp.ID, CreatedBy: admin.ID,
+		Source: []byte(`{"type":"campaign_leads","campaign_id":"` + emptyCamp.ID + `"}`), SourceKey: "campaign_leads:" + emptyCamp.ID, ContactCount: 20}, false)
+	require.NoError(t, err)
+	require.NoError(t, app.StartApprovalDraft(ctx, tc, queue, failedDraft, camp.Name))
+	buildErr := tc.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(failedDraft.ID), "").Get(ctx, nil)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, buildErr, &appErr, "a failed build fails its run")
+	failedRow, err := store.Draft(ctx, acct.ID, failedDraft.ID)
+	require.NoError(t, err)
+	require.Equal(t, storage.DraftStatusFailed, failedRow.Status)
+	require.NotNil(t, failedRow.FailureReason)
+	require.Equal(t, *failedRow.FailureReason, appErr.Message(), "the run's failure message is the draft's reason")
 
 	// A decision the database holds before the workflow heard of it (a lost workflow task), answered
 	// to the Update that asks for it again.
@@ -124,6 +142,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 		"approval_request_launched":          workflows.ApprovalRequestWorkflowID(r.ID),
 		"approval_request_reminded":          workflows.ApprovalRequestWorkflowID(reminded.ID),
 		"approval_draft_built":               workflows.ApprovalDraftWorkflowID(d.ID),
+		"approval_draft_failed":              workflows.ApprovalDraftWorkflowID(failedDraft.ID),
 		"approval_request_recorded_decision": recordedID,
 	} {
 		hist := fetchHistory(t, tc, id)
