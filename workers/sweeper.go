@@ -163,7 +163,7 @@ func (p *pass) unstartedRequests(ctx context.Context) {
 				return false, err
 			}
 			p.checked[k.ID] = true
-			p.s.log().Info("sweeper: started the workflow of a request whose start was lost", zap.String("request_id", k.ID))
+			p.s.log().Info("sweeper: started the workflow of a request whose start was lost", zap.String("approval_request_id", k.ID))
 			return true, nil
 		})
 	}
@@ -324,7 +324,7 @@ func (p *pass) restartIfClosed(ctx context.Context, k storage.RequestKey) (bool,
 		return false, err
 	}
 	p.s.log().Warn("sweeper: the workflow of a pending request was no longer running; started a new run",
-		zap.String("request_id", k.ID), zap.String("previous_run", closed))
+		zap.String("approval_request_id", k.ID), zap.String("previous_run", closed))
 	return true, nil
 }
 
