@@ -22,8 +22,8 @@ const module = "github.com/signoff/signoff/"
 var allowedImports = map[string][]string{
 	"api":            {"app", "errs"},
 	"app":            {"errs", "storage", "workflows", "sharelink", "changes"},
-	"workflows":      {"activities", "errs"},
-	"activities":     {"storage", "errs", "email", "ai", "sharelink", "changes"},
+	"workflows":      {"activities", "errs", "logging"},
+	"activities":     {"storage", "errs", "email", "ai", "sharelink", "changes", "logging"},
 	"workers":        {"app", "workflows", "activities", "storage", "errs", "email", "ai", "sharelink"},
 	"storage":        {},
 	"errs":           {},

@@ -556,5 +556,6 @@ func (a *Activities) SubmitReview(ctx context.Context, in SubmitReviewInput) (Dr
 	if err != nil {
 		return Draft{}, classify(err)
 	}
+	a.log(ctx).Info("review submitted", zap.String("draft_id", in.DraftID), zap.String("status", d.Status))
 	return draftFromRow(d), nil
 }

@@ -79,7 +79,15 @@ func (a *Activities) Decide(ctx context.Context, in DecideInput) (Request, error
 	if err != nil {
 		return Request{}, classify(err)
 	}
+	a.logDecision(ctx, in.Decision, r.Status)
 	return requestFromRow(r), nil
+}
+
+// logDecision logs a recorded decision with the request id of the API call that caused it, if any
+// (R-OPS-4).
+func (a *Activities) logDecision(ctx context.Context, d Decision, status string) {
+	a.log(ctx).Info("decision recorded", zap.String("approval_request_id", d.RequestID), zap.String("decision", d.Type),
+		zap.String("status", status))
 }
 
 // DecideResult is a recorded decision and whether its emails still wait in the outbox.
@@ -97,9 +105,10 @@ func (a *Activities) DecideAndDeliver(ctx context.Context, in DecideInput) (Deci
 	if err != nil {
 		return DecideResult{}, classify(err)
 	}
+	a.logDecision(ctx, in.Decision, r.Status)
 	res := DecideResult{Request: requestFromRow(r)}
 	if _, err := a.DeliverEmails(ctx, in.Decision.RequestID); err != nil {
-		a.Log.Warn("decision emails not delivered yet; the workflow retries", zap.String("request_id", in.Decision.RequestID), zap.Error(err))
+		a.log(ctx).Warn("decision emails not delivered yet; the workflow retries", zap.String("approval_request_id", in.Decision.RequestID), zap.Error(err))
 		res.MailPending = true
 	}
 	return res, nil
@@ -124,6 +133,7 @@ func (a *Activities) ChangeApprovers(ctx context.Context, in ChangeApproversInpu
 	if err != nil {
 		return Request{}, classify(err)
 	}
+	a.log(ctx).Info("approvers changed", zap.String("approval_request_id", in.RequestID), zap.Int("approvers", len(in.ApproverIDs)))
 	return requestFromRow(r), nil
 }
 
@@ -319,7 +329,7 @@ func (a *Activities) Escalate(ctx context.Context, in EscalateInput) (EscalateRe
 // logged, for the workflow to retry.
 func (a *Activities) deliverNow(ctx context.Context, requestID string) bool {
 	if _, err := a.DeliverEmails(ctx, requestID); err != nil {
-		a.Log.Warn("emails not delivered yet; the workflow retries", zap.String("request_id", requestID), zap.Error(err))
+		a.log(ctx).Warn("emails not delivered yet; the workflow retries", zap.String("approval_request_id", requestID), zap.Error(err))
 		return false
 	}
 	return true

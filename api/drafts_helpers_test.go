@@ -480,16 +480,38 @@ func draftIDs(t *testing.T, e *env, path, token string) []string {
 	return ids
 }
 
+// draftRunEnd waits for the build workflow of draftID to close and answers its status and, for a
+// run that ended Failed, its failure's message (SPEC §7: a failed build fails its run with the human
+// reason).
+func draftRunEnd(t *testing.T, e *env, draftID string) (enumspb.WorkflowExecutionStatus, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), draftTimeout)
+	defer cancel()
+	wid := workflows.ApprovalDraftWorkflowID(draftID)
+	_ = e.server.App.Temporal.GetWorkflow(ctx, wid, "").Get(ctx, nil) // waits for the close; the outcome is read below
+	desc, err := e.server.App.Temporal.DescribeWorkflowExecution(ctx, wid, "")
+	require.NoError(t, err)
+	status := desc.GetWorkflowExecutionInfo().GetStatus()
+	require.NotEqual(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, status, "the build's run did not close")
+	var message string
+	it := e.server.App.Temporal.GetWorkflowHistory(ctx, wid, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		if f := ev.GetWorkflowExecutionFailedEventAttributes(); f != nil {
+			message = f.GetFailure().GetMessage()
+		}
+	}
+	return status, message
+}
+
 // draftActivityAttempts reads the build workflow's history and answers, per activity type, the
 // highest attempt that ran (1 means it was never retried).
 func draftActivityAttempts(t *testing.T, e *env, draftID string) map[string]int32 {
 	t.Helper()
 	// Local activities are recorded when their workflow task completes, which may be after the
 	// database shows their effect: wait for the failed build's run to close first.
-	ctx, cancel := context.WithTimeout(context.Background(), draftTimeout)
-	defer cancel()
-	var result string
-	require.NoError(t, e.server.App.Temporal.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(draftID), "").Get(ctx, &result))
+	draftRunEnd(t, e, draftID)
 	it := e.server.App.Temporal.GetWorkflowHistory(context.Background(), workflows.ApprovalDraftWorkflowID(draftID), "", false,
 		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	types := map[int64]string{}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
@@ -756,6 +757,10 @@ func TestDraftFailures(t *testing.T) {
 			require.Nil(t, failed.ShareURL)
 			require.NotNil(t, failed.Progress)
 			require.Equal(t, "failed", failed.Progress.Step)
+			// The build's run ends Failed with the reason the draft shows (SPEC §7), after its compensation.
+			runStatus, runFailure := draftRunEnd(t, de.env, d.ID)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, runStatus, "a failed build fails its workflow")
+			require.Equal(t, *failed.FailureReason, runFailure, "the failure message is the human reason")
 			// Bad input is not retried.
 			attempts := draftActivityAttempts(t, de.env, d.ID)
 			require.EqualValues(t, 1, attempts["ResolveContacts"], "attempts per activity: %v", attempts)

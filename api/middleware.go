@@ -34,7 +34,7 @@ func (s *Server) requestContext(c *gin.Context) {
 	c.Header(RequestIDHeader, id)
 	l := s.Log.With(zap.String("request_id", id))
 	c.Set(ctxLogger, l)
-	c.Request = c.Request.WithContext(app.WithLogger(c.Request.Context(), l))
+	c.Request = c.Request.WithContext(app.WithRequestID(app.WithLogger(c.Request.Context(), l), id))
 	start := time.Now()
 	c.Next()
 	route := c.FullPath()

@@ -66,7 +66,7 @@ func (a *App) Resubmit(ctx context.Context, u User, in ResubmitInput) (ApprovalR
 	if err != nil {
 		return ApprovalRequest{}, err
 	}
-	if r, ok := a.keyedRequest(ctx, u, cur.ID, in.SubmitInput); ok {
+	if r, ok := a.keyedRequest(ctx, u, cur, in.SubmitInput); ok {
 		return r, nil
 	}
 	var patch *storage.CampaignPatch
@@ -160,7 +160,7 @@ func (a *App) checkSubmission(ctx context.Context, u User, camp Campaign, in Sub
 
 // submit checks and stores a request for camp and starts its workflow.
 func (a *App) submit(ctx context.Context, u User, camp Campaign, in SubmitInput) (ApprovalRequest, error) {
-	if r, ok := a.keyedRequest(ctx, u, camp.ID, in); ok {
+	if r, ok := a.keyedRequest(ctx, u, camp, in); ok {
 		return r, nil
 	}
 	settings, err := a.Store.Settings(ctx, u.AccountID)
@@ -194,7 +194,7 @@ func (a *App) submit(ctx context.Context, u User, camp Campaign, in SubmitInput)
 	}
 	// The request is committed: from here on it is never lost. If the start fails, the worker's
 	// sweeper starts the workflow from the row.
-	a.startRequestWorkflow(ctx, r)
+	a.startRequestWorkflow(ctx, r, camp.Name)
 	return r, nil
 }
 
@@ -203,18 +203,18 @@ func requestOpenError() error {
 	return errs.New(errs.RequestOpen, "this campaign already has an open approval request; cancel it or change its approvers")
 }
 
-// keyedRequest finds the request an earlier attempt of this keyed call created for campaignID, so a
+// keyedRequest finds the request an earlier attempt of this keyed call created for camp, so a
 // retry after a crash answers it instead of refusing a second request. The request's workflow is
 // started if that attempt died before starting it.
-func (a *App) keyedRequest(ctx context.Context, u User, campaignID string, in SubmitInput) (ApprovalRequest, bool) {
+func (a *App) keyedRequest(ctx context.Context, u User, camp Campaign, in SubmitInput) (ApprovalRequest, bool) {
 	if !in.Keyed {
 		return ApprovalRequest{}, false
 	}
 	r, err := a.Store.ApprovalRequest(ctx, u.AccountID, in.RequestID)
-	if err != nil || r.CampaignID != campaignID {
+	if err != nil || r.CampaignID != camp.ID {
 		return ApprovalRequest{}, false
 	}
-	a.startRequestWorkflow(ctx, r)
+	a.startRequestWorkflow(ctx, r, camp.Name)
 	return r, true
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"go.uber.org/zap"
+
+	"github.com/signoff/signoff/workflows"
 )
 
 type loggerKey struct{}
@@ -24,4 +26,10 @@ func (a *App) logger(ctx context.Context) *zap.Logger {
 		return a.Log
 	}
 	return zap.NewNop()
+}
+
+// WithRequestID returns ctx carrying id, the request id of the API call being served (X-Request-ID):
+// the workflows it starts, updates or signals record it, and their activities log it (R-OPS-4).
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return workflows.WithRequestID(ctx, id)
 }

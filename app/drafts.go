@@ -121,7 +121,7 @@ func (a *App) CreateDraft(ctx context.Context, u User, in CreateDraftInput) (Cre
 		return CreatedDraft{}, storeErr(err)
 	}
 	if !existing {
-		a.startDraftWorkflow(ctx, d, src)
+		a.startDraftWorkflow(ctx, d, src, camp.Name)
 	}
 	return CreatedDraft{View: a.draftView(ctx, d), Existing: existing}, nil
 }

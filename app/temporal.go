@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -20,21 +22,21 @@ import (
 // workflows' own types. The exported functions are the same starts for the worker's sweeper, which
 // repairs from the rows what a failed start left.
 
-// startRequestWorkflow starts the workflow of a committed request and records that it did. A start
-// that fails is logged, not returned: the request is committed, and the worker's sweeper starts the
-// workflow from the row.
-func (a *App) startRequestWorkflow(ctx context.Context, r storage.ApprovalRequest) {
-	if err := StartApprovalRequest(ctx, a.Temporal, a.TaskQueue, r); err != nil {
-		a.logger(ctx).Error("approval workflow not started; the sweeper will start it", zap.String("request_id", r.ID), zap.Error(err))
+// startRequestWorkflow starts the workflow of a committed request of campaign campaignName and
+// records that it did. A start that fails is logged, not returned: the request is committed, and the
+// worker's sweeper starts the workflow from the row.
+func (a *App) startRequestWorkflow(ctx context.Context, r storage.ApprovalRequest, campaignName string) {
+	if err := StartApprovalRequest(ctx, a.Temporal, a.TaskQueue, r, campaignName); err != nil {
+		a.logger(ctx).Error("approval workflow not started; the sweeper will start it", zap.String("approval_request_id", r.ID), zap.Error(err))
 	} else if err := a.Store.MarkWorkflowStarted(ctx, r.ID); err != nil {
 		a.logger(ctx).Warn("mark workflow started", zap.Error(err))
 	}
 }
 
-// startDraftWorkflow starts the build of a committed draft from the source it was created with and
-// records that it did; as with requests, a failed start is left to the sweeper.
-func (a *App) startDraftWorkflow(ctx context.Context, d storage.ApprovalDraft, src workflows.DraftSource) {
-	if err := workflows.StartApprovalDraft(ctx, a.Temporal, a.TaskQueue, DraftWorkflowInput(d, src)); err != nil {
+// startDraftWorkflow starts the build of a committed draft of campaign campaignName from the source it
+// was created with and records that it did; as with requests, a failed start is left to the sweeper.
+func (a *App) startDraftWorkflow(ctx context.Context, d storage.ApprovalDraft, src workflows.DraftSource, campaignName string) {
+	if err := workflows.StartApprovalDraft(ctx, a.Temporal, a.TaskQueue, DraftWorkflowInput(d, src), DraftRunView(d, campaignName)); err != nil {
 		a.logger(ctx).Error("draft build not started; the sweeper will start it", zap.String("draft_id", d.ID), zap.Error(err))
 	} else if err := a.Store.MarkDraftWorkflowStarted(ctx, d.ID); err != nil {
 		a.logger(ctx).Warn("mark draft started", zap.Error(err))
@@ -60,16 +62,84 @@ func RequestWorkflowInput(r storage.ApprovalRequest) workflows.ApprovalRequestIn
 	return in
 }
 
-// StartApprovalRequest starts the workflow of stored request r on taskQueue; a workflow already
-// started for it is success.
-func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, r storage.ApprovalRequest) error {
-	return workflows.StartApprovalRequest(ctx, c, taskQueue, RequestWorkflowInput(r))
+// StartApprovalRequest starts the workflow of stored request r of campaign campaignName on taskQueue;
+// a workflow already started for it is success.
+func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, r storage.ApprovalRequest, campaignName string) error {
+	return workflows.StartApprovalRequest(ctx, c, taskQueue, RequestWorkflowInput(r), RequestRunView(r, campaignName))
 }
 
-// RestartApprovalRequest starts a new run of pending request r whose workflow no longer runs, from
-// the request as the database has it; a run still running is left alone.
-func RestartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, r storage.ApprovalRequest) error {
-	return workflows.RestartApprovalRequest(ctx, c, taskQueue, RequestWorkflowInput(r))
+// RestartApprovalRequest starts a new run of pending request r of campaign campaignName whose workflow
+// no longer runs, from the request as the database has it; a run still running is left alone.
+func RestartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, r storage.ApprovalRequest, campaignName string) error {
+	view := RequestRunView(r, campaignName)
+	view.Summary = "Repaired run: " + view.Summary
+	return workflows.RestartApprovalRequest(ctx, c, taskQueue, RequestWorkflowInput(r), view)
+}
+
+// uiTime is how the Temporal UI's summaries write a time: minutes, UTC.
+const uiTime = "2006-01-02 15:04 UTC"
+
+// RequestRunView is what the Temporal UI shows of the workflow of request r of campaign campaignName
+// (SPEC §7): a summary naming the campaign, the pinned version, the approvers and the deadline, and
+// details with the ids, the start time and the reminders. An empty campaignName shows the
+// campaign's id.
+func RequestRunView(r storage.ApprovalRequest, campaignName string) workflows.RunView {
+	if campaignName == "" {
+		campaignName = r.CampaignID
+	}
+	var names, lines []string
+	for _, ap := range r.Approvers {
+		if ap.State != storage.ApproverStateAssigned {
+			continue
+		}
+		name := ap.Name
+		if name == "" {
+			name = ap.UserID
+		}
+		names = append(names, name)
+		lines = append(lines, fmt.Sprintf("- %s (`%s`)", name, ap.UserID))
+	}
+	approvers := strings.Join(names, ", ")
+	if approvers == "" {
+		approvers = "none"
+	}
+	summary := fmt.Sprintf("Approval of %q v%d · approvers: %s · deadline %s", campaignName, r.CampaignVersion, approvers,
+		r.DeadlineAt.UTC().Format(uiTime))
+	launch := "as soon as approved"
+	if r.LaunchAt != nil {
+		launch = r.LaunchAt.UTC().Format(time.RFC3339)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Campaign** %s (`%s`), version %d, content hash `%s`\n\n", campaignName, r.CampaignID, r.CampaignVersion, r.ContentHash)
+	fmt.Fprintf(&b, "**Request** `%s`, submitted by `%s` at %s\n\n", r.ID, r.SubmittedBy, r.CreatedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "**Approvers**\n%s\n\n", strings.Join(lines, "\n"))
+	fmt.Fprintf(&b, "**Deadline** %s\n\n**Launch** %s\n", r.DeadlineAt.UTC().Format(time.RFC3339), launch)
+	if rm := r.Reminders; rm.ReminderAfter > 0 || rm.EscalateAfter > 0 {
+		fmt.Fprintf(&b, "\n**Reminders** every %s (at most %d); escalation after %s to %d user(s)\n", rm.ReminderAfter,
+			storage.MaxReminders, rm.EscalateAfter, len(rm.EscalationUserIDs))
+	}
+	return workflows.RunView{Summary: summary, Details: b.String()}
+}
+
+// DraftRunView is what the Temporal UI shows of the build of draft d of campaign campaignName (SPEC
+// §7): a summary naming the draft, the campaign, the contact count and the review window, and
+// details with the ids and the contact source. An empty campaignName shows the campaign's id.
+func DraftRunView(d storage.ApprovalDraft, campaignName string) workflows.RunView {
+	if campaignName == "" {
+		campaignName = d.CampaignID
+	}
+	version := "working copy"
+	if d.CampaignVersion != nil {
+		version = fmt.Sprintf("v%d", *d.CampaignVersion)
+	}
+	summary := fmt.Sprintf("Draft %q of %q %s · %d contacts · review window %d days after ready", d.Name, campaignName, version,
+		d.ContactCount, int(workflows.DefaultReviewWindow/(24*time.Hour)))
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Campaign** %s (`%s`), %s\n\n", campaignName, d.CampaignID, version)
+	fmt.Fprintf(&b, "**Draft** %s (`%s`), number %d, created by `%s` at %s\n\n", d.Name, d.ID, d.Number, d.CreatedBy,
+		d.CreatedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "**Contacts** %d, from `%s`\n", d.ContactCount, string(d.Source))
+	return workflows.RunView{Summary: summary, Details: b.String()}
 }
 
 // DraftWorkflowInput is the input of the build of a stored draft whose contacts come from src.
@@ -78,14 +148,14 @@ func DraftWorkflowInput(d storage.ApprovalDraft, src workflows.DraftSource) work
 		ContactCount: d.ContactCount}
 }
 
-// StartApprovalDraft starts the build of stored draft d on taskQueue from the source the row holds;
-// a build already started is success.
-func StartApprovalDraft(ctx context.Context, c client.Client, taskQueue string, d storage.ApprovalDraft) error {
+// StartApprovalDraft starts the build of stored draft d of campaign campaignName on taskQueue from the
+// source the row holds; a build already started is success.
+func StartApprovalDraft(ctx context.Context, c client.Client, taskQueue string, d storage.ApprovalDraft, campaignName string) error {
 	var src workflows.DraftSource
 	if err := json.Unmarshal(d.Source, &src); err != nil {
 		return fmt.Errorf("draft %s: source: %w", d.ID, err)
 	}
-	return workflows.StartApprovalDraft(ctx, c, taskQueue, DraftWorkflowInput(d, src))
+	return workflows.StartApprovalDraft(ctx, c, taskQueue, DraftWorkflowInput(d, src), DraftRunView(d, campaignName))
 }
 
 // requestUpdate sends the Update name to the request's workflow and waits for its outcome. updateID
@@ -192,7 +262,7 @@ func (a *App) signalRequests(ctx context.Context, ids []string, signal string, a
 		err := a.Temporal.SignalWorkflow(ctx, workflows.ApprovalRequestWorkflowID(id), "", signal, arg)
 		var nf *serviceerror.NotFound
 		if err != nil && !errors.As(err, &nf) {
-			a.logger(ctx).Error("signal approval workflow", zap.String("request_id", id), zap.String("signal", signal), zap.Error(err))
+			a.logger(ctx).Error("signal approval workflow", zap.String("approval_request_id", id), zap.String("signal", signal), zap.Error(err))
 		}
 	}
 }

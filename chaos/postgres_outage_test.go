@@ -139,7 +139,7 @@ func TestChaosPostgresOutage(t *testing.T) {
 		r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.accountID,
 			CampaignID: c.ID, SubmittedBy: acct.adminID, ApproverIDs: []string{acct.approverID}, DeadlineAt: deadline})
 		require.NoError(t, err)
-		require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r))
+		require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r, c.Name))
 		require.NoError(t, store.MarkWorkflowStarted(ctx, r.ID))
 		or := &outageRequest{id: r.ID, group: group, campaignID: c.ID, deadline: r.DeadlineAt}
 		reqs = append(reqs, or)

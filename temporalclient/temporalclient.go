@@ -35,7 +35,7 @@ type Extras struct {
 
 // Options are the client options of cfg: the profile of cfg.Temporal (API key, TLS, headers), dialing
 // cfg.TemporalAddress in cfg.TemporalNamespace, with gRPC compression per TEMPORAL_GRPC_COMPRESSION,
-// log as the SDK's logger and extra on top. It logs a warning for each older variable name in use,
+// log as the SDK's logger, the request id's context propagator (R-OPS-4) and extra on top. It logs a warning for each older variable name in use,
 // and fails with the name of the setting when a certificate cannot be read.
 func Options(cfg config.Config, log *zap.Logger, extra Extras) (client.Options, error) {
 	for _, old := range cfg.Temporal.AliasesUsed {
@@ -51,6 +51,8 @@ func Options(cfg config.Config, log *zap.Logger, extra Extras) (client.Options, 
 		return client.Options{}, err
 	}
 	opts.Logger = logging.NewTemporalLogger(log.Named("temporal"))
+	// The API call's request id follows its workflow starts, Updates and Signals (R-OPS-4).
+	opts.ContextPropagators = append(opts.ContextPropagators, logging.RequestIDPropagator())
 	opts.MetricsHandler = extra.MetricsHandler
 	opts.Interceptors = append(opts.Interceptors, extra.Interceptors...)
 	return opts, nil

@@ -14,6 +14,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -73,7 +74,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 	r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.ID,
 		CampaignID: camp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID}, DeadlineAt: start.Add(time.Hour), LaunchAt: &start})
 	require.NoError(t, err)
-	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r))
+	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r, camp.Name))
 	h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: workflows.ApprovalRequestWorkflowID(r.ID),
 		UpdateName: workflows.UpdateApprove, Args: []any{workflows.DecisionInput{ActorID: approver.ID, Note: "ok"}},
 		WaitForStage: client.WorkflowUpdateStageCompleted})
@@ -96,12 +97,12 @@ func TestRealHistoriesReplay(t *testing.T) {
 		CampaignID: reminderCamp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID}, DeadlineAt: time.Now().Add(9 * time.Second),
 		Reminders: storage.RequestReminders{ReminderAfter: 2 * time.Second, EscalateAfter: 3 * time.Second, EscalationUserIDs: []string{escalateTo.ID}}})
 	require.NoError(t, err)
-	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, reminded))
+	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, reminded, reminderCamp.Name))
 	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalRequestWorkflowID(reminded.ID), "").Get(ctx, &result))
 	require.Equal(t, "timed_out", result)
-	require.Equal(t, []string{"", "escalation", "reminder 1 of 3", "reminder 2 of 3", "reminder 3 of 3"},
+	require.Equal(t, []string{workflows.TimerDeadline, "escalation", "reminder 1 of 3", "reminder 2 of 3", "reminder 3 of 3"},
 		timerSummaries(t, fetchHistory(t, tc, workflows.ApprovalRequestWorkflowID(reminded.ID))),
-		"the timers carry summaries the Temporal UI shows (the deadline's is not this change's)")
+		"the timers carry summaries the Temporal UI shows (SPEC §7)")
 
 	// A draft build of 20 contacts, with a short review window so the run ends.
 	d, _, err := store.CreateDraft(ctx, storage.NewDraft{AccountID: acct.ID, CampaignID: camp.ID, CreatedBy: admin.ID,
@@ -109,9 +110,26 @@ func TestRealHistoriesReplay(t *testing.T) {
 	require.NoError(t, err)
 	in := app.DraftWorkflowInput(d, workflows.DraftSource{Type: workflows.SourceSavedSearch, SavedSearchID: search.ID})
 	in.ReviewWindow = 2 * time.Second
-	require.NoError(t, workflows.StartApprovalDraft(ctx, tc, queue, in))
+	require.NoError(t, workflows.StartApprovalDraft(ctx, tc, queue, in, app.DraftRunView(d, camp.Name)))
 	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(d.ID), "").Get(ctx, &result))
 	require.Equal(t, "review_window_closed", result)
+
+	// A draft build that fails (its source has no contacts): the run ends Failed with the reason.
+	emptyCamp, err := store.CreateCampaign(ctx, acct.ID, admin.ID, storage.NewCampaign{Name: "No leads", Kind: storage.CampaignKindJourney,
+		Mode: storage.CampaignModeActive, Content: camps[0].Content})
+	require.NoError(t, err)
+	failedDraft, _, err := store.CreateDraft(ctx, storage.NewDraft{AccountID: acct.ID, CampaignID: camp.ID, CreatedBy: admin.ID,
+		Source: []byte(`{"type":"campaign_leads","campaign_id":"` + emptyCamp.ID + `"}`), SourceKey: "campaign_leads:" + emptyCamp.ID, ContactCount: 20}, false)
+	require.NoError(t, err)
+	require.NoError(t, app.StartApprovalDraft(ctx, tc, queue, failedDraft, camp.Name))
+	buildErr := tc.GetWorkflow(ctx, workflows.ApprovalDraftWorkflowID(failedDraft.ID), "").Get(ctx, nil)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, buildErr, &appErr, "a failed build fails its run")
+	failedRow, err := store.Draft(ctx, acct.ID, failedDraft.ID)
+	require.NoError(t, err)
+	require.Equal(t, storage.DraftStatusFailed, failedRow.Status)
+	require.NotNil(t, failedRow.FailureReason)
+	require.Equal(t, *failedRow.FailureReason, appErr.Message(), "the run's failure message is the draft's reason")
 
 	// A decision the database holds before the workflow heard of it (a lost workflow task), answered
 	// to the Update that asks for it again.
@@ -124,6 +142,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 		"approval_request_launched":          workflows.ApprovalRequestWorkflowID(r.ID),
 		"approval_request_reminded":          workflows.ApprovalRequestWorkflowID(reminded.ID),
 		"approval_draft_built":               workflows.ApprovalDraftWorkflowID(d.ID),
+		"approval_draft_failed":              workflows.ApprovalDraftWorkflowID(failedDraft.ID),
 		"approval_request_recorded_decision": recordedID,
 	} {
 		hist := fetchHistory(t, tc, id)
@@ -164,7 +183,7 @@ func recordedDecisionRun(t *testing.T, ctx context.Context, store *storage.Store
 	r, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.ID,
 		CampaignID: camp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID, admin.ID}, DeadlineAt: start.Add(time.Hour), LaunchAt: &start})
 	require.NoError(t, err)
-	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r))
+	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, r, camp.Name))
 	id := workflows.ApprovalRequestWorkflowID(r.ID)
 	update := func(name, actor, note string) error {
 		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: name,

@@ -156,14 +156,14 @@ func (p *pass) unstartedRequests(ctx context.Context) {
 			if err != nil {
 				return false, err
 			}
-			if err := app.StartApprovalRequest(ctx, p.s.Client, p.s.TaskQueue, r); err != nil {
+			if err := app.StartApprovalRequest(ctx, p.s.Client, p.s.TaskQueue, r, p.s.campaignName(ctx, r.AccountID, r.CampaignID)); err != nil {
 				return false, err
 			}
 			if err := p.s.Store.MarkWorkflowStarted(ctx, k.ID); err != nil {
 				return false, err
 			}
 			p.checked[k.ID] = true
-			p.s.log().Info("sweeper: started the workflow of a request whose start was lost", zap.String("request_id", k.ID))
+			p.s.log().Info("sweeper: started the workflow of a request whose start was lost", zap.String("approval_request_id", k.ID))
 			return true, nil
 		})
 	}
@@ -177,7 +177,7 @@ func (p *pass) unstartedDrafts(ctx context.Context) {
 	}
 	for _, d := range drafts {
 		p.repair(ctx, rowKey{"draft", d.ID}, "start build", func(ctx context.Context) (bool, error) {
-			if err := app.StartApprovalDraft(ctx, p.s.Client, p.s.TaskQueue, d); err != nil {
+			if err := app.StartApprovalDraft(ctx, p.s.Client, p.s.TaskQueue, d, p.s.campaignName(ctx, d.AccountID, d.CampaignID)); err != nil {
 				return false, err
 			}
 			if err := p.s.Store.MarkDraftWorkflowStarted(ctx, d.ID); err != nil {
@@ -320,11 +320,11 @@ func (p *pass) restartIfClosed(ctx context.Context, k storage.RequestKey) (bool,
 	if err != nil {
 		return false, err
 	}
-	if err := app.RestartApprovalRequest(ctx, p.s.Client, p.s.TaskQueue, r); err != nil {
+	if err := app.RestartApprovalRequest(ctx, p.s.Client, p.s.TaskQueue, r, p.s.campaignName(ctx, r.AccountID, r.CampaignID)); err != nil {
 		return false, err
 	}
 	p.s.log().Warn("sweeper: the workflow of a pending request was no longer running; started a new run",
-		zap.String("request_id", k.ID), zap.String("previous_run", closed))
+		zap.String("approval_request_id", k.ID), zap.String("previous_run", closed))
 	return true, nil
 }
 
@@ -441,6 +441,17 @@ func (s *Sweeper) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
+}
+
+// campaignName is the name of campaign id for the Temporal UI's summary of a run the sweeper starts;
+// "" (the summary shows the id) when it cannot be read.
+func (s *Sweeper) campaignName(ctx context.Context, accountID, id string) string {
+	c, err := s.Store.Campaign(ctx, accountID, id)
+	if err != nil {
+		s.log().Warn("sweeper: campaign name unreadable; the run's summary shows its id", zap.String("campaign_id", id), zap.Error(err))
+		return ""
+	}
+	return c.Name
 }
 
 func (s *Sweeper) log() *zap.Logger {

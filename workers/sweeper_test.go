@@ -97,7 +97,7 @@ func (f *sweepFixture) request(name, approverID string, deadline time.Time) stor
 func (f *sweepFixture) startRequest(r storage.ApprovalRequest) {
 	f.t.Helper()
 	ctx := context.Background()
-	require.NoError(f.t, app.StartApprovalRequest(ctx, f.tc, f.queue, r))
+	require.NoError(f.t, app.StartApprovalRequest(ctx, f.tc, f.queue, r, ""))
 	require.NoError(f.t, f.store.MarkWorkflowStarted(ctx, r.ID))
 }
 

@@ -113,19 +113,22 @@ type ApprovalDraftInput struct {
 const (
 	minAIBatch           = 5
 	defaultAIConcurrency = 10
-	defaultReviewWindow  = 90 * 24 * time.Hour
 )
 
-// StartApprovalDraft starts the build of a stored draft (reject-duplicate; a second start is a no-op).
-func StartApprovalDraft(ctx context.Context, c client.Client, taskQueue string, in ApprovalDraftInput) error {
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+// DefaultReviewWindow is how long a draft waits for its client's submit when its input names no window.
+const DefaultReviewWindow = 90 * 24 * time.Hour
+
+// StartApprovalDraft starts the build of a stored draft (reject-duplicate; a second start is a no-op);
+// view is what the Temporal UI shows of it.
+func StartApprovalDraft(ctx context.Context, c client.Client, taskQueue string, in ApprovalDraftInput, view RunView) error {
+	_, err := c.ExecuteWorkflow(ctx, startOptions(ctx, client.StartWorkflowOptions{
 		ID:                       ApprovalDraftWorkflowID(in.DraftID),
 		TaskQueue:                taskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			AccountIDKey.ValueSet(in.AccountID), CampaignIDKey.ValueSet(in.CampaignID), StatusKey.ValueSet(activities.DraftStatusProcessing)),
-	}, ApprovalDraftWorkflowName, in)
+	}, view), ApprovalDraftWorkflowName, in)
 	if err != nil && !isAlreadyStarted(err) {
 		return fmt.Errorf("workflows: start approval draft: %w", err)
 	}
@@ -134,8 +137,10 @@ func StartApprovalDraft(ctx context.Context, c client.Client, taskQueue string, 
 
 // ApprovalDraft builds a client approval draft (R-DRAFT-7): resolve contacts → deep-copy the campaign →
 // import the leads → freeze the snapshot (ready) → run the AI pipeline on every lead. A failure before
-// ready runs the compensations of the steps that ran, on a disconnected context, and ends the draft
-// failed with a reason (R-DRAFT-9). After the build it stays open for the client's decision.
+// ready runs the compensations of the steps that ran, on a disconnected context, marks the draft
+// failed with a reason (R-DRAFT-9) and ends the run Failed with that reason as its failure message
+// (an ApplicationError of type build_failed; versionFailedBuildFails). After the build it stays open
+// for the client's decision.
 func ApprovalDraft(ctx workflow.Context, in ApprovalDraftInput) (string, error) {
 	w := &approvalDraftImpl{in: in}
 	if err := w.setup(ctx); err != nil {
@@ -147,10 +152,41 @@ func ApprovalDraft(ctx workflow.Context, in ApprovalDraftInput) (string, error) 
 type approvalDraftImpl struct {
 	in         ApprovalDraftInput
 	status     string
+	step       string
+	reason     string
 	submitted  bool
 	submitting bool
 	copyID     string
 	leadIDs    []string
+}
+
+// Change ids of the draft workflow (workflow.GetVersion), so histories recorded before a change
+// replay as they ran.
+const (
+	// versionFailedBuildFails: a failed build ends its run Failed with the reason as the failure
+	// message; before it, the run completed with the result "failed".
+	versionFailedBuildFails = "failed-build-fails"
+)
+
+// Steps of a build, as the state query names them (DraftState.Step).
+const (
+	stepCheckCapacity  = "check_capacity"
+	stepResolve        = "resolve_contacts"
+	stepCopy           = "copy_campaign"
+	stepImport         = "import_leads"
+	stepFreeze         = "freeze_snapshot"
+	stepPersonalise    = "personalise"
+	stepAwaitingClient = "awaiting_client"
+	stepDone           = "done"
+)
+
+// TimerReviewWindow is the summary of the timer that closes a draft's review window.
+const TimerReviewWindow = "review window"
+
+// state answers the state query (QueryState).
+func (w *approvalDraftImpl) state() (DraftState, error) {
+	return DraftState{Status: w.status, Step: w.step, ContactCount: w.in.ContactCount, Leads: len(w.leadIDs),
+		CopyCampaignID: w.copyID, FailureReason: w.reason, Submitted: w.submitted}, nil
 }
 
 func (w *approvalDraftImpl) setup(ctx workflow.Context) error {
@@ -159,7 +195,10 @@ func (w *approvalDraftImpl) setup(ctx workflow.Context) error {
 		w.in.AIConcurrency = defaultAIConcurrency
 	}
 	if w.in.ReviewWindow <= 0 {
-		w.in.ReviewWindow = defaultReviewWindow
+		w.in.ReviewWindow = DefaultReviewWindow
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryState, w.state); err != nil {
+		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateSubmitReview, w.submitReview,
 		workflow.UpdateHandlerOptions{Validator: w.validateSubmit})
@@ -217,18 +256,26 @@ func (w *approvalDraftImpl) run(ctx workflow.Context) (string, error) {
 			return "", ferr
 		}
 		w.setStatus(ctx, activities.DraftStatusFailed)
+		w.step, w.reason = stepDone, reason
 		workflow.GetLogger(ctx).Info("draft build failed", "reason", reason)
-		return activities.DraftStatusFailed, nil
+		if workflow.GetVersion(dctx, versionFailedBuildFails, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return activities.DraftStatusFailed, nil
+		}
+		return "", errs.Temporal(errs.New(errs.BuildFailed, reason))
 	}
 	w.setStatus(ctx, activities.DraftStatusReady)
+	w.step = stepPersonalise
 	w.personalise(ctx)
 
 	// The draft now waits for its client (the review adds the submit Update); an operator sees which
 	// drafts are awaiting their client in the Temporal UI.
-	ok, err := workflow.AwaitWithTimeout(ctx, w.in.ReviewWindow, func() bool { return w.submitted })
+	w.step = stepAwaitingClient
+	ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: w.in.ReviewWindow,
+		TimerOptions: workflow.TimerOptions{Summary: TimerReviewWindow}}, func() bool { return w.submitted })
 	if err != nil {
 		return "", err
 	}
+	w.step = stepDone
 	if !ok {
 		return ResultReviewWindowClosed, nil
 	}
@@ -261,10 +308,12 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 	}()
 	lctx := buildCtx(ctx)
 	d := activities.DraftInput{AccountID: w.in.AccountID, DraftID: w.in.DraftID}
+	w.step = stepCheckCapacity
 	if err = workflow.ExecuteLocalActivity(lctx, acts.CheckBuildCapacity, d).Get(ctx, nil); err != nil {
 		return err
 	}
 	var leads []activities.Lead
+	w.step = stepResolve
 	if err = workflow.ExecuteLocalActivity(lctx, acts.ResolveContacts, activities.ResolveInput{AccountID: w.in.AccountID,
 		DraftID: w.in.DraftID, Source: w.in.Source.contactSource(), Count: w.in.ContactCount}).Get(ctx, &leads); err != nil {
 		return err
@@ -274,14 +323,17 @@ func (w *approvalDraftImpl) build(ctx workflow.Context) (err error) {
 		return workflow.ExecuteLocalActivity(buildCtx(ctx), acts.DeleteCopy, d).Get(ctx, nil)
 	})
 	var copyID string
+	w.step = stepCopy
 	if err = workflow.ExecuteLocalActivity(lctx, acts.CopyCampaign, d).Get(ctx, &copyID); err != nil {
 		return err
 	}
 	w.copyID = copyID
+	w.step = stepImport
 	if err = workflow.ExecuteLocalActivity(lctx, acts.ImportLeads, activities.ImportInput{AccountID: w.in.AccountID,
 		DraftID: w.in.DraftID, CopyID: copyID, Leads: leads}).Get(ctx, nil); err != nil {
 		return err
 	}
+	w.step = stepFreeze
 	return workflow.ExecuteLocalActivity(lctx, acts.FreezeSnapshot, activities.FreezeInput{AccountID: w.in.AccountID,
 		DraftID: w.in.DraftID, CopyID: copyID}).Get(ctx, &w.leadIDs)
 }
@@ -319,11 +371,14 @@ func (w *approvalDraftImpl) personalise(ctx workflow.Context) {
 		if err := sem.Acquire(ctx, 1); err != nil {
 			break
 		}
+		o := workflow.GetActivityOptions(actx)
+		o.Summary = fmt.Sprintf("personalise leads %d-%d of %d", i+1, i+len(batch), len(w.leadIDs))
+		bctx := workflow.WithActivityOptions(ctx, o)
 		wg.Add(1)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
 			defer sem.Release(1)
-			if err := workflow.ExecuteActivity(actx, acts.PersonaliseLeads, activities.PersonaliseInput{AccountID: w.in.AccountID,
+			if err := workflow.ExecuteActivity(bctx, acts.PersonaliseLeads, activities.PersonaliseInput{AccountID: w.in.AccountID,
 				DraftID: w.in.DraftID, CopyID: w.copyID, LeadIDs: batch}).Get(ctx, nil); err != nil {
 				workflow.GetLogger(ctx).Error("personalising a batch failed; those leads keep no AI result", "error", err)
 			}

@@ -71,9 +71,10 @@ type personaliseCall struct {
 }
 
 type draftHarness struct {
-	t   *testing.T
-	env *testsuite.TestWorkflowEnvironment
-	in  workflows.ApprovalDraftInput
+	t       *testing.T
+	failure string // the failure message of a run that ended Failed
+	env     *testsuite.TestWorkflowEnvironment
+	in      workflows.ApprovalDraftInput
 
 	mu          sync.Mutex
 	seq         int
@@ -350,10 +351,26 @@ func (h *draftHarness) run() string {
 	h.t.Helper()
 	h.env.ExecuteWorkflow(workflows.ApprovalDraftWorkflowName, h.in)
 	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
-	require.NoError(h.t, h.env.GetWorkflowError())
-	var res string
-	require.NoError(h.t, h.env.GetWorkflowResult(&res))
+	res, failure := draftOutcome(h.t, h.env)
+	h.failure = failure
 	return res
+}
+
+// draftOutcome is how a draft's run ended: its result, or "failed" and the failure message of a run
+// that ended Failed with a build_failed error (SPEC §7: a failed build fails its workflow with the
+// human reason). Any other workflow error fails the test.
+func draftOutcome(t *testing.T, env *testsuite.TestWorkflowEnvironment) (string, string) {
+	t.Helper()
+	if err := env.GetWorkflowError(); err != nil {
+		var appErr *temporal.ApplicationError
+		require.ErrorAs(t, err, &appErr, "a draft's run fails only with the build's failure")
+		require.Equal(t, string(errs.BuildFailed), appErr.Type(), "failure type")
+		require.True(t, appErr.NonRetryable(), "a failed build is not retried")
+		return storage.DraftStatusFailed, appErr.Message()
+	}
+	var res string
+	require.NoError(t, env.GetWorkflowResult(&res))
+	return res, ""
 }
 
 // callNames lists the recorded non-AI calls in order.
@@ -420,6 +437,7 @@ func (h *draftHarness) requireFailedDraft(res, wantReason string) activities.Fai
 	h.mu.Unlock()
 	require.Len(h.t, fails, 1, "MarkDraftFailed calls")
 	assert.Equal(h.t, "d1", fails[0].DraftID)
+	assert.Equal(h.t, fails[0].Reason, h.failure, "the run fails with the reason the draft records")
 	if wantReason != "" {
 		assert.Equal(h.t, wantReason, fails[0].Reason, "failure reason")
 	} else {

@@ -126,9 +126,9 @@ func requestFromActivity(r activities.Request) Request {
 }
 
 // StartApprovalRequest starts the workflow of a stored request (reject-duplicate: a second start of
-// the same request is refused, and treated as success here).
-func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, in ApprovalRequestInput) error {
-	if err := startRequest(ctx, c, taskQueue, in, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE); err != nil {
+// the same request is refused, and treated as success here); view is what the Temporal UI shows of it.
+func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, in ApprovalRequestInput, view RunView) error {
+	if err := startRequest(ctx, c, taskQueue, in, view, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE); err != nil {
 		return fmt.Errorf("workflows: start approval request: %w", err)
 	}
 	return nil
@@ -138,25 +138,27 @@ func StartApprovalRequest(ctx context.Context, c client.Client, taskQueue string
 // (it failed, was terminated, or its history is gone): the sweeper's repair. The new run takes the
 // request as the database has it and is marked Repaired; a run still running is left alone (treated
 // as success).
-func RestartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, in ApprovalRequestInput) error {
+func RestartApprovalRequest(ctx context.Context, c client.Client, taskQueue string, in ApprovalRequestInput, view RunView) error {
 	in.Repaired = true
-	if err := startRequest(ctx, c, taskQueue, in, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE); err != nil {
+	if err := startRequest(ctx, c, taskQueue, in, view, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE); err != nil {
 		return fmt.Errorf("workflows: restart approval request: %w", err)
 	}
 	return nil
 }
 
 // startRequest starts a run of the request's workflow with the search attributes of a pending
-// request; a run already running is not an error.
-func startRequest(ctx context.Context, c client.Client, taskQueue string, in ApprovalRequestInput, reuse enumspb.WorkflowIdReusePolicy) error {
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+// request, view's summary and details and the API call's request id; a run already running is not
+// an error.
+func startRequest(ctx context.Context, c client.Client, taskQueue string, in ApprovalRequestInput, view RunView,
+	reuse enumspb.WorkflowIdReusePolicy) error {
+	_, err := c.ExecuteWorkflow(ctx, startOptions(ctx, client.StartWorkflowOptions{
 		ID:                       ApprovalRequestWorkflowID(in.RequestID),
 		TaskQueue:                taskQueue,
 		WorkflowIDReusePolicy:    reuse,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(AccountIDKey.ValueSet(in.AccountID),
 			CampaignIDKey.ValueSet(in.CampaignID), StatusKey.ValueSet(activities.RequestStatusPending)),
-	}, ApprovalRequestWorkflowName, in)
+	}, view), ApprovalRequestWorkflowName, in)
 	if err != nil && !isAlreadyStarted(err) {
 		return err
 	}
@@ -276,6 +278,9 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: w.validateChangeApprovers}); err != nil {
 		return err
 	}
+	if err := workflow.SetQueryHandler(ctx, QueryState, w.state); err != nil {
+		return err
+	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		ch := workflow.GetSignalChannel(ctx, SignalApproverRevoked)
 		for {
@@ -294,6 +299,18 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 		w.dropped = true
 	})
 	return nil
+}
+
+// state answers the state query (QueryState).
+func (w *approvalRequestImpl) state() (RequestState, error) {
+	approvers := make([]string, 0, len(w.approvers))
+	for id := range w.approvers {
+		approvers = append(approvers, id)
+	}
+	slices.Sort(approvers)
+	return RequestState{Status: w.status, Approvers: approvers, Deadline: w.in.Deadline, LaunchAt: w.in.LaunchAt,
+		CampaignVersion: w.in.CampaignVersion, DeadlineDue: w.deadlineDue, StartDue: w.startDue, ApproverChanges: w.changes,
+		ApprovalsDisabled: w.disabled, ApprovalDropped: w.dropped, Repaired: w.in.Repaired}, nil
 }
 
 func (w *approvalRequestImpl) validatePending() error {
@@ -435,6 +452,15 @@ const (
 	versionAnswerRecorded = "answer-recorded-decision"
 )
 
+// Summaries of the request's timers, what the Temporal UI shows for each (SPEC §7); the reminders'
+// are "reminder N of M" and the escalation's "escalation" (reminders.go). A summary is metadata of
+// the timer's command, not the command itself: histories recorded before them replay unchanged.
+const (
+	TimerDeadline       = "deadline"
+	TimerLaunch         = "launch at start_at"
+	TimerRecordedAnswer = "wait for the recorded decision's update"
+)
+
 // recordedAnswerGrace is how long a run that is about to end waits for the Update of a recorded
 // decision no Update was answered with (answersRecorded).
 const recordedAnswerGrace = 30 * time.Second
@@ -548,14 +574,16 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 	}
 	now := workflow.Now(ctx)
 	workflow.Go(timerCtx, func(ctx workflow.Context) {
-		if workflow.NewTimer(ctx, nonNegative(w.in.Deadline.Sub(now))).Get(ctx, nil) == nil {
+		if workflow.NewTimerWithOptions(ctx, nonNegative(w.in.Deadline.Sub(now)),
+			workflow.TimerOptions{Summary: TimerDeadline}).Get(ctx, nil) == nil {
 			w.deadlineDue = true
 		}
 	})
 	startTimer := w.in.LaunchAt != nil && w.in.LaunchAt.After(now) && w.in.LaunchAt.Before(w.in.Deadline)
 	if startTimer {
 		workflow.Go(timerCtx, func(ctx workflow.Context) {
-			if workflow.NewTimer(ctx, w.in.LaunchAt.Sub(now)).Get(ctx, nil) == nil {
+			if workflow.NewTimerWithOptions(ctx, w.in.LaunchAt.Sub(now),
+				workflow.TimerOptions{Summary: TimerLaunch}).Get(ctx, nil) == nil {
 				w.startDue = true
 			}
 		})
@@ -589,7 +617,8 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 		// The run is about to end with a recorded decision no Update was answered with: its Update is
 		// delivered again soon; wait a while for it, so it is answered (answersRecorded) rather than
 		// refused for a run that has ended.
-		if _, err := workflow.AwaitWithTimeout(ctx, recordedAnswerGrace, func() bool { return w.recorded.done }); err != nil {
+		if _, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: recordedAnswerGrace,
+			TimerOptions: workflow.TimerOptions{Summary: TimerRecordedAnswer}}, func() bool { return w.recorded.done }); err != nil {
 			return "", err
 		}
 	}
@@ -614,7 +643,8 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 		waitCtx, cancelWait := workflow.WithCancel(ctx)
 		timerDone := false
 		workflow.Go(waitCtx, func(ctx workflow.Context) {
-			if workflow.NewTimer(ctx, launchAt.Sub(workflow.Now(ctx))).Get(ctx, nil) == nil {
+			if workflow.NewTimerWithOptions(ctx, launchAt.Sub(workflow.Now(ctx)),
+				workflow.TimerOptions{Summary: TimerLaunch}).Get(ctx, nil) == nil {
 				timerDone = true
 			}
 		})

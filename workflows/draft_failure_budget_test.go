@@ -107,9 +107,13 @@ func budgetBuild(t *testing.T, resolveErr, persErr error) (*budgetRun, string) {
 		CampaignID: "c1", Source: workflows.DraftSource{Type: workflows.SourceSavedSearch, SavedSearchID: "s1"},
 		ContactCount: len(leadIDs), ReviewWindow: time.Hour})
 	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
-	var res string
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res, failure := draftOutcome(t, env)
+	if res == storage.DraftStatusFailed {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		require.Len(t, r.failed, 1, "MarkDraftFailed calls")
+		require.Equal(t, r.failed[0].Reason, failure, "the run fails with the reason the draft records")
+	}
 	return r, res
 }
 

@@ -327,7 +327,7 @@ func (b *bench) timers(ctx context.Context, n int) error {
 			return err
 		}
 		reqIDs[i] = workflows.ApprovalRequestWorkflowID(r.ID)
-		return app.StartApprovalRequest(ctx, b.tc, b.queue, r)
+		return app.StartApprovalRequest(ctx, b.tc, b.queue, r, "bench")
 	}); err != nil {
 		return err
 	}

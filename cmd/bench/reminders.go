@@ -91,7 +91,7 @@ func (b *bench) reminders(ctx context.Context, n int) error {
 			return err
 		}
 		plainIDs[i] = workflows.ApprovalRequestWorkflowID(r.ID)
-		return app.StartApprovalRequest(ctx, b.tc, b.queue, r)
+		return app.StartApprovalRequest(ctx, b.tc, b.queue, r, "bench")
 	}); err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (b *bench) reminders(ctx context.Context, n int) error {
 		in := app.RequestWorkflowInput(r)
 		in.Reminders.From = due.Add(-reminderEvery)
 		reqIDs[i], ids[i] = r.ID, workflows.ApprovalRequestWorkflowID(r.ID)
-		return workflows.StartApprovalRequest(ctx, b.tc, b.queue, in)
+		return workflows.StartApprovalRequest(ctx, b.tc, b.queue, in, app.RequestRunView(r, "bench"))
 	}); err != nil {
 		return err
 	}
