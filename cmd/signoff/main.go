@@ -1,5 +1,6 @@
-// Command signoff is the Signoff binary: `signoff api`, `signoff worker`, `signoff migrate` and
-// `signoff dev` (migrations, demo data, worker and API in one process).
+// Command signoff is the Signoff binary: `signoff api`, `signoff worker`, `signoff migrate`,
+// `signoff dev` (migrations, demo data, worker and API in one process), `signoff cluster` (the
+// production shape on one machine, several processes; make cluster) and `signoff healthcheck`.
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/signoff/signoff/config"
@@ -21,6 +23,10 @@ commands:
   worker   run the Temporal worker
   migrate  apply database migrations and exit
   dev      start Postgres and Temporal when absent, migrate, load demo data, run worker and API
+  cluster  the production shape on this machine (make cluster): Postgres, a Temporal server on
+           Postgres, its Web UI, migrations, two api and two worker processes, until Ctrl-C
+  healthcheck api|worker
+           exit 0 when this host's API answers /healthz, or its worker polls (container healthchecks)
 
 Configuration comes from environment variables; see README.md.
 `
@@ -36,7 +42,7 @@ func main() {
 		os.Exit(2)
 	}
 	format := cfg.LogFormat
-	if os.Args[1] == "dev" && os.Getenv("SIGNOFF_LOG_FORMAT") == "" {
+	if (os.Args[1] == "dev" || os.Args[1] == "cluster") && os.Getenv("SIGNOFF_LOG_FORMAT") == "" {
 		format = "console"
 	}
 	log, err := logging.New(format, cfg.LogLevel)
@@ -57,6 +63,13 @@ func main() {
 		err = runMigrate(ctx, cfg, log)
 	case "dev":
 		err = runDev(ctx, cfg, log)
+	case "cluster":
+		err = runCluster(ctx, cfg, log)
+	case "healthcheck":
+		if err = runHealthcheck(ctx, cfg, strings.Join(os.Args[2:], " ")); err != nil {
+			fmt.Fprintln(os.Stderr, "unhealthy:", err)
+			os.Exit(1)
+		}
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
