@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -33,15 +32,20 @@ import (
 // bin/temporal-ui-server, which `make test` does not build, and takes minutes.
 const envTestCluster = "SIGNOFF_TEST_CLUSTER"
 
-// clusterBurst is how many approval requests the kill case submits and approves; the worker is
-// killed once clusterKillAfter of them are submitted.
-const clusterBurst, clusterKillAfter = 24, 8
+// clusterBurst is how many approval requests the kill case submits and approves, one started every
+// clusterPace; a worker is killed once clusterKillAfter of them have ended.
+const (
+	clusterBurst, clusterKillAfter = 24, 6
+	clusterPace                    = 150 * time.Millisecond
+	// clusterPending requests are submitted during the burst and approved only after the kill.
+	clusterPending = 4
+)
 
 // TestCluster runs `signoff cluster` (R-OPS-3) as `make cluster` does, on a data folder of its own:
 // the Web UI answers; two tenants cannot see each other's campaigns or requests through either API
 // process; one approval goes end to end through each API process, decided by one of the two workers;
-// then worker-1 is killed (kill -9) in the middle of a burst of submissions and approvals and every
-// request still ends approved, handled from then on by worker-2 only. Ctrl-C stops every process; a
+// then the busier worker is killed (kill -9) in the middle of a burst of submissions and approvals
+// and every request still ends approved, handled from then on by the other worker only. Ctrl-C stops every process; a
 // second start on the same data is warm, prints the same tokens and still has the requests.
 func TestCluster(t *testing.T) {
 	if os.Getenv(envTestCluster) == "" {
@@ -130,27 +134,22 @@ func TestCluster(t *testing.T) {
 	}
 	t.Logf("the two end-to-end approvals were handled by %v", handled)
 
-	// The burst: submissions and approvals through both APIs; worker-1 dies (kill -9) after
-	// clusterKillAfter submissions.
+	// The burst: submissions and approvals through both APIs, one started every clusterPace, six at a
+	// time, plus clusterPending requests submitted meanwhile and left pending. Once clusterKillAfter
+	// burst requests have ended, the worker that started the first pending request's workflow dies by
+	// kill -9 (the server's matching may give one worker all the tasks of a light load, so the victim is
+	// chosen by what it holds), with burst requests in flight; the pending ones are approved after it.
+	// The other worker must handle everything from then on.
 	camps := make([]string, clusterBurst)
 	for i := range camps {
 		camps[i] = createCampaign(t, apis[i%2], run.tokens["collaborator"], fmt.Sprintf("Burst #%02d", i+1))
 	}
 	reqs := make([]string, clusterBurst)
 	outcome := make([]string, clusterBurst) // "approved", or what went wrong
+	began := make([]time.Time, clusterBurst)
 	took := make([]time.Duration, clusterBurst)
-	var submitted atomic.Int32
-	var killAt time.Time
-	var killErr error
-	killed := make(chan struct{})
-	go func() {
-		defer close(killed)
-		for submitted.Load() < clusterKillAfter {
-			time.Sleep(5 * time.Millisecond)
-		}
-		killAt = time.Now()
-		killErr = syscall.Kill(run.procs["worker-1"].pid, syscall.SIGKILL)
-	}()
+	var mu sync.Mutex
+	var endedIDs []string
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for w := 0; w < 6; w++ {
@@ -158,20 +157,65 @@ func TestCluster(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				begin := time.Now()
-				reqs[i], outcome[i] = submitAndApprove(apis[i%2], apis[(i+1)%2], run.tokens["collaborator"], run.tokens["approver"], camps[i], approverID)
-				submitted.Add(1)
-				took[i] = time.Since(begin)
+				start := time.Now()
+				id, out := submitAndApprove(apis[i%2], apis[(i+1)%2], run.tokens["collaborator"], run.tokens["approver"], camps[i], approverID)
+				mu.Lock()
+				began[i], reqs[i], outcome[i], took[i] = start, id, out, time.Since(start)
+				if id != "" {
+					endedIDs = append(endedIDs, id)
+				}
+				mu.Unlock()
 			}
 		}()
 	}
-	for i := 0; i < clusterBurst; i++ {
-		next <- i
+	go func() {
+		for i := 0; i < clusterBurst; i++ {
+			next <- i
+			time.Sleep(clusterPace)
+		}
+		close(next)
+	}()
+	// Requests submitted during the burst and left pending: their workflows live in a worker's cache
+	// (its sticky queue) when it dies, and are approved only after the kill.
+	pendingCamps := make([]string, clusterPending)
+	for i := range pendingCamps {
+		pendingCamps[i] = createCampaign(t, apis[i%2], run.tokens["collaborator"], fmt.Sprintf("Pending #%02d", i+1))
 	}
-	close(next)
+	var pending []string
+	for i, camp := range pendingCamps {
+		pending = append(pending, submit(t, apis[i%2], run.tokens["collaborator"], camp, approverID))
+	}
+	var ended []string
+	for {
+		mu.Lock()
+		ended = append([]string(nil), endedIDs...)
+		mu.Unlock()
+		if len(ended) >= clusterKillAfter {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The victim is the worker that started the first pending request's workflow.
+	victim := workerPIDs[handlers(t, tc, pending[0])[0].pid]
+	survivor := map[string]string{"worker-1": "worker-2", "worker-2": "worker-1"}[victim]
+	killAt := time.Now()
+	require.NoError(t, syscall.Kill(run.procs[victim].pid, syscall.SIGKILL), "kill -9 %s", victim)
+	pendingTook := make([]time.Duration, len(pending))
+	pendingOutcome := make([]string, len(pending))
+	for i, id := range pending {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			status, body, err := send(http.MethodPost, apis[(i+1)%2]+"/v1/approval-requests/"+id+"/approve", run.tokens["approver"], nil)
+			pendingTook[i] = time.Since(start)
+			pendingOutcome[i] = fmt.Sprintf("%d %v %s", status, err, body)
+			if err == nil && status == http.StatusOK {
+				pendingOutcome[i] = statusOfBody(body)
+			}
+		}()
+	}
 	wg.Wait()
-	<-killed
-	require.NoError(t, killErr, "kill -9 worker-1")
 	require.False(t, run.proc.Exited(), "signoff cluster keeps running when a worker dies")
 	var slowest time.Duration
 	for i := range reqs {
@@ -180,22 +224,48 @@ func TestCluster(t *testing.T) {
 		require.Equal(t, "approved", requestStatus(t, apis[i%2], run.tokens["admin"], reqs[i]), "burst request %d", i+1)
 		slowest = max(slowest, took[i])
 	}
-	var afterKill, byWorker1 int
-	for _, id := range reqs {
+	var slowestPending time.Duration
+	for i, id := range pending {
+		require.Equal(t, "approved", pendingOutcome[i], "pending request %d, approved after the kill", i+1)
+		require.Equal(t, "approved", requestStatus(t, apis[i%2], run.tokens["admin"], id))
+		slowestPending = max(slowestPending, pendingTook[i])
+		reqs = append(reqs, id)
+		began = append(began, killAt.Add(-time.Second)) // submitted before the kill
+	}
+	// Every task is handled by one of the two workers; none by the victim once it is dead (a task it
+	// completed just before may be recorded a moment later: 250 ms is ample on one machine), and a
+	// request begun after the kill is handled by the survivor alone.
+	before := map[string]int{}
+	var afterKill, begunAfter, spanning int
+	for i, id := range reqs {
+		byWhom := map[string]bool{}
 		for _, ev := range handlers(t, tc, id) {
-			require.Contains(t, workerPIDs, ev.pid, "request %s handled by an unknown process", id)
-			// A task a worker started before it died may be recorded a moment later; a second is ample.
-			if ev.at.After(killAt.Add(time.Second)) {
+			name, ok := workerPIDs[ev.pid]
+			require.True(t, ok, "request %s handled by pid %d, not a worker of the cluster", id, ev.pid)
+			byWhom[name] = true
+			if ev.at.After(killAt.Add(250 * time.Millisecond)) {
 				afterKill++
-				require.Equal(t, "worker-2", workerPIDs[ev.pid], "request %s: a task after the kill went to %s", id, workerPIDs[ev.pid])
-			} else if workerPIDs[ev.pid] == "worker-1" {
-				byWorker1++
+				require.Equal(t, survivor, name, "request %s: a task after the kill went to %s", id, name)
+			} else {
+				before[name]++
 			}
 		}
+		if began[i].After(killAt) {
+			begunAfter++
+			require.Equal(t, map[string]bool{survivor: true}, byWhom, "request %s, begun after the kill", id)
+		}
+		if len(byWhom) == 2 {
+			spanning++
+		}
 	}
-	require.NotZero(t, afterKill, "tasks handled after the kill")
-	t.Logf("burst of %d requests: worker-1 killed after %d submissions; every request approved (slowest submit+approve %s); %d tasks before the kill on worker-1, %d after it, all on worker-2",
-		clusterBurst, clusterKillAfter, slowest.Round(time.Millisecond), byWorker1, afterKill)
+	require.NotZero(t, before[victim], "%s handled tasks before it was killed", victim)
+	require.NotZero(t, begunAfter, "requests begun after the kill")
+	require.NotZero(t, spanning, "the first pending request was started by %s and approved by %s", victim, survivor)
+	t.Logf("burst of %d requests (one every %s) and %d pending ones: %s killed once %d had ended; every request approved "+
+		"(slowest burst submit+approve %s; slowest approval of a pending request after the kill %s); tasks until the kill %v, "+
+		"after it %d, all on %s; %d requests begun after the kill; %d handled by both workers",
+		clusterBurst, clusterPace, clusterPending, victim, len(ended), slowest.Round(time.Millisecond), slowestPending.Round(time.Millisecond),
+		before, afterKill, survivor, begunAfter, spanning)
 
 	// Ctrl-C stops everything.
 	stopped := time.Now()
@@ -417,6 +487,17 @@ func statusOf(t *testing.T, body []byte) string {
 		Status string `json:"status"`
 	}
 	require.NoError(t, json.Unmarshal(body, &v), "%s", body)
+	return v.Status
+}
+
+// statusOfBody is statusOf for goroutines other than the test's: the status, or the body itself.
+func statusOfBody(body []byte) string {
+	var v struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(body, &v) != nil || v.Status == "" {
+		return string(body)
+	}
 	return v.Status
 }
 
