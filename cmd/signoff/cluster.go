@@ -235,7 +235,8 @@ func fillSecrets(cfg *config.Config, s *devSecrets) {
 }
 
 // clusterSetup prepares the Temporal namespace for signoff: it registers the search attributes the
-// way `signoff dev` does (the server registered namespace "default" when it started).
+// way `signoff dev` does. The server registered namespace "default" when it started; another
+// TEMPORAL_NAMESPACE fails here until `signoff setup`, which registers missing namespaces, is run.
 func clusterSetup(ctx context.Context, cfg config.Config, svc *services) error {
 	// SIGNOFF SETUP (R-OPS-2): once `signoff setup` exists (branch h/envcfg), run it here instead, as a
 	// process of its own like migrate: `return runToEnd(ctx, self, "setup", env, logDir+"/setup.log")`.
