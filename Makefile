@@ -7,11 +7,20 @@ BIN := $(CURDIR)/bin
 # clients (testenv.Temporal, make test) all dial through temporalclient.Dial, so the TEMPORAL_*
 # variables and the `temporal` CLI's profile file (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE) apply to
 # them as they do to the CLI; see README.
-.PHONY: dev test lint build bench bench-server chaos clean
+.PHONY: dev cluster test-cluster test lint build bench bench-server chaos clean
 
 ## dev: Postgres + Temporal dev server (with UI) + migrations + demo data + worker + API; prints URLs and tokens.
 dev: bin/temporal build
 	bin/signoff dev
+
+## cluster: the production shape on this machine: Postgres, a Temporal server on Postgres, the Temporal Web UI,
+## migrations, two `signoff api` and two `signoff worker` processes; prints URLs and tokens; Ctrl-C stops it all.
+cluster: bin/temporal-server bin/temporal-ui-server build
+	bin/signoff cluster
+
+## test-cluster: the opt-in test of `make cluster` (not part of make test: it needs the server and UI binaries).
+test-cluster: bin/temporal bin/temporal-server bin/temporal-ui-server
+	SIGNOFF_TEST_CLUSTER=1 $(GO) run ./cmd/testenv -- $(GO) test -count=1 -v -timeout 15m -run TestCluster ./cmd/signoff/
 
 ## build: the signoff binary into bin/, stamped with the git revision that `signoff version` prints
 ## (Go's own VCS stamping misses git worktrees; -buildvcs=auto still stamps the commit time in a checkout).
@@ -43,8 +52,8 @@ bin/.temporal-$(TEMPORAL_CLI_VERSION):
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 	rm -f $(BIN)/.temporal-* && touch $@
 
-# The Temporal server and its SQL tool (the release the CLI's dev server embeds), for bench-server only:
-# `make test` and `make dev` never build them.
+# The Temporal server and its SQL tool (the release the CLI's dev server embeds), for bench-server and
+# cluster only: `make test` and `make dev` never build them.
 TEMPORAL_SERVER_VERSION := v1.29.1
 bin/temporal-server: bin/.temporal-server-$(TEMPORAL_SERVER_VERSION)
 bin/.temporal-server-$(TEMPORAL_SERVER_VERSION):
@@ -53,6 +62,16 @@ bin/.temporal-server-$(TEMPORAL_SERVER_VERSION):
 		go.temporal.io/server/cmd/tools/sql@$(TEMPORAL_SERVER_VERSION)
 	mv $(BIN)/.server-build/server $(BIN)/temporal-server && mv $(BIN)/.server-build/sql $(BIN)/temporal-sql-tool
 	rm -rf $(BIN)/.server-build $(BIN)/.temporal-server-* && touch $@
+
+# The Temporal Web UI server (the release the CLI's dev server embeds), pinned beside the server, for
+# cluster only.
+TEMPORAL_UI_VERSION := v2.42.1
+bin/temporal-ui-server: bin/.temporal-ui-server-$(TEMPORAL_UI_VERSION)
+bin/.temporal-ui-server-$(TEMPORAL_UI_VERSION):
+	mkdir -p $(BIN)/.ui-build
+	GOBIN=$(BIN)/.ui-build $(GO) install github.com/temporalio/ui-server/v2/cmd/server@$(TEMPORAL_UI_VERSION)
+	mv $(BIN)/.ui-build/server $(BIN)/temporal-ui-server
+	rm -rf $(BIN)/.ui-build $(BIN)/.temporal-ui-server-* && touch $@
 
 clean:
 	rm -rf bin .data

@@ -45,11 +45,12 @@ type TemporalOptions struct {
 	LogFile string
 }
 
-// Temporal is a running dev server process.
+// Temporal is a running Temporal process: the dev server, the server (StartTemporalServer) or the
+// Web UI (StartTemporalUI).
 type Temporal struct {
 	// Address is where the frontend answers.
 	Address string
-	// UIURL is the Web UI, empty when headless.
+	// UIURL is the Web UI, empty when headless or for the server alone.
 	UIURL string
 	cmd   *exec.Cmd
 	done  chan struct{}
@@ -140,7 +141,7 @@ func splitAddress(address string) (string, int, error) {
 	return host, port, nil
 }
 
-// Stop sends SIGTERM to the dev server and waits for it, killing it after 15 seconds.
+// Stop sends SIGTERM to the process and waits for it, killing it after 15 seconds.
 func (t *Temporal) Stop() {
 	if t.cmd == nil || t.cmd.Process == nil {
 		return

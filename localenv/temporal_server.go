@@ -42,7 +42,7 @@ type TemporalServerOptions struct {
 // StartTemporalServer runs a Temporal server with Postgres persistence and several history shards:
 // the shape of a production cluster, for measurements the dev server (one shard on SQLite) cannot
 // make. It sets up the schemas, registers namespace "default" with the search attributes of SPEC
-// §7 and waits until the frontend answers. Only `make bench-server` uses it.
+// §7 and waits until the frontend answers. `make bench-server` and `make cluster` use it.
 func StartTemporalServer(ctx context.Context, opts TemporalServerOptions, log *zap.Logger) (*Temporal, error) {
 	host, port, err := splitAddress(opts.Address)
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/signoff/signoff/demodata"
 	"github.com/signoff/signoff/localenv"
 	"github.com/signoff/signoff/schema"
-	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 )
 
@@ -76,24 +75,7 @@ func runDev(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	if cfg.BootstrapToken == "" {
-		if secrets.BootstrapToken == "" {
-			secrets.BootstrapToken, _ = storage.NewToken()
-		}
-		cfg.BootstrapToken = secrets.BootstrapToken
-	}
-	if cfg.OperatorToken == "" {
-		if secrets.OperatorToken == "" {
-			secrets.OperatorToken, _ = storage.NewToken()
-		}
-		cfg.OperatorToken = secrets.OperatorToken
-	}
-	if cfg.SecretKey == "" {
-		if secrets.SecretKey == "" {
-			secrets.SecretKey = sharelink.NewKey()
-		}
-		cfg.SecretKey = secrets.SecretKey
-	}
+	fillSecrets(&cfg, &secrets)
 	if err := saveSecrets(secretsPath, secrets); err != nil {
 		return err
 	}

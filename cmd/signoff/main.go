@@ -1,6 +1,7 @@
 // Command signoff is the Signoff binary: `signoff api`, `signoff worker`, `signoff migrate`,
-// `signoff setup` (namespace and search attributes on a Temporal cluster), `signoff version` and
-// `signoff dev` (migrations, demo data, worker and API in one process).
+// `signoff setup` (namespace and search attributes on a Temporal cluster), `signoff version`,
+// `signoff dev` (migrations, demo data, worker and API in one process), `signoff cluster` (the
+// production shape on one machine, several processes; make cluster) and `signoff healthcheck`.
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/signoff/signoff/config"
@@ -24,6 +26,10 @@ commands:
   setup    register the Temporal namespace (when missing) and the search attributes, and exit
   version  print the build: module version, VCS revision, Go version
   dev      start Postgres and Temporal when absent, migrate, load demo data, run worker and API
+  cluster  the production shape on this machine (make cluster): Postgres, a Temporal server on
+           Postgres, its Web UI, migrations, two api and two worker processes, until Ctrl-C
+  healthcheck api|worker
+           exit 0 when this host's API answers /healthz, or its worker polls (container healthchecks)
 
 Configuration comes from environment variables; see README.md.
 `
@@ -47,7 +53,7 @@ func main() {
 		os.Exit(2)
 	}
 	format := cfg.LogFormat
-	if os.Args[1] == "dev" && os.Getenv("SIGNOFF_LOG_FORMAT") == "" {
+	if (os.Args[1] == "dev" || os.Args[1] == "cluster") && os.Getenv("SIGNOFF_LOG_FORMAT") == "" {
 		format = "console"
 	}
 	log, err := logging.New(format, cfg.LogLevel)
@@ -70,6 +76,16 @@ func main() {
 		err = runSetup(ctx, cfg, os.Stdout, log)
 	case "dev":
 		err = runDev(ctx, cfg, log)
+	case "cluster":
+		err = runCluster(ctx, cfg, log)
+	case "healthcheck":
+		if err = runHealthcheck(ctx, cfg, strings.Join(os.Args[2:], " ")); err != nil {
+			fmt.Fprintln(os.Stderr, "unhealthy:", err)
+			os.Exit(1)
+		}
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return
 	default:
 		fmt.Fprintf(os.Stderr, "signoff: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
