@@ -116,7 +116,7 @@ func startDev(t *testing.T, bin, dbURL, dataDir string, extra ...string) devRun 
 	stdout, banner := io.Pipe()
 	stderr := &syncBuffer{}
 	p := testenv.StartProcess(t, testenv.Command{Bin: bin, Args: []string{"dev"}, Stdout: banner, Stderr: stderr,
-		Env: append(append(os.Environ(), extra...),
+		Env: append(append(os.Environ(), append([]string{"SIGNOFF_METRICS_ADDR=127.0.0.1:0"}, extra...)...),
 			"DATABASE_URL="+dbURL,
 			"TEMPORAL_ADDRESS="+testenv.TemporalAddress(t),
 			"SIGNOFF_HTTP_ADDR="+addr,
