@@ -116,10 +116,10 @@ func getJSON(t *testing.T, url, token string, out any) {
 type devRun struct {
 	addr    string
 	metrics string // the metrics URL the banner printed
-	tokens map[string]string
-	proc   *testenv.Process
-	stderr *syncBuffer
-	stop   func()
+	tokens  map[string]string
+	proc    *testenv.Process
+	stderr  *syncBuffer
+	stop    func()
 }
 
 // startDev runs `signoff dev` on the test servers with dbURL and dataDir plus extra environment,
