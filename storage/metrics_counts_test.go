@@ -50,3 +50,36 @@ func TestDecideRecordedOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 }
+
+// TestDraftBuildEndsOnce: MarkDraftReady and MarkDraftFailed say whether this call ended the build,
+// so signoff_draft_builds_total counts each outcome once; a ready build answers how long it took
+// since the draft was asked for (R-OPS-1).
+func TestDraftBuildEndsOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.Database(t)
+	store := storage.New(pool)
+	fx := testenv.Fixtures{Pool: pool}
+	tn := testenv.NewTenant(t, store, "Builds", "builds.test")
+	csm := tn.Users[storage.RoleCSM]
+	c, err := store.CreateCampaign(ctx, tn.Account.ID, csm.ID, storage.NewCampaign{Name: "Built", Kind: storage.CampaignKindCampaign,
+		Mode: storage.CampaignModeActive, Content: testenv.CampaignContent()})
+	require.NoError(t, err)
+
+	ready := fx.StuckDraft(t, tn.Account.ID, c.ID, csm.ID) // asked for a minute ago
+	took, made, err := store.MarkDraftReady(ctx, ready, map[string]any{"leads": []any{}}, []byte("hash-1"), []byte("sealed-1"), 0)
+	require.NoError(t, err)
+	require.True(t, made)
+	require.InDelta(t, time.Minute.Seconds(), took.Seconds(), 5, "ready_at - created_at")
+	_, made, err = store.MarkDraftReady(ctx, ready, map[string]any{"leads": []any{}}, []byte("hash-2"), []byte("sealed-2"), 0)
+	require.NoError(t, err)
+	require.False(t, made, "a retry keeps the first snapshot and counts nothing")
+
+	failed := fx.StuckDraft(t, tn.Account.ID, c.ID, csm.ID)
+	ended, err := store.MarkDraftFailed(ctx, failed, "no contacts")
+	require.NoError(t, err)
+	require.True(t, ended)
+	ended, err = store.MarkDraftFailed(ctx, failed, "no contacts")
+	require.NoError(t, err)
+	require.False(t, ended, "a retry counts nothing")
+}
