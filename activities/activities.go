@@ -13,6 +13,7 @@ import (
 	"github.com/signoff/signoff/ai"
 	"github.com/signoff/signoff/email"
 	"github.com/signoff/signoff/errs"
+	"github.com/signoff/signoff/metrics"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 )
@@ -34,6 +35,8 @@ type Activities struct {
 	BuildCapacity int
 	// Log is the worker's logger.
 	Log *zap.Logger
+	// Metrics counts the decisions and draft builds the activities record (R-OPS-1); nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Mailer sends an email; email.SendGrid implements it.

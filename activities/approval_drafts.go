@@ -18,6 +18,7 @@ import (
 
 	"github.com/signoff/signoff/ai"
 	"github.com/signoff/signoff/errs"
+	"github.com/signoff/signoff/metrics"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 )
@@ -368,8 +369,12 @@ func (a *Activities) FreezeSnapshot(ctx context.Context, in FreezeInput) (ids []
 			CompanyName: l.CompanyName, Domain: l.Domain, Industry: l.Industry, Country: l.Country, CompanySize: l.CompanySize})
 	}
 	token, hash := sharelink.NewToken()
-	if err := a.Store.MarkDraftReady(ctx, in.DraftID, snap, hash, a.Sealer.Seal(token), len(leads)); err != nil {
+	took, made, err := a.Store.MarkDraftReady(ctx, in.DraftID, snap, hash, a.Sealer.Seal(token), len(leads))
+	if err != nil {
 		return nil, err
+	}
+	if made {
+		a.Metrics.DraftBuilt(metrics.DraftReady, took)
 	}
 	return ids, nil
 }
@@ -529,7 +534,11 @@ type FailDraftInput struct {
 
 // MarkDraftFailed records a failed build with its reason.
 func (a *Activities) MarkDraftFailed(ctx context.Context, in FailDraftInput) error {
-	return a.Store.MarkDraftFailed(ctx, in.DraftID, in.Reason)
+	ended, err := a.Store.MarkDraftFailed(ctx, in.DraftID, in.Reason)
+	if ended {
+		a.Metrics.DraftBuilt(metrics.DraftFailed, 0)
+	}
+	return err
 }
 
 // MarkDraftAIDone records that every lead has its AI result.

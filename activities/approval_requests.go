@@ -75,7 +75,7 @@ type DecideInput struct {
 // Decide records a decision with the database's pending guard; a retry of the same decision is a no-op.
 // It is the decision step of runs that take the path before versionLeanDecision (workflows).
 func (a *Activities) Decide(ctx context.Context, in DecideInput) (Request, error) {
-	r, err := a.Store.Decide(ctx, in.AccountID, storage.Decision(in.Decision))
+	r, err := a.decide(ctx, in)
 	if err != nil {
 		return Request{}, classify(err)
 	}
@@ -90,6 +90,17 @@ func (a *Activities) logDecision(ctx context.Context, d Decision, status string)
 		zap.String("status", status))
 }
 
+// decide records the decision and counts it in signoff_decisions_total when this attempt is the one
+// that recorded it: a retried activity, or a replayed workflow that runs the step again, finds the
+// decision already recorded and counts nothing.
+func (a *Activities) decide(ctx context.Context, in DecideInput) (storage.ApprovalRequest, error) {
+	r, recorded, err := a.Store.DecideRecorded(ctx, in.AccountID, storage.Decision(in.Decision))
+	if recorded {
+		a.Metrics.DecisionRecorded(in.Decision.Type)
+	}
+	return r, err
+}
+
 // DecideResult is a recorded decision and whether its emails still wait in the outbox.
 type DecideResult struct {
 	Request Request
@@ -101,7 +112,7 @@ type DecideResult struct {
 // one, in the same activity: a decision costs one local activity. A failed delivery does not fail the
 // decision; it is reported for the workflow to retry.
 func (a *Activities) DecideAndDeliver(ctx context.Context, in DecideInput) (DecideResult, error) {
-	r, err := a.Store.Decide(ctx, in.AccountID, storage.Decision(in.Decision))
+	r, err := a.decide(ctx, in)
 	if err != nil {
 		return DecideResult{}, classify(err)
 	}

@@ -56,6 +56,18 @@ func (s *Server) requestContext(c *gin.Context) {
 	}
 }
 
+// observe records the request in the HTTP metrics under its route template (c.FullPath(), never the
+// raw path, which holds ids and share tokens); a path no route matches is "unmatched".
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	s.Metrics.ObserveHTTP(route, c.Request.Method, c.Writer.Status(), time.Since(start))
+}
+
 // trustProxies sets where client addresses come from (the per-address limits of R-REVIEW-7): the
 // connection's peer, or, when that peer is one of TrustedProxies, the right-most address of
 // X-Forwarded-For that is not itself a trusted proxy. No other header is read. A list Gin refuses

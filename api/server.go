@@ -15,6 +15,7 @@ import (
 
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
+	"github.com/signoff/signoff/metrics"
 )
 
 //go:embed openapi.yaml
@@ -40,6 +41,9 @@ type Server struct {
 	// DecisionGrace is how long a decision's outcome is still awaited after its client went away, so
 	// it can be stored for a retry with the same Idempotency-Key; zero means 30 seconds.
 	DecisionGrace time.Duration
+	// Metrics records every request by route template, method and status (R-OPS-1), and its draining
+	// makes /readyz answer 503; nil records nothing.
+	Metrics *metrics.Metrics
 
 	tokenLimiter  *rateLimiter
 	ipLimiter     *rateLimiter
@@ -99,7 +103,7 @@ func (s *Server) Handler() http.Handler {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	s.trustProxies(r)
-	r.Use(s.requestContext, gin.CustomRecoveryWithWriter(nil, s.recovery), compress())
+	r.Use(s.observe, s.requestContext, gin.CustomRecoveryWithWriter(nil, s.recovery), compress())
 	r.NoRoute(func(c *gin.Context) { abort(c, errs.NotFound, "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
 		abort(c, errs.MethodNotAllowed, "this method is not allowed here")
@@ -185,6 +189,12 @@ func (s *Server) healthz(c *gin.Context) {
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
+	if s.Metrics.Draining() {
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{
+			"error": errorDetail{Code: string(errs.NotReady), Message: "this process is stopping"}, "status": "draining",
+		})
+		return
+	}
 	checks := gin.H{"postgres": "ok", "temporal": "ok"}
 	ready := true
 	pg, tc := s.App.Readiness(ctx)

@@ -11,6 +11,7 @@ import (
 	"github.com/signoff/signoff/api"
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
+	"github.com/signoff/signoff/metrics"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
 )
@@ -32,6 +33,28 @@ func TestReadyz(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, "%v", body)
 		require.Equal(t, "ready", body["status"])
 		require.Equal(t, map[string]any{"postgres": "ok", "temporal": "ok"}, body["checks"])
+	})
+
+	t.Run("draining", func(t *testing.T) {
+		m, err := metrics.New(nil)
+		require.NoError(t, err)
+		srv := e.serverWith(func(*app.App) {})
+		srv.Metrics = m
+		h := srv.Handler()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		m.SetDraining()
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		body := decodeObject(t, rec)
+		requireError(t, rec.Code, body, http.StatusServiceUnavailable, string(errs.NotReady))
+		require.Equal(t, "draining", body["status"])
+		// Both answers were observed under the route template.
+		rec = httptest.NewRecorder()
+		m.Handler(nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		require.Contains(t, rec.Body.String(), `signoff_http_requests_total{method="GET",route="/readyz",status="200"} 1`)
+		require.Contains(t, rec.Body.String(), `signoff_http_requests_total{method="GET",route="/readyz",status="503"} 1`)
 	})
 
 	t.Run("no temporal client", func(t *testing.T) {

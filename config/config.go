@@ -39,6 +39,13 @@ type Config struct {
 	TaskQueue string
 	// HTTPAddr (SIGNOFF_HTTP_ADDR, default 127.0.0.1:8080) is where the API listens.
 	HTTPAddr string
+	// MetricsAddr (SIGNOFF_METRICS_ADDR, default 127.0.0.1:9090) is where `signoff api`, `signoff worker`
+	// and `signoff dev` serve /metrics, /healthz and /readyz (R-OPS-1). Processes on one machine each
+	// need their own; port 0 picks a free one, which the process logs.
+	MetricsAddr string
+	// DrainDelay (SIGNOFF_DRAIN_DELAY, default 0s) is how long a process keeps serving after SIGTERM
+	// while its /readyz answers 503, so a load balancer stops sending it work before it stops.
+	DrainDelay time.Duration
 	// PublicURL (SIGNOFF_PUBLIC_URL, default "http://" + HTTPAddr) prefixes share links and the
 	// decision links of approver emails.
 	PublicURL string
@@ -99,6 +106,7 @@ func Load() (Config, error) {
 		TemporalCompression: env("TEMPORAL_GRPC_COMPRESSION", "auto"),
 		TaskQueue:           env("SIGNOFF_TASK_QUEUE", "signoff"),
 		HTTPAddr:            env("SIGNOFF_HTTP_ADDR", "127.0.0.1:8080"),
+		MetricsAddr:         env("SIGNOFF_METRICS_ADDR", "127.0.0.1:9090"),
 		BootstrapToken:      os.Getenv("SIGNOFF_BOOTSTRAP_TOKEN"),
 		OperatorToken:       os.Getenv("SIGNOFF_OPERATOR_TOKEN"),
 		DataDir:             env("SIGNOFF_DATA_DIR", ".data"),
@@ -123,6 +131,14 @@ func Load() (Config, error) {
 	}
 	if c.SweepInterval, err = duration("SIGNOFF_SWEEP_INTERVAL", 30*time.Second); err != nil {
 		return Config{}, err
+	}
+	if v := strings.TrimSpace(os.Getenv("SIGNOFF_DRAIN_DELAY")); v != "" {
+		if c.DrainDelay, err = time.ParseDuration(v); err != nil || c.DrainDelay < 0 {
+			return Config{}, fmt.Errorf("config: SIGNOFF_DRAIN_DELAY must be a duration such as 5s or 0s, not %q", v)
+		}
+	}
+	if c.MetricsAddr == c.HTTPAddr && !strings.HasSuffix(c.HTTPAddr, ":0") {
+		return Config{}, fmt.Errorf("config: SIGNOFF_METRICS_ADDR must differ from SIGNOFF_HTTP_ADDR (both %s)", c.HTTPAddr)
 	}
 	if c.TrustedProxies, err = trustedProxies(os.Getenv("SIGNOFF_TRUSTED_PROXIES")); err != nil {
 		return Config{}, err

@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -44,4 +45,32 @@ func TestLoadRejectsUnknownCompression(t *testing.T) {
 	c, err := Load()
 	require.NoError(t, err)
 	require.Equal(t, "auto", c.TemporalCompression)
+}
+
+// TestMetricsAddrAndDrainDelay: the metrics endpoint defaults to 127.0.0.1:9090 and is configurable,
+// may not share the API's address, and the drain delay defaults to none (R-OPS-1).
+func TestMetricsAddrAndDrainDelay(t *testing.T) {
+	t.Setenv("SIGNOFF_METRICS_ADDR", "")
+	t.Setenv("SIGNOFF_HTTP_ADDR", "")
+	t.Setenv("SIGNOFF_DRAIN_DELAY", "")
+	c, err := Load()
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9090", c.MetricsAddr)
+	require.Zero(t, c.DrainDelay)
+
+	t.Setenv("SIGNOFF_METRICS_ADDR", "0.0.0.0:9191")
+	t.Setenv("SIGNOFF_DRAIN_DELAY", "5s")
+	c, err = Load()
+	require.NoError(t, err)
+	require.Equal(t, "0.0.0.0:9191", c.MetricsAddr)
+	require.Equal(t, 5*time.Second, c.DrainDelay)
+
+	t.Setenv("SIGNOFF_DRAIN_DELAY", "soon")
+	_, err = Load()
+	require.ErrorContains(t, err, "SIGNOFF_DRAIN_DELAY")
+	t.Setenv("SIGNOFF_DRAIN_DELAY", "")
+
+	t.Setenv("SIGNOFF_HTTP_ADDR", "0.0.0.0:9191")
+	_, err = Load()
+	require.ErrorContains(t, err, "SIGNOFF_METRICS_ADDR must differ from SIGNOFF_HTTP_ADDR")
 }

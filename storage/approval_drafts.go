@@ -277,28 +277,35 @@ func (s *Store) DeleteDraftCopy(ctx context.Context, draftID string) error {
 	return nil
 }
 
-// MarkDraftReady freezes the snapshot, stores the share token (hash and sealed) and sets the draft ready.
-// A second call leaves the first snapshot and token in place (R-DRAFT-10).
-func (s *Store) MarkDraftReady(ctx context.Context, id string, snapshot any, tokenHash, tokenSealed []byte, leads int) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE approval_drafts SET status = 'ready', snapshot = $2, token_hash = $3, token_sealed = $4,
+// MarkDraftReady freezes the snapshot, stores the share token (hash and sealed) and sets the draft
+// ready. It answers how long the build took since the draft was asked for, and whether this call made
+// the draft ready (false when an earlier attempt did, or the build had already ended).
+func (s *Store) MarkDraftReady(ctx context.Context, id string, snapshot any, tokenHash, tokenSealed []byte, leads int) (time.Duration, bool, error) {
+	var secs float64
+	err := s.Pool.QueryRow(ctx, `UPDATE approval_drafts SET status = 'ready', snapshot = $2, token_hash = $3, token_sealed = $4,
 		ready_at = now(), progress = jsonb_build_object('step', 'personalising', 'done', 0, 'total', $5::int), updated_at = now()
-		WHERE id = $1 AND status = 'processing' AND snapshot IS NULL`, id, snapshot, tokenHash, tokenSealed, leads)
-	if err != nil {
-		return fmt.Errorf("storage: draft ready: %w", err)
+		WHERE id = $1 AND status = 'processing' AND snapshot IS NULL
+		RETURNING extract(epoch FROM ready_at - created_at)::float8`, id, snapshot, tokenHash, tokenSealed, leads).Scan(&secs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
 	}
-	return nil
+	if err != nil {
+		return 0, false, fmt.Errorf("storage: draft ready: %w", err)
+	}
+	return time.Duration(secs * float64(time.Second)), true, nil
 }
 
 // MarkDraftFailed ends a build as failed with a reason people can read (R-DRAFT-9). A draft whose
 // snapshot was frozen just before the build failed (its copy is rolled back) loses its share link too.
-func (s *Store) MarkDraftFailed(ctx context.Context, id, reason string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE approval_drafts SET status = 'failed', failure_reason = $2, token_hash = NULL,
+// It answers whether this call ended the build (false when it had already ended).
+func (s *Store) MarkDraftFailed(ctx context.Context, id, reason string) (bool, error) {
+	tag, err := s.Pool.Exec(ctx, `UPDATE approval_drafts SET status = 'failed', failure_reason = $2, token_hash = NULL,
 		token_sealed = NULL, progress = progress || '{"step":"failed"}', updated_at = now()
 		WHERE id = $1 AND (status = 'processing' OR (status = 'ready' AND submitted_at IS NULL AND ai_done_at IS NULL))`, id, reason)
 	if err != nil {
-		return fmt.Errorf("storage: draft failed: %w", err)
+		return false, fmt.Errorf("storage: draft failed: %w", err)
 	}
-	return nil
+	return tag.RowsAffected() == 1, nil
 }
 
 // MarkDraftAIDone records that every lead's pipeline finished.

@@ -387,9 +387,16 @@ const approversSQL = `SELECT u.id, u.name, u.email, a.state FROM approval_reques
 // CTEs, atomic together) sent with the read of the approvers: one round trip. The notification text
 // is written by the statement from decisionNotice's templates, since the names it needs are read there.
 func (s *Store) Decide(ctx context.Context, accountID string, d Decision) (ApprovalRequest, error) {
+	r, _, err := s.DecideRecorded(ctx, accountID, d)
+	return r, err
+}
+
+// DecideRecorded is Decide that also says whether this call recorded the decision: false when it
+// answers a retry of a decision already recorded, so the decision is counted once (R-OPS-1).
+func (s *Store) DecideRecorded(ctx context.Context, accountID string, d Decision) (_ ApprovalRequest, recorded bool, _ error) {
 	status := decisionStatus[d.Type]
 	if status == "" {
-		return ApprovalRequest{}, fmt.Errorf("storage: decide: unknown decision %q", d.Type)
+		return ApprovalRequest{}, false, fmt.Errorf("storage: decide: unknown decision %q", d.Type)
 	}
 	needsRight := d.Type == EventApproved || d.Type == EventRejected
 	title, body := decisionNotice(d)
@@ -456,16 +463,17 @@ func (s *Store) Decide(ctx context.Context, accountID string, d Decision) (Appro
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
+	recorded = err == nil
 	if errors.Is(err, pgx.ErrNoRows) {
 		out, err = decisionRefused(ctx, s.Pool, accountID, d, needsRight)
 	}
 	if err != nil {
 		if errors.Is(err, ErrAlreadyHandled) || errors.Is(err, ErrNotApprover) {
-			return ApprovalRequest{}, fmt.Errorf("storage: decide: %w", err)
+			return ApprovalRequest{}, false, fmt.Errorf("storage: decide: %w", err)
 		}
-		return ApprovalRequest{}, notFound("storage: decide", err)
+		return ApprovalRequest{}, false, notFound("storage: decide", err)
 	}
-	return out, nil
+	return out, recorded, nil
 }
 
 // decisionRefused explains a decision whose guarded update matched nothing: a retry of the decision
@@ -1025,4 +1033,14 @@ func (s *Store) PendingInDisabledAccounts(ctx context.Context, skip []string) ([
 		JOIN accounts a ON a.id = r.account_id
 		WHERE r.status = 'pending' AND NOT a.approval_enabled AND r.workflow_started_at IS NOT NULL
 		  AND NOT (r.id = ANY($1::uuid[])) LIMIT $2`, orEmpty(skip), sweepLimit)
+}
+
+// CountPendingRequests counts the pending approval requests of every account, for the
+// signoff_approval_requests_pending gauge.
+func (s *Store) CountPendingRequests(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM approval_requests WHERE status = 'pending'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("storage: count pending requests: %w", err)
+	}
+	return n, nil
 }

@@ -104,7 +104,7 @@ func (f Fixtures) AgeDraft(t testing.TB, draftID string, d time.Duration) {
 // filters), and the tests that use this need a build that never started to end.
 func (f Fixtures) FailDraft(t testing.TB, draftID, reason string) {
 	t.Helper()
-	if err := storage.New(f.Pool).MarkDraftFailed(context.Background(), draftID, reason); err != nil {
+	if _, err := storage.New(f.Pool).MarkDraftFailed(context.Background(), draftID, reason); err != nil {
 		t.Fatalf("testenv fixture: fail draft: %v", err)
 	}
 	var status string

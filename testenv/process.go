@@ -34,7 +34,9 @@ func BuildSignoff(t testing.TB) string {
 // ChildEnv is the environment of a `signoff` process a test starts: the test's own environment minus
 // every setting of the application (so nothing of the developer's shell leaks in; the SIGNOFF_TEST_
 // variables stay), plus vars. TEMPORAL_CONFIG_FILE is /dev/null unless vars names one, so no
-// profile of the developer's ~/.config/temporalio/temporal.toml reaches the process either.
+// profile of the developer's ~/.config/temporalio/temporal.toml reaches the process either; and
+// unless vars names one, the metrics endpoint takes a free port, so processes of parallel tests never
+// contend for the default one.
 func ChildEnv(vars map[string]string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
@@ -47,6 +49,9 @@ func ChildEnv(vars map[string]string) []string {
 	}
 	if _, ok := vars["TEMPORAL_CONFIG_FILE"]; !ok {
 		out = append(out, "TEMPORAL_CONFIG_FILE="+os.DevNull)
+	}
+	if _, ok := vars["SIGNOFF_METRICS_ADDR"]; !ok {
+		out = append(out, "SIGNOFF_METRICS_ADDR=127.0.0.1:0")
 	}
 	for k, v := range vars {
 		out = append(out, k+"="+v)

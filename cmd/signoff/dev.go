@@ -134,7 +134,7 @@ func runDev(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return err
 	}
 	tokens = append([][2]string{{"admin", cfg.BootstrapToken}}, tokens...)
-	printBanner(cfg, uiURL, tokens)
+	printBanner(cfg, uiURL, svc.metricsURL(), tokens)
 	return <-errc
 }
 
@@ -234,10 +234,11 @@ func seedDemo(ctx context.Context, store *storage.Store, secrets *devSecrets, lo
 	return out, nil
 }
 
-func printBanner(cfg config.Config, uiURL string, tokens [][2]string) {
+func printBanner(cfg config.Config, uiURL, metricsURL string, tokens [][2]string) {
 	apiURL := "http://" + cfg.HTTPAddr
 	fmt.Printf("\nSignoff is running. Press Ctrl-C to stop everything it started.\n\n")
 	fmt.Printf("  API          %s   (OpenAPI document: %s/openapi.yaml)\n", apiURL, apiURL)
+	fmt.Printf("  Metrics      %s   (and /healthz, /readyz there)\n", metricsURL)
 	fmt.Printf("  Temporal UI  %s\n", uiURL)
 	fmt.Printf("  Temporal     %s (namespace %s, task queue %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace, cfg.TaskQueue)
 	fmt.Printf("  Postgres     %s\n\n", cfg.DatabaseURL)

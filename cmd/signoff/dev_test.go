@@ -19,7 +19,8 @@ import (
 )
 
 // TestDevCommand runs `signoff dev` against the test Postgres and Temporal (so it starts neither),
-// waits for /readyz, and uses a printed demo token to create a campaign, as a newcomer would with curl.
+// waits for /readyz, and uses a printed demo token to create a campaign, as a newcomer would with curl;
+// the metrics URL it prints serves the process's metrics (R-OPS-1).
 // A second run on the same data reuses it and prints tokens that still work.
 func TestDevCommand(t *testing.T) {
 	bin := testenv.BuildSignoff(t)
@@ -32,7 +33,9 @@ func TestDevCommand(t *testing.T) {
 		return r.addr, r.tokens, r.stop
 	}
 
-	addr, tokens, stop := runDev()
+	r := startDev(t, bin, dbURL, dataDir)
+	waitReady(t, r.addr, r.proc, r.stderr)
+	addr, tokens, stop := r.addr, r.tokens, r.stop
 	for _, role := range []string{"admin", "editor", "collaborator", "approver", "csm", "operator"} {
 		require.NotEmptyf(t, tokens[role], "no %s token printed", role)
 	}
@@ -53,6 +56,16 @@ func TestDevCommand(t *testing.T) {
 	require.Len(t, list.Items, 3, "two demo campaigns and the new one")
 	getJSON(t, "http://"+addr+"/v1/saved-searches", tokens["csm"], &list)
 	require.NotEmpty(t, list.Items, "demo saved searches")
+
+	// R-OPS-1: the one process serves its metrics where the banner says, the API's and the worker's.
+	require.NotEmpty(t, r.metrics, "the banner prints the metrics URL")
+	status, body := get(t, r.metrics)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `signoff_http_requests_total{method="POST",route="/v1/campaigns",status="201"} 1`)
+	require.Contains(t, body, "\nsignoff_decisions_total{")
+	require.Contains(t, body, "\ntemporal_")
+	status, _ = get(t, strings.TrimSuffix(r.metrics, "/metrics")+"/readyz")
+	require.Equal(t, http.StatusOK, status)
 	stop()
 
 	// Second run: same data, same tokens, no second copy of the demo data.
@@ -101,11 +114,12 @@ func getJSON(t *testing.T, url, token string, out any) {
 // devRun is a running `signoff dev`: its address, the tokens it printed, its process, its captured
 // logs and a stop function.
 type devRun struct {
-	addr   string
-	tokens map[string]string
-	proc   *testenv.Process
-	stderr *syncBuffer
-	stop   func()
+	addr    string
+	metrics string // the metrics URL the banner printed
+	tokens  map[string]string
+	proc    *testenv.Process
+	stderr  *syncBuffer
+	stop    func()
 }
 
 // startDev runs `signoff dev` on the test servers with dbURL and dataDir plus extra environment,
@@ -116,7 +130,7 @@ func startDev(t *testing.T, bin, dbURL, dataDir string, extra ...string) devRun 
 	stdout, banner := io.Pipe()
 	stderr := &syncBuffer{}
 	p := testenv.StartProcess(t, testenv.Command{Bin: bin, Args: []string{"dev"}, Stdout: banner, Stderr: stderr,
-		Env: append(append(os.Environ(), extra...),
+		Env: append(append(os.Environ(), append([]string{"SIGNOFF_METRICS_ADDR=127.0.0.1:0"}, extra...)...),
 			"DATABASE_URL="+dbURL,
 			"TEMPORAL_ADDRESS="+testenv.TemporalAddress(t),
 			"SIGNOFF_HTTP_ADDR="+addr,
@@ -127,6 +141,8 @@ func startDev(t *testing.T, bin, dbURL, dataDir string, extra ...string) devRun 
 
 	tokens := map[string]string{}
 	lineRe := regexp.MustCompile(`^\s+(admin|editor|collaborator|approver|csm|operator)\s+(so_\S+)`)
+	metricsRe := regexp.MustCompile(`^\s+Metrics\s+(http://\S+/metrics)`)
+	var metricsURL string
 	sc := bufio.NewScanner(stdout)
 	deadline := time.After(2 * time.Minute)
 	lines := make(chan string)
@@ -146,6 +162,9 @@ read:
 			if m := lineRe.FindStringSubmatch(l); m != nil {
 				tokens[m[1]] = m[2]
 			}
+			if m := metricsRe.FindStringSubmatch(l); m != nil {
+				metricsURL = m[1]
+			}
 			if strings.Contains(l, "Try:") {
 				break read
 			}
@@ -160,7 +179,7 @@ read:
 	stop := func() {
 		require.NoError(t, p.Interrupt(30*time.Second), "signoff dev must exit cleanly on Ctrl-C; stderr:\n%s", stderr.String())
 	}
-	return devRun{addr: addr, tokens: tokens, proc: p, stderr: stderr, stop: stop}
+	return devRun{addr: addr, metrics: metricsURL, tokens: tokens, proc: p, stderr: stderr, stop: stop}
 }
 
 // syncBuffer is a goroutine-safe buffer for a child process's output.

@@ -46,7 +46,7 @@ func runHealthcheck(ctx context.Context, cfg config.Config, what string) error {
 		if err != nil {
 			return err
 		}
-		tc, err := dialTemporal(ctx, cfg, zap.NewNop())
+		tc, err := dialTemporal(ctx, cfg, zap.NewNop(), nil)
 		if err != nil {
 			return err
 		}

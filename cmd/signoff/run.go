@@ -19,6 +19,7 @@ import (
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/email"
+	"github.com/signoff/signoff/metrics"
 	"github.com/signoff/signoff/schema"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
@@ -51,9 +52,9 @@ func connectDB(ctx context.Context, cfg config.Config, log *zap.Logger) (*pgxpoo
 }
 
 // dialTemporal connects to Temporal through temporalclient (profile file and TEMPORAL_* variables,
-// Signoff's settings on top), retrying for a minute.
-func dialTemporal(ctx context.Context, cfg config.Config, log *zap.Logger) (client.Client, error) {
-	return temporalclient.Dial(ctx, cfg, log, temporalclient.Extras{}, time.Minute)
+// Signoff's settings on top), the SDK's metrics going to mh, retrying for a minute.
+func dialTemporal(ctx context.Context, cfg config.Config, log *zap.Logger, mh client.MetricsHandler) (client.Client, error) {
+	return temporalclient.Dial(ctx, cfg, log, temporalclient.Extras{MetricsHandler: mh}, time.Minute)
 }
 
 // bootstrap makes sure the SIGNOFF_BOOTSTRAP_TOKEN admin exists (R-AUTH-4).
@@ -83,13 +84,19 @@ func runMigrate(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	return nil
 }
 
-// services are the long-lived parts a process runs.
+// services are the long-lived parts a process runs, and its metrics endpoint (R-OPS-1).
 type services struct {
-	pool     *pgxpool.Pool
-	store    *storage.Store
-	temporal client.Client
-	sealer   *sharelink.Sealer
+	pool       *pgxpool.Pool
+	store      *storage.Store
+	temporal   client.Client
+	sealer     *sharelink.Sealer
+	metrics    *metrics.Metrics
+	metricsSrv *metrics.Server
 }
+
+// pendingMaxAge is how long the pending-requests gauge reuses its count: scrapes closer together
+// than this cost one query.
+const pendingMaxAge = 5 * time.Second
 
 func connectAll(ctx context.Context, cfg config.Config, log *zap.Logger) (*services, error) {
 	if cfg.SecretKey == "" {
@@ -103,19 +110,63 @@ func connectAll(ctx context.Context, cfg config.Config, log *zap.Logger) (*servi
 	if err != nil {
 		return nil, err
 	}
+	mlog := log.Named("metrics")
+	m, err := metrics.New(func(err error) { mlog.Warn("temporal sdk metric", zap.Error(err)) })
+	if err != nil {
+		return nil, err
+	}
 	pool, err := connectDB(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	tc, err := dialTemporal(ctx, cfg, log)
+	tc, err := dialTemporal(ctx, cfg, log, m.TemporalHandler())
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return &services{pool: pool, store: storage.New(pool), temporal: tc, sealer: sealer}, nil
+	svc := &services{pool: pool, store: storage.New(pool), temporal: tc, sealer: sealer, metrics: m}
+	if err := m.RegisterPending(svc.store.CountPendingRequests, pendingMaxAge); err != nil {
+		svc.close()
+		return nil, err
+	}
+	if svc.metricsSrv, err = m.Serve(cfg.MetricsAddr, svc.ready); err != nil {
+		svc.close()
+		return nil, err
+	}
+	log.Info("metrics listening", zap.String("url", svc.metricsURL()))
+	return svc, nil
 }
 
+// ready is the readiness of the metrics endpoint's /readyz: Postgres and Temporal answer.
+func (s *services) ready(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return err
+	}
+	_, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+	return err
+}
+
+// metricsURL is the address of /metrics.
+func (s *services) metricsURL() string { return "http://" + s.metricsSrv.Addr + "/metrics" }
+
+// drain starts a graceful stop: /readyz answers 503 from now on, and the process keeps serving for
+// cfg.DrainDelay so load balancers notice before it stops.
+func (s *services) drain(cfg config.Config, log *zap.Logger) {
+	if !s.metrics.Draining() {
+		log.Info("draining", zap.Duration("delay", cfg.DrainDelay))
+	}
+	s.metrics.SetDraining()
+	time.Sleep(cfg.DrainDelay)
+}
+
+// close stops the metrics endpoint last of what serves, then the clients.
 func (s *services) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s.metricsSrv != nil {
+		_ = s.metricsSrv.Close(ctx)
+	}
+	_ = s.metrics.Close(ctx)
 	s.temporal.Close()
 	s.pool.Close()
 }
@@ -145,7 +196,8 @@ func runWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Logger) error {
 	uses := &app.App{Store: svc.store, Temporal: svc.temporal, TaskQueue: cfg.TaskQueue, Log: log.Named("app"),
 		PublicURL: cfg.PublicURL, Sealer: svc.sealer, CSVMaxBytes: int64(cfg.CSVMaxBytes), ImmediateApprovalWindow: cfg.ImmediateApprovalWindow}
-	server := &api.Server{App: uses, Log: log.Named("api"), OperatorToken: cfg.OperatorToken, TrustedProxies: cfg.TrustedProxies}
+	server := &api.Server{App: uses, Log: log.Named("api"), OperatorToken: cfg.OperatorToken, TrustedProxies: cfg.TrustedProxies,
+		Metrics: svc.metrics}
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
 		Handler:           server.Handler(),
@@ -171,6 +223,7 @@ func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Lo
 		return err
 	case <-ctx.Done():
 	}
+	svc.drain(cfg, log)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	log.Info("api shutting down")
@@ -184,7 +237,8 @@ func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap
 		openai = ai.NewOpenAI(cfg.AIBaseURL, cfg.AIAPIKey)
 	}
 	acts := &activities.Activities{Store: svc.store, Log: log.Named("activities"), Sealer: svc.sealer,
-		AI: ai.NewPipeline(&ai.Local{Delay: cfg.AILocalDelay}, openai), BuildCapacity: cfg.BuildCapacity, PublicURL: cfg.PublicURL}
+		AI: ai.NewPipeline(&ai.Local{Delay: cfg.AILocalDelay}, openai), BuildCapacity: cfg.BuildCapacity, PublicURL: cfg.PublicURL,
+		Metrics: svc.metrics}
 	if cfg.SendGridAPIKey != "" {
 		acts.Mail = email.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridHost, cfg.MailFrom, "Signoff")
 	}
@@ -200,6 +254,7 @@ func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap
 		workers.RunSweeper(ctx, svc.temporal, svc.store, cfg.TaskQueue, cfg.SweepInterval, log.Named("sweeper"))
 	}()
 	<-ctx.Done()
+	svc.drain(cfg, log)
 	<-sweepDone
 	log.Info("worker shutting down")
 	w.Stop()
