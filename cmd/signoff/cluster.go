@@ -152,7 +152,10 @@ func runCluster(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err := runToEnd(ctx, self, "migrate", env, filepath.Join(logDir, "migrate.log")); err != nil {
 		return err
 	}
-	svc, err := connectAll(ctx, cfg, log)
+	// The supervisor serves no metrics: the addresses are its children's (layout.metrics).
+	supervisor := cfg
+	supervisor.MetricsAddr = ""
+	svc, err := connectAll(ctx, supervisor, log)
 	if err != nil {
 		return err
 	}

@@ -63,8 +63,8 @@ func TestCluster(t *testing.T) {
 		"SIGNOFF_DATA_DIR":     dataDir,
 		"SIGNOFF_TEMPORAL_CLI": cli,
 		"TEMPORAL_ADDRESS":     fmt.Sprintf("127.0.0.1:%d", temporalServerPort(t)),
-		"SIGNOFF_HTTP_ADDR":    testenv.FreeAddrWithOffsets(t, 0, 1),
-		"SIGNOFF_METRICS_ADDR": testenv.FreeAddrWithOffsets(t, 0, 1, 2, 3),
+		"SIGNOFF_HTTP_ADDR":    portBlock(t, 2),
+		"SIGNOFF_METRICS_ADDR": portBlock(t, 4),
 		"SIGNOFF_LOG_LEVEL":    "info",
 	}
 
@@ -304,6 +304,16 @@ func temporalServerPort(t *testing.T) int {
 	}
 	t.Fatal("no free port block for the Temporal server and its UI")
 	return 0
+}
+
+// portBlock is "127.0.0.1:P" for n free consecutive ports from P, below the kernel's ephemeral range
+// (32768 and up): a port picked there can be taken, before the process that was given it listens, by
+// one of the many outgoing connections the cluster's Temporal server and Postgres open meanwhile.
+func portBlock(t *testing.T, n int) string {
+	t.Helper()
+	p, err := testenv.FreePortBlock(n)
+	require.NoError(t, err)
+	return fmt.Sprintf("127.0.0.1:%d", p)
 }
 
 // clusterRun is a running `signoff cluster`: what its banner printed, its process and its log.

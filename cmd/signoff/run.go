@@ -129,6 +129,9 @@ func connectAll(ctx context.Context, cfg config.Config, log *zap.Logger) (*servi
 		svc.close()
 		return nil, err
 	}
+	if cfg.MetricsAddr == "" {
+		return svc, nil // a process that serves nothing itself (the supervisor of signoff cluster)
+	}
 	if svc.metricsSrv, err = m.Serve(cfg.MetricsAddr, svc.ready); err != nil {
 		svc.close()
 		return nil, err
