@@ -322,3 +322,13 @@ func (s *Store) CancelDelivery(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// DraftTokenSealed returns the sealed share token of a draft that has a live link, or nil.
+func (s *Store) DraftTokenSealed(ctx context.Context, draftID string) ([]byte, error) {
+	var sealed []byte
+	err := s.Pool.QueryRow(ctx, `SELECT token_sealed FROM approval_drafts WHERE id = $1 AND token_hash IS NOT NULL`, draftID).Scan(&sealed)
+	if err != nil {
+		return nil, notFound("storage: draft token", err)
+	}
+	return sealed, nil
+}
