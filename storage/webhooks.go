@@ -332,3 +332,50 @@ func (s *Store) DraftTokenSealed(ctx context.Context, draftID string) ([]byte, e
 	}
 	return sealed, nil
 }
+
+// WebhookChannel is the Postgres notification channel on which new deliveries are announced.
+const WebhookChannel = "webhook_deliveries"
+
+// WatchWebhookDeliveries listens on WebhookChannel over a connection of its own until ctx ends and
+// calls wake for every notification, and once each time it starts listening (so deliveries written
+// while it was not listening are picked up). It reconnects after failures, waiting up to retryMax, and
+// returns ctx's error.
+func (s *Store) WatchWebhookDeliveries(ctx context.Context, wake func(), retryMax time.Duration) error {
+	const first = 50 * time.Millisecond
+	wait := first
+	for {
+		heard, _ := s.listenWebhooks(ctx, wake)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if heard {
+			wait = first
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, retryMax)
+	}
+}
+
+// listenWebhooks holds one listening connection until it fails; heard reports whether it got as far as
+// listening.
+func (s *Store) listenWebhooks(ctx context.Context, wake func()) (heard bool, err error) {
+	conn, err := pgx.ConnectConfig(ctx, s.Pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return false, fmt.Errorf("storage: listen webhooks: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+WebhookChannel); err != nil {
+		return false, fmt.Errorf("storage: listen webhooks: %w", err)
+	}
+	wake()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return true, fmt.Errorf("storage: listen webhooks: %w", err)
+		}
+		wake()
+	}
+}
