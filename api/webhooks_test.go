@@ -421,3 +421,21 @@ func TestWebhookGuardAtDelivery(t *testing.T) {
 	}
 	require.Empty(t, rc.requests(), "nothing reached the private address")
 }
+
+// TestWebhookAutoApprovedByToggle: turning approvals off for the account (R-APPR-1) auto-approves the
+// pending request through its workflow, and that path writes the outbox too.
+func TestWebhookAutoApprovedByToggle(t *testing.T) {
+	t.Parallel()
+	h := newHookEnv(t, fastRetries, true)
+	rc := newReceiver(t, nil)
+	_, secret := h.createHook(t, rc.srv.URL, "approval_request.auto_approved")
+	req := h.submit(t, h.laterCampaign(t, h.A.Users[storage.RoleCollaborator], "Toggled").ID, h.A.Tokens[storage.RoleCollaborator],
+		h.A.Users[storage.RoleApprover].ID)
+	code, body := h.do(t, http.MethodPatch, "/v1/account/settings", h.admin, map[string]any{"approval_enabled": false})
+	require.Equal(t, http.StatusOK, code, body)
+	got := rc.waitFor(t, 1)
+	requireSigned(t, secret, got[0])
+	require.Equal(t, "approval_request.auto_approved", got[0].Event.Type)
+	require.Equal(t, req.ID, got[0].Event.Data["id"])
+	require.Equal(t, storage.RequestStatusApproved, got[0].Event.Data["status"])
+}
