@@ -124,7 +124,9 @@ func TestRealHistoriesReplay(t *testing.T) {
 	recordedID, approveErr := recordedDecisionRun(t, ctx, store, tc, queue, acct, admin, approver, camp2)
 	require.NoError(t, approveErr, "the Update of the recorded decision is answered with it")
 
-	deliveryID := webhookDeliveryRun(t, ctx, store, tc, queue, sealer, acct, admin, approver, camps[2])
+	hookCamp := camps[0]
+	hookCamp.Name = "Webhook campaign"
+	deliveryID := webhookDeliveryRun(t, ctx, store, tc, queue, sealer, acct, admin, approver, hookCamp)
 
 	for name, id := range map[string]string{
 		"webhook_delivery_retried":           workflows.WebhookDeliveryWorkflowID(deliveryID),
