@@ -50,14 +50,14 @@ func (a *App) CreateWebhook(ctx context.Context, u User, in CreateWebhookInput) 
 		return CreatedWebhook{}, err
 	}
 	in.URL = strings.TrimSpace(in.URL)
-	if len(in.URL) > 2000 {
-		return CreatedWebhook{}, errs.Invalid("url", "must be at most 2000 characters")
+	if err := checkText("url", in.URL, true, 2000); err != nil {
+		return CreatedWebhook{}, err
 	}
 	if err := webhooks.CheckURL(in.URL, a.WebhookAllowPrivate); err != nil {
 		return CreatedWebhook{}, errs.Invalid("url", strings.TrimPrefix(err.Error(), "url "))
 	}
-	if utf8.RuneCountInString(in.Description) > 500 {
-		return CreatedWebhook{}, errs.Invalid("description", "must be at most 500 characters")
+	if err := checkText("description", in.Description, false, 500); err != nil {
+		return CreatedWebhook{}, err
 	}
 	events, err := webhookEvents(in.Events)
 	if err != nil {
