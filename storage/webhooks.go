@@ -3,10 +3,12 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // WebhookEventTypes are the events an endpoint may subscribe to (R-HOOK-1), in the order the API lists them.
@@ -281,7 +283,8 @@ type AttemptRecord struct {
 
 // RecordWebhookAttempt stores an attempt once (a retry of the same attempt changes nothing) and moves the
 // delivery to its status: delivered, pending with the next try, or failed; a 410 (AttemptGone) also
-// disables the endpoint, so later events are not sent to it.
+// disables the endpoint, so later events are not sent to it. A delivery deleted meanwhile (with its
+// endpoint) records nothing.
 func (s *Store) RecordWebhookAttempt(ctx context.Context, a AttemptRecord) error {
 	status := DeliveryPending
 	switch {
@@ -308,6 +311,10 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, a AttemptRecord) error
 		}
 		return err
 	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return nil // the endpoint was deleted with its deliveries meanwhile: nothing left to record
+	}
 	if err != nil {
 		return fmt.Errorf("storage: record webhook attempt: %w", err)
 	}
