@@ -21,14 +21,15 @@ const module = "github.com/signoff/signoff/"
 // Every package of the module is listed, so a new one has to take a place in the rule.
 var allowedImports = map[string][]string{
 	"api":            {"app", "errs", "metrics"},
-	"app":            {"errs", "storage", "workflows", "sharelink", "changes"},
+	"app":            {"errs", "storage", "workflows", "sharelink", "changes", "webhooks"},
 	"workflows":      {"activities", "errs", "logging"},
-	"activities":     {"storage", "errs", "email", "ai", "sharelink", "changes", "logging", "metrics"},
+	"activities":     {"storage", "errs", "email", "ai", "sharelink", "changes", "logging", "metrics", "webhooks"},
 	"workers":        {"app", "workflows", "activities", "storage", "errs", "email", "ai", "sharelink"},
 	"storage":        {},
 	"errs":           {},
 	"schema":         {"storage"}, // the Go migration 00012 freezes versions with storage's own functions
 	"sharelink":      {},
+	"webhooks":       {},
 	"changes":        {},
 	"email":          {},
 	"ai":             {},
@@ -38,7 +39,7 @@ var allowedImports = map[string][]string{
 	"temporalclient": {"config", "logging"},
 	"demodata":       {"storage"},
 	"localenv":       {"config", "logging", "schema", "workflows"},
-	"testenv":        {"config", "logging", "temporalclient", "schema", "storage", "localenv", "sharelink", "workflows", "workers", "activities", "app", "ai", "email", "errs"},
+	"testenv":        {"config", "logging", "temporalclient", "schema", "storage", "localenv", "sharelink", "workflows", "workers", "activities", "app", "ai", "email", "errs", "webhooks"},
 	"cmd/signoff":    {"*"},
 	"cmd/bench":      {"*"},
 	"cmd/testenv":    {"*"},

@@ -16,6 +16,7 @@ import (
 	"github.com/signoff/signoff/metrics"
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/webhooks"
 )
 
 // Activities holds the dependencies every activity uses.
@@ -33,6 +34,11 @@ type Activities struct {
 	PublicURL string
 	// BuildCapacity is how many drafts one account may build at once (SIGNOFF_BUILD_CAPACITY); 0 is unlimited.
 	BuildCapacity int
+	// Webhooks sends webhook deliveries through the address guard (R-HOOK-5); nil builds one per attempt.
+	Webhooks *webhooks.Client
+	// WebhookAllowPrivate (SIGNOFF_WEBHOOK_ALLOW_PRIVATE) lets deliveries reach http URLs and private
+	// addresses: for development and tests.
+	WebhookAllowPrivate bool
 	// Log is the worker's logger.
 	Log *zap.Logger
 	// Metrics counts the decisions and draft builds the activities record (R-OPS-1); nil counts nothing.

@@ -52,7 +52,10 @@ func TestTenantIsolationEveryRoute(t *testing.T) {
 	require.NoError(t, err)
 	var notificationID string
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT id FROM notifications WHERE request_id = $1 LIMIT 1`, req.ID).Scan(&notificationID))
+	hook := newProbeWebhook(t, e.store, e.A.Account.ID, e.A.Users[storage.RoleAdmin].ID)
+	delivery := newProbeDelivery(t, e.pool, hook)
 	ids := map[string]string{
+		"/v1/webhooks/:id":          hook.ID,
 		"/v1/roles/:id":             role.ID,
 		"/v1/notifications/:id":     notificationID,
 		"/v1/users/:id":             e.A.Users[storage.RoleEditor].ID,
@@ -61,7 +64,7 @@ func TestTenantIsolationEveryRoute(t *testing.T) {
 		"/v1/approval-requests/:id": req.ID,
 		"/v1/approval-drafts/:id":   d.ID,
 	}
-	secrets := []string{e.A.Account.ID, camp.ID, de.camp.ID, de.search.ID, req.ID, d.ID, role.ID, notificationID}
+	secrets := []string{e.A.Account.ID, camp.ID, de.camp.ID, de.search.ID, req.ID, d.ID, role.ID, notificationID, hook.ID, delivery}
 	for _, u := range e.A.Users {
 		secrets = append(secrets, u.ID)
 	}
@@ -93,6 +96,8 @@ func TestTenantIsolationEveryRoute(t *testing.T) {
 				path = strings.Replace(path, ":id", id, 1)
 				// Version 1 of A's campaign exists: its submission froze it.
 				path = strings.Replace(path, ":n", "1", 1)
+				// A's delivery, on A's endpoint.
+				path = strings.Replace(path, ":delivery_id", delivery, 1)
 				require.NotContains(t, path, ":", "route %s has another parameter: teach this test about it", rt.Path)
 			}
 			before := dbState(t, e.pool)

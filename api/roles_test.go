@@ -27,52 +27,58 @@ const (
 // the creator holding approvals.approve for a launch; approve and reject also need the user assigned
 // to the request.
 var routePermissions = map[string]string{
-	"GET /v1/me":                               anyUser,
-	"GET /v1/users":                            anyUser,
-	"POST /v1/users":                           storage.PermUsersManage,
-	"PATCH /v1/users/:id":                      storage.PermUsersManage,
-	"GET /v1/roles":                            anyUser,
-	"POST /v1/roles":                           storage.PermUsersManage,
-	"PATCH /v1/roles/:id":                      storage.PermUsersManage,
-	"DELETE /v1/roles/:id":                     storage.PermUsersManage,
-	"GET /v1/account/settings":                 anyUser,
-	"PATCH /v1/account/settings":               storage.PermSettingsManage,
-	"POST /v1/contacts":                        storage.PermDraftsBuild,
-	"GET /v1/saved-searches":                   anyUser,
-	"POST /v1/saved-searches":                  storage.PermDraftsBuild,
-	"GET /v1/saved-searches/:id":               anyUser,
-	"DELETE /v1/saved-searches/:id":            storage.PermDraftsBuild,
-	"GET /v1/campaigns":                        anyUser,
-	"POST /v1/campaigns":                       storage.PermCampaignsCreate,
-	"GET /v1/campaigns/:id":                    anyUser,
-	"PATCH /v1/campaigns/:id":                  storage.PermCampaignsEditAny, // or its creator
-	"DELETE /v1/campaigns/:id":                 storage.PermCampaignsEditAny, // or its creator
-	"POST /v1/campaigns/:id/approval-requests": storage.PermCampaignsEditAny, // or its creator
-	"POST /v1/campaigns/:id/resubmit":          storage.PermCampaignsEditAny, // or its creator
-	"GET /v1/campaigns/:id/approval-history":   anyUser,
-	"POST /v1/campaigns/:id/launch":            storage.PermCampaignsLaunch, // or its creator holding approvals.approve
-	"GET /v1/campaigns/:id/launches":           anyUser,
-	"GET /v1/launches":                         storage.PermCampaignsLaunch,
-	"GET /v1/campaigns/:id/versions":           anyUser,
-	"GET /v1/campaigns/:id/versions/:n":        anyUser,
-	"GET /v1/approval-requests/:id":            anyUser,
-	"POST /v1/approval-requests/:id/approve":   storage.PermApprovalsApprove, // and assigned
-	"POST /v1/approval-requests/:id/reject":    storage.PermApprovalsApprove, // and assigned
-	"POST /v1/approval-requests/:id/cancel":    anyUser,
-	"PUT /v1/approval-requests/:id/approvers":  submitter,
-	"GET /v1/approval-requests/:id/history":    anyUser,
-	"GET /v1/approval-requests/:id/changes":    anyUser,
-	"GET /v1/approvals/inbox":                  anyUser,
-	"POST /v1/csv-uploads":                     storage.PermDraftsBuild,
-	"POST /v1/campaigns/:id/approval-drafts":   storage.PermDraftsBuild,
-	"GET /v1/campaigns/:id/approval-drafts":    storage.PermDraftsBuild,
-	"GET /v1/approval-drafts/:id":              storage.PermDraftsBuild,
-	"POST /v1/approval-drafts/:id/rotate-link": storage.PermUsersManage,
-	"GET /v1/approval-drafts/:id/feedback":     storage.PermDraftsBuild,
-	"GET /v1/notifications":                    anyUser,
-	"POST /v1/notifications/:id/read":          anyUser,
-	"POST /v1/notifications/read-all":          anyUser,
-	"GET /v1/dev/outbox":                       storage.PermSettingsManage,
+	"GET /v1/me":                                              anyUser,
+	"GET /v1/users":                                           anyUser,
+	"POST /v1/users":                                          storage.PermUsersManage,
+	"PATCH /v1/users/:id":                                     storage.PermUsersManage,
+	"GET /v1/roles":                                           anyUser,
+	"POST /v1/roles":                                          storage.PermUsersManage,
+	"PATCH /v1/roles/:id":                                     storage.PermUsersManage,
+	"DELETE /v1/roles/:id":                                    storage.PermUsersManage,
+	"GET /v1/account/settings":                                anyUser,
+	"PATCH /v1/account/settings":                              storage.PermSettingsManage,
+	"POST /v1/contacts":                                       storage.PermDraftsBuild,
+	"GET /v1/saved-searches":                                  anyUser,
+	"POST /v1/saved-searches":                                 storage.PermDraftsBuild,
+	"GET /v1/saved-searches/:id":                              anyUser,
+	"DELETE /v1/saved-searches/:id":                           storage.PermDraftsBuild,
+	"GET /v1/campaigns":                                       anyUser,
+	"POST /v1/campaigns":                                      storage.PermCampaignsCreate,
+	"GET /v1/campaigns/:id":                                   anyUser,
+	"PATCH /v1/campaigns/:id":                                 storage.PermCampaignsEditAny, // or its creator
+	"DELETE /v1/campaigns/:id":                                storage.PermCampaignsEditAny, // or its creator
+	"POST /v1/campaigns/:id/approval-requests":                storage.PermCampaignsEditAny, // or its creator
+	"POST /v1/campaigns/:id/resubmit":                         storage.PermCampaignsEditAny, // or its creator
+	"GET /v1/campaigns/:id/approval-history":                  anyUser,
+	"POST /v1/campaigns/:id/launch":                           storage.PermCampaignsLaunch, // or its creator holding approvals.approve
+	"GET /v1/campaigns/:id/launches":                          anyUser,
+	"GET /v1/launches":                                        storage.PermCampaignsLaunch,
+	"GET /v1/campaigns/:id/versions":                          anyUser,
+	"GET /v1/campaigns/:id/versions/:n":                       anyUser,
+	"GET /v1/approval-requests/:id":                           anyUser,
+	"POST /v1/approval-requests/:id/approve":                  storage.PermApprovalsApprove, // and assigned
+	"POST /v1/approval-requests/:id/reject":                   storage.PermApprovalsApprove, // and assigned
+	"POST /v1/approval-requests/:id/cancel":                   anyUser,
+	"PUT /v1/approval-requests/:id/approvers":                 submitter,
+	"GET /v1/approval-requests/:id/history":                   anyUser,
+	"GET /v1/approval-requests/:id/changes":                   anyUser,
+	"GET /v1/approvals/inbox":                                 anyUser,
+	"POST /v1/csv-uploads":                                    storage.PermDraftsBuild,
+	"POST /v1/campaigns/:id/approval-drafts":                  storage.PermDraftsBuild,
+	"GET /v1/campaigns/:id/approval-drafts":                   storage.PermDraftsBuild,
+	"GET /v1/approval-drafts/:id":                             storage.PermDraftsBuild,
+	"POST /v1/approval-drafts/:id/rotate-link":                storage.PermUsersManage,
+	"GET /v1/approval-drafts/:id/feedback":                    storage.PermDraftsBuild,
+	"GET /v1/notifications":                                   anyUser,
+	"POST /v1/notifications/:id/read":                         anyUser,
+	"POST /v1/notifications/read-all":                         anyUser,
+	"GET /v1/dev/outbox":                                      storage.PermSettingsManage,
+	"GET /v1/webhooks":                                        storage.PermSettingsManage,
+	"POST /v1/webhooks":                                       storage.PermSettingsManage,
+	"GET /v1/webhooks/:id":                                    storage.PermSettingsManage,
+	"DELETE /v1/webhooks/:id":                                 storage.PermSettingsManage,
+	"GET /v1/webhooks/:id/deliveries":                         storage.PermSettingsManage,
+	"POST /v1/webhooks/:id/deliveries/:delivery_id/redeliver": storage.PermSettingsManage,
 }
 
 // roleUser creates, through the API as tenant A's admin, a custom role called name with perms and a

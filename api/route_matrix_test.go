@@ -62,52 +62,58 @@ var (
 
 // routeMatrix is who may call each route (anyone else gets 403).
 var routeMatrix = map[string][]string{
-	"GET /v1/me":                               everyone,
-	"GET /v1/users":                            everyone,
-	"POST /v1/users":                           adminsOnly,
-	"PATCH /v1/users/:id":                      adminsOnly,
-	"GET /v1/roles":                            everyone,   // added with R-AUTH-5
-	"POST /v1/roles":                           adminsOnly, // added with R-AUTH-5
-	"PATCH /v1/roles/:id":                      adminsOnly, // added with R-AUTH-5
-	"DELETE /v1/roles/:id":                     adminsOnly, // added with R-AUTH-5
-	"GET /v1/account/settings":                 everyone,
-	"PATCH /v1/account/settings":               adminsOnly,
-	"POST /v1/contacts":                        draftPeople,
-	"GET /v1/saved-searches":                   everyone,
-	"POST /v1/saved-searches":                  draftPeople,
-	"GET /v1/saved-searches/:id":               everyone,
-	"DELETE /v1/saved-searches/:id":            draftPeople,
-	"GET /v1/campaigns":                        everyone,
-	"POST /v1/campaigns":                       everyone,
-	"GET /v1/campaigns/:id":                    everyone,
-	"PATCH /v1/campaigns/:id":                  campaignEditors,
-	"DELETE /v1/campaigns/:id":                 campaignEditors,
-	"POST /v1/campaigns/:id/approval-requests": campaignEditors,
-	"POST /v1/campaigns/:id/resubmit":          campaignEditors,
-	"GET /v1/campaigns/:id/approval-history":   everyone,
-	"POST /v1/campaigns/:id/launch":            adminsOnly, // the creator lacks the approval right here
-	"GET /v1/campaigns/:id/launches":           everyone,
-	"GET /v1/launches":                         adminsOnly,
-	"GET /v1/campaigns/:id/versions":           everyone,
-	"GET /v1/campaigns/:id/versions/:n":        everyone,
-	"GET /v1/approval-requests/:id":            everyone,
-	"POST /v1/approval-requests/:id/approve":   approvalRight,
-	"POST /v1/approval-requests/:id/reject":    approvalRight,
-	"POST /v1/approval-requests/:id/cancel":    everyone, // campaignEditors before R-APPR-4 was amended: any colleague cancels
-	"PUT /v1/approval-requests/:id/approvers":  submitterOnly,
-	"GET /v1/approval-requests/:id/history":    everyone,
-	"GET /v1/approval-requests/:id/changes":    everyone,
-	"GET /v1/approvals/inbox":                  everyone,
-	"POST /v1/csv-uploads":                     draftPeople,
-	"POST /v1/campaigns/:id/approval-drafts":   draftPeople,
-	"GET /v1/campaigns/:id/approval-drafts":    draftPeople,
-	"GET /v1/approval-drafts/:id":              draftPeople,
-	"POST /v1/approval-drafts/:id/rotate-link": adminsOnly,
-	"GET /v1/approval-drafts/:id/feedback":     draftPeople,
-	"GET /v1/notifications":                    everyone,
-	"POST /v1/notifications/:id/read":          everyone, // the caller's own notification
-	"POST /v1/notifications/read-all":          everyone,
-	"GET /v1/dev/outbox":                       adminsOnly,
+	"GET /v1/me":                                              everyone,
+	"GET /v1/users":                                           everyone,
+	"POST /v1/users":                                          adminsOnly,
+	"PATCH /v1/users/:id":                                     adminsOnly,
+	"GET /v1/roles":                                           everyone,   // added with R-AUTH-5
+	"POST /v1/roles":                                          adminsOnly, // added with R-AUTH-5
+	"PATCH /v1/roles/:id":                                     adminsOnly, // added with R-AUTH-5
+	"DELETE /v1/roles/:id":                                    adminsOnly, // added with R-AUTH-5
+	"GET /v1/account/settings":                                everyone,
+	"PATCH /v1/account/settings":                              adminsOnly,
+	"POST /v1/contacts":                                       draftPeople,
+	"GET /v1/saved-searches":                                  everyone,
+	"POST /v1/saved-searches":                                 draftPeople,
+	"GET /v1/saved-searches/:id":                              everyone,
+	"DELETE /v1/saved-searches/:id":                           draftPeople,
+	"GET /v1/campaigns":                                       everyone,
+	"POST /v1/campaigns":                                      everyone,
+	"GET /v1/campaigns/:id":                                   everyone,
+	"PATCH /v1/campaigns/:id":                                 campaignEditors,
+	"DELETE /v1/campaigns/:id":                                campaignEditors,
+	"POST /v1/campaigns/:id/approval-requests":                campaignEditors,
+	"POST /v1/campaigns/:id/resubmit":                         campaignEditors,
+	"GET /v1/campaigns/:id/approval-history":                  everyone,
+	"POST /v1/campaigns/:id/launch":                           adminsOnly, // the creator lacks the approval right here
+	"GET /v1/campaigns/:id/launches":                          everyone,
+	"GET /v1/launches":                                        adminsOnly,
+	"GET /v1/campaigns/:id/versions":                          everyone,
+	"GET /v1/campaigns/:id/versions/:n":                       everyone,
+	"GET /v1/approval-requests/:id":                           everyone,
+	"POST /v1/approval-requests/:id/approve":                  approvalRight,
+	"POST /v1/approval-requests/:id/reject":                   approvalRight,
+	"POST /v1/approval-requests/:id/cancel":                   everyone, // campaignEditors before R-APPR-4 was amended: any colleague cancels
+	"PUT /v1/approval-requests/:id/approvers":                 submitterOnly,
+	"GET /v1/approval-requests/:id/history":                   everyone,
+	"GET /v1/approval-requests/:id/changes":                   everyone,
+	"GET /v1/approvals/inbox":                                 everyone,
+	"POST /v1/csv-uploads":                                    draftPeople,
+	"POST /v1/campaigns/:id/approval-drafts":                  draftPeople,
+	"GET /v1/campaigns/:id/approval-drafts":                   draftPeople,
+	"GET /v1/approval-drafts/:id":                             draftPeople,
+	"POST /v1/approval-drafts/:id/rotate-link":                adminsOnly,
+	"GET /v1/approval-drafts/:id/feedback":                    draftPeople,
+	"GET /v1/notifications":                                   everyone,
+	"POST /v1/notifications/:id/read":                         everyone, // the caller's own notification
+	"POST /v1/notifications/read-all":                         everyone,
+	"GET /v1/dev/outbox":                                      adminsOnly,
+	"GET /v1/webhooks":                                        adminsOnly,
+	"POST /v1/webhooks":                                       adminsOnly,
+	"GET /v1/webhooks/:id":                                    adminsOnly,
+	"DELETE /v1/webhooks/:id":                                 adminsOnly,
+	"GET /v1/webhooks/:id/deliveries":                         adminsOnly,
+	"POST /v1/webhooks/:id/deliveries/:delivery_id/redeliver": adminsOnly,
 }
 
 // matrixEnv is the fixture the probes share: a worker running the approval workflows, the callers,
@@ -314,6 +320,22 @@ func routeProbes(m *matrixEnv) map[string]routeProbe {
 		}),
 		"POST /v1/notifications/read-all": call(http.MethodPost, "/v1/notifications/read-all", nil),
 		"GET /v1/dev/outbox":              call(http.MethodGet, "/v1/dev/outbox", nil),
+		"GET /v1/webhooks":                call(http.MethodGet, "/v1/webhooks", nil),
+		"POST /v1/webhooks": call(http.MethodPost, "/v1/webhooks", map[string]any{"url": probeWebhookURL,
+			"events": []string{"campaign.launched"}}),
+		"GET /v1/webhooks/:id": onFresh(http.MethodGet, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
+			return "/v1/webhooks/" + newProbeWebhook(t, m.store, m.A.Account.ID, m.owner.user.ID).ID, nil
+		}),
+		"DELETE /v1/webhooks/:id": onFresh(http.MethodDelete, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
+			return "/v1/webhooks/" + newProbeWebhook(t, m.store, m.A.Account.ID, m.owner.user.ID).ID, nil
+		}),
+		"GET /v1/webhooks/:id/deliveries": onFresh(http.MethodGet, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
+			return "/v1/webhooks/" + newProbeWebhook(t, m.store, m.A.Account.ID, m.owner.user.ID).ID + "/deliveries", nil
+		}),
+		"POST /v1/webhooks/:id/deliveries/:delivery_id/redeliver": onFresh(http.MethodPost, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
+			e := newProbeWebhook(t, m.store, m.A.Account.ID, m.owner.user.ID)
+			return "/v1/webhooks/" + e.ID + "/deliveries/" + newProbeDelivery(t, m.pool, e) + "/redeliver", nil
+		}),
 	}
 }
 

@@ -176,6 +176,12 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/notifications", s.notifications)
 	v1.POST("/notifications/read-all", s.readAllNotifications)
 	v1.POST("/notifications/:id/read", s.readNotification)
+	v1.GET("/webhooks", s.listWebhooks)
+	v1.POST("/webhooks", s.createWebhook)
+	v1.GET("/webhooks/:id", s.getWebhook)
+	v1.DELETE("/webhooks/:id", s.deleteWebhook)
+	v1.GET("/webhooks/:id/deliveries", s.webhookDeliveries)
+	v1.POST("/webhooks/:id/deliveries/:delivery_id/redeliver", s.redeliver)
 	v1.GET("/dev/outbox", s.outbox)
 	return r
 }

@@ -36,6 +36,9 @@ type App struct {
 	Sealer *sharelink.Sealer
 	// CSVMaxBytes bounds CSV uploads (SIGNOFF_CSV_MAX_BYTES); 0 means 1 MiB.
 	CSVMaxBytes int64
+	// WebhookAllowPrivate (SIGNOFF_WEBHOOK_ALLOW_PRIVATE) accepts http endpoint URLs and private
+	// addresses (R-HOOK-5): for development and tests.
+	WebhookAllowPrivate bool
 	// ImmediateApprovalWindow is how long a request for a campaign starting now stays open (R-APPR-6).
 	ImmediateApprovalWindow time.Duration
 }

@@ -97,6 +97,10 @@ type Config struct {
 	// AILocalDelay (SIGNOFF_AI_LOCAL_DELAY, default 0) slows each step of the local provider, to
 	// simulate a real model in load and crash tests.
 	AILocalDelay time.Duration
+	// WebhookAllowPrivate (SIGNOFF_WEBHOOK_ALLOW_PRIVATE, default false; `signoff dev` defaults it to
+	// true) lets webhook endpoints use http and reach loopback, private and link-local addresses
+	// (R-HOOK-5). Leave it off in production: it opens the deliveries to the internal network.
+	WebhookAllowPrivate bool
 }
 
 // Load reads the configuration from the environment and applies defaults.
@@ -155,6 +159,11 @@ func Load() (Config, error) {
 	if v := os.Getenv("SIGNOFF_AI_LOCAL_DELAY"); v != "" {
 		if c.AILocalDelay, err = time.ParseDuration(v); err != nil || c.AILocalDelay < 0 {
 			return Config{}, fmt.Errorf("config: SIGNOFF_AI_LOCAL_DELAY must be a duration such as 50ms, not %q", v)
+		}
+	}
+	if v := os.Getenv("SIGNOFF_WEBHOOK_ALLOW_PRIVATE"); v != "" {
+		if c.WebhookAllowPrivate, err = strconv.ParseBool(v); err != nil {
+			return Config{}, fmt.Errorf("config: SIGNOFF_WEBHOOK_ALLOW_PRIVATE must be true or false, not %q", v)
 		}
 	}
 	c.SendGridAPIKey = os.Getenv("SENDGRID_API_KEY")

@@ -50,6 +50,7 @@ const (
 	RoleInUse             Code = "role_in_use"
 	AccountExists         Code = "account_exists"
 	IdempotencyInProgress Code = "idempotency_in_progress"
+	WebhookDisabled       Code = "webhook_disabled"
 	// BuildFailed ends a draft build; its message is the draft's failure reason, written for a CSM.
 	// The API never answers it: a failed build is a draft in status failed.
 	BuildFailed Code = "build_failed"
@@ -77,6 +78,7 @@ var table = map[Code]spec{
 	Unavailable:           {503, 1},
 	RetryLater:            {503, 5},
 	AlreadyHandled:        {409, 0},
+	WebhookDisabled:       {409, 0},
 	ApprovalPending:       {409, 0},
 	ApprovalRequired:      {409, 0},
 	RequestOpen:           {409, 0},

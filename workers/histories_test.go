@@ -3,9 +3,12 @@ package workers_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +30,7 @@ import (
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
+	"github.com/signoff/signoff/webhooks"
 	"github.com/signoff/signoff/workers"
 	"github.com/signoff/signoff/workflows"
 )
@@ -48,7 +52,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 	key, _ := sharelink.ParseKey(sharelink.NewKey())
 	sealer, _ := sharelink.NewSealer(key)
 	w := workers.New(tc, queue, &activities.Activities{Store: store, Log: testenv.Logger(t), Sealer: sealer,
-		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 10})
+		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 10, WebhookAllowPrivate: true})
 	require.NoError(t, w.Start())
 	defer w.Stop()
 
@@ -138,7 +142,12 @@ func TestRealHistoriesReplay(t *testing.T) {
 	recordedID, approveErr := recordedDecisionRun(t, ctx, store, tc, queue, acct, admin, approver, camp2)
 	require.NoError(t, approveErr, "the Update of the recorded decision is answered with it")
 
+	hookCamp := camps[0]
+	hookCamp.Name = "Webhook campaign"
+	deliveryID := webhookDeliveryRun(t, ctx, store, tc, queue, sealer, acct, admin, approver, hookCamp)
+
 	for name, id := range map[string]string{
+		"webhook_delivery_retried":           workflows.WebhookDeliveryWorkflowID(deliveryID),
 		"approval_request_launched":          workflows.ApprovalRequestWorkflowID(r.ID),
 		"approval_request_reminded":          workflows.ApprovalRequestWorkflowID(reminded.ID),
 		"approval_draft_built":               workflows.ApprovalDraftWorkflowID(d.ID),
@@ -156,6 +165,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 		replayer := worker.NewWorkflowReplayer()
 		replayer.RegisterWorkflowWithOptions(workflows.ApprovalRequest, workflow.RegisterOptions{Name: workflows.ApprovalRequestWorkflowName})
 		replayer.RegisterWorkflowWithOptions(workflows.ApprovalDraft, workflow.RegisterOptions{Name: workflows.ApprovalDraftWorkflowName})
+		replayer.RegisterWorkflowWithOptions(workflows.WebhookDelivery, workflow.RegisterOptions{Name: workflows.WebhookDeliveryWorkflowName})
 		require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, path), name)
 
 		committed := filepath.Join("..", "workflows", "testdata", name+".json")
@@ -208,6 +218,43 @@ func recordedDecisionRun(t *testing.T, ctx context.Context, store *storage.Store
 	require.NoError(t, tc.GetWorkflow(ctx, id, "").Get(ctx, &result))
 	require.Equal(t, "launched", result)
 	return id, approveErr
+}
+
+// webhookDeliveryRun delivers an approval_request.submitted event to a receiver that answers 503, then
+// 200: one retry after a durable timer. It answers the delivery's id once its workflow has ended delivered.
+func webhookDeliveryRun(t *testing.T, ctx context.Context, store *storage.Store, tc client.Client, queue string,
+	sealer *sharelink.Sealer, acct storage.Account, admin, approver storage.User, nc storage.NewCampaign) string {
+	t.Helper()
+	var calls atomic.Int32
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer rc.Close()
+	secret, err := webhooks.NewSecret()
+	require.NoError(t, err)
+	_, err = store.CreateWebhookEndpoint(ctx, storage.NewWebhookEndpoint{AccountID: acct.ID, URL: rc.URL,
+		Events: []string{"approval_request.submitted"}, SecretSealed: sealer.Seal(secret), CreatedBy: admin.ID})
+	require.NoError(t, err)
+	camp, err := store.CreateCampaign(ctx, acct.ID, admin.ID, nc)
+	require.NoError(t, err)
+	_, err = store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.ID,
+		CampaignID: camp.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID}, DeadlineAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	keys, err := store.UnstartedDeliveries(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	d := &workers.WebhookDispatcher{Client: tc, Store: store, TaskQueue: queue,
+		Delivery: workflows.WebhookDeliveryInput{FirstRetry: 200 * time.Millisecond, RetryFor: time.Minute}}
+	n, err := d.Pass(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	var result string
+	require.NoError(t, tc.GetWorkflow(ctx, workflows.WebhookDeliveryWorkflowID(keys[0].ID), "").Get(ctx, &result))
+	require.Equal(t, workflows.WebhookResultDelivered, result)
+	require.Equal(t, int32(2), calls.Load())
+	return keys[0].ID
 }
 
 // historyLaunchMargin is how far ahead the recorded request's start_at is.

@@ -54,6 +54,9 @@ type row struct {
 
 var rows []row
 
+// hooksN is how many submits each phase of the hooks case times.
+const hooksN = 64
+
 // timersFloorOnly stops the timers case after its floor, for experiments with the dev server.
 var timersFloorOnly = flag.Bool("timers-floor-only", false, "in the timers case, measure only the floor (no-op timer workflows)")
 
@@ -64,7 +67,7 @@ func main() {
 	reminders := flag.Int("reminders", 5000, "pending requests holding a reminder and a deadline timer in the reminders case")
 	versions := flag.Int("versions", 64, "submits per variant (with and without the freeze) in the versions case")
 	diffs := flag.Int("diffs", 2000, "timed diffs of two versions in the versions case")
-	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,decision-page,timers,versions,reminders (default all)")
+	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,decision-page,timers,versions,reminders,hooks (default all)")
 	loadFor := flag.Duration("load", 5*time.Second, "how long each review and decision page load test runs")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, API, load) to this file")
 	flag.Parse()
@@ -137,7 +140,7 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, remind
 		worker.SetStickyWorkflowCacheSize(max(10000, 4*reminders))
 	}
 	w := workers.New(tc, b.queue, &activities.Activities{Store: b.store, Log: log, Sealer: sealer, PublicURL: "http://bench.test",
-		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 1000})
+		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 1000, WebhookAllowPrivate: true})
 	registerFloor(w)
 	if err := w.Start(); err != nil {
 		return err
@@ -179,6 +182,11 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, remind
 	if want("timers") {
 		if err := b.timers(ctx, timers); err != nil {
 			return fmt.Errorf("timers: %w", err)
+		}
+	}
+	if want("hooks") {
+		if err := b.hooks(ctx, hooksN, sealer); err != nil {
+			return fmt.Errorf("hooks: %w", err)
 		}
 	}
 	if want("reminders") {

@@ -52,6 +52,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	if os.Args[1] == "dev" && os.Getenv("SIGNOFF_WEBHOOK_ALLOW_PRIVATE") == "" {
+		cfg.WebhookAllowPrivate = true // local receivers (R-HOOK-5: dev sets it)
+	}
 	format := cfg.LogFormat
 	if (os.Args[1] == "dev" || os.Args[1] == "cluster") && os.Getenv("SIGNOFF_LOG_FORMAT") == "" {
 		format = "console"

@@ -24,6 +24,7 @@ import (
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/temporalclient"
+	"github.com/signoff/signoff/webhooks"
 	"github.com/signoff/signoff/workers"
 )
 
@@ -198,7 +199,8 @@ func runWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 // serveAPI listens until ctx ends, then drains in-flight requests.
 func serveAPI(ctx context.Context, cfg config.Config, svc *services, log *zap.Logger) error {
 	uses := &app.App{Store: svc.store, Temporal: svc.temporal, TaskQueue: cfg.TaskQueue, Log: log.Named("app"),
-		PublicURL: cfg.PublicURL, Sealer: svc.sealer, CSVMaxBytes: int64(cfg.CSVMaxBytes), ImmediateApprovalWindow: cfg.ImmediateApprovalWindow}
+		PublicURL: cfg.PublicURL, Sealer: svc.sealer, CSVMaxBytes: int64(cfg.CSVMaxBytes), ImmediateApprovalWindow: cfg.ImmediateApprovalWindow,
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate}
 	server := &api.Server{App: uses, Log: log.Named("api"), OperatorToken: cfg.OperatorToken, TrustedProxies: cfg.TrustedProxies,
 		Metrics: svc.metrics}
 	srv := &http.Server{
@@ -241,7 +243,8 @@ func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap
 	}
 	acts := &activities.Activities{Store: svc.store, Log: log.Named("activities"), Sealer: svc.sealer,
 		AI: ai.NewPipeline(&ai.Local{Delay: cfg.AILocalDelay}, openai), BuildCapacity: cfg.BuildCapacity, PublicURL: cfg.PublicURL,
-		Metrics: svc.metrics}
+		Metrics: svc.metrics, Webhooks: webhooks.NewClient(webhooks.Options{AllowPrivate: cfg.WebhookAllowPrivate}),
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate}
 	if cfg.SendGridAPIKey != "" {
 		acts.Mail = email.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridHost, cfg.MailFrom, "Signoff")
 	}
@@ -251,14 +254,20 @@ func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap
 	}
 	log.Info("worker polling", zap.String("task_queue", cfg.TaskQueue), zap.String("namespace", cfg.TemporalNamespace),
 		zap.Bool("sendgrid", acts.Mail != nil))
-	sweepDone := make(chan struct{})
+	sweepDone, dispatchDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(sweepDone)
 		workers.RunSweeper(ctx, svc.temporal, svc.store, cfg.TaskQueue, cfg.SweepInterval, log.Named("sweeper"))
 	}()
+	go func() {
+		defer close(dispatchDone)
+		d := &workers.WebhookDispatcher{Client: svc.temporal, Store: svc.store, TaskQueue: cfg.TaskQueue, Log: log.Named("webhooks")}
+		d.Run(ctx)
+	}()
 	<-ctx.Done()
 	svc.drain(cfg, log)
 	<-sweepDone
+	<-dispatchDone
 	log.Info("worker shutting down")
 	w.Stop()
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/testenv"
 	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/workflows"
 )
 
 // Options are the optional parts of a test's worker.
@@ -27,6 +28,9 @@ type Options struct {
 	SweepEvery time.Duration
 	// SweepLog is the sweeper's logger; nil means acts.Log named "sweeper".
 	SweepLog *zap.Logger
+	// Webhooks, when set, also runs the webhook dispatcher, as `signoff worker` does, starting
+	// deliveries with this input's retry timing and timeout (zero values: the production ones).
+	Webhooks *workflows.WebhookDeliveryInput
 }
 
 // Start starts a worker on queue of tc with acts (a nil acts.Log becomes the test's logger) and
@@ -58,11 +62,23 @@ func Start(t testing.TB, tc client.Client, queue string, acts *activities.Activi
 	} else {
 		close(done)
 	}
+	dispatched := make(chan struct{})
+	if o.Webhooks != nil {
+		d := &workers.WebhookDispatcher{Client: tc, Store: acts.Store, TaskQueue: queue, Log: acts.Log.Named("webhooks"),
+			Interval: time.Second, Delivery: *o.Webhooks}
+		go func() {
+			defer close(dispatched)
+			d.Run(ctx)
+		}()
+	} else {
+		close(dispatched)
+	}
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
 			cancel()
 			<-done
+			<-dispatched
 			w.Stop()
 		})
 	}

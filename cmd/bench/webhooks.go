@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+
+	"github.com/signoff/signoff/demodata"
+	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/webhooks"
+	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/workflows"
+)
+
+// hooks measures webhooks (R-HOOK-3): what the outbox, written by triggers in the submission's
+// transaction, adds to a submit (n submits without a subscribed endpoint and n with one, alternating), and
+// how long an event takes from its commit to a local receiver (LISTEN/NOTIFY → dispatcher → delivery
+// workflow → signed POST), one submit at a time.
+func (b *bench) hooks(ctx context.Context, n int, sealer interface{ Seal(string) []byte }) error {
+	var mu sync.Mutex
+	got := map[string]time.Time{} // webhook-id → when the receiver got it
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if _, ok := got[r.Header.Get("webhook-id")]; !ok {
+			got[r.Header.Get("webhook-id")] = time.Now()
+		}
+		mu.Unlock()
+	}))
+	defer rc.Close()
+	dctx, stop := context.WithCancel(ctx)
+	defer stop()
+	d := &workers.WebhookDispatcher{Client: b.tc, Store: b.store, TaskQueue: b.queue, Log: b.log, Delivery: workflows.WebhookDeliveryInput{}}
+	go d.Run(dctx)
+
+	submit := func(i int, label string) (time.Duration, error) {
+		nc := demodata.Campaigns(time.Now())[0]
+		nc.Name = fmt.Sprintf("Hooks %s %d", label, i)
+		start, end := time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)
+		nc.StartAt, nc.EndAt = &start, &end
+		c, err := b.store.CreateCampaign(ctx, b.acct.ID, b.users[storage.RoleCollaborator].ID, nc)
+		if err != nil {
+			return 0, err
+		}
+		t := time.Now()
+		_, err = b.call("POST", "/v1/campaigns/"+c.ID+"/approval-requests", storage.RoleCollaborator,
+			map[string]any{"approver_ids": []string{b.users[storage.RoleApprover].ID}}, nil)
+		return time.Since(t), err
+	}
+	secret, err := webhooks.NewSecret()
+	if err != nil {
+		return err
+	}
+	ep, err := b.store.CreateWebhookEndpoint(ctx, storage.NewWebhookEndpoint{AccountID: b.acct.ID, URL: rc.URL,
+		Events: []string{"approval_request.submitted"}, SecretSealed: sealer.Seal(secret), CreatedBy: b.users[storage.RoleAdmin].ID})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = b.store.DeleteWebhookEndpoint(context.WithoutCancel(ctx), b.acct.ID, ep.ID) }()
+	// The two variants alternate, so the machine's drift weighs on both alike: the endpoint is
+	// disabled for the submits without (the outbox trigger then writes nothing).
+	var without, with, delivery []time.Duration
+	for i := 0; i < 2*n; i++ {
+		subscribed := i%2 == 1
+		if _, err := b.store.Pool.Exec(ctx, `UPDATE webhook_endpoints SET enabled = $2 WHERE id = $1`, ep.ID, subscribed); err != nil {
+			return err
+		}
+		lat, err := submit(i, "alternating")
+		if err != nil {
+			return err
+		}
+		if !subscribed {
+			without = append(without, lat)
+			continue
+		}
+		with = append(with, lat)
+		// The event of this submit, and when the receiver got it.
+		var id string
+		var created time.Time
+		if err := b.store.Pool.QueryRow(ctx, `SELECT id::text, created_at FROM webhook_events ORDER BY seq DESC LIMIT 1`).Scan(&id, &created); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mu.Lock()
+			at, ok := got[id]
+			mu.Unlock()
+			if ok {
+				delivery = append(delivery, at.Sub(created))
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("event %s not delivered in 30 s", id)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	// Let the last deliveries record their attempts before the endpoint goes.
+	time.Sleep(500 * time.Millisecond)
+	rows = append(rows,
+		row{Name: "hooks: submit, no webhook endpoint", N: n, Median: median(without), P99: pct(without, 99), Baseline: "—", Target: "—", Met: "—"},
+		row{Name: "hooks: submit with an endpoint subscribed (outbox rows in its transaction)", N: n, Median: median(with), P99: pct(with, 99),
+			Baseline: median(without).Round(time.Millisecond).String(), Ratio: float64(median(with)) / float64(median(without)), Target: "—", Met: "—"},
+		row{Name: "hooks: event commit → receiver (NOTIFY, dispatcher, workflow, signed POST)", N: n, Median: median(delivery), P99: pct(delivery, 99),
+			Baseline: "—", Target: "—", Met: "—", Note: "one submit at a time, receiver on loopback"})
+	return nil
+}
