@@ -89,8 +89,10 @@ func TestWebhookOutboxEveryStateChange(t *testing.T) {
 
 	// Drafts: ready, then failed.
 	d := testenv.Fixtures{Pool: store.Pool}.StuckDraft(t, acct, approved.CampaignID, admin.ID)
-	require.NoError(t, store.MarkDraftReady(ctx, d, map[string]any{}, []byte("hash-"+d), []byte("sealed"), 3))
-	require.NoError(t, store.MarkDraftFailed(ctx, d, "no contacts"))
+	_, _, err = store.MarkDraftReady(ctx, d, map[string]any{}, []byte("hash-"+d), []byte("sealed"), 3)
+	require.NoError(t, err)
+	_, err = store.MarkDraftFailed(ctx, d, "no contacts")
+	require.NoError(t, err)
 	want = append(want, "approval_draft.ready "+d, "approval_draft.failed "+d)
 
 	// A change rolled back writes nothing.
