@@ -268,6 +268,15 @@ func floor(ctx workflow.Context) error {
 	return nil
 }
 
+// oneActivityWorkflow is the floor of a webhook delivery (R-HOOK-3): a workflow that runs one
+// regular activity, timed from its start to its result.
+const oneActivityWorkflow = "BenchOneActivity"
+
+func oneActivity(ctx workflow.Context) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	return workflow.ExecuteActivity(ctx, floorNoop).Get(ctx, nil)
+}
+
 const (
 	noopWorkflow = "BenchNoopUpdate"
 	noopUpdate   = "noop"
@@ -298,6 +307,7 @@ func registerFloor(w worker.Worker) {
 	w.RegisterWorkflowWithOptions(timerFloorWorkflow, workflow.RegisterOptions{Name: timerWorkflow})
 	w.RegisterWorkflowWithOptions(noopUpdateWorkflow, workflow.RegisterOptions{Name: noopWorkflow})
 	w.RegisterWorkflowWithOptions(twoTimersWorkflow, workflow.RegisterOptions{Name: twoTimersWorkflowName})
+	w.RegisterWorkflowWithOptions(oneActivity, workflow.RegisterOptions{Name: oneActivityWorkflow})
 	w.RegisterActivity(floorNoop)
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/signoff/signoff/demodata"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/webhooks"
@@ -18,7 +20,8 @@ import (
 // hooks measures webhooks (R-HOOK-3): what the outbox, written by triggers in the submission's
 // transaction, adds to a submit (n submits without a subscribed endpoint and n with one, alternating), and
 // how long an event takes from its commit to a local receiver (LISTEN/NOTIFY → dispatcher → delivery
-// workflow → signed POST), one submit at a time.
+// workflow → signed POST), one submit at a time, against the floor measured between them: a workflow
+// running one regular activity, from its start to its result (target: within 1.5×, median and p99).
 func (b *bench) hooks(ctx context.Context, n int, sealer interface{ Seal(string) []byte }) error {
 	var mu sync.Mutex
 	got := map[string]time.Time{} // webhook-id → when the receiver got it
@@ -61,7 +64,7 @@ func (b *bench) hooks(ctx context.Context, n int, sealer interface{ Seal(string)
 	defer func() { _ = b.store.DeleteWebhookEndpoint(context.WithoutCancel(ctx), b.acct.ID, ep.ID) }()
 	// The two variants alternate, so the machine's drift weighs on both alike: the endpoint is
 	// disabled for the submits without (the outbox trigger then writes nothing).
-	var without, with, delivery []time.Duration
+	var without, with, delivery, floor []time.Duration
 	for i := 0; i < 2*n; i++ {
 		subscribed := i%2 == 1
 		if _, err := b.store.Pool.Exec(ctx, `UPDATE webhook_endpoints SET enabled = $2 WHERE id = $1`, ep.ID, subscribed); err != nil {
@@ -96,6 +99,16 @@ func (b *bench) hooks(ctx context.Context, n int, sealer interface{ Seal(string)
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
+		t := time.Now()
+		run, err := b.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("bench-one-activity-%d-%d", t.UnixNano(), i),
+			TaskQueue: b.queue}, oneActivityWorkflow)
+		if err != nil {
+			return err
+		}
+		if err := run.Get(ctx, nil); err != nil {
+			return err
+		}
+		floor = append(floor, time.Since(t))
 	}
 	// Let the last deliveries record their attempts before the endpoint goes.
 	time.Sleep(500 * time.Millisecond)
@@ -103,7 +116,12 @@ func (b *bench) hooks(ctx context.Context, n int, sealer interface{ Seal(string)
 		row{Name: "hooks: submit, no webhook endpoint", N: n, Median: median(without), P99: pct(without, 99), Baseline: "—", Target: "—", Met: "—"},
 		row{Name: "hooks: submit with an endpoint subscribed (outbox rows in its transaction)", N: n, Median: median(with), P99: pct(with, 99),
 			Baseline: median(without).Round(time.Millisecond).String(), Ratio: float64(median(with)) / float64(median(without)), Target: "—", Met: "—"},
+		row{Name: "hooks: floor: one-activity workflow, start → result", N: n, Median: median(floor), P99: pct(floor, 99),
+			Baseline: "—", Target: "—", Met: "—", Note: "between the subscribed submits"},
 		row{Name: "hooks: event commit → receiver (NOTIFY, dispatcher, workflow, signed POST)", N: n, Median: median(delivery), P99: pct(delivery, 99),
-			Baseline: "—", Target: "—", Met: "—", Note: "one submit at a time, receiver on loopback"})
+			Baseline: "floor " + median(floor).Round(100*time.Microsecond).String(), Ratio: float64(median(delivery)) / float64(median(floor)),
+			Target: "median and p99 ≤ 1.5× floor", Met: met(float64(median(delivery)) <= 1.5*float64(median(floor)) && float64(pct(delivery, 99)) <= 1.5*float64(pct(floor, 99))),
+			Note: fmt.Sprintf("one submit at a time, receiver on loopback; p99 ratio %.2f× (floor p99 %s)",
+				float64(pct(delivery, 99))/float64(pct(floor, 99)), pct(floor, 99).Round(100*time.Microsecond))})
 	return nil
 }
