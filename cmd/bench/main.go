@@ -57,6 +57,13 @@ var rows []row
 // hooksN is how many submits each phase of the hooks case times.
 const hooksN = 64
 
+// hooksBurstEvents and hooksBurstApproves size the hooks case's burst: events written at once, each to
+// 3 endpoints, and approves timed before and during it.
+const (
+	hooksBurstEvents   = 1000
+	hooksBurstApproves = 24
+)
+
 // timersFloorOnly stops the timers case after its floor, for experiments with the dev server.
 var timersFloorOnly = flag.Bool("timers-floor-only", false, "in the timers case, measure only the floor (no-op timer workflows)")
 
@@ -187,6 +194,9 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, remind
 	if want("hooks") {
 		if err := b.hooks(ctx, hooksN, sealer); err != nil {
 			return fmt.Errorf("hooks: %w", err)
+		}
+		if err := b.hooksBurst(ctx, hooksBurstEvents, hooksBurstApproves, sealer); err != nil {
+			return fmt.Errorf("hooks burst: %w", err)
 		}
 	}
 	if want("reminders") {

@@ -125,3 +125,126 @@ func (b *bench) hooks(ctx context.Context, n int, sealer interface{ Seal(string)
 				float64(pct(delivery, 99))/float64(pct(floor, 99)), pct(floor, 99).Round(100*time.Microsecond))})
 	return nil
 }
+
+// hooksBurst measures a burst (R-HOOK-3): burst events, each to 3 endpoints, written in one transaction,
+// the time until every delivery reached the receiver, and approves timed one at a time while it drains
+// against the same approves timed just before it (the burst's effect on decision latency).
+func (b *bench) hooksBurst(ctx context.Context, burst, approves int, sealer interface{ Seal(string) []byte }) error {
+	var mu sync.Mutex
+	got := map[string]bool{} // path + webhook-id
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got[r.URL.Path+" "+r.Header.Get("webhook-id")] = true
+		mu.Unlock()
+	}))
+	defer rc.Close()
+	dctx, stop := context.WithCancel(ctx)
+	defer stop()
+	d := &workers.WebhookDispatcher{Client: b.tc, Store: b.store, TaskQueue: b.queue, Log: b.log, Delivery: workflows.WebhookDeliveryInput{}}
+	go d.Run(dctx)
+
+	// Pending requests to approve: half before the burst, half during it.
+	reqs := make([]string, 2*approves)
+	wfIDs := make([]string, len(reqs))
+	for i := range reqs {
+		c, err := b.newRequestCampaign(ctx, 9000+i)
+		if err != nil {
+			return err
+		}
+		var r struct{ ID string }
+		if _, err := b.call("POST", "/v1/campaigns/"+c.ID+"/approval-requests", storage.RoleCollaborator,
+			map[string]any{"approver_ids": []string{b.users[storage.RoleApprover].ID}}, &r); err != nil {
+			return err
+		}
+		reqs[i], wfIDs[i] = r.ID, workflows.ApprovalRequestWorkflowID(r.ID)
+	}
+	if err := b.settle(ctx, wfIDs); err != nil {
+		return err
+	}
+	approve := func(i int) (time.Duration, error) {
+		t := time.Now()
+		_, err := b.call("POST", "/v1/approval-requests/"+reqs[i]+"/approve", storage.RoleApprover, map[string]any{"note": "ok"}, nil)
+		return time.Since(t), err
+	}
+	var quiet, during []time.Duration
+	for i := 0; i < approves; i++ {
+		lat, err := approve(i)
+		if err != nil {
+			return err
+		}
+		quiet = append(quiet, lat)
+	}
+
+	// Three endpoints subscribed to a type nothing else in the bench emits, then the burst.
+	const typ = "campaign.launch_skipped"
+	var eps []string
+	for k := 1; k <= 3; k++ {
+		secret, err := webhooks.NewSecret()
+		if err != nil {
+			return err
+		}
+		ep, err := b.store.CreateWebhookEndpoint(ctx, storage.NewWebhookEndpoint{AccountID: b.acct.ID, URL: fmt.Sprintf("%s/%d", rc.URL, k),
+			Events: []string{typ}, SecretSealed: sealer.Seal(secret), CreatedBy: b.users[storage.RoleAdmin].ID})
+		if err != nil {
+			return err
+		}
+		eps = append(eps, ep.ID)
+	}
+	defer func() {
+		for _, id := range eps {
+			_ = b.store.DeleteWebhookEndpoint(context.WithoutCancel(ctx), b.acct.ID, id)
+		}
+	}()
+	camp, err := b.newRequestCampaign(ctx, 8999)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if _, err := b.store.Pool.Exec(ctx, `SELECT webhook_emit($1, $2, $3, gen_random_uuid(), '{"burst":true}'::jsonb)
+		FROM generate_series(1, $4)`, b.acct.ID, typ, camp.ID, burst); err != nil {
+		return err
+	}
+	want := 3 * burst
+	drained := make(chan time.Duration, 1)
+	go func() {
+		for {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n >= want || ctx.Err() != nil {
+				drained <- time.Since(start)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	for i := approves; i < 2*approves; i++ {
+		lat, err := approve(i)
+		if err != nil {
+			return err
+		}
+		during = append(during, lat)
+	}
+	var drain time.Duration
+	select {
+	case drain = <-drained:
+	case <-time.After(10 * time.Minute):
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		return fmt.Errorf("burst: %d of %d deliveries received in 10 minutes", n, want)
+	}
+	var delivered int
+	if err := b.store.Pool.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = ANY($1::uuid[]) AND status = $2`,
+		eps, storage.DeliveryDelivered).Scan(&delivered); err != nil {
+		return err
+	}
+	r := float64(median(during)) / float64(median(quiet))
+	rows = append(rows,
+		row{Name: fmt.Sprintf("hooks burst: %d events × 3 endpoints, written → all received", burst), N: want, Median: drain, P99: drain,
+			Baseline: "—", Target: "all delivered", Met: met(delivered == want),
+			Note: fmt.Sprintf("%d deliveries recorded delivered; %.0f deliveries/s", delivered, float64(want)/drain.Seconds())},
+		row{Name: "hooks burst: POST …/approve, 1 concurrent, while the burst drains", N: approves, Median: median(during), P99: pct(during, 99),
+			Baseline: "before the burst " + fmtD(median(quiet)), Ratio: r, Target: "no effect beyond noise", Met: "see ratio"})
+	return nil
+}
