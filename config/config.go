@@ -101,6 +101,10 @@ type Config struct {
 	// true) lets webhook endpoints use http and reach loopback, private and link-local addresses
 	// (R-HOOK-5). Leave it off in production: it opens the deliveries to the internal network.
 	WebhookAllowPrivate bool
+	// WebhookRate (SIGNOFF_WEBHOOK_RATE, default 10) is how many webhook deliveries per second the
+	// workers attempt, all together: a burst of events drains at this pace on a task queue of its own
+	// instead of taking the CPU that decisions need. 0 means unlimited.
+	WebhookRate float64
 }
 
 // Load reads the configuration from the environment and applies defaults.
@@ -164,6 +168,12 @@ func Load() (Config, error) {
 	if v := os.Getenv("SIGNOFF_WEBHOOK_ALLOW_PRIVATE"); v != "" {
 		if c.WebhookAllowPrivate, err = strconv.ParseBool(v); err != nil {
 			return Config{}, fmt.Errorf("config: SIGNOFF_WEBHOOK_ALLOW_PRIVATE must be true or false, not %q", v)
+		}
+	}
+	c.WebhookRate = 10
+	if v := strings.TrimSpace(os.Getenv("SIGNOFF_WEBHOOK_RATE")); v != "" {
+		if c.WebhookRate, err = strconv.ParseFloat(v, 64); err != nil || c.WebhookRate < 0 {
+			return Config{}, fmt.Errorf("config: SIGNOFF_WEBHOOK_RATE must be deliveries per second such as 10 (0: unlimited), not %q", v)
 		}
 	}
 	c.SendGridAPIKey = os.Getenv("SENDGRID_API_KEY")

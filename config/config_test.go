@@ -74,3 +74,31 @@ func TestMetricsAddrAndDrainDelay(t *testing.T) {
 	_, err = Load()
 	require.ErrorContains(t, err, "SIGNOFF_METRICS_ADDR must differ from SIGNOFF_HTTP_ADDR")
 }
+
+// SIGNOFF_WEBHOOK_RATE paces webhook deliveries: 10 per second unless set, 0 for no limit, and a clear
+// error naming the variable for anything but a non-negative number.
+func TestWebhookRate(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  float64
+		err   bool
+	}{
+		{"", 10, false},
+		{"25", 25, false},
+		{"0.5", 0.5, false},
+		{"0", 0, false},
+		{"-1", 0, true},
+		{"fast", 0, true},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			t.Setenv("SIGNOFF_WEBHOOK_RATE", tc.value)
+			c, err := Load()
+			if tc.err {
+				require.ErrorContains(t, err, "SIGNOFF_WEBHOOK_RATE")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, c.WebhookRate)
+		})
+	}
+}

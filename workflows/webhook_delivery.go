@@ -19,6 +19,11 @@ const WebhookDeliveryWorkflowName = "WebhookDelivery"
 // WebhookDeliveryWorkflowID is the workflow id of delivery id.
 func WebhookDeliveryWorkflowID(id string) string { return "webhook-delivery/" + id }
 
+// WebhookTaskQueue is the task queue the delivery workflows of the worker polling queue run on: a queue
+// of their own, so that a burst of deliveries waits there, at the pace the webhook worker allows, and
+// never ahead of a decision on the main queue.
+func WebhookTaskQueue(queue string) string { return queue + "-webhooks" }
+
 // Results of a delivery workflow; failed means the retries ran out.
 const (
 	WebhookResultDelivered = activities.WebhookDelivered

@@ -36,6 +36,7 @@ import (
 	"github.com/signoff/signoff/sharelink"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
+	"github.com/signoff/signoff/webhooks"
 	"github.com/signoff/signoff/workers"
 )
 
@@ -76,6 +77,7 @@ func main() {
 	diffs := flag.Int("diffs", 2000, "timed diffs of two versions in the versions case")
 	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,decision-page,timers,versions,reminders,hooks (default all)")
 	loadFor := flag.Duration("load", 5*time.Second, "how long each review and decision page load test runs")
+	hookRate := flag.Float64("webhook-rate", 10, "webhook deliveries per second in the hooks case, as SIGNOFF_WEBHOOK_RATE (default 10; 0: unlimited)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, API, load) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -91,7 +93,7 @@ func main() {
 	}
 	log, _ := logging.New("console", "warn")
 	ctx := context.Background()
-	if err := run(ctx, log, *builds, *decisions, *timers, *reminders, *versions, *diffs, *only, *loadFor); err != nil {
+	if err := run(ctx, log, *builds, *decisions, *timers, *reminders, *versions, *diffs, *only, *loadFor, *hookRate); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -111,9 +113,11 @@ type bench struct {
 	search  storage.SavedSearch
 	log     *zap.Logger
 	started time.Time
+	// hookRate is the webhook deliveries per second of the hooks case (SIGNOFF_WEBHOOK_RATE).
+	hookRate float64
 }
 
-func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, reminders, versions, diffs int, only string, loadFor time.Duration) error {
+func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, reminders, versions, diffs int, only string, loadFor time.Duration, hookRate float64) error {
 	want := func(c string) bool { return only == "" || slices.Contains(strings.Split(only, ","), c) }
 	base := os.Getenv(testenv.EnvDatabaseURL)
 	addr := os.Getenv(testenv.EnvTemporalAddress)
@@ -137,7 +141,7 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, remind
 		return err
 	}
 	defer tc.Close()
-	b := &bench{store: storage.New(pool), tc: tc, queue: testenv.NewName("bench-"), log: log, started: time.Now()}
+	b := &bench{store: storage.New(pool), tc: tc, queue: testenv.NewName("bench-"), log: log, started: time.Now(), hookRate: hookRate}
 	key, _ := sharelink.ParseKey(sharelink.NewKey())
 	sealer, _ := sharelink.NewSealer(key)
 	if want("reminders") {
@@ -146,13 +150,23 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, remind
 		// the next phase's would evict them and hide their own size.
 		worker.SetStickyWorkflowCacheSize(max(10000, 4*reminders))
 	}
-	w := workers.New(tc, b.queue, &activities.Activities{Store: b.store, Log: log, Sealer: sealer, PublicURL: "http://bench.test",
-		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 1000, WebhookAllowPrivate: true})
+	acts := &activities.Activities{Store: b.store, Log: log, Sealer: sealer, PublicURL: "http://bench.test",
+		AI: ai.NewPipeline(&ai.Local{}, nil), BuildCapacity: 1000, WebhookAllowPrivate: true,
+		Webhooks: webhooks.NewClient(webhooks.Options{AllowPrivate: true})}
+	w := workers.New(tc, b.queue, acts)
 	registerFloor(w)
 	if err := w.Start(); err != nil {
 		return err
 	}
 	defer w.Stop()
+	if want("hooks") {
+		// The deliveries' own worker, as `signoff worker` runs it, at the rate SIGNOFF_WEBHOOK_RATE sets.
+		hw := workers.NewWebhookWorker(tc, b.queue, acts, b.hookRate)
+		if err := hw.Start(); err != nil {
+			return err
+		}
+		defer hw.Stop()
+	}
 	srv := &api.Server{App: &app.App{Store: b.store, Temporal: tc, PublicURL: "http://bench.test", TaskQueue: b.queue, Sealer: sealer, ImmediateApprovalWindow: 2 * time.Hour}, Log: log}
 	b.api = httptest.NewServer(srv.Handler())
 	defer b.api.Close()

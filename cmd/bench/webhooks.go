@@ -35,7 +35,8 @@ func (b *bench) hooks(ctx context.Context, n int, sealer interface{ Seal(string)
 	defer rc.Close()
 	dctx, stop := context.WithCancel(ctx)
 	defer stop()
-	d := &workers.WebhookDispatcher{Client: b.tc, Store: b.store, TaskQueue: b.queue, Log: b.log, Delivery: workflows.WebhookDeliveryInput{}}
+	d := &workers.WebhookDispatcher{Client: b.tc, Store: b.store, TaskQueue: workflows.WebhookTaskQueue(b.queue), Rate: b.hookRate,
+		Log: b.log, Delivery: workflows.WebhookDeliveryInput{}}
 	go d.Run(dctx)
 
 	submit := func(i int, label string) (time.Duration, error) {
@@ -140,7 +141,8 @@ func (b *bench) hooksBurst(ctx context.Context, burst, approves int, sealer inte
 	defer rc.Close()
 	dctx, stop := context.WithCancel(ctx)
 	defer stop()
-	d := &workers.WebhookDispatcher{Client: b.tc, Store: b.store, TaskQueue: b.queue, Log: b.log, Delivery: workflows.WebhookDeliveryInput{}}
+	d := &workers.WebhookDispatcher{Client: b.tc, Store: b.store, TaskQueue: workflows.WebhookTaskQueue(b.queue), Rate: b.hookRate,
+		Log: b.log, Delivery: workflows.WebhookDeliveryInput{}}
 	go d.Run(dctx)
 
 	// Pending requests to approve: half before the burst, half during it.

@@ -26,6 +26,7 @@ import (
 	"github.com/signoff/signoff/temporalclient"
 	"github.com/signoff/signoff/webhooks"
 	"github.com/signoff/signoff/workers"
+	"github.com/signoff/signoff/workflows"
 )
 
 func zapErr(err error) zap.Field { return zap.Error(err) }
@@ -252,6 +253,11 @@ func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	hw := workers.NewWebhookWorker(svc.temporal, cfg.TaskQueue, acts, cfg.WebhookRate)
+	if err := hw.Start(); err != nil {
+		w.Stop()
+		return fmt.Errorf("webhook worker: %w", err)
+	}
 	log.Info("worker polling", zap.String("task_queue", cfg.TaskQueue), zap.String("namespace", cfg.TemporalNamespace),
 		zap.Bool("sendgrid", acts.Mail != nil))
 	sweepDone, dispatchDone := make(chan struct{}), make(chan struct{})
@@ -261,7 +267,8 @@ func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap
 	}()
 	go func() {
 		defer close(dispatchDone)
-		d := &workers.WebhookDispatcher{Client: svc.temporal, Store: svc.store, TaskQueue: cfg.TaskQueue, Log: log.Named("webhooks")}
+		d := &workers.WebhookDispatcher{Client: svc.temporal, Store: svc.store, TaskQueue: workflows.WebhookTaskQueue(cfg.TaskQueue),
+			Rate: cfg.WebhookRate, Log: log.Named("webhooks")}
 		d.Run(ctx)
 	}()
 	<-ctx.Done()
@@ -269,6 +276,7 @@ func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap
 	<-sweepDone
 	<-dispatchDone
 	log.Info("worker shutting down")
+	hw.Stop()
 	w.Stop()
 	return nil
 }

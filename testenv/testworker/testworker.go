@@ -63,9 +63,15 @@ func Start(t testing.TB, tc client.Client, queue string, acts *activities.Activi
 		close(done)
 	}
 	dispatched := make(chan struct{})
+	var hw worker.Worker
 	if o.Webhooks != nil {
-		d := &workers.WebhookDispatcher{Client: tc, Store: acts.Store, TaskQueue: queue, Log: acts.Log.Named("webhooks"),
-			Interval: time.Second, Delivery: *o.Webhooks}
+		hw = workers.NewWebhookWorker(tc, queue, acts, 0)
+		if err := hw.Start(); err != nil {
+			w.Stop()
+			t.Fatalf("testworker: start the webhook worker on %s: %v", workflows.WebhookTaskQueue(queue), err)
+		}
+		d := &workers.WebhookDispatcher{Client: tc, Store: acts.Store, TaskQueue: workflows.WebhookTaskQueue(queue),
+			Log: acts.Log.Named("webhooks"), Interval: time.Second, Delivery: *o.Webhooks}
 		go func() {
 			defer close(dispatched)
 			d.Run(ctx)
@@ -79,6 +85,9 @@ func Start(t testing.TB, tc client.Client, queue string, acts *activities.Activi
 			cancel()
 			<-done
 			<-dispatched
+			if hw != nil {
+				hw.Stop()
+			}
 			w.Stop()
 		})
 	}
