@@ -249,36 +249,94 @@ func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap
 	if cfg.SendGridAPIKey != "" {
 		acts.Mail = email.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridHost, cfg.MailFrom, "Signoff")
 	}
-	w := workers.New(svc.temporal, cfg.TaskQueue, acts)
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
-	hw := workers.NewWebhookWorker(svc.temporal, cfg.TaskQueue, acts, cfg.WebhookRate)
-	if err := hw.Start(); err != nil {
-		w.Stop()
-		return fmt.Errorf("webhook worker: %w", err)
-	}
+	// Run, not Start: a worker the SDK stops on a fatal error (its namespace deleted, a server it can
+	// no longer talk to) ends this process with that error, so its supervisor restarts it, instead of
+	// leaving a process that is up and polls nothing.
+	g := startWorkers(workers.New(svc.temporal, cfg.TaskQueue, acts),
+		workers.NewWebhookWorker(svc.temporal, cfg.TaskQueue, acts, cfg.WebhookRate))
 	log.Info("worker polling", zap.String("task_queue", cfg.TaskQueue), zap.String("namespace", cfg.TemporalNamespace),
 		zap.Bool("sendgrid", acts.Mail != nil))
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	sweepDone, dispatchDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(sweepDone)
-		workers.RunSweeper(ctx, svc.temporal, svc.store, cfg.TaskQueue, cfg.SweepInterval, log.Named("sweeper"))
+		workers.RunSweeper(wctx, svc.temporal, svc.store, cfg.TaskQueue, cfg.SweepInterval, log.Named("sweeper"))
 	}()
 	go func() {
 		defer close(dispatchDone)
 		d := &workers.WebhookDispatcher{Client: svc.temporal, Store: svc.store, TaskQueue: workflows.WebhookTaskQueue(cfg.TaskQueue),
 			Rate: cfg.WebhookRate, Log: log.Named("webhooks")}
-		d.Run(ctx)
+		d.Run(wctx)
 	}()
-	<-ctx.Done()
-	svc.drain(cfg, log)
+	var fatal error
+	select {
+	case <-ctx.Done():
+		svc.drain(cfg, log)
+	case fatal = <-g.failed:
+		log.Error("a worker stopped on a fatal error; exiting so that the supervisor restarts the process", zap.Error(fatal))
+	}
+	cancel()
 	<-sweepDone
 	<-dispatchDone
 	log.Info("worker shutting down")
-	hw.Stop()
-	w.Stop()
+	if err := g.stop(); fatal == nil {
+		fatal = err
+	}
+	if fatal != nil {
+		return fmt.Errorf("worker: %w", fatal)
+	}
 	return nil
+}
+
+// runner is what startWorkers runs: a Temporal worker, whose Run starts it and returns when the
+// channel closes (nil) or the worker stopped on a fatal error (that error).
+type runner interface {
+	Run(interruptCh <-chan any) error
+}
+
+// workerGroup is the workers of one process, running.
+type workerGroup struct {
+	interrupt chan any
+	// failed receives the result of the first worker whose Run returned on its own.
+	failed  chan error
+	results chan error
+	n       int
+}
+
+// startWorkers runs each of ws until stop.
+func startWorkers(ws ...runner) *workerGroup {
+	g := &workerGroup{interrupt: make(chan any), failed: make(chan error, 1), results: make(chan error, len(ws)), n: len(ws)}
+	for _, w := range ws {
+		go func() {
+			err := w.Run(g.interrupt)
+			select {
+			case <-g.interrupt:
+			default:
+				if err == nil {
+					err = errors.New("the worker stopped by itself")
+				}
+				select {
+				case g.failed <- err:
+				default:
+				}
+			}
+			g.results <- err
+		}()
+	}
+	return g
+}
+
+// stop stops every worker and answers the first error any of them returned.
+func (g *workerGroup) stop() error {
+	close(g.interrupt)
+	var first error
+	for range g.n {
+		if err := <-g.results; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // runBoth runs worker and API in one process until ctx ends.
