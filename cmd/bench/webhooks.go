@@ -265,7 +265,7 @@ func (b *bench) hooksBurst(ctx context.Context, burst, approves int, sealer inte
 				delivered, float64(want)/drain.Seconds(), b.hookRate)},
 		row{Name: "hooks burst: POST …/approve, 1 concurrent, spread over the drain", N: approves, Median: median(during), P99: pct(during, 99),
 			Baseline: "before and after " + fmtD(median(calm)), Ratio: r, Target: "within the run's noise (≤ 1.2× or the before/after ratio)",
-			Met: met(r <= max(1.2, noise)),
+			Met:  met(r <= max(1.2, noise)),
 			Note: fmt.Sprintf("%s apart; before %s, after %s (noise %.2f×)", gap.Round(time.Millisecond), fmtD(median(quiet)), fmtD(median(after)), noise)})
 	return nil
 }
