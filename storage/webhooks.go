@@ -213,12 +213,16 @@ type DeliveryKey struct {
 	ID         string
 	AccountID  string
 	CampaignID *string
+	// EventType and EndpointURL name the delivery in the Temporal UI.
+	EventType   string
+	EndpointURL string
 }
 
 // UnstartedDeliveries lists up to limit deliveries whose workflow has not been started, oldest first.
 func (s *Store) UnstartedDeliveries(ctx context.Context, limit int) ([]DeliveryKey, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT d.id, d.account_id, ev.campaign_id FROM webhook_deliveries d
+	rows, err := s.Pool.Query(ctx, `SELECT d.id, d.account_id, ev.campaign_id, ev.type, e.url FROM webhook_deliveries d
 		JOIN webhook_events ev ON ev.id = d.event_id
+		JOIN webhook_endpoints e ON e.id = d.endpoint_id
 		WHERE d.workflow_started_at IS NULL ORDER BY d.created_at, d.id LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: unstarted deliveries: %w", err)

@@ -97,7 +97,7 @@ func (d *WebhookDispatcher) Pass(ctx context.Context) (int, error) {
 			if k.CampaignID != nil {
 				in.CampaignID = *k.CampaignID
 			}
-			if err := workflows.StartWebhookDelivery(ctx, d.Client, d.TaskQueue, in); err != nil {
+			if err := workflows.StartWebhookDelivery(ctx, d.Client, d.TaskQueue, in, k.EventType, k.EndpointURL); err != nil {
 				return started, err
 			}
 			if err := d.Store.MarkDeliveryStarted(ctx, k.ID); err != nil {

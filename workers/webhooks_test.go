@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/sharelink"
@@ -22,7 +24,8 @@ import (
 // A burst of events is started at the dispatcher's rate and delivered on the webhook task queue by the
 // webhook worker alone (issue 16: a burst must not take the capacity decisions need on the main queue):
 // no worker polls the main queue here, yet every delivery reaches the receiver, and starting 12 of
-// them at 4 per second takes at least the 2 s the token bucket allows.
+// them at 4 per second takes at least the 2 s the token bucket allows. Each run's summary names its
+// event type and endpoint.
 func TestWebhookBurstPacedOnItsOwnQueue(t *testing.T) {
 	f := newSweepFixture(t)
 	ctx := context.Background()
@@ -79,6 +82,10 @@ func TestWebhookBurstPacedOnItsOwnQueue(t *testing.T) {
 		desc, err := f.tc.DescribeWorkflowExecution(ctx, workflows.WebhookDeliveryWorkflowID(k.ID), "")
 		require.NoError(t, err)
 		require.Equal(t, workflows.WebhookTaskQueue(f.queue), desc.GetExecutionConfig().GetTaskQueue().GetName())
+		// The Temporal UI names the event and the endpoint (SPEC §7).
+		var summary string
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(desc.GetExecutionConfig().GetUserMetadata().GetSummary(), &summary))
+		require.Equal(t, typ+" → "+strings.TrimPrefix(rc.URL, "http://"), summary)
 	}
 	mu.Lock()
 	defer mu.Unlock()

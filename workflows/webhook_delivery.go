@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -65,9 +66,10 @@ type WebhookDeliveryState struct {
 }
 
 // StartWebhookDelivery starts the workflow of a stored delivery with the account and campaign search
-// attributes. The id is reject-duplicate, so a delivery is started once however many dispatchers see it:
-// a second start is a no-op.
-func StartWebhookDelivery(ctx context.Context, c client.Client, taskQueue string, in WebhookDeliveryInput) error {
+// attributes and a static summary naming the event type and the endpoint (what an operator looks for in
+// the Temporal UI). The id is reject-duplicate, so a delivery is started once however many dispatchers
+// see it: a second start is a no-op.
+func StartWebhookDelivery(ctx context.Context, c client.Client, taskQueue string, in WebhookDeliveryInput, eventType, endpointURL string) error {
 	attrs := []temporal.SearchAttributeUpdate{AccountIDKey.ValueSet(in.AccountID), StatusKey.ValueSet("pending")}
 	if in.CampaignID != "" {
 		attrs = append(attrs, CampaignIDKey.ValueSet(in.CampaignID))
@@ -78,12 +80,22 @@ func StartWebhookDelivery(ctx context.Context, c client.Client, taskQueue string
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(attrs...),
-		StaticSummary:            "webhook delivery " + in.DeliveryID,
+		StaticSummary:            webhookSummary(eventType, endpointURL),
+		StaticDetails:            fmt.Sprintf("delivery %s\nevent %s\nendpoint %s", in.DeliveryID, eventType, endpointURL),
 	}, WebhookDeliveryWorkflowName, in)
 	if err != nil && !isAlreadyStarted(err) {
 		return fmt.Errorf("workflows: start webhook delivery: %w", err)
 	}
 	return nil
+}
+
+// webhookSummary is a delivery's one-line summary: the event type and the endpoint's host.
+func webhookSummary(eventType, endpointURL string) string {
+	host := endpointURL
+	if u, err := url.Parse(endpointURL); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	return eventType + " → " + host
 }
 
 // WebhookDelivery delivers one event to one endpoint (R-HOOK-3): an attempt, and after a failure
