@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/ai"
@@ -378,6 +380,34 @@ func TestWebhookGoneDisables(t *testing.T) {
 	require.Len(t, h.deliveries(t, hookID), 1)
 	code, _ := h.do(t, http.MethodPost, "/v1/webhooks/"+hookID+"/deliveries/"+d.ID+"/redeliver", h.admin, nil)
 	require.Equal(t, http.StatusConflict, code, "no redelivery to a disabled endpoint")
+}
+
+// TestWebhookDeleteCancelsWaitingDeliveries: deleting an endpoint cancels the run of a delivery that
+// waits on its hour-long retry timer, instead of leaving it until its next attempt.
+func TestWebhookDeleteCancelsWaitingDeliveries(t *testing.T) {
+	t.Parallel()
+	h := newHookEnv(t, workflows.WebhookDeliveryInput{FirstRetry: time.Hour, RetryFor: 24 * time.Hour}, true)
+	rc := newReceiver(t, func(int) (int, time.Duration) { return http.StatusServiceUnavailable, 0 })
+	hookID, _ := h.createHook(t, rc.srv.URL, "approval_request.submitted")
+	h.submit(t, h.laterCampaign(t, h.A.Users[storage.RoleCollaborator], "Deleted endpoint").ID,
+		h.A.Tokens[storage.RoleCollaborator], h.A.Users[storage.RoleApprover].ID)
+	rc.waitFor(t, 1)
+	var id string
+	require.Eventually(t, func() bool {
+		ds := h.deliveries(t, hookID)
+		if len(ds) == 1 && len(ds[0].Attempts) == 1 {
+			id = ds[0].ID
+		}
+		return id != ""
+	}, 30*time.Second, 20*time.Millisecond, "the first attempt was never recorded")
+	code, _ := h.do(t, http.MethodDelete, "/v1/webhooks/"+hookID, h.admin, nil)
+	require.Equal(t, http.StatusNoContent, code)
+	tc := testenv.Temporal(t)
+	require.Eventually(t, func() bool {
+		desc, err := tc.DescribeWorkflowExecution(context.Background(), workflows.WebhookDeliveryWorkflowID(id), "")
+		return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED
+	}, 30*time.Second, 50*time.Millisecond, "the waiting delivery's run was not cancelled")
+	require.Len(t, rc.requests(), 1, "no attempt after the delete")
 }
 
 // TestWebhookSlowReceiverTimesOut: a receiver that takes 15 s is cut off at the 10 s timeout and the

@@ -267,6 +267,27 @@ func (a *App) signalRequests(ctx context.Context, ids []string, signal string, a
 	}
 }
 
+// cancelDeliveries cancels the runs of webhook deliveries whose endpoint is gone, in the background (a
+// deleted endpoint may have thousands waiting); a run already ended is skipped, and a run this misses
+// still ends cancelled at its next attempt, which finds no endpoint.
+func (a *App) cancelDeliveries(ctx context.Context, ids []string) {
+	if len(ids) == 0 || a.Temporal == nil {
+		return
+	}
+	ctx, log := context.WithoutCancel(ctx), a.logger(ctx)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		for _, id := range ids {
+			err := a.Temporal.CancelWorkflow(ctx, workflows.WebhookDeliveryWorkflowID(id), "")
+			var nf *serviceerror.NotFound
+			if err != nil && !errors.As(err, &nf) {
+				log.Warn("cancel webhook delivery of a deleted endpoint", zap.String("delivery_id", id), zap.Error(err))
+			}
+		}
+	}()
+}
+
 // Readiness says whether Postgres and Temporal answer: "ok" or "unavailable" for each, with the
 // errors for the log.
 func (a *App) Readiness(ctx context.Context) (postgres, temporal error) {

@@ -127,7 +127,17 @@ func (a *App) DeleteWebhook(ctx context.Context, u User, id string) error {
 	if err := mayManageWebhooks(u); err != nil {
 		return err
 	}
-	return storeErr(a.Store.DeleteWebhookEndpoint(ctx, u.AccountID, id))
+	// Deliveries waiting on a retry timer would otherwise end only at their next attempt, up to an hour
+	// later: read them first (the rows go with the endpoint), cancel their runs after the delete.
+	pending, err := a.Store.StartedPendingDeliveries(ctx, u.AccountID, id)
+	if err != nil {
+		return storeErr(err)
+	}
+	if err := a.Store.DeleteWebhookEndpoint(ctx, u.AccountID, id); err != nil {
+		return storeErr(err)
+	}
+	a.cancelDeliveries(ctx, pending)
+	return nil
 }
 
 // WebhookDeliveries lists the newest deliveries of an endpoint with their attempts (R-HOOK-4).

@@ -121,6 +121,23 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, accountID, id string)
 	return nil
 }
 
+// StartedPendingDeliveries lists the deliveries of an endpoint whose workflow runs and has not ended
+// (waiting on a retry timer, or in an attempt), so that deleting the endpoint can cancel them.
+func (s *Store) StartedPendingDeliveries(ctx context.Context, accountID, endpointID string) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT d.id::text FROM webhook_deliveries d
+		JOIN webhook_endpoints e ON e.id = d.endpoint_id
+		WHERE e.account_id = $1 AND d.endpoint_id = $2 AND d.status = $3 AND d.workflow_started_at IS NOT NULL
+		ORDER BY d.created_at`, accountID, endpointID, DeliveryPending)
+	if err != nil {
+		return nil, fmt.Errorf("storage: started pending deliveries: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("storage: started pending deliveries: %w", err)
+	}
+	return ids, nil
+}
+
 // WebhookDelivery is one delivery of an event to an endpoint, with its attempts (R-HOOK-4).
 type WebhookDelivery struct {
 	ID             string
