@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -248,12 +249,14 @@ func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap
 	if cfg.SendGridAPIKey != "" {
 		acts.Mail = email.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridHost, cfg.MailFrom, "Signoff")
 	}
+	// The sticky cache is the SDK's, shared by every worker of the process: set before the worker.
+	worker.SetStickyWorkflowCacheSize(cfg.StickyCacheSize)
 	w := workers.New(svc.temporal, cfg.TaskQueue, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	log.Info("worker polling", zap.String("task_queue", cfg.TaskQueue), zap.String("namespace", cfg.TemporalNamespace),
-		zap.Bool("sendgrid", acts.Mail != nil))
+		zap.Bool("sendgrid", acts.Mail != nil), zap.Int("sticky_cache_size", cfg.StickyCacheSize))
 	sweepDone, dispatchDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(sweepDone)
