@@ -91,6 +91,13 @@ func main() {
 	}
 	log, _ := logging.New("console", "warn")
 	ctx := context.Background()
+	if *clusterMode {
+		if err := runClusterBench(ctx, log, *decisions); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, log, *builds, *decisions, *timers, *reminders, *versions, *diffs, *only, *loadFor); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
