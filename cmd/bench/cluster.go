@@ -108,7 +108,7 @@ func runClusterBench(ctx context.Context, log *zap.Logger, decisions int) error 
 	}
 	fmt.Printf("bench-cluster: %s; APIs %s; worker pids %v; sticky cache per worker %s; load %s\n",
 		machine(), strings.Join(apis, ", "), b.workerPIDs, cache, loadAvg())
-	if err := b.fixtures(ctx, n+3*decisions+64); err != nil {
+	if err := b.fixtures(ctx, n+5*decisions+64); err != nil {
 		return err
 	}
 	fmt.Printf("fixtures (account, %d approvers, %d campaigns via the store) ready in %s; load %s\n",
@@ -117,7 +117,7 @@ func runClusterBench(ctx context.Context, log *zap.Logger, decisions int) error 
 	apiRSSBefore := b.rss(b.apiPIDs)
 
 	// 1. Decisions against the bare Update, on a cluster holding almost nothing.
-	bare0, dec0, err := b.decisionsVsBare(ctx, decisions, nil)
+	bare0, dec0, dir0, err := b.decisionsVsBare(ctx, decisions, nil)
 	if err != nil {
 		return fmt.Errorf("decisions (empty): %w", err)
 	}
@@ -126,6 +126,7 @@ func runClusterBench(ctx context.Context, log *zap.Logger, decisions int) error 
 		Median: median(bare0), P99: pct(bare0, 99), Baseline: "—", Target: "—", Met: "—"})
 	rows = append(rows, row{Name: "POST …/approve → answer, both APIs in turn, 1 concurrent, empty", N: decisions, Median: median(dec0), P99: pct(dec0, 99),
 		Baseline: "bare Update " + fmtD(median(bare0)), Ratio: r0, Target: "median ≤ 2× bare", Met: met(r0 <= goalDecisionRatio)})
+	rows = append(rows, directRow("empty", dir0, bare0))
 	b.campMu.Lock()
 	decided := len(b.held[0]) // approver 0's requests decided above; the fill's follow
 	b.campMu.Unlock()
@@ -201,7 +202,7 @@ func runClusterBench(ctx context.Context, log *zap.Logger, decisions int) error 
 	b.campMu.Lock()
 	oldest := append([]string(nil), b.held[0][decided:]...)
 	b.campMu.Unlock()
-	bare1, dec1, err := b.decisionsVsBare(ctx, decisions, oldest)
+	bare1, dec1, dir1, err := b.decisionsVsBare(ctx, decisions, oldest)
 	if err != nil {
 		return fmt.Errorf("decisions (at size, oldest): %w", err)
 	}
@@ -211,7 +212,8 @@ func runClusterBench(ctx context.Context, log *zap.Logger, decisions int) error 
 	rows = append(rows, row{Name: fmt.Sprintf("POST …/approve → answer, 1 concurrent, at %d pending: the approver's oldest requests", pending), N: len(dec1),
 		Median: median(dec1), P99: pct(dec1, 99), Baseline: "bare Update " + fmtD(median(bare1)), Ratio: r1, Target: "median ≤ 2× bare",
 		Met: met(r1 <= goalDecisionRatio)})
-	bare2, dec2, err := b.decisionsVsBare(ctx, decisions, nil)
+	rows = append(rows, directRow(fmt.Sprintf("at %d pending: the approver's next oldest requests", pending), dir1, bare1))
+	bare2, dec2, dir2, err := b.decisionsVsBare(ctx, decisions, nil)
 	if err != nil {
 		return fmt.Errorf("decisions (at size, fresh): %w", err)
 	}
@@ -221,6 +223,7 @@ func runClusterBench(ctx context.Context, log *zap.Logger, decisions int) error 
 	rows = append(rows, row{Name: fmt.Sprintf("POST …/approve → answer, 1 concurrent, at %d pending: requests submitted just before", pending), N: decisions,
 		Median: median(dec2), P99: pct(dec2, 99), Baseline: "bare Update " + fmtD(median(bare2)), Ratio: r2, Target: "median ≤ 2× bare",
 		Met: met(r2 <= goalDecisionRatio)})
+	rows = append(rows, directRow(fmt.Sprintf("at %d pending: requests submitted just before", pending), dir2, bare2))
 	printTable()
 
 	fmt.Printf("\nGoals at %d pending requests:\n", pending)
@@ -232,6 +235,12 @@ func runClusterBench(ctx context.Context, log *zap.Logger, decisions int) error 
 	fmt.Printf("  decision median %s ≤ 2× bare Update %s (%.2f×), requests submitted just before: %s\n", fmtD(median(dec2)), fmtD(median(bare2)), r2, metWord(r2 <= goalDecisionRatio))
 	fmt.Printf("bench-cluster: done in %s; load %s\n", time.Since(started).Round(time.Second), loadAvg())
 	return nil
+}
+
+// directRow is the table row of the approve Update sent straight to the workflows (no HTTP API).
+func directRow(what string, direct, bare []time.Duration) row {
+	return row{Name: "part: the approve Update alone (no HTTP API), 1 concurrent, " + what, N: len(direct), Median: median(direct),
+		P99: pct(direct, 99), Baseline: "bare Update " + fmtD(median(bare)), Ratio: ratio(median(direct), median(bare)), Target: "—", Met: "—"}
 }
 
 func metWord(ok bool) string {
@@ -440,14 +449,15 @@ func (b *clusterBench) settleSample(ctx context.Context, reqs []string) error {
 
 // decisionsVsBare times n approves by approver 0 through both APIs in turn (one at a time), and n bare
 // Updates on no-op workflows of the floor worker, alternating in rounds of 8 so both see the same
-// machine. The approves are of old (approver 0's oldest pending requests, likely evicted from the
-// workers' sticky caches at size), or of n fresh requests submitted first when old is nil.
-func (b *clusterBench) decisionsVsBare(ctx context.Context, n int, old []string) (bare, approve []time.Duration, err error) {
+// machine; to split an approve's time, a third side sends the approve Update straight to other
+// requests' workflows (no HTTP API). The requests are old (approver 0's oldest pending requests, likely
+// evicted from the workers' sticky caches at size), or 2n fresh ones submitted first when old is nil.
+func (b *clusterBench) decisionsVsBare(ctx context.Context, n int, old []string) (bare, approve, direct []time.Duration, err error) {
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = testenv.NewName("noop-")
 		if _, err := b.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids[i], TaskQueue: b.queue}, noopWorkflow); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	defer func() {
@@ -457,25 +467,25 @@ func (b *clusterBench) decisionsVsBare(ctx context.Context, n int, old []string)
 	}()
 	reqs := old
 	if reqs != nil {
-		n = min(n, len(reqs))
+		n = min(n, len(reqs)/2)
 	} else {
-		reqs = make([]string, n)
+		reqs = make([]string, 2*n)
 		for i := range reqs {
 			if reqs[i], err = b.submit(ctx, 0); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 		}
 	}
 	if n == 0 {
-		return nil, nil, fmt.Errorf("no request to decide")
+		return nil, nil, nil, fmt.Errorf("no request to decide")
 	}
 	wfIDs := make([]string, 0, 2*n)
-	for _, r := range reqs[:n] {
+	for _, r := range reqs[:2*n] {
 		wfIDs = append(wfIDs, workflows.ApprovalRequestWorkflowID(r))
 	}
 	for _, id := range append(wfIDs, ids...) {
 		if err := b.settleOne(ctx, id); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	bareOne := func(i int) error {
@@ -490,20 +500,33 @@ func (b *clusterBench) decisionsVsBare(ctx context.Context, n int, old []string)
 		_, err := b.call(ctx, http.MethodPost, "/v1/approval-requests/"+reqs[i]+"/approve", b.apprTokens[0], map[string]any{"note": "ok"}, nil)
 		return err
 	}
+	directOne := func(i int) error {
+		h, err := b.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: wfIDs[n+i], UpdateName: workflows.UpdateApprove,
+			Args: []any{workflows.DecisionInput{ActorID: b.approvers[0].ID, Note: "ok"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err != nil {
+			return err
+		}
+		return h.Get(ctx, nil)
+	}
 	for from := 0; from < n; from += 8 {
 		k := min(8, n-from)
 		d, err := parallel(k, 1, func(i int) error { return bareOne(from + i) })
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		bare = append(bare, d...)
 		d, err = parallel(k, 1, func(i int) error { return approveOne(from + i) })
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		approve = append(approve, d...)
+		d, err = parallel(k, 1, func(i int) error { return directOne(from + i) })
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		direct = append(direct, d...)
 	}
-	return bare, approve, nil
+	return bare, approve, direct, nil
 }
 
 // settleOne waits (up to a minute) until workflow id has no pending workflow task.
