@@ -1,7 +1,8 @@
 // Command bench measures Signoff against baselines taken in the same run on the same servers and
 // prints one table of medians, p99s and ratios. `make bench` runs it under cmd/testenv (a private
-// Postgres and Temporal dev server). Benchmarks never fail on a slow machine: targets are reported,
-// not enforced.
+// Postgres and Temporal dev server); `make bench-cluster` runs it with -cluster as the command of
+// `signoff cluster` (cluster.go). Benchmarks never fail on a slow machine: targets are reported, not
+// enforced.
 package main
 
 import (
