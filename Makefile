@@ -7,7 +7,7 @@ BIN := $(CURDIR)/bin
 # clients (testenv.Temporal, make test) all dial through temporalclient.Dial, so the TEMPORAL_*
 # variables and the `temporal` CLI's profile file (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE) apply to
 # them as they do to the CLI; see README.
-.PHONY: dev cluster test-cluster test lint build bench bench-server chaos clean
+.PHONY: dev cluster test-cluster test lint build bench bench-server bench-cluster chaos clean
 
 ## dev: Postgres + Temporal dev server (with UI) + migrations + demo data + worker + API; prints URLs and tokens.
 dev: bin/temporal build
@@ -84,6 +84,17 @@ bench: bin/temporal
 ## (SIGNOFF_TEST_TEMPORAL_SHARDS), the shape of a production cluster, instead of the dev server.
 bench-server: bin/temporal bin/temporal-server
 	SIGNOFF_TEST_TEMPORAL=server $(GO) run ./cmd/testenv -- $(GO) run ./cmd/bench $(BENCH_ARGS)
+
+## bench-cluster: `signoff cluster` on a fresh data folder (.data/bench-cluster), ports of its own, then
+## `bench -cluster` against it over HTTP through both API processes: decisions against a bare Update on the
+## same server, submit throughput, then 50,000 pending requests (BENCH_ARGS="-pending 5000" for a quick run):
+## worker RSS, inbox and list latency, decisions at that size. Stops the cluster when the bench ends.
+BENCH_CLUSTER_DIR ?= $(CURDIR)/.data/bench-cluster
+BENCH_CLUSTER_ENV ?= TEMPORAL_ADDRESS=127.0.0.1:17233 SIGNOFF_HTTP_ADDR=127.0.0.1:18080 SIGNOFF_METRICS_ADDR=127.0.0.1:19090
+bench-cluster: bin/temporal-server bin/temporal-ui-server build
+	$(GO) build -o bin/bench ./cmd/bench
+	rm -rf $(BENCH_CLUSTER_DIR)
+	SIGNOFF_DATA_DIR=$(BENCH_CLUSTER_DIR) SIGNOFF_LOG_LEVEL=warn $(BENCH_CLUSTER_ENV) bin/signoff cluster -- bin/bench -cluster $(BENCH_ARGS)
 
 ## chaos: the crash suite in its full form (make test runs a shorter form of the same tests).
 chaos: bin/temporal

@@ -87,6 +87,9 @@ type Config struct {
 	SecretKey string
 	// BuildCapacity (SIGNOFF_BUILD_CAPACITY, default 10) is how many drafts one account may build at once.
 	BuildCapacity int
+	// StickyCacheSize (SIGNOFF_STICKY_CACHE_SIZE, default 10000, the Temporal SDK's own default) is how many
+	// workflows a worker process keeps in memory between their tasks; it bounds the worker's memory.
+	StickyCacheSize int
 	// CSVMaxBytes (SIGNOFF_CSV_MAX_BYTES, default 1048576) bounds CSV uploads.
 	CSVMaxBytes int
 	// AIBaseURL (SIGNOFF_AI_BASE_URL) is an OpenAI-compatible chat-completions API, such as
@@ -106,6 +109,9 @@ type Config struct {
 	// instead of taking the CPU that decisions need. 0 means unlimited.
 	WebhookRate float64
 }
+
+// DefaultStickyCacheSize is the default of SIGNOFF_STICKY_CACHE_SIZE, the Temporal SDK's own default.
+const DefaultStickyCacheSize = 10000
 
 // Load reads the configuration from the environment and applies defaults.
 func Load() (Config, error) {
@@ -155,6 +161,9 @@ func Load() (Config, error) {
 	c.AIBaseURL = os.Getenv("SIGNOFF_AI_BASE_URL")
 	c.AIAPIKey = os.Getenv("SIGNOFF_AI_API_KEY")
 	if c.BuildCapacity, err = Int("SIGNOFF_BUILD_CAPACITY", 10); err != nil {
+		return Config{}, err
+	}
+	if c.StickyCacheSize, err = Int("SIGNOFF_STICKY_CACHE_SIZE", DefaultStickyCacheSize); err != nil {
 		return Config{}, err
 	}
 	if c.CSVMaxBytes, err = Int("SIGNOFF_CSV_MAX_BYTES", 1<<20); err != nil {

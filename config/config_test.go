@@ -102,3 +102,24 @@ func TestWebhookRate(t *testing.T) {
 		})
 	}
 }
+
+// TestStickyCacheSize: the worker's sticky cache defaults to the Temporal SDK's 10,000 workflows and is
+// configurable by SIGNOFF_STICKY_CACHE_SIZE, a positive whole number.
+func TestStickyCacheSize(t *testing.T) {
+	t.Setenv("SIGNOFF_STICKY_CACHE_SIZE", "")
+	c, err := Load()
+	require.NoError(t, err)
+	require.Equal(t, 10000, c.StickyCacheSize)
+	require.Equal(t, DefaultStickyCacheSize, c.StickyCacheSize)
+
+	t.Setenv("SIGNOFF_STICKY_CACHE_SIZE", "2500")
+	c, err = Load()
+	require.NoError(t, err)
+	require.Equal(t, 2500, c.StickyCacheSize)
+
+	for _, bad := range []string{"0", "-1", "lots"} {
+		t.Setenv("SIGNOFF_STICKY_CACHE_SIZE", bad)
+		_, err = Load()
+		require.ErrorContains(t, err, "SIGNOFF_STICKY_CACHE_SIZE", bad)
+	}
+}

@@ -1,7 +1,8 @@
 // Command bench measures Signoff against baselines taken in the same run on the same servers and
 // prints one table of medians, p99s and ratios. `make bench` runs it under cmd/testenv (a private
-// Postgres and Temporal dev server). Benchmarks never fail on a slow machine: targets are reported,
-// not enforced.
+// Postgres and Temporal dev server); `make bench-cluster` runs it with -cluster as the command of
+// `signoff cluster` (cluster.go). Benchmarks never fail on a slow machine: targets are reported, not
+// enforced.
 package main
 
 import (
@@ -93,6 +94,13 @@ func main() {
 	}
 	log, _ := logging.New("console", "warn")
 	ctx := context.Background()
+	if *clusterMode {
+		if err := runClusterBench(ctx, log, *decisions); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, log, *builds, *decisions, *timers, *reminders, *versions, *diffs, *only, *loadFor, *hookRate); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)

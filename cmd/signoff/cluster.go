@@ -88,10 +88,32 @@ func offsetAddr(addr string, off int) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(p+off)), nil
 }
 
+// The variables `signoff cluster -- command` gives the command, besides the cluster's DATABASE_URL,
+// TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, SIGNOFF_TASK_QUEUE and tokens: the API base URLs and the
+// process ids of the API and worker processes, each comma-separated in process order.
+const (
+	envClusterAPIs       = "SIGNOFF_CLUSTER_APIS"
+	envClusterAPIPIDs    = "SIGNOFF_CLUSTER_API_PIDS"
+	envClusterWorkerPIDs = "SIGNOFF_CLUSTER_WORKER_PIDS"
+)
+
+// clusterCommand is the command after `--` in `signoff cluster -- command [args...]`, or nil.
+func clusterCommand(args []string) ([]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	if args[0] != "--" || len(args) < 2 {
+		return nil, fmt.Errorf("usage: signoff cluster [-- command [args...]]")
+	}
+	return args[1:], nil
+}
+
 // runCluster runs the production shape on one machine (R-OPS-3): Postgres, a Temporal server on
 // Postgres, the Temporal Web UI, migrations, then two `signoff api` and two `signoff worker`
-// processes, each on its own ports; it prints URLs and tokens and stops everything on Ctrl-C.
-func runCluster(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+// processes, each on its own ports; it prints URLs and tokens and stops everything on Ctrl-C. With a
+// command (then), it runs the command once every process is ready and stops everything when the
+// command exits, answering an error when the command failed (make bench-cluster).
+func runCluster(ctx context.Context, cfg config.Config, log *zap.Logger, then []string) error {
 	layout, err := newClusterLayout(cfg)
 	if err != nil {
 		return err
@@ -204,16 +226,44 @@ func runCluster(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	for _, p := range procs {
 		go func() { <-p.done; exits <- p }()
 	}
+	var child chan error
+	if len(then) > 0 {
+		child = make(chan error, 1)
+		go func() { child <- runClusterChild(ctx, then, env, procs) }()
+	}
 	for alive := len(procs); alive > 0; alive-- {
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-child:
+			return err
 		case p := <-exits:
 			log.Warn("a signoff process exited; the others keep running", zap.String("process", p.name()),
 				zap.Int("pid", p.pid()), zap.Error(p.err), zap.String("log", p.logPath))
 		}
 	}
 	return errors.New("cluster: every signoff process has exited")
+}
+
+// runClusterChild runs the command of `signoff cluster -- command` with the cluster's environment and
+// the SIGNOFF_CLUSTER_* variables, its output on the supervisor's, until it exits.
+func runClusterChild(ctx context.Context, then, env []string, procs []*clusterProc) error {
+	var apis, apiPIDs, workerPIDs []string
+	for _, p := range procs {
+		if p.kind == "api" {
+			apis, apiPIDs = append(apis, "http://"+p.http), append(apiPIDs, strconv.Itoa(p.pid()))
+		} else {
+			workerPIDs = append(workerPIDs, strconv.Itoa(p.pid()))
+		}
+	}
+	cmd := exec.CommandContext(ctx, then[0], then[1:]...)
+	cmd.Env = append(append([]string(nil), env...), envClusterAPIs+"="+strings.Join(apis, ","),
+		envClusterAPIPIDs+"="+strings.Join(apiPIDs, ","), envClusterWorkerPIDs+"="+strings.Join(workerPIDs, ","))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("cluster: %s: %w", strings.Join(then, " "), err)
+	}
+	return nil
 }
 
 // fillSecrets sets the bootstrap and operator tokens and the secret key from the environment, or from

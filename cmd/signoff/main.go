@@ -26,8 +26,11 @@ commands:
   setup    register the Temporal namespace (when missing) and the search attributes, and exit
   version  print the build: module version, VCS revision, Go version
   dev      start Postgres and Temporal when absent, migrate, load demo data, run worker and API
-  cluster  the production shape on this machine (make cluster): Postgres, a Temporal server on
-           Postgres, its Web UI, migrations, two api and two worker processes, until Ctrl-C
+  cluster [-- command [args...]]
+           the production shape on this machine (make cluster): Postgres, a Temporal server on
+           Postgres, its Web UI, migrations, two api and two worker processes, until Ctrl-C; with a
+           command, runs it once everything is ready (SIGNOFF_CLUSTER_* variables name the processes)
+           and stops everything when it exits, with its status (make bench-cluster)
   healthcheck api|worker
            exit 0 when this host's API answers /healthz, or its worker polls (container healthchecks)
 
@@ -80,7 +83,10 @@ func main() {
 	case "dev":
 		err = runDev(ctx, cfg, log)
 	case "cluster":
-		err = runCluster(ctx, cfg, log)
+		var then []string
+		if then, err = clusterCommand(os.Args[2:]); err == nil {
+			err = runCluster(ctx, cfg, log, then)
+		}
 	case "healthcheck":
 		if err = runHealthcheck(ctx, cfg, strings.Join(os.Args[2:], " ")); err != nil {
 			fmt.Fprintln(os.Stderr, "unhealthy:", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -249,13 +250,15 @@ func serveWorker(ctx context.Context, cfg config.Config, svc *services, log *zap
 	if cfg.SendGridAPIKey != "" {
 		acts.Mail = email.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridHost, cfg.MailFrom, "Signoff")
 	}
+	// The sticky cache is the SDK's, shared by every worker of the process: set before the workers.
+	worker.SetStickyWorkflowCacheSize(cfg.StickyCacheSize)
 	// Run, not Start: a worker the SDK stops on a fatal error (its namespace deleted, a server it can
 	// no longer talk to) ends this process with that error, so its supervisor restarts it, instead of
 	// leaving a process that is up and polls nothing.
 	g := startWorkers(workers.New(svc.temporal, cfg.TaskQueue, acts),
 		workers.NewWebhookWorker(svc.temporal, cfg.TaskQueue, acts, cfg.WebhookRate))
 	log.Info("worker polling", zap.String("task_queue", cfg.TaskQueue), zap.String("namespace", cfg.TemporalNamespace),
-		zap.Bool("sendgrid", acts.Mail != nil))
+		zap.Bool("sendgrid", acts.Mail != nil), zap.Int("sticky_cache_size", cfg.StickyCacheSize))
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sweepDone, dispatchDone := make(chan struct{}), make(chan struct{})
