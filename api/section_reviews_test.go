@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/workers"
 )
 
 // Tests of per-section verdicts (R-POL-4): POST /v1/approval-requests/{id}/review over HTTP, with a
@@ -314,4 +316,42 @@ func TestSectionReviewConcurrentCompletion(t *testing.T) {
 			r.ID, approver.ID).Scan(&n))
 		require.Equal(t, 3, n, "round %d: the three verdicts are stored", i)
 	}
+}
+
+// TestSectionReviewRefusedDecisionTakesVerdictsBack: when the workflow refuses the decision the
+// verdicts make (here: its workflow is not started yet, 503 retry_later), the call's verdicts are
+// taken back and the ones it replaced put back, so nothing changed; the retry, once the workflow
+// runs, approves once.
+func TestSectionReviewRefusedDecisionTakesVerdictsBack(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	ctx := context.Background()
+	acct := e.A.Account.ID
+	collab, approver := e.A.Users[storage.RoleCollaborator], e.A.Users[storage.RoleApprover]
+	approverTok := e.A.Tokens[storage.RoleApprover]
+	camp := e.laterCampaign(t, collab, "Not started yet")
+	r, err := e.store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: uuid.NewString(), AccountID: acct,
+		CampaignID: camp.ID, SubmittedBy: collab.ID, ApproverIDs: []string{approver.ID}, DeadlineAt: *camp.EndAt, LaunchAt: camp.StartAt})
+	require.NoError(t, err)
+
+	// Partial verdicts need no workflow: they are stored.
+	got := e.reviewOK(t, r.ID, approverTok, sections("audience=approved", "copy=approved:first"))
+	require.Equal(t, storage.RequestStatusPending, got.Status)
+	require.Len(t, got.SectionReviews, 2)
+
+	before := dbState(t, e.pool)
+	status, body := e.review(t, r.ID, approverTok, sections("copy=approved:second", "schedule=approved"))
+	requireError(t, status, body, http.StatusServiceUnavailable, string(errs.RetryLater))
+	requireNoWrites(t, e.pool, before)
+	status, body = e.review(t, r.ID, approverTok, sections("schedule=change_request:Later, please"))
+	requireError(t, status, body, http.StatusServiceUnavailable, string(errs.RetryLater))
+	requireNoWrites(t, e.pool, before)
+
+	n, err := workers.Sweep(ctx, e.server.App.Temporal, e.store, e.server.App.TaskQueue, 0)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, 1)
+	got = e.reviewOK(t, r.ID, approverTok, sections("copy=approved:second", "schedule=approved"))
+	require.Equal(t, storage.RequestStatusApproved, got.Status)
+	require.Equal(t, "approved audience, copy and schedule\ncopy: second", got.DecisionNote)
+	require.Equal(t, 1, eventCount(t, e, r.ID, storage.EventApproved))
 }

@@ -32,6 +32,8 @@ type SectionReview struct {
 	Verdict string
 	Note    string
 	At      time.Time
+	// CallID is the review call that wrote the verdict.
+	CallID string
 }
 
 // SectionVerdict is a verdict to record: section, verdict and note.
@@ -51,7 +53,7 @@ type SectionRecord struct {
 // sectionOrderSQL orders rows of approval_section_reviews aliased s by their section's place in Sections.
 const sectionOrderSQL = `array_position(ARRAY['audience', 'copy', 'schedule'], s.section)`
 
-const sectionColumns = `s.user_id, s.section, s.verdict, s.note, s.at`
+const sectionColumns = `s.user_id, s.section, s.verdict, s.note, s.at, s.call_id`
 
 // lockAssignment locks userID's assignment on request requestID of account accountID, the lock under
 // which that approver's verdicts change, and checks, as a decision's validator does, that the request
@@ -136,8 +138,8 @@ func (s *Store) UndoSectionReviews(ctx context.Context, requestID, userID, callI
 		}
 		for _, p := range previous {
 			if _, err := tx.Exec(ctx, `INSERT INTO approval_section_reviews (request_id, user_id, section, verdict, note, call_id, at)
-				VALUES ($1, $2, $3, $4, $5, gen_random_uuid(), $6) ON CONFLICT (request_id, user_id, section) DO NOTHING`,
-				requestID, userID, p.Section, p.Verdict, p.Note, p.At); err != nil {
+				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, user_id, section) DO NOTHING`,
+				requestID, userID, p.Section, p.Verdict, p.Note, p.CallID, p.At); err != nil {
 				return err
 			}
 		}
