@@ -55,10 +55,6 @@ type ReviewInput struct {
 	CallID string
 }
 
-// sectionNames are the sections as a sentence names them.
-var sectionNames = map[string]string{storage.SectionAudience: "audience", storage.SectionCopy: "copy",
-	storage.SectionSchedule: "schedule"}
-
 // Review records u's per-section verdicts on a pending request and, when they decide it, rejects or
 // approves it as u through decide (R-POL-4). It answers the request with every approver's verdicts.
 // Who may post is who may approve: the approval right, assigned, the request pending, and not one's
@@ -88,7 +84,11 @@ func checkSections(sections map[string]SectionAnswer) ([]storage.SectionVerdict,
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !slices.Contains(storage.Sections, k) {
-			return nil, errs.Invalid("sections."+k, "is not a section: the sections are audience, copy and schedule")
+			field := "sections." + k
+			if len(k) > 100 {
+				field = "sections" // a name this long is no section: name the object rather than echo it
+			}
+			return nil, errs.Invalid(field, "is not a section: the sections are audience, copy and schedule")
 		}
 	}
 	var out []storage.SectionVerdict
@@ -177,9 +177,9 @@ func sectionDecision(mine []SectionReview) (DecideInput, bool) {
 	for _, s := range mine {
 		switch {
 		case s.Verdict == storage.VerdictChangeRequest:
-			changes = append(changes, sectionNames[s.Section]+": "+s.Note)
+			changes = append(changes, s.Section+": "+s.Note)
 		case s.Note != "":
-			notes = append(notes, sectionNames[s.Section]+": "+s.Note)
+			notes = append(notes, s.Section+": "+s.Note)
 			approved++
 		default:
 			approved++

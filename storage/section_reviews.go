@@ -69,7 +69,7 @@ func lockAssignment(ctx context.Context, tx pgx.Tx, accountID, requestID, userID
 	var status string
 	if err := tx.QueryRow(ctx, `SELECT status FROM approval_requests WHERE account_id = $1 AND id = $2`,
 		accountID, requestID).Scan(&status); err != nil {
-		return notFound("request", err)
+		return notFound("storage: request", err)
 	}
 	switch {
 	case status != RequestStatusPending:
