@@ -371,3 +371,27 @@ func TestSectionReviewRefusedDecisionTakesVerdictsBack(t *testing.T) {
 	require.Equal(t, "approved audience, copy and schedule\ncopy: second", got.DecisionNote)
 	require.Equal(t, 1, eventCount(t, e, r.ID, storage.EventApproved))
 }
+
+// TestSectionReviewSelfApproval: with self-approval turned off after the submitter was made an
+// approver of their own request, their section verdicts that could only approve are refused as
+// approve is (403, nothing written); a change request, which rejects, goes through as reject does.
+func TestSectionReviewSelfApproval(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	approver, approverTok := e.A.Users[storage.RoleApprover], e.A.Tokens[storage.RoleApprover]
+	c := e.laterCampaign(t, approver, "Self review")
+	r := e.submit(t, c.ID, approverTok, approver.ID)
+	status, body := e.do(t, http.MethodPatch, "/v1/account/settings", e.A.Tokens[storage.RoleAdmin], map[string]any{"allow_self_approval": false})
+	require.Equal(t, http.StatusOK, status, body)
+
+	before := dbState(t, e.pool)
+	status, body = e.review(t, r.ID, approverTok, sections("audience=approved"))
+	requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
+	status, body = e.act(t, r.ID, "approve", approverTok, "")
+	requireError(t, status, body, http.StatusForbidden, string(errs.Forbidden))
+	requireNoWrites(t, e.pool, before)
+
+	got := e.reviewOK(t, r.ID, approverTok, sections("audience=approved", "schedule=change_request:Wrong week"))
+	require.Equal(t, storage.RequestStatusRejected, got.Status)
+	require.Equal(t, "schedule: Wrong week", got.DecisionNote)
+}
