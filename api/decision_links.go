@@ -201,7 +201,6 @@ func (s *Server) serveDecisionPage(c *gin.Context, hash []byte, p *decisionPage,
 		c.Data(status, "text/html; charset=utf-8", p.head)
 		return
 	}
-
 	csrf, err := s.App.DecisionCSRF(hash)
 	if err != nil {
 		s.decisionProblem(c, err)
