@@ -33,6 +33,18 @@ type approvalRequestJSON struct {
 	Approvers       []approverJSON `json:"approvers"`
 	CreatedAt       time.Time      `json:"created_at"`
 	UpdatedAt       time.Time      `json:"updated_at"`
+	// SectionReviews are the approvers' per-section verdicts (R-POL-4), in the answers that load them
+	// (GET of the request and its review); left out of the others.
+	SectionReviews *[]sectionReviewJSON `json:"section_reviews,omitempty"`
+}
+
+// sectionReviewJSON is one approver's verdict on one section of a request (R-POL-4).
+type sectionReviewJSON struct {
+	UserID  string    `json:"user_id"`
+	Section string    `json:"section"`
+	Verdict string    `json:"verdict"`
+	Note    string    `json:"note"`
+	At      time.Time `json:"at"`
 }
 
 type approverJSON struct {
@@ -43,12 +55,19 @@ type approverJSON struct {
 }
 
 func toApprovalRequestJSON(r app.ApprovalRequest) approvalRequestJSON {
-	return approvalRequestJSON{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
+	out := approvalRequestJSON{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
 		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
 		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		Approvers: mapEach(r.Approvers, func(a app.Approver) approverJSON {
 			return approverJSON{UserID: a.UserID, Name: a.Name, Email: a.Email, State: a.State}
 		})}
+	if r.SectionReviews != nil {
+		list := mapEach(r.SectionReviews, func(s app.SectionReview) sectionReviewJSON {
+			return sectionReviewJSON{UserID: s.UserID, Section: s.Section, Verdict: s.Verdict, Note: s.Note, At: s.At}
+		})
+		out.SectionReviews = &list
+	}
+	return out
 }
 
 // approvalEventJSON is one entry of an approval history.
@@ -191,7 +210,7 @@ func (s *Server) getApprovalRequest(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := s.App.ApprovalRequest(c.Request.Context(), currentUser(c), id)
+	r, err := s.App.ApprovalRequestWithReviews(c.Request.Context(), currentUser(c), id)
 	if err != nil {
 		respondError(c, err)
 		return
@@ -231,6 +250,46 @@ func (s *Server) decide(d app.Decision) gin.HandlerFunc {
 		default:
 			c.JSON(http.StatusOK, toApprovalRequestJSON(r))
 		}
+	}
+}
+
+// reviewRequest is the body of a per-section review (R-POL-4).
+type reviewRequest struct {
+	Sections map[string]sectionAnswer `json:"sections"`
+}
+
+type sectionAnswer struct {
+	Verdict string `json:"verdict"`
+	Note    string `json:"note"`
+}
+
+// review takes an approver's per-section verdicts (R-POL-4) and answers the request with them: still
+// pending, or approved or rejected when the verdicts decided it. Like a decision, it is awaited a
+// while after its client went away, and a keyed retry sends the same Update id.
+func (s *Server) review(c *gin.Context) {
+	var body reviewRequest
+	if !bindJSON(c, &body) {
+		return
+	}
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	ctx, done := outliveClient(c, s.decisionGrace())
+	defer done()
+	in := app.ReviewInput{RequestID: id, Sections: map[string]app.SectionAnswer{}, CallID: keyedUpdateID(c, "review")}
+	for k, v := range body.Sections {
+		in.Sections[k] = app.SectionAnswer(v)
+	}
+	r, err := s.App.Review(ctx, currentUser(c), in)
+	s.decisionCache.requestChanged(id) // the approver's decision pages show the verdicts
+	switch {
+	case err != nil && ctx.Err() != nil:
+		abort(c, errs.ClientClosed, "the request was cancelled")
+	case err != nil:
+		respondError(c, err)
+	default:
+		c.JSON(http.StatusOK, toApprovalRequestJSON(r))
 	}
 }
 

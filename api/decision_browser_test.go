@@ -126,3 +126,67 @@ func (b *reviewBrowser) fullShot(t *testing.T, name string) {
 	require.NotEmpty(t, buf)
 	require.NoError(t, os.WriteFile(filepath.Join(b.out, name), buf, 0o644))
 }
+
+// TestDecisionPageSectionsBrowser walks an approver through the per-section form of the decision page
+// in Chromium (R-POL-4): two sections approved, the page shows them after the redirect and keeps them
+// checked; a change request without a note is refused with the note field in focus; with the note the
+// request is rejected and the page shows the outcome and the answers. axe-core finds nothing.
+func TestDecisionPageSectionsBrowser(t *testing.T) {
+	t.Parallel()
+	de := newDecisionEnv(t)
+	b := newReviewBrowser(t)
+	collab, collabTok := de.A.Users[storage.RoleCollaborator], de.A.Tokens[storage.RoleCollaborator]
+	a := de.A.Users[storage.RoleApprover]
+	r := de.submit(t, de.laterCampaign(t, collab, "Sections in the browser").ID, collabTok, a.ID)
+	link := de.linkOf(t, r.ID, a)
+
+	resp := reviewRun(t, b, "open the link", chromedp.NavigateResponse(link))
+	require.Equal(t, int64(http.StatusOK), resp.Status)
+	b.do(t, "wait for the section form", chromedp.WaitVisible(chromedp.CSS("#sections-form")))
+	b.do(t, "approve the audience", chromedp.Click(chromedp.CSS("#section_audience_approved")))
+	b.do(t, "approve the copy", chromedp.Click(chromedp.CSS("#section_copy_approved")))
+	b.do(t, "note on the copy", chromedp.SendKeys(chromedp.CSS("#section_copy_note"), "Reads well."))
+	reviewRun(t, b, "send two sections", chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS("#send-sections"))))
+	b.do(t, "wait for the page", chromedp.WaitVisible(chromedp.CSS("#sections-form")))
+	assert.Equal(t, link, reviewRun(t, b, "read the address", chromedp.Location()), "Post/Redirect/Get: back on the link")
+	assert.Contains(t, reviewRun(t, b, "read the audience", chromedp.Text(chromedp.CSS("#section-audience legend"))), "you approved it")
+	assert.Contains(t, reviewRun(t, b, "read the copy", chromedp.Text(chromedp.CSS("#section-copy legend"))), "you approved it")
+	assert.True(t, reviewEval[bool](t, b, `document.getElementById("section_copy_approved").checked`), "the answers so far stay checked")
+	assert.Equal(t, storage.RequestStatusPending, de.storedRequest(t, de.A.Account.ID, r.ID).Status)
+	b.fullShot(t, "sections-01-two-approved.png")
+	b.requireAxeClean(t, "the page with two sections approved")
+
+	// A change request on the schedule without a note: refused, the note field in focus.
+	b.do(t, "scroll to the sections", chromedp.ScrollIntoView(chromedp.CSS("#by-section")))
+	b.do(t, "request changes to the schedule", chromedp.Click(chromedp.CSS("#section_schedule_change_request")))
+	reviewRun(t, b, "send without a note", chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS("#send-sections"))))
+	b.do(t, "wait for the reason", chromedp.WaitVisible(chromedp.CSS("#message")))
+	assert.Contains(t, reviewRun(t, b, "read the reason", chromedp.Text(chromedp.CSS("#message"))), "Schedule: is required for a change_request")
+	assert.Equal(t, "section_schedule_note", reviewEval[string](t, b, `document.activeElement && document.activeElement.id`))
+	assert.True(t, reviewEval[bool](t, b, `document.getElementById("section_schedule_change_request").checked`), "the form is kept")
+	assert.Equal(t, storage.RequestStatusPending, de.storedRequest(t, de.A.Account.ID, r.ID).Status, "nothing was decided")
+	b.requireAxeClean(t, "the refused change request")
+
+	b.do(t, "type the note", chromedp.SendKeys(chromedp.CSS("#section_schedule_note"), "Start after the holidays."))
+	reviewRun(t, b, "send the change request", chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS("#send-sections"))))
+	b.do(t, "wait for the outcome", chromedp.WaitVisible(chromedp.CSS("#outcome")))
+	outcome := reviewRun(t, b, "read the outcome", chromedp.Text(chromedp.CSS("#outcome")))
+	assert.Contains(t, outcome, "You rejected this request")
+	assert.Contains(t, outcome, "schedule: Start after the holidays.")
+	answers := reviewRun(t, b, "read the answers", chromedp.Text(chromedp.CSS("#section-answers")))
+	assert.Contains(t, answers, "Audience: approved")
+	assert.Contains(t, answers, "Schedule: changes requested")
+	assert.Zero(t, reviewEval[int](t, b, `document.querySelectorAll("form").length`), "no form once decided")
+	got := de.storedRequest(t, de.A.Account.ID, r.ID)
+	require.Equal(t, storage.RequestStatusRejected, got.Status)
+	require.Equal(t, "schedule: Start after the holidays.", got.DecisionNote)
+	b.fullShot(t, "sections-02-rejected.png")
+	b.requireAxeClean(t, "the outcome of the section review")
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	assert.Empty(t, b.dialogs)
+	for _, e := range b.errors {
+		assert.Contains(t, e, "status of 422", "a console error of the page: %s", e)
+	}
+}

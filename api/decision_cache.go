@@ -24,12 +24,14 @@ type decisionCache struct {
 	changed   map[string]uint64            // request id → seq of its last change, above floor
 }
 
-// decisionPage is a rendered decision page: the HTML around the form token's value (tail is nil for a
-// page without a form), the request it shows and until when it may be served.
+// decisionPage is a rendered decision page: the HTML around the form token's values (head before the
+// first, tail the parts after each; tail is nil for a page without a form), the request it shows and
+// until when it may be served.
 type decisionPage struct {
 	requestID  string
 	validUntil time.Time
-	head, tail []byte
+	head       []byte
+	tail       [][]byte
 }
 
 // decisionCacheSize bounds the pages kept and the changes remembered; past it an arbitrary page is

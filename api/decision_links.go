@@ -52,6 +52,56 @@ var csrfMarker = func() string {
 type decisionForm struct {
 	Action string
 	Note   string
+	// Sections are the per-section form's answers (R-POL-4), by section.
+	Sections map[string]app.SectionAnswer
+}
+
+// sectionsForm reads the per-section form: section_<name> (approved or change_request) and
+// section_<name>_note, for the sections the approver answered.
+func sectionsForm(c *gin.Context) map[string]app.SectionAnswer {
+	out := map[string]app.SectionAnswer{}
+	for _, name := range app.ReviewSections {
+		verdict, note := c.PostForm("section_"+name), c.PostForm("section_"+name+"_note")
+		if verdict != "" || strings.TrimSpace(note) != "" {
+			out[name] = app.SectionAnswer{Verdict: verdict, Note: note}
+		}
+	}
+	return out
+}
+
+// pageSection is one fieldset of the per-section form: the section, the approver's verdict so far
+// and what the form shows checked and typed.
+type pageSection struct {
+	Name, Label                 string
+	Verdict, Note               string
+	FormVerdict, FormNote       string
+	VerdictInvalid, NoteInvalid bool
+}
+
+// sectionLabels are the sections as the page names them.
+var sectionLabels = map[string]string{"audience": "Audience", "copy": "Copy", "schedule": "Schedule"}
+
+// pageSections builds the per-section form of view v: the verdicts so far, and the form as typed
+// when it was sent (else the verdicts so far, so sending it again keeps them).
+func pageSections(v app.DecisionLinkView, form decisionForm, field string) []pageSection {
+	out := make([]pageSection, len(app.ReviewSections))
+	for i, name := range app.ReviewSections {
+		p := pageSection{Name: name, Label: sectionLabels[name]}
+		for _, s := range v.Sections {
+			if s.Section == name {
+				p.Verdict, p.Note = s.Verdict, s.Note
+			}
+		}
+		p.FormVerdict, p.FormNote = p.Verdict, p.Note
+		if form.Action == app.LinkActionSections {
+			a := form.Sections[name]
+			p.FormVerdict, p.FormNote = a.Verdict, a.Note
+		}
+		p.NoteInvalid = field == "sections."+name+".note"
+		p.VerdictInvalid = field == "sections."+name+".verdict"
+		out[i] = p
+	}
+	return out
 }
 
 // pageChange is one change of R-VER-6 as the page shows it.
@@ -97,12 +147,13 @@ func (s *Server) decisionPagePost(c *gin.Context) {
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxDecisionFormBytes)
-	form := decisionForm{Action: c.PostForm("action"), Note: c.PostForm("note")}
+	form := decisionForm{Action: c.PostForm("action"), Note: c.PostForm("note"), Sections: sectionsForm(c)}
 	// As for the API's decisions, the outcome is awaited a while after the client went away.
 	ctx, done := outliveClient(c, s.decisionGrace())
 	defer done()
-	v, err := s.App.DecideByLink(ctx, app.LinkDecisionInput{Token: token, Action: form.Action, Note: form.Note, CSRF: c.PostForm("csrf")})
-	if v.Request.ID != "" && (err == nil || errs.Is(err, errs.AlreadyHandled)) {
+	v, err := s.App.DecideByLink(ctx, app.LinkDecisionInput{Token: token, Action: form.Action, Note: form.Note,
+		Sections: form.Sections, CSRF: c.PostForm("csrf")})
+	if v.Request.ID != "" && (err == nil || errs.Is(err, errs.AlreadyHandled) || form.Action == app.LinkActionSections) {
 		s.decisionCache.requestChanged(v.Request.ID) // this process shows the outcome at once
 	}
 	if err == nil {
@@ -125,6 +176,10 @@ func (s *Server) decisionRefused(c *gin.Context, hash []byte, v app.DecisionLink
 	if e.Field != "" { // "note: a rejection needs a note" reads "A rejection needs a note." on the page
 		msg = strings.TrimPrefix(msg, e.Field+": ")
 		msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
+		if rest, ok := strings.CutPrefix(e.Field, "sections."); ok { // "Copy: is required for a change_request…"
+			name, _, _ := strings.Cut(rest, ".")
+			msg = sectionLabels[name] + ": " + strings.ToLower(msg[:1]) + msg[1:]
+		}
 	}
 	if e.Code == errs.AlreadyHandled {
 		msg = "Too late: this request was already decided. Nothing was changed."
@@ -153,11 +208,16 @@ func (s *Server) serveDecisionPage(c *gin.Context, hash []byte, p *decisionPage,
 	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	parts, size := [][]byte{p.head}, len(p.head)
+	for _, part := range p.tail {
+		parts = append(parts, []byte(csrf), part)
+		size += len(csrf) + len(part)
+	}
 	if c.Writer.Header().Get("Content-Encoding") == "" {
-		h.Set("Content-Length", strconv.Itoa(len(p.head)+len(csrf)+len(p.tail)))
+		h.Set("Content-Length", strconv.Itoa(size))
 	}
 	c.Status(status)
-	for _, part := range [][]byte{p.head, []byte(csrf), p.tail} {
+	for _, part := range parts {
 		if _, err := c.Writer.Write(part); err != nil {
 			return // the client went away
 		}
@@ -212,17 +272,18 @@ func renderDecisionPage(v app.DecisionLinkView, form decisionForm, msg, field st
 	var buf bytes.Buffer
 	err := decisionTemplate.Execute(&buf, map[string]any{
 		"View": v, "Open": open, "Form": form, "Message": msg, "Field": field, "CSRF": csrfMarker, "Changes": pageChanges(v.Changes),
+		"Sections": pageSections(v, form, field), "Answered": len(v.Sections) > 0,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: render decision page: %w", err)
 	}
 	p := &decisionPage{requestID: v.Request.ID, validUntil: v.ValidUntil, head: buf.Bytes()}
 	if open {
-		head, tail, ok := bytes.Cut(buf.Bytes(), []byte(csrfMarker))
-		if !ok {
+		parts := bytes.Split(buf.Bytes(), []byte(csrfMarker))
+		if len(parts) < 2 {
 			return nil, fmt.Errorf("api: render decision page: no form token in the form")
 		}
-		p.head, p.tail = head, tail
+		p.head, p.tail = parts[0], parts[1:]
 	}
 	return p, nil
 }

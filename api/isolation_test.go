@@ -28,6 +28,7 @@ func isolationBodies(approverID string) map[string]any {
 		"POST /v1/campaigns/:id/resubmit":          map[string]any{"approver_ids": []string{approverID}},
 		"POST /v1/campaigns/:id/approval-drafts":   map[string]any{"source": map[string]any{"type": "saved_search", "saved_search_id": "00000000-0000-0000-0000-000000000000"}},
 		"POST /v1/approval-requests/:id/reject":    map[string]any{"note": "no"},
+		"POST /v1/approval-requests/:id/review":    map[string]any{"sections": map[string]any{"copy": map[string]any{"verdict": "approved"}}},
 		"PUT /v1/approval-requests/:id/approvers":  map[string]any{"approver_ids": []string{approverID}},
 		"PATCH /v1/roles/:id":                      map[string]any{"name": "Stolen"},
 	}

@@ -59,6 +59,7 @@ var routePermissions = map[string]string{
 	"POST /v1/approval-requests/:id/approve":                  storage.PermApprovalsApprove, // and assigned
 	"POST /v1/approval-requests/:id/reject":                   storage.PermApprovalsApprove, // and assigned
 	"POST /v1/approval-requests/:id/cancel":                   anyUser,
+	"POST /v1/approval-requests/:id/review":                   storage.PermApprovalsApprove, // and assigned (R-POL-4)
 	"PUT /v1/approval-requests/:id/approvers":                 submitter,
 	"GET /v1/approval-requests/:id/history":                   anyUser,
 	"GET /v1/approval-requests/:id/changes":                   anyUser,

@@ -94,6 +94,7 @@ var routeMatrix = map[string][]string{
 	"POST /v1/approval-requests/:id/approve":                  approvalRight,
 	"POST /v1/approval-requests/:id/reject":                   approvalRight,
 	"POST /v1/approval-requests/:id/cancel":                   everyone, // campaignEditors before R-APPR-4 was amended: any colleague cancels
+	"POST /v1/approval-requests/:id/review":                   approvalRight,
 	"PUT /v1/approval-requests/:id/approvers":                 submitterOnly,
 	"GET /v1/approval-requests/:id/history":                   everyone,
 	"GET /v1/approval-requests/:id/changes":                   everyone,
@@ -280,6 +281,11 @@ func routeProbes(m *matrixEnv) map[string]routeProbe {
 		}),
 		"POST /v1/approval-requests/:id/cancel": onFresh(http.MethodPost, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
 			return "/v1/approval-requests/" + m.pending(t, c).ID + "/cancel", nil
+		}),
+		"POST /v1/approval-requests/:id/review": onFresh(http.MethodPost, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
+			return "/v1/approval-requests/" + m.pending(t, c).ID + "/review", map[string]any{"sections": map[string]any{
+				"audience": map[string]any{"verdict": "approved"}, "copy": map[string]any{"verdict": "approved"},
+				"schedule": map[string]any{"verdict": "approved"}}}
 		}),
 		"PUT /v1/approval-requests/:id/approvers": onFresh(http.MethodPut, func(t *testing.T, m *matrixEnv, c caller) (string, any) {
 			return "/v1/approval-requests/" + m.pending(t, c).ID + "/approvers", map[string]any{"approver_ids": []string{m.approver.ID}}

@@ -163,6 +163,7 @@ func (s *Server) Handler() http.Handler {
 	v1.POST("/approval-requests/:id/approve", s.decide(app.DecisionApprove))
 	v1.POST("/approval-requests/:id/reject", s.decide(app.DecisionReject))
 	v1.POST("/approval-requests/:id/cancel", s.decide(app.DecisionCancel))
+	v1.POST("/approval-requests/:id/review", s.review)
 	v1.PUT("/approval-requests/:id/approvers", s.changeApprovers)
 	v1.GET("/approval-requests/:id/history", s.requestHistory)
 	v1.GET("/approval-requests/:id/changes", s.requestChanges)

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,6 +79,8 @@ type DecisionLinkView struct {
 	// ValidUntil is when the view may change by the passing of time alone (the deadline of an open
 	// request, the end of a decided one's outcome window): a copy must not be kept past it.
 	ValidUntil time.Time
+	// Sections are the link's approver's per-section verdicts so far (R-POL-4), in section order.
+	Sections []SectionReview
 }
 
 // HashDecisionToken is the hash a decision link is stored and looked up by.
@@ -162,6 +165,18 @@ func (a *App) decisionLinkView(ctx context.Context, l storage.DecisionLink, st D
 	}
 	v := DecisionLinkView{State: st, ApproverID: l.Approver.ID, ApproverName: l.Approver.Name, Request: r,
 		Campaign: p.Pinned, Version: p.Version, BaseVersion: p.BaseVersion, Changes: list, SubmitterName: l.SubmitterName}
+	reviews, err := a.Store.SectionReviews(ctx, r.AccountID, r.ID)
+	if err != nil {
+		return DecisionLinkView{}, storeErr(err)
+	}
+	for _, s := range reviews {
+		if s.UserID == l.Approver.ID {
+			v.Sections = append(v.Sections, s)
+		}
+	}
+	slices.SortFunc(v.Sections, func(x, y SectionReview) int {
+		return slices.Index(storage.Sections, x.Section) - slices.Index(storage.Sections, y.Section)
+	})
 	for _, ap := range r.Approvers {
 		if ap.State == storage.ApproverStateAssigned && ap.UserID != l.Approver.ID {
 			v.Others = append(v.Others, ap)
@@ -217,14 +232,22 @@ func (a *App) checkDecisionCSRF(linkHash []byte, csrf string, now time.Time) err
 	return nil
 }
 
-// LinkDecisionInput is what a decision page's form posts: the link's token (from the path), the
-// action ("approve" or "reject"), the note and the form token.
+// LinkDecisionInput is what a decision page's forms post: the link's token (from the path), the
+// action ("approve", "reject", or "sections" for a per-section review), the note, the sections'
+// answers (for "sections") and the form token.
 type LinkDecisionInput struct {
-	Token  string
-	Action string
-	Note   string
-	CSRF   string
+	Token    string
+	Action   string
+	Note     string
+	Sections map[string]SectionAnswer
+	CSRF     string
 }
+
+// LinkActionSections is the action of the decision page's per-section form (R-POL-4).
+const LinkActionSections = "sections"
+
+// ReviewSections are the sections of a per-section review, in order: audience, copy, schedule.
+var ReviewSections = storage.Sections
 
 // DecideByLink takes the decision of a decision page's form (R-ACT-1) as the link's approver, through
 // the API's own use case and workflow Update (decide), and records that the link was used. Its errors:
@@ -233,7 +256,10 @@ type LinkDecisionInput struct {
 // decision the approver may not take (self-approval turned off); validation_failed for a missing
 // action or a rejection without a note; already_handled when the request was decided first, by
 // someone else or through another form. Except for not_found and a refused form token, the view of
-// the page as it now is comes with the error, for the page to show again with the message.
+// the page as it now is comes with the error, for the page to show again with the message. The
+// per-section form (action sections, R-POL-4) records the approver's verdicts through review, which
+// decides when they do (its 422s name sections.<name>.verdict or .note); verdicts that leave the
+// request pending do not use up the form.
 func (a *App) DecideByLink(ctx context.Context, in LinkDecisionInput) (DecisionLinkView, error) {
 	now := time.Now()
 	l, st, err := a.loadDecisionLink(ctx, in.Token, now)
@@ -255,11 +281,10 @@ func (a *App) DecideByLink(ctx context.Context, in LinkDecisionInput) (DecisionL
 	if st == DecisionLinkDecided {
 		return v, errs.New(errs.AlreadyHandled, "this request was already decided")
 	}
-	d, err := linkDecision(in)
-	if err != nil {
-		return v, err
+	decided, err := a.decideAsLink(ctx, l, in)
+	if err == nil && !decided {
+		return v, nil // verdicts on some sections: the request is still pending, and the link not used
 	}
-	_, err = a.decide(ctx, l.Approver, l.Request, DecideInput{RequestID: l.Request.ID, Decision: d, Note: in.Note})
 	if err == nil {
 		if merr := a.Store.MarkDecisionLinkUsed(ctx, l.ID, csrfHash[:]); merr != nil {
 			// The decision is recorded; only the replay guard of this one form is missing.
@@ -280,6 +305,26 @@ func (a *App) DecideByLink(ctx context.Context, in LinkDecisionInput) (DecisionL
 		return DecisionLinkView{}, lerr
 	}
 	return v, err
+}
+
+// decideAsLink takes the form's decision as the link's approver: a per-section review (review), or
+// approve or reject (decide). It answers whether the request was decided: a review may leave it
+// pending.
+func (a *App) decideAsLink(ctx context.Context, l storage.DecisionLink, in LinkDecisionInput) (bool, error) {
+	if in.Action == LinkActionSections {
+		verdicts, err := checkSections(in.Sections)
+		if err != nil {
+			return false, err
+		}
+		r, err := a.review(ctx, l.Approver, l.Request, verdicts, "")
+		return err == nil && r.Status != storage.RequestStatusPending, err
+	}
+	d, err := linkDecision(in)
+	if err != nil {
+		return false, err
+	}
+	_, err = a.decide(ctx, l.Approver, l.Request, DecideInput{RequestID: l.Request.ID, Decision: d, Note: in.Note})
+	return err == nil, err
 }
 
 // linkDecision checks the form's action and note: approve, or reject with a note (R-APPR-4).

@@ -23,6 +23,8 @@ func TestWorkflowTypesKeepTheRecordedShape(t *testing.T) {
 	// The reminder settings are no part of a request's JSON nor of an Update's result: the workflow
 	// has them in its input (RequestWorkflowInput).
 	req.Reminders = storage.RequestReminders{}
+	// Nor are the per-section verdicts (R-POL-4): readers load them from their table.
+	req.SectionReviews = nil
 	want := mustJSON(t, req)
 	assert.JSONEq(t, want, mustJSON(t, decodeAs[workflows.Request](t, want)), "workflows.Request")
 	assert.JSONEq(t, want, mustJSON(t, decodeAs[activities.Request](t, want)), "activities.Request")

@@ -78,6 +78,9 @@ type ApprovalRequest struct {
 	UpdatedAt       time.Time  `json:"updated_at"`
 	// Reminders are the reminder and escalation settings the request was submitted under (R-ACT-2).
 	Reminders RequestReminders `json:"-"`
+	// SectionReviews are the approvers' per-section verdicts (R-POL-4) when the reader loaded them
+	// (Store.SectionReviews); nil when it did not.
+	SectionReviews []SectionReview `json:"-"`
 }
 
 // RequestReminders are the reminder and escalation settings a request took from its account at
