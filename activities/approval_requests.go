@@ -64,6 +64,9 @@ type Decision struct {
 	Type      string
 	ActorID   *string
 	Note      string
+	// Stage is the stage an approval under a policy completes, the request's last (R-POL-2); nil
+	// otherwise, and in histories recorded before policies.
+	Stage *int `json:",omitempty"`
 }
 
 // DecideInput is a terminal decision on a request of an account.
@@ -290,6 +293,9 @@ type RemindInput struct {
 	RequestID string
 	N         int
 	Of        int
+	// Stage, under a policy, reminds that stage's approvers who have not approved it (R-POL-5); nil
+	// reminds every assigned approver.
+	Stage *int `json:",omitempty"`
 }
 
 // RemindResult says how many approvers a reminder reached and whether its emails still wait in the outbox.
@@ -303,7 +309,11 @@ type RemindResult struct {
 // by email, and records it in the history, once per reminder; then it hands the emails to the mailer,
 // if there is one, in the same activity (as DecideAndDeliver does): a reminder costs one local activity.
 func (a *Activities) RemindApprovers(ctx context.Context, in RemindInput) (RemindResult, error) {
-	n, err := a.Store.RemindApprovers(ctx, in.AccountID, in.RequestID, in.N, in.Of, storage.DecisionLinkBase(a.PublicURL))
+	stage := -1
+	if in.Stage != nil {
+		stage = *in.Stage
+	}
+	n, err := a.Store.RemindStageApprovers(ctx, in.AccountID, in.RequestID, stage, in.N, in.Of, storage.DecisionLinkBase(a.PublicURL))
 	if err != nil {
 		return RemindResult{}, classify(err)
 	}
@@ -316,6 +326,8 @@ type EscalateInput struct {
 	RequestID string
 	UserIDs   []string
 	After     time.Duration
+	// Stage, under a policy, adds the users to that stage's approvers too, once per stage (R-POL-5).
+	Stage *int `json:",omitempty"`
 }
 
 // EscalateResult is the request as an escalation left it, and whether its emails still wait in the outbox.
@@ -329,7 +341,11 @@ type EscalateResult struct {
 // escalated and asks the added ones to decide, once per request; then it hands the emails to the
 // mailer in the same activity.
 func (a *Activities) Escalate(ctx context.Context, in EscalateInput) (EscalateResult, error) {
-	r, err := a.Store.Escalate(ctx, in.AccountID, in.RequestID, in.UserIDs, in.After, changes.Count, storage.DecisionLinkBase(a.PublicURL))
+	stage := -1
+	if in.Stage != nil {
+		stage = *in.Stage
+	}
+	r, err := a.Store.EscalateStage(ctx, in.AccountID, in.RequestID, stage, in.UserIDs, in.After, changes.Count, storage.DecisionLinkBase(a.PublicURL))
 	if err != nil {
 		return EscalateResult{}, classify(err)
 	}

@@ -33,6 +33,13 @@ type approvalRequestJSON struct {
 	Approvers       []approverJSON `json:"approvers"`
 	CreatedAt       time.Time      `json:"created_at"`
 	UpdatedAt       time.Time      `json:"updated_at"`
+	// Stages, CurrentStage, AudienceSize and ApprovalPolicy are the request's approval policy as it
+	// runs (R-POL-1..3): one stage under the default, whose policy is null; audience_size is null
+	// while counting and under the default.
+	Stages         []stageJSON         `json:"stages"`
+	CurrentStage   int                 `json:"current_stage"`
+	AudienceSize   *int                `json:"audience_size"`
+	ApprovalPolicy *approvalPolicyJSON `json:"approval_policy"`
 }
 
 type approverJSON struct {
@@ -48,7 +55,8 @@ func toApprovalRequestJSON(r app.ApprovalRequest) approvalRequestJSON {
 		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		Approvers: mapEach(r.Approvers, func(a app.Approver) approverJSON {
 			return approverJSON{UserID: a.UserID, Name: a.Name, Email: a.Email, State: a.State}
-		})}
+		}), Stages: toStagesJSON(r), CurrentStage: r.CurrentStage, AudienceSize: r.AudienceSize,
+		ApprovalPolicy: toRequestPolicyJSON(r.Policy)}
 }
 
 // approvalEventJSON is one entry of an approval history.
@@ -63,6 +71,8 @@ type approvalEventJSON struct {
 	// Approvers are the request's approvers as they were then, on submitted and approvers_changed
 	// events; null on other events and on those recorded before the approvers were kept.
 	Approvers []actorJSON `json:"approvers"`
+	// Stage is the stage (from 0) a stage_approved event completed (R-POL-2); null on other events.
+	Stage *int `json:"stage"`
 }
 
 type actorJSON struct {
@@ -72,7 +82,7 @@ type actorJSON struct {
 }
 
 func toApprovalEventJSON(e app.ApprovalEvent) approvalEventJSON {
-	out := approvalEventJSON{Type: e.Type, Note: e.Note, At: e.At, RequestID: e.RequestID, Version: e.Version}
+	out := approvalEventJSON{Type: e.Type, Note: e.Note, At: e.At, RequestID: e.RequestID, Version: e.Version, Stage: e.Stage}
 	if e.Actor != nil {
 		out.Actor = &actorJSON{ID: e.Actor.ID, Name: e.Actor.Name, Email: e.Actor.Email}
 	}
@@ -295,18 +305,21 @@ func writeHistory(c *gin.Context, events []app.ApprovalEvent) {
 		c.Header("Content-Disposition", `attachment; filename="approval-history.csv"`)
 		c.Status(http.StatusOK)
 		w := csv.NewWriter(c.Writer)
-		_ = w.Write([]string{"type", "actor", "actor_email", "note", "at", "request_id", "version", "approvers"})
+		_ = w.Write([]string{"type", "actor", "actor_email", "note", "at", "request_id", "version", "approvers", "stage"})
 		for _, e := range events {
 			actor, email := "system", ""
 			if e.Actor != nil {
 				actor, email = e.Actor.Name, e.Actor.Email
 			}
-			version := ""
+			version, stage := "", ""
 			if e.Version != nil {
 				version = strconv.Itoa(*e.Version)
 			}
+			if e.Stage != nil {
+				stage = strconv.Itoa(*e.Stage + 1) // people count stages from 1
+			}
 			_ = w.Write([]string{e.Type, csvSafe(actor), csvSafe(email), csvSafe(e.Note), e.At.UTC().Format(time.RFC3339), e.RequestID,
-				version, csvSafe(approversCell(e.Approvers))})
+				version, csvSafe(approversCell(e.Approvers)), stage})
 		}
 		w.Flush()
 	default:

@@ -59,6 +59,15 @@ func RequestWorkflowInput(r storage.ApprovalRequest) workflows.ApprovalRequestIn
 		in.Reminders = &workflows.Reminders{From: r.CreatedAt, Every: rm.ReminderAfter, EscalateAfter: rm.EscalateAfter,
 			EscalateTo: rm.EscalationUserIDs}
 	}
+	if p := r.Policy; p != nil && len(p.Stages) > 0 {
+		in.Policy = &workflows.Policy{}
+		for _, st := range p.Stages {
+			in.Policy.Stages = append(in.Policy.Stages, workflows.Stage(st))
+		}
+		for _, rule := range p.Rules {
+			in.Policy.Rules = append(in.Policy.Rules, workflows.Rule{AudienceSizeGT: rule.AudienceSizeGT, AddStage: workflows.Stage(rule.AddStage)})
+		}
+	}
 	return in
 }
 
@@ -203,6 +212,8 @@ func (a *App) updateFailed(ctx context.Context, r storage.ApprovalRequest, err e
 		return errs.Wrap(errs.Forbidden, e.Message, err)
 	case errs.NotFound:
 		return errs.Wrap(errs.NotFound, "no such resource in this account", err)
+	case errs.AlreadyApproved, errs.StageNotCurrent:
+		return errs.Wrap(e.Code, e.Message, err)
 	}
 	return err
 }
