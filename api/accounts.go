@@ -59,8 +59,9 @@ type settingsJSON struct {
 	ReminderAfter        string   `json:"reminder_after"`
 	EscalateAfter        string   `json:"escalate_after"`
 	EscalationUserIDs    []string `json:"escalation_user_ids"`
-	// ApprovalPolicy is null for the default: one stage of the request's approvers, one approval (R-POL-1).
-	ApprovalPolicy *approvalPolicyJSON `json:"approval_policy"`
+	// ApprovalPolicy is absent for the default: one stage of the request's approvers, one approval
+	// (R-POL-1); answers of accounts that never set one keep their shape.
+	ApprovalPolicy *approvalPolicyJSON `json:"approval_policy,omitempty"`
 }
 
 func toSettingsJSON(st app.Settings) settingsJSON {

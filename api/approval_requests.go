@@ -71,8 +71,8 @@ type approvalEventJSON struct {
 	// Approvers are the request's approvers as they were then, on submitted and approvers_changed
 	// events; null on other events and on those recorded before the approvers were kept.
 	Approvers []actorJSON `json:"approvers"`
-	// Stage is the stage (from 0) a stage_approved event completed (R-POL-2); null on other events.
-	Stage *int `json:"stage"`
+	// Stage is the stage (from 0) a stage_approved event completed (R-POL-2); absent on other events.
+	Stage *int `json:"stage,omitempty"`
 }
 
 type actorJSON struct {
@@ -305,21 +305,20 @@ func writeHistory(c *gin.Context, events []app.ApprovalEvent) {
 		c.Header("Content-Disposition", `attachment; filename="approval-history.csv"`)
 		c.Status(http.StatusOK)
 		w := csv.NewWriter(c.Writer)
-		_ = w.Write([]string{"type", "actor", "actor_email", "note", "at", "request_id", "version", "approvers", "stage"})
+		// A stage_approved line's note names its stage ("stage 1 of 2 (legal) approved"): the columns stay
+		// those spreadsheets already read.
+		_ = w.Write([]string{"type", "actor", "actor_email", "note", "at", "request_id", "version", "approvers"})
 		for _, e := range events {
 			actor, email := "system", ""
 			if e.Actor != nil {
 				actor, email = e.Actor.Name, e.Actor.Email
 			}
-			version, stage := "", ""
+			version := ""
 			if e.Version != nil {
 				version = strconv.Itoa(*e.Version)
 			}
-			if e.Stage != nil {
-				stage = strconv.Itoa(*e.Stage + 1) // people count stages from 1
-			}
 			_ = w.Write([]string{e.Type, csvSafe(actor), csvSafe(email), csvSafe(e.Note), e.At.UTC().Format(time.RFC3339), e.RequestID,
-				version, csvSafe(approversCell(e.Approvers)), stage})
+				version, csvSafe(approversCell(e.Approvers))})
 		}
 		w.Flush()
 	default:
