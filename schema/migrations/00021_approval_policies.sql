@@ -34,7 +34,64 @@ ALTER TABLE approval_events ADD CONSTRAINT approval_events_type_check CHECK (typ
 -- The stage an event belongs to (NULL: the request as a whole, and every event before policies).
 ALTER TABLE approval_events ADD COLUMN stage integer;
 
+-- Webhook payloads are the request as GET answers it (R-HOOK-2): with its stages, current stage,
+-- audience size and policy (R-POL-2), each stage's status as app.RequestStages computes it.
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION webhook_request_json(request uuid) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', r.id, 'account_id', r.account_id, 'campaign_id', r.campaign_id,
+        'campaign_version', r.campaign_version, 'content_hash', r.content_hash, 'submitted_by', r.submitted_by,
+        'note', r.note, 'status', r.status, 'decided_by', r.decided_by, 'decision_note', r.decision_note,
+        'decided_at', webhook_time(r.decided_at), 'deadline_at', webhook_time(r.deadline_at),
+        'launch_at', webhook_time(r.launch_at), 'created_at', webhook_time(r.created_at),
+        'updated_at', webhook_time(r.updated_at),
+        'approvers', (SELECT COALESCE(jsonb_agg(jsonb_build_object('user_id', u.id, 'name', u.name, 'email', u.email,
+            'state', a.state) ORDER BY lower(u.email)), '[]'::jsonb)
+            FROM approval_request_approvers a JOIN users u ON u.id = a.user_id WHERE a.request_id = r.id),
+        'stages', (SELECT COALESCE(jsonb_agg(jsonb_build_object('name', st.name, 'required', st.required,
+              'approvals', st.approvals,
+              'status', CASE WHEN jsonb_array_length(st.approvals) >= st.required THEN 'approved'
+                WHEN r.status = 'pending' AND st.i = r.current_stage THEN 'pending'
+                WHEN r.status = 'pending' AND st.i > r.current_stage THEN 'waiting'
+                WHEN r.status <> 'approved' AND st.i = r.current_stage THEN r.status
+                ELSE 'skipped' END) ORDER BY st.i), '[]'::jsonb)
+            FROM (
+              SELECT (x.i - 1)::int AS i, x.s->>'name' AS name, (x.s->>'required')::int AS required,
+                (SELECT COALESCE(jsonb_agg(jsonb_build_object('user_id', sa.user_id, 'at', webhook_time(sa.at))
+                   ORDER BY sa.at, sa.user_id), '[]'::jsonb)
+                 FROM approval_stage_approvals sa WHERE sa.request_id = r.id AND sa.stage = x.i - 1) AS approvals
+              FROM jsonb_array_elements(r.stages) WITH ORDINALITY AS x(s, i)
+              WHERE jsonb_typeof(r.stages) = 'array'
+              UNION ALL
+              SELECT 0, 'approval', 1, CASE WHEN r.status = 'approved' AND r.decided_by IS NOT NULL
+                THEN jsonb_build_array(jsonb_build_object('user_id', r.decided_by, 'at', webhook_time(r.decided_at)))
+                ELSE '[]'::jsonb END
+              WHERE r.stages IS NULL OR jsonb_typeof(r.stages) <> 'array') st),
+        'current_stage', r.current_stage,
+        'audience_size', r.audience_size,
+        'approval_policy', CASE WHEN r.approval_policy IS NULL OR jsonb_typeof(r.approval_policy) <> 'object' THEN 'null'::jsonb
+          ELSE jsonb_build_object('stages', r.approval_policy->'stages',
+            'rules', CASE WHEN jsonb_typeof(r.approval_policy->'rules') = 'array' THEN (SELECT COALESCE(jsonb_agg(
+                jsonb_build_object('if', jsonb_build_object('audience_size_gt', x->'audience_size_gt'), 'add_stage', x->'add_stage')), '[]'::jsonb)
+              FROM jsonb_array_elements(r.approval_policy->'rules') x) ELSE '[]'::jsonb END) END)
+    FROM approval_requests r WHERE r.id = request
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION webhook_request_json(request uuid) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', r.id, 'account_id', r.account_id, 'campaign_id', r.campaign_id,
+        'campaign_version', r.campaign_version, 'content_hash', r.content_hash, 'submitted_by', r.submitted_by,
+        'note', r.note, 'status', r.status, 'decided_by', r.decided_by, 'decision_note', r.decision_note,
+        'decided_at', webhook_time(r.decided_at), 'deadline_at', webhook_time(r.deadline_at),
+        'launch_at', webhook_time(r.launch_at), 'created_at', webhook_time(r.created_at),
+        'updated_at', webhook_time(r.updated_at),
+        'approvers', (SELECT COALESCE(jsonb_agg(jsonb_build_object('user_id', u.id, 'name', u.name, 'email', u.email,
+            'state', a.state) ORDER BY lower(u.email)), '[]'::jsonb)
+            FROM approval_request_approvers a JOIN users u ON u.id = a.user_id WHERE a.request_id = r.id))
+    FROM approval_requests r WHERE r.id = request
+$$;
+-- +goose StatementEnd
 ALTER TABLE approval_events DROP COLUMN stage;
 DELETE FROM approval_events WHERE type = 'stage_approved';
 ALTER TABLE approval_events DROP CONSTRAINT approval_events_type_check;
