@@ -301,3 +301,28 @@ func TestStages_ApprovalsTurnedOffMidStage(t *testing.T) {
 	d := h.requireOneDecision(storage.EventAutoApproved, nil, time.Hour)
 	assert.Nil(t, d.Stage)
 }
+
+// R-POL-5: escalation per stage. Stage 1 is done before its escalation falls due, so it never
+// escalates; stage 2 escalates escalate_after after it started, for stage 2, and the escalation user
+// may then approve stage 2.
+func TestStages_EscalationPerStage(t *testing.T) {
+	h := newHarness(t)
+	h.withReminders(0, 0, 10*time.Hour, []string{"u-esc"}, 120*time.Hour, 0)
+	h.withPolicy(workflows.Policy{Stages: []workflows.Stage{
+		{Name: "marketing", ApproverIDs: []string{"u-a"}, Required: 1},
+		{Name: "legal", ApproverIDs: []string{"u-b"}, Required: 1}}}, 10)
+	var early, esc *outcome
+	h.at(5*time.Hour, func() { h.decision(workflows.UpdateApprove, "s1", "u-a", "") })
+	h.at(6*time.Hour, func() { early = h.decision(workflows.UpdateApprove, "e", "u-esc", "") })
+	h.at(16*time.Hour, func() { esc = h.decision(workflows.UpdateApprove, "s2", "u-esc", "") })
+	h.mustRun("launched")
+	assert.Equal(t, string(errs.Forbidden), errType(early.failure()), "not an approver before the escalation: %+v", early)
+	assert.True(t, esc.succeeded(), "%+v", esc)
+	calls := h.escalateCalls()
+	require.Len(t, calls, 1, "%+v", calls)
+	if assert.NotNil(t, calls[0].In.Stage) {
+		assert.Equal(t, 1, *calls[0].In.Stage)
+	}
+	assertAt(t, t0.Add(15*time.Hour), calls[0].At, "stage 2's escalation")
+	h.requireApprovedInStage("u-esc", 1, 16*time.Hour)
+}
