@@ -33,7 +33,24 @@ type Request struct {
 	Approvers       []Approver `json:"approvers"`
 	CreatedAt       time.Time  `json:"created_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
+	// The approval policy of a request under one (R-POL-1..3); absent for the default, and in
+	// histories recorded before policies.
+	Policy         *RequestPolicy  `json:"policy,omitempty"`
+	Stages         []RequestStage  `json:"run_stages,omitempty"`
+	CurrentStage   int             `json:"current_stage,omitempty"`
+	AudienceSize   *int            `json:"audience_size,omitempty"`
+	StageApprovals []StageApproval `json:"stage_approvals,omitempty"`
 }
+
+// Types of a request's approval policy, as the read model holds them.
+type (
+	// RequestPolicy is the resolved policy a request was submitted under.
+	RequestPolicy = storage.RequestPolicy
+	// RequestStage is a resolved stage of a request.
+	RequestStage = storage.RequestStage
+	// StageApproval is an approval counted in a stage.
+	StageApproval = storage.StageApproval
+)
 
 // Approver is a user assigned to a request, with the state of the assignment.
 type Approver struct {
@@ -47,7 +64,8 @@ type Approver struct {
 func requestFromRow(r storage.ApprovalRequest) Request {
 	out := Request{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
 		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
-		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Policy: r.Policy, Stages: r.Stages, CurrentStage: r.CurrentStage, AudienceSize: r.AudienceSize, StageApprovals: r.StageApprovals}
 	if r.Approvers != nil {
 		out.Approvers = make([]Approver, len(r.Approvers))
 		for i, a := range r.Approvers {

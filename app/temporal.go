@@ -248,7 +248,8 @@ func (a *App) submitReviewUpdate(ctx context.Context, draftID string, in workflo
 func requestFromWorkflow(r workflows.Request) storage.ApprovalRequest {
 	out := storage.ApprovalRequest{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
 		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
-		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Policy: r.Policy, Stages: r.Stages, CurrentStage: r.CurrentStage, AudienceSize: r.AudienceSize, StageApprovals: r.StageApprovals}
 	if r.Approvers != nil {
 		out.Approvers = make([]storage.Approver, len(r.Approvers))
 		for i, ap := range r.Approvers {

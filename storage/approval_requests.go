@@ -80,17 +80,17 @@ type ApprovalRequest struct {
 	Reminders RequestReminders `json:"-"`
 	// Policy is the approval policy the request was submitted under, resolved (R-POL-1); nil for the
 	// default: one stage of its approvers, one approval required.
-	Policy *RequestPolicy `json:"-"`
+	Policy *RequestPolicy `json:"policy,omitempty"`
 	// Stages are the stages the request runs: the policy's, and those its rules added once the
 	// audience was counted; nil for the default.
-	Stages []RequestStage `json:"-"`
+	Stages []RequestStage `json:"run_stages,omitempty"`
 	// CurrentStage is the stage the request waits for, from 0.
-	CurrentStage int `json:"-"`
+	CurrentStage int `json:"current_stage,omitempty"`
 	// AudienceSize is how many directory contacts the campaign's segments matched at submission
 	// (R-POL-3); nil while counting, and for requests under the default policy.
-	AudienceSize *int `json:"-"`
+	AudienceSize *int `json:"audience_size,omitempty"`
 	// StageApprovals are the approvals counted in its stages (R-POL-2), by stage and time.
-	StageApprovals []StageApproval `json:"-"`
+	StageApprovals []StageApproval `json:"stage_approvals,omitempty"`
 }
 
 // RequestReminders are the reminder and escalation settings a request took from its account at

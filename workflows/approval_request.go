@@ -105,6 +105,13 @@ type Request struct {
 	Approvers       []Approver `json:"approvers"`
 	CreatedAt       time.Time  `json:"created_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
+	// The approval policy of a request under one (R-POL-1..3), as the read model holds it; absent
+	// for the default, and in histories recorded before policies.
+	Policy         *activities.RequestPolicy  `json:"policy,omitempty"`
+	Stages         []activities.RequestStage  `json:"run_stages,omitempty"`
+	CurrentStage   int                        `json:"current_stage,omitempty"`
+	AudienceSize   *int                       `json:"audience_size,omitempty"`
+	StageApprovals []activities.StageApproval `json:"stage_approvals,omitempty"`
 }
 
 // Approver is a user assigned to a request, with the state of the assignment.
@@ -119,7 +126,8 @@ type Approver struct {
 func requestFromActivity(r activities.Request) Request {
 	out := Request{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
 		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
-		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Policy: r.Policy, Stages: r.Stages, CurrentStage: r.CurrentStage, AudienceSize: r.AudienceSize, StageApprovals: r.StageApprovals}
 	if r.Approvers != nil {
 		out.Approvers = make([]Approver, len(r.Approvers))
 		for i, a := range r.Approvers {
