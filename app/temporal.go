@@ -67,6 +67,14 @@ func RequestWorkflowInput(r storage.ApprovalRequest) workflows.ApprovalRequestIn
 		for _, rule := range p.Rules {
 			in.Policy.Rules = append(in.Policy.Rules, workflows.Rule{AudienceSizeGT: rule.AudienceSizeGT, AddStage: workflows.Stage(rule.AddStage)})
 		}
+		// A run started again resumes where the request stands.
+		in.ResumeStage = r.CurrentStage
+		for _, sa := range r.StageApprovals {
+			if in.ResumeApprovals == nil {
+				in.ResumeApprovals = map[int][]string{}
+			}
+			in.ResumeApprovals[sa.Stage] = append(in.ResumeApprovals[sa.Stage], sa.UserID)
+		}
 	}
 	return in
 }

@@ -66,6 +66,10 @@ type ApprovalRequestInput struct {
 	// default, one stage of ApproverIDs with one approval, and in histories recorded before policies.
 	// ApproverIDs are then every approver the policy names.
 	Policy *Policy `json:",omitempty"`
+	// ResumeStage and ResumeApprovals are where a request under a policy stood when the sweeper
+	// started this run again (Repaired): its current stage and the approvals counted by stage.
+	ResumeStage     int              `json:",omitempty"`
+	ResumeApprovals map[int][]string `json:",omitempty"`
 }
 
 // DecisionInput is an approve, reject or cancel by ActorID.
@@ -638,14 +642,15 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 	if w.staged == nil {
 		w.startReminders(timerCtx) // reminders.go
 	} else {
-		from := workflow.Now(ctx)
-		if w.in.Reminders != nil {
-			from = w.in.Reminders.From
-		}
-		w.startStageTimers(ctx, from)
 		if err := w.countAudience(ctx); err != nil {
 			return "", err
 		}
+		from := workflow.Now(ctx)
+		if w.in.Reminders != nil && w.in.ResumeStage == 0 {
+			from = w.in.Reminders.From
+		}
+		w.resumeStages()
+		w.startStageTimers(ctx, from)
 	}
 
 	for w.status == activities.RequestStatusPending {

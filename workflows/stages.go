@@ -228,3 +228,16 @@ func (w *approvalRequestImpl) stageLabel(i int) string {
 	}
 	return fmt.Sprintf("stage %d: ", i+1)
 }
+
+// resumeStages puts a repaired run where the request stood (ResumeStage, ResumeApprovals): the
+// approvals counted in the database count here too.
+func (w *approvalRequestImpl) resumeStages() {
+	for i, ids := range w.in.ResumeApprovals {
+		if i >= 0 && i < len(w.staged.stages) {
+			w.staged.stages[i].approvals = slices.Clone(ids)
+		}
+	}
+	if w.in.ResumeStage > 0 && w.in.ResumeStage < len(w.staged.stages) {
+		w.staged.current = w.in.ResumeStage
+	}
+}

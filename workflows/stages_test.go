@@ -326,3 +326,22 @@ func TestStages_EscalationPerStage(t *testing.T) {
 	assertAt(t, t0.Add(15*time.Hour), calls[0].At, "stage 2's escalation")
 	h.requireApprovedInStage("u-esc", 1, 16*time.Hour)
 }
+
+// R-POL-2: a run the sweeper starts again resumes where the request stood: in stage 2, with stage 2's
+// approval counted, the next approval of stage 2 approves the request.
+func TestStages_RepairedRunResumes(t *testing.T) {
+	h := newHarness(t)
+	h.withPolicy(workflows.Policy{Stages: []workflows.Stage{
+		{Name: "marketing", ApproverIDs: []string{"u-a"}, Required: 1},
+		{Name: "legal", ApproverIDs: threeApprovers, Required: 2}}}, 10)
+	h.in.Repaired, h.in.ResumeStage, h.in.ResumeApprovals = true, 1, map[int][]string{0: {"u-a"}, 1: {"u-b"}}
+	var again *outcome
+	h.at(time.Minute, func() {
+		assert.Equal(t, 1, h.state().CurrentStage)
+		again = h.decision(workflows.UpdateApprove, "b", "u-b", "")
+	})
+	h.at(2*time.Minute, func() { h.decision(workflows.UpdateApprove, "c", "u-c", "") })
+	h.mustRun("launched")
+	assert.Equal(t, string(errs.AlreadyApproved), errType(again.failure()))
+	h.requireApprovedInStage("u-c", 1, 2*time.Minute)
+}
