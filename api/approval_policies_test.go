@@ -302,3 +302,75 @@ func TestStageRace_ApproveAndRejectTogether(t *testing.T) {
 	}
 	t.Logf("outcomes: %v", outcomes)
 }
+
+// TestStagesOverHTTP: a request under a two-stage policy (R-POL-2, R-POL-3, part 5 of the issue): the
+// request answers its stages, current stage, audience size and policy; the inbox shows it to the current
+// stage's approvers only; stage 2's approver is asked to decide when stage 1 is done; the history
+// records stage_approved with its stage, in JSON and (in the note) CSV.
+func TestStagesOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	approver, admin := e.A.Users[storage.RoleApprover], e.A.Users[storage.RoleAdmin]
+	apTok, adminTok, collabTok := e.A.Tokens[storage.RoleApprover], e.A.Tokens[storage.RoleAdmin], e.A.Tokens[storage.RoleCollaborator]
+	e.setPolicy(t, e.A, map[string]any{"stages": []any{
+		map[string]any{"name": "marketing", "approver_ids": nil, "required": 1},
+		map[string]any{"name": "legal", "approver_ids": []string{admin.ID}, "required": "all"}}})
+	camp := e.laterCampaign(t, e.A.Users[storage.RoleCollaborator], "Two stages")
+	r := e.submit(t, camp.ID, collabTok, approver.ID)
+
+	get := func() map[string]any {
+		code, body := e.do(t, http.MethodGet, "/v1/approval-requests/"+r.ID, collabTok, nil)
+		require.Equal(t, http.StatusOK, code)
+		return body
+	}
+	eventually(t, 10*time.Second, func() bool { return get()["audience_size"] != nil }, func() string { return "audience never counted" })
+	body := get()
+	assert.EqualValues(t, 0, body["current_stage"])
+	stages := body["stages"].([]any)
+	require.Len(t, stages, 2)
+	assert.Equal(t, "marketing", stages[0].(map[string]any)["name"])
+	assert.Equal(t, "pending", stages[0].(map[string]any)["status"])
+	assert.Equal(t, "waiting", stages[1].(map[string]any)["status"])
+	assert.EqualValues(t, 1, stages[1].(map[string]any)["required"], `"all" of one approver`)
+	policy := body["approval_policy"].(map[string]any)
+	assert.Equal(t, []any{approver.ID}, policy["stages"].([]any)[0].(map[string]any)["approver_ids"], "null took the request's approvers")
+	assert.Contains(t, e.inboxIDs(t, apTok), r.ID)
+	assert.NotContains(t, e.inboxIDs(t, adminTok), r.ID, "stage 2's approver waits for stage 1")
+
+	code, early := e.act(t, r.ID, "approve", adminTok, "")
+	require.Equal(t, http.StatusConflict, code, "%v", early)
+	assert.Equal(t, string(errs.StageNotCurrent), early["error"].(map[string]any)["code"])
+
+	code, after1 := e.act(t, r.ID, "approve", apTok, "")
+	require.Equal(t, http.StatusOK, code, "%v", after1)
+	assert.Equal(t, storage.RequestStatusPending, after1["status"])
+	assert.EqualValues(t, 1, after1["current_stage"])
+	s0 := after1["stages"].([]any)[0].(map[string]any)
+	assert.Equal(t, "approved", s0["status"])
+	require.Len(t, s0["approvals"], 1)
+	assert.Equal(t, approver.ID, s0["approvals"].([]any)[0].(map[string]any)["user_id"])
+	assert.NotContains(t, e.inboxIDs(t, apTok), r.ID, "stage 1 done: no longer the approver's")
+	assert.Contains(t, e.inboxIDs(t, adminTok), r.ID)
+	assert.NotEmpty(t, e.notificationsFor(t, adminTok, r.ID, "approval_requested"), "stage 2's approver is asked to decide")
+
+	code, after2 := e.act(t, r.ID, "approve", adminTok, "")
+	require.Equal(t, http.StatusOK, code, "%v", after2)
+	assert.Equal(t, storage.RequestStatusApproved, after2["status"])
+	for i, st := range after2["stages"].([]any) {
+		assert.Equal(t, "approved", st.(map[string]any)["status"], "stage %d", i)
+	}
+
+	events := e.history(t, "/v1/approval-requests/"+r.ID+"/history", collabTok)
+	var stagesDone []int
+	for _, ev := range events {
+		if ev.Type == storage.EventStageApproved {
+			require.NotNil(t, ev.Stage)
+			stagesDone = append(stagesDone, *ev.Stage)
+		}
+	}
+	assert.ElementsMatch(t, []int{0, 1}, stagesDone)
+	assert.Equal(t, 1, eventCount(t, e, r.ID, storage.EventApproved))
+	rec := e.request(t, http.MethodGet, "/v1/approval-requests/"+r.ID+"/history?format=csv", collabTok, nil)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), "stage 2 of 2 (legal) approved")
+}
