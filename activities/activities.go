@@ -103,6 +103,8 @@ func classify(err error) error {
 		return errs.Temporal(errs.Wrap(errs.Forbidden, "you are not (or no longer) an approver of this request", err))
 	case errors.Is(err, storage.ErrNotFound):
 		return errs.Temporal(errs.Wrap(errs.NotFound, "not found", err))
+	case errors.Is(err, storage.ErrStageNotCurrent):
+		return errs.Temporal(errs.Wrap(errs.StageNotCurrent, "the request no longer waits for this stage", err))
 	}
 	return err
 }

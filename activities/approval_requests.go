@@ -33,7 +33,24 @@ type Request struct {
 	Approvers       []Approver `json:"approvers"`
 	CreatedAt       time.Time  `json:"created_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
+	// The approval policy of a request under one (R-POL-1..3); absent for the default, and in
+	// histories recorded before policies.
+	Policy         *RequestPolicy  `json:"policy,omitempty"`
+	Stages         []RequestStage  `json:"run_stages,omitempty"`
+	CurrentStage   int             `json:"current_stage,omitempty"`
+	AudienceSize   *int            `json:"audience_size,omitempty"`
+	StageApprovals []StageApproval `json:"stage_approvals,omitempty"`
 }
+
+// Types of a request's approval policy, as the read model holds them.
+type (
+	// RequestPolicy is the resolved policy a request was submitted under.
+	RequestPolicy = storage.RequestPolicy
+	// RequestStage is a resolved stage of a request.
+	RequestStage = storage.RequestStage
+	// StageApproval is an approval counted in a stage.
+	StageApproval = storage.StageApproval
+)
 
 // Approver is a user assigned to a request, with the state of the assignment.
 type Approver struct {
@@ -47,7 +64,8 @@ type Approver struct {
 func requestFromRow(r storage.ApprovalRequest) Request {
 	out := Request{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
 		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
-		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Policy: r.Policy, Stages: r.Stages, CurrentStage: r.CurrentStage, AudienceSize: r.AudienceSize, StageApprovals: r.StageApprovals}
 	if r.Approvers != nil {
 		out.Approvers = make([]Approver, len(r.Approvers))
 		for i, a := range r.Approvers {
@@ -64,6 +82,9 @@ type Decision struct {
 	Type      string
 	ActorID   *string
 	Note      string
+	// Stage is the stage an approval under a policy completes, the request's last (R-POL-2); nil
+	// otherwise, and in histories recorded before policies.
+	Stage *int `json:",omitempty"`
 }
 
 // DecideInput is a terminal decision on a request of an account.
@@ -290,6 +311,9 @@ type RemindInput struct {
 	RequestID string
 	N         int
 	Of        int
+	// Stage, under a policy, reminds that stage's approvers who have not approved it (R-POL-5); nil
+	// reminds every assigned approver.
+	Stage *int `json:",omitempty"`
 }
 
 // RemindResult says how many approvers a reminder reached and whether its emails still wait in the outbox.
@@ -303,7 +327,11 @@ type RemindResult struct {
 // by email, and records it in the history, once per reminder; then it hands the emails to the mailer,
 // if there is one, in the same activity (as DecideAndDeliver does): a reminder costs one local activity.
 func (a *Activities) RemindApprovers(ctx context.Context, in RemindInput) (RemindResult, error) {
-	n, err := a.Store.RemindApprovers(ctx, in.AccountID, in.RequestID, in.N, in.Of, storage.DecisionLinkBase(a.PublicURL))
+	stage := -1
+	if in.Stage != nil {
+		stage = *in.Stage
+	}
+	n, err := a.Store.RemindStageApprovers(ctx, in.AccountID, in.RequestID, stage, in.N, in.Of, storage.DecisionLinkBase(a.PublicURL))
 	if err != nil {
 		return RemindResult{}, classify(err)
 	}
@@ -316,6 +344,8 @@ type EscalateInput struct {
 	RequestID string
 	UserIDs   []string
 	After     time.Duration
+	// Stage, under a policy, adds the users to that stage's approvers too, once per stage (R-POL-5).
+	Stage *int `json:",omitempty"`
 }
 
 // EscalateResult is the request as an escalation left it, and whether its emails still wait in the outbox.
@@ -329,7 +359,11 @@ type EscalateResult struct {
 // escalated and asks the added ones to decide, once per request; then it hands the emails to the
 // mailer in the same activity.
 func (a *Activities) Escalate(ctx context.Context, in EscalateInput) (EscalateResult, error) {
-	r, err := a.Store.Escalate(ctx, in.AccountID, in.RequestID, in.UserIDs, in.After, changes.Count, storage.DecisionLinkBase(a.PublicURL))
+	stage := -1
+	if in.Stage != nil {
+		stage = *in.Stage
+	}
+	r, err := a.Store.EscalateStage(ctx, in.AccountID, in.RequestID, stage, in.UserIDs, in.After, changes.Count, storage.DecisionLinkBase(a.PublicURL))
 	if err != nil {
 		return EscalateResult{}, classify(err)
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -58,13 +59,16 @@ type settingsJSON struct {
 	ReminderAfter        string   `json:"reminder_after"`
 	EscalateAfter        string   `json:"escalate_after"`
 	EscalationUserIDs    []string `json:"escalation_user_ids"`
+	// ApprovalPolicy is absent for the default: one stage of the request's approvers, one approval
+	// (R-POL-1); answers of accounts that never set one keep their shape.
+	ApprovalPolicy *approvalPolicyJSON `json:"approval_policy,omitempty"`
 }
 
 func toSettingsJSON(st app.Settings) settingsJSON {
 	return settingsJSON{ApprovalEnabled: st.ApprovalEnabled, AllowSelfApproval: st.AllowSelfApproval,
 		OnNoApprovers: st.OnNoApprovers, JourneyVersionPolicy: st.JourneyVersionPolicy,
 		ReminderAfter: app.FormatDuration(st.ReminderAfter), EscalateAfter: app.FormatDuration(st.EscalateAfter),
-		EscalationUserIDs: st.EscalationUserIDs}
+		EscalationUserIDs: st.EscalationUserIDs, ApprovalPolicy: toApprovalPolicyJSON(st.ApprovalPolicy)}
 }
 
 func (s *Server) getSettings(c *gin.Context) {
@@ -84,6 +88,8 @@ type settingsPatch struct {
 	ReminderAfter        *string   `json:"reminder_after"`
 	EscalateAfter        *string   `json:"escalate_after"`
 	EscalationUserIDs    *[]string `json:"escalation_user_ids"`
+	// ApprovalPolicy is read and checked by the use case, which names the bad field (R-POL-1).
+	ApprovalPolicy Optional[json.RawMessage] `json:"approval_policy"`
 }
 
 // updateSettings changes the account settings (admins only) and answers all of them.
@@ -96,6 +102,7 @@ func (s *Server) updateSettings(c *gin.Context) {
 		ApprovalEnabled: req.ApprovalEnabled, AllowSelfApproval: req.AllowSelfApproval,
 		OnNoApprovers: req.OnNoApprovers, JourneyVersionPolicy: req.JourneyVersionPolicy,
 		ReminderAfter: req.ReminderAfter, EscalateAfter: req.EscalateAfter, EscalationUserIDs: req.EscalationUserIDs,
+		SetApprovalPolicy: req.ApprovalPolicy.Set, ApprovalPolicy: rawOrNull(req.ApprovalPolicy),
 	})
 	if err != nil {
 		respondError(c, err)

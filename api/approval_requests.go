@@ -33,6 +33,13 @@ type approvalRequestJSON struct {
 	Approvers       []approverJSON `json:"approvers"`
 	CreatedAt       time.Time      `json:"created_at"`
 	UpdatedAt       time.Time      `json:"updated_at"`
+	// Stages, CurrentStage, AudienceSize and ApprovalPolicy are the request's approval policy as it
+	// runs (R-POL-1..3): one stage under the default, whose policy is null; audience_size is null
+	// while counting and under the default.
+	Stages         []stageJSON         `json:"stages"`
+	CurrentStage   int                 `json:"current_stage"`
+	AudienceSize   *int                `json:"audience_size"`
+	ApprovalPolicy *approvalPolicyJSON `json:"approval_policy"`
 	// SectionReviews are the approvers' per-section verdicts (R-POL-4), in the answers that load them
 	// (GET of the request and its review); left out of the others.
 	SectionReviews *[]sectionReviewJSON `json:"section_reviews,omitempty"`
@@ -60,7 +67,8 @@ func toApprovalRequestJSON(r app.ApprovalRequest) approvalRequestJSON {
 		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		Approvers: mapEach(r.Approvers, func(a app.Approver) approverJSON {
 			return approverJSON{UserID: a.UserID, Name: a.Name, Email: a.Email, State: a.State}
-		})}
+		}), Stages: toStagesJSON(r), CurrentStage: r.CurrentStage, AudienceSize: r.AudienceSize,
+		ApprovalPolicy: toRequestPolicyJSON(r.Policy)}
 	if r.SectionReviews != nil {
 		list := mapEach(r.SectionReviews, func(s app.SectionReview) sectionReviewJSON {
 			return sectionReviewJSON{UserID: s.UserID, Section: s.Section, Verdict: s.Verdict, Note: s.Note, At: s.At}
@@ -82,6 +90,8 @@ type approvalEventJSON struct {
 	// Approvers are the request's approvers as they were then, on submitted and approvers_changed
 	// events; null on other events and on those recorded before the approvers were kept.
 	Approvers []actorJSON `json:"approvers"`
+	// Stage is the stage (from 0) a stage_approved event completed (R-POL-2); absent on other events.
+	Stage *int `json:"stage,omitempty"`
 }
 
 type actorJSON struct {
@@ -91,7 +101,7 @@ type actorJSON struct {
 }
 
 func toApprovalEventJSON(e app.ApprovalEvent) approvalEventJSON {
-	out := approvalEventJSON{Type: e.Type, Note: e.Note, At: e.At, RequestID: e.RequestID, Version: e.Version}
+	out := approvalEventJSON{Type: e.Type, Note: e.Note, At: e.At, RequestID: e.RequestID, Version: e.Version, Stage: e.Stage}
 	if e.Actor != nil {
 		out.Actor = &actorJSON{ID: e.Actor.ID, Name: e.Actor.Name, Email: e.Actor.Email}
 	}
@@ -354,6 +364,8 @@ func writeHistory(c *gin.Context, events []app.ApprovalEvent) {
 		c.Header("Content-Disposition", `attachment; filename="approval-history.csv"`)
 		c.Status(http.StatusOK)
 		w := csv.NewWriter(c.Writer)
+		// A stage_approved line's note names its stage ("stage 1 of 2 (legal) approved"): the columns stay
+		// those spreadsheets already read.
 		_ = w.Write([]string{"type", "actor", "actor_email", "note", "at", "request_id", "version", "approvers"})
 		for _, e := range events {
 			actor, email := "system", ""

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -23,12 +24,15 @@ type campaignRequest struct {
 	EndAt   Optional[time.Time]  `json:"end_at"`
 	Status  *string              `json:"status"`
 	Content *campaignContentJSON `json:"content"`
+	// ApprovalPolicy overrides the account's approval policy (R-POL-1); null goes back to the account's.
+	ApprovalPolicy Optional[json.RawMessage] `json:"approval_policy"`
 }
 
 // fields maps the body to the use cases' input.
 func (r campaignRequest) fields() app.CampaignFields {
 	f := app.CampaignFields{Name: r.Name, Kind: r.Kind, Mode: r.Mode, Status: r.Status,
-		SetStartAt: r.StartAt.Set, StartAt: r.StartAt.Value, SetEndAt: r.EndAt.Set, EndAt: r.EndAt.Value}
+		SetStartAt: r.StartAt.Set, StartAt: r.StartAt.Value, SetEndAt: r.EndAt.Set, EndAt: r.EndAt.Value,
+		SetApprovalPolicy: r.ApprovalPolicy.Set, ApprovalPolicy: rawOrNull(r.ApprovalPolicy)}
 	if r.Content != nil {
 		c := r.Content.toApp()
 		f.Content = &c
@@ -56,12 +60,15 @@ type campaignJSON struct {
 	ArchivedAt      *time.Time           `json:"archived_at"`
 	Content         *campaignContentJSON `json:"content,omitempty"`
 	Ribbon          *string              `json:"ribbon"`
+	// ApprovalPolicy is the campaign's override of the account's approval policy; null uses the account's.
+	ApprovalPolicy *approvalPolicyJSON `json:"approval_policy"`
 }
 
 func toCampaignJSON(v app.CampaignView) campaignJSON {
 	out := campaignJSON{ID: v.ID, AccountID: v.AccountID, CreatedBy: v.CreatedBy, Name: v.Name, Kind: v.Kind, Mode: v.Mode,
 		StartAt: v.StartAt, EndAt: v.EndAt, Status: v.Status, ApprovalStatus: v.ApprovalStatus, Version: v.Version,
-		ApprovedVersion: v.ApprovedVersion, LiveVersion: v.LiveVersion, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, ArchivedAt: v.ArchivedAt, Ribbon: v.Ribbon}
+		ApprovedVersion: v.ApprovedVersion, LiveVersion: v.LiveVersion, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, ArchivedAt: v.ArchivedAt, Ribbon: v.Ribbon,
+		ApprovalPolicy: toApprovalPolicyJSON(v.ApprovalPolicy)}
 	if v.Content != nil {
 		c := toCampaignContentJSON(*v.Content)
 		out.Content = &c

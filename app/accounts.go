@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -73,6 +74,10 @@ type SettingsPatch struct {
 	// EscalationUserIDs lists the users requests escalate to, each with the approval right; an empty
 	// list goes back to the default, the account's admins.
 	EscalationUserIDs *[]string
+	// SetApprovalPolicy says whether ApprovalPolicy, the account's approval policy as the client wrote
+	// it (null: the default), changes (R-POL-1).
+	SetApprovalPolicy bool
+	ApprovalPolicy    json.RawMessage
 }
 
 // Bounds of the reminder and escalation durations.
@@ -162,6 +167,11 @@ func (a *App) UpdateSettings(ctx context.Context, u User, p SettingsPatch) (Sett
 	}
 	if err := a.reminderPatch(ctx, u.AccountID, p, &st); err != nil {
 		return Settings{}, err
+	}
+	if p.SetApprovalPolicy {
+		if st.ApprovalPolicy, err = a.ParseApprovalPolicy(ctx, u.AccountID, p.ApprovalPolicy); err != nil {
+			return Settings{}, err
+		}
 	}
 	wasEnabled := st.ApprovalEnabled
 	setIf(&st.AllowSelfApproval, p.AllowSelfApproval)

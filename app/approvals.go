@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -72,6 +73,9 @@ func (a *App) Resubmit(ctx context.Context, u User, in ResubmitInput) (ApprovalR
 	var patch *storage.CampaignPatch
 	if in.Changes != nil {
 		p, err := buildPatch(cur, *in.Changes)
+		if err == nil {
+			err = a.policyPatch(ctx, u.AccountID, *in.Changes, &p)
+		}
 		if err != nil {
 			return ApprovalRequest{}, err
 		}
@@ -126,6 +130,8 @@ type submission struct {
 	approvers []string
 	deadline  time.Time
 	launchAt  *time.Time
+	// policy is the resolved approval policy (R-POL-1); nil for the default.
+	policy *storage.RequestPolicy
 }
 
 // checkSubmission applies every rule of a submission of camp under the account's settings, without
@@ -155,7 +161,17 @@ func (a *App) checkSubmission(ctx context.Context, u User, camp Campaign, in Sub
 	if err != nil {
 		return submission{}, err
 	}
-	return submission{approvers: approvers, deadline: deadline, launchAt: launchAt}, nil
+	sub := submission{approvers: approvers, deadline: deadline, launchAt: launchAt}
+	p, err := resolvePolicy(camp.ApprovalPolicy, settings.ApprovalPolicy, approvers)
+	if err != nil || p == nil {
+		return sub, err
+	}
+	sub.policy = &storage.RequestPolicy{Stages: p.stages, Rules: p.rules}
+	sub.approvers = p.approvers()
+	if !settings.AllowSelfApproval && slices.Contains(sub.approvers, u.ID) {
+		return submission{}, errs.Invalid("approval_policy", "the approval policy names you as an approver and self-approval is turned off for this account")
+	}
+	return sub, nil
 }
 
 // submit checks and stores a request for camp and starts its workflow.
@@ -178,7 +194,7 @@ func (a *App) submit(ctx context.Context, u User, camp Campaign, in SubmitInput)
 	}
 	r, err := a.Store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: in.RequestID, AccountID: u.AccountID,
 		CampaignID: camp.ID, SubmittedBy: u.ID, Note: in.Note, ApproverIDs: sub.approvers, DeadlineAt: sub.deadline, LaunchAt: sub.launchAt,
-		CountChanges: changes.Count, Reminders: reminders, DecisionLinkBase: storage.DecisionLinkBase(a.PublicURL)})
+		CountChanges: changes.Count, Reminders: reminders, DecisionLinkBase: storage.DecisionLinkBase(a.PublicURL), Policy: sub.policy})
 	switch {
 	case errors.Is(err, storage.ErrRequestOpen):
 		return ApprovalRequest{}, requestOpenError()
@@ -406,6 +422,11 @@ func (a *App) decide(ctx context.Context, u User, r ApprovalRequest, in DecideIn
 		return ApprovalRequest{}, fmt.Errorf("app: unknown decision %q", in.Decision)
 	}
 	out, err := a.requestUpdate(ctx, r, string(in.Decision), in.UpdateID, workflows.DecisionInput{ActorID: u.ID, Note: in.Note})
+	if err == nil && r.Policy != nil {
+		// Under a policy the answer shows the stages, which the read model holds (R-POL-2).
+		out, err = a.Store.ApprovalRequest(ctx, u.AccountID, r.ID)
+		err = storeErr(err)
+	}
 	return out, err
 }
 

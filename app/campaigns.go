@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -72,6 +73,10 @@ type CampaignFields struct {
 	EndAt      *time.Time
 	Status     *string
 	Content    *CampaignContent
+	// SetApprovalPolicy says whether ApprovalPolicy, the campaign's override of the account's policy
+	// as the client wrote it (null: none), changes (R-POL-1).
+	SetApprovalPolicy bool
+	ApprovalPolicy    json.RawMessage
 }
 
 // CampaignView is a campaign as one viewer sees it, with the approval ribbon meant for them (R-CAMP-1).
@@ -124,6 +129,9 @@ func (a *App) CreateCampaign(ctx context.Context, u User, in CreateCampaignInput
 	}
 	if err == nil {
 		err = validateContent(nc.Content)
+	}
+	if err == nil && in.SetApprovalPolicy {
+		nc.ApprovalPolicy, err = a.ParseApprovalPolicy(ctx, u.AccountID, in.ApprovalPolicy)
 	}
 	if err != nil {
 		return CampaignView{}, err
@@ -207,6 +215,9 @@ func (a *App) UpdateCampaign(ctx context.Context, u User, in UpdateCampaignInput
 		return CampaignView{}, pendingError()
 	}
 	p, err := buildPatch(cur, in.CampaignFields)
+	if err == nil {
+		err = a.policyPatch(ctx, u.AccountID, in.CampaignFields, &p)
+	}
 	if err != nil {
 		return CampaignView{}, err
 	}
@@ -480,5 +491,18 @@ func validateContent(c CampaignContent) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// policyPatch validates the approval policy of an edit f, when it has one, and sets it on p.
+func (a *App) policyPatch(ctx context.Context, accountID string, f CampaignFields, p *storage.CampaignPatch) error {
+	if !f.SetApprovalPolicy {
+		return nil
+	}
+	pol, err := a.ParseApprovalPolicy(ctx, accountID, f.ApprovalPolicy)
+	if err != nil {
+		return err
+	}
+	p.SetApprovalPolicy, p.ApprovalPolicy = true, pol
 	return nil
 }

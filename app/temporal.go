@@ -59,6 +59,23 @@ func RequestWorkflowInput(r storage.ApprovalRequest) workflows.ApprovalRequestIn
 		in.Reminders = &workflows.Reminders{From: r.CreatedAt, Every: rm.ReminderAfter, EscalateAfter: rm.EscalateAfter,
 			EscalateTo: rm.EscalationUserIDs}
 	}
+	if p := r.Policy; p != nil && len(p.Stages) > 0 {
+		in.Policy = &workflows.Policy{}
+		for _, st := range p.Stages {
+			in.Policy.Stages = append(in.Policy.Stages, workflows.Stage(st))
+		}
+		for _, rule := range p.Rules {
+			in.Policy.Rules = append(in.Policy.Rules, workflows.Rule{AudienceSizeGT: rule.AudienceSizeGT, AddStage: workflows.Stage(rule.AddStage)})
+		}
+		// A run started again resumes where the request stands.
+		in.ResumeStage = r.CurrentStage
+		for _, sa := range r.StageApprovals {
+			if in.ResumeApprovals == nil {
+				in.ResumeApprovals = map[int][]string{}
+			}
+			in.ResumeApprovals[sa.Stage] = append(in.ResumeApprovals[sa.Stage], sa.UserID)
+		}
+	}
 	return in
 }
 
@@ -203,6 +220,8 @@ func (a *App) updateFailed(ctx context.Context, r storage.ApprovalRequest, err e
 		return errs.Wrap(errs.Forbidden, e.Message, err)
 	case errs.NotFound:
 		return errs.Wrap(errs.NotFound, "no such resource in this account", err)
+	case errs.AlreadyApproved, errs.StageNotCurrent:
+		return errs.Wrap(e.Code, e.Message, err)
 	}
 	return err
 }
@@ -237,7 +256,8 @@ func (a *App) submitReviewUpdate(ctx context.Context, draftID string, in workflo
 func requestFromWorkflow(r workflows.Request) storage.ApprovalRequest {
 	out := storage.ApprovalRequest{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
 		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
-		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Policy: r.Policy, Stages: r.Stages, CurrentStage: r.CurrentStage, AudienceSize: r.AudienceSize, StageApprovals: r.StageApprovals}
 	if r.Approvers != nil {
 		out.Approvers = make([]storage.Approver, len(r.Approvers))
 		for i, ap := range r.Approvers {

@@ -51,6 +51,11 @@ const (
 	AccountExists         Code = "account_exists"
 	IdempotencyInProgress Code = "idempotency_in_progress"
 	WebhookDisabled       Code = "webhook_disabled"
+	// AlreadyApproved refuses a second approval of a stage by the same person (R-POL-2).
+	AlreadyApproved Code = "already_approved"
+	// StageNotCurrent refuses an approval or rejection by someone who is not an approver of the
+	// request's current stage (R-POL-2): they may act when their stage comes.
+	StageNotCurrent Code = "stage_not_current"
 	// BuildFailed ends a draft build; its message is the draft's failure reason, written for a CSM.
 	// The API never answers it: a failed build is a draft in status failed.
 	BuildFailed Code = "build_failed"
@@ -79,6 +84,8 @@ var table = map[Code]spec{
 	RetryLater:            {503, 5},
 	AlreadyHandled:        {409, 0},
 	WebhookDisabled:       {409, 0},
+	AlreadyApproved:       {409, 0},
+	StageNotCurrent:       {409, 0},
 	ApprovalPending:       {409, 0},
 	ApprovalRequired:      {409, 0},
 	RequestOpen:           {409, 0},

@@ -28,15 +28,18 @@ type AccountSettings struct {
 	EscalateAfter time.Duration `json:"escalate_after"`
 	// EscalationUserIDs are the users a request is escalated to; nil means the account's admins.
 	EscalationUserIDs []string `json:"escalation_user_ids"`
+	// ApprovalPolicy is the account's approval policy (R-POL-1); nil is the default, one stage of the
+	// request's approvers with one approval required.
+	ApprovalPolicy *ApprovalPolicy `json:"approval_policy"`
 }
 
 // settingsColumns are the columns of AccountSettings, in settingsScan's order.
 const settingsColumns = `approval_enabled, allow_self_approval, on_no_approvers, journey_version_policy,
-	reminder_after, escalate_after, escalation_user_ids`
+	reminder_after, escalate_after, escalation_user_ids, approval_policy`
 
 func settingsScan(st *AccountSettings) []any {
 	return []any{&st.ApprovalEnabled, &st.AllowSelfApproval, &st.OnNoApprovers, &st.JourneyVersionPolicy,
-		&st.ReminderAfter, &st.EscalateAfter, &st.EscalationUserIDs}
+		&st.ReminderAfter, &st.EscalateAfter, &st.EscalationUserIDs, &st.ApprovalPolicy}
 }
 
 // CreateAccountWithAdmin creates an account and its first admin user holding tokenHash, in one transaction.
@@ -138,11 +141,11 @@ func (s *Store) UpdateSettings(ctx context.Context, accountID string, st Account
 	err := s.Pool.QueryRow(ctx, `
 		UPDATE accounts SET approval_enabled = $2, allow_self_approval = $3, on_no_approvers = $4,
 		       journey_version_policy = $5, reminder_after = $6, escalate_after = $7, escalation_user_ids = $8::uuid[],
-		       updated_at = now()
+		       approval_policy = $9, updated_at = now()
 		WHERE id = $1
 		RETURNING `+settingsColumns,
 		accountID, st.ApprovalEnabled, st.AllowSelfApproval, st.OnNoApprovers, st.JourneyVersionPolicy,
-		st.ReminderAfter, st.EscalateAfter, st.EscalationUserIDs).Scan(settingsScan(&out)...)
+		st.ReminderAfter, st.EscalateAfter, st.EscalationUserIDs, st.ApprovalPolicy).Scan(settingsScan(&out)...)
 	if err != nil {
 		return AccountSettings{}, notFound("storage: update settings", err)
 	}

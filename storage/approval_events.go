@@ -21,6 +21,8 @@ type ApprovalEvent struct {
 	// approvers_changed and escalated events; nil for other events and for those recorded
 	// before migration 00013.
 	Approvers []Actor `json:"approvers"`
+	// Stage is the stage (from 0) of a stage_approved event (R-POL-2); nil for the others.
+	Stage *int `json:"stage"`
 }
 
 // Actor is who caused an event; a nil actor is the system.
@@ -57,14 +59,14 @@ func (s *Store) RecordEvent(ctx context.Context, requestID, typ string, actorID 
 	})
 }
 
-const eventQuery = `SELECT e.type, e.actor_id, u.name, u.email, e.note, e.at, e.request_id, e.version, e.approvers
+const eventQuery = `SELECT e.type, e.actor_id, u.name, u.email, e.note, e.at, e.request_id, e.version, e.approvers, e.stage
 	FROM approval_events e LEFT JOIN users u ON u.id = e.actor_id `
 
 func collectEvents(rows pgx.Rows) ([]ApprovalEvent, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ApprovalEvent, error) {
 		var e ApprovalEvent
 		var id, name, email *string
-		if err := r.Scan(&e.Type, &id, &name, &email, &e.Note, &e.At, &e.RequestID, &e.Version, &e.Approvers); err != nil {
+		if err := r.Scan(&e.Type, &id, &name, &email, &e.Note, &e.At, &e.RequestID, &e.Version, &e.Approvers, &e.Stage); err != nil {
 			return e, err
 		}
 		if id != nil {

@@ -81,6 +81,19 @@ type ApprovalRequest struct {
 	// SectionReviews are the approvers' per-section verdicts (R-POL-4) when the reader loaded them
 	// (Store.SectionReviews); nil when it did not.
 	SectionReviews []SectionReview `json:"-"`
+	// Policy is the approval policy the request was submitted under, resolved (R-POL-1); nil for the
+	// default: one stage of its approvers, one approval required.
+	Policy *RequestPolicy `json:"policy,omitempty"`
+	// Stages are the stages the request runs: the policy's, and those its rules added once the
+	// audience was counted; nil for the default.
+	Stages []RequestStage `json:"run_stages,omitempty"`
+	// CurrentStage is the stage the request waits for, from 0.
+	CurrentStage int `json:"current_stage,omitempty"`
+	// AudienceSize is how many directory contacts the campaign's segments matched at submission
+	// (R-POL-3); nil while counting, and for requests under the default policy.
+	AudienceSize *int `json:"audience_size,omitempty"`
+	// StageApprovals are the approvals counted in its stages (R-POL-2), by stage and time.
+	StageApprovals []StageApproval `json:"stage_approvals,omitempty"`
 }
 
 // RequestReminders are the reminder and escalation settings a request took from its account at
@@ -124,6 +137,9 @@ type NewApprovalRequest struct {
 	// DecisionLinkBase prefixes the token of the decision link each approver's email carries
 	// ({SIGNOFF_PUBLIC_URL}/a/, R-ACT-1); empty writes emails without a link.
 	DecisionLinkBase string
+	// Policy is the resolved approval policy the request runs under; nil for the default. Under a
+	// policy, ApproverIDs are every approver it names and only the first stage's are asked now.
+	Policy *RequestPolicy
 }
 
 // Decision is a terminal transition of a request. ActorID nil means the system.
@@ -132,6 +148,9 @@ type Decision struct {
 	Type      string // an Event* decision type: approved, rejected, cancelled, timed_out, expired, auto_approved
 	ActorID   *string
 	Note      string
+	// Stage, for an approval under a policy, is the stage it completes, the request's last (R-POL-2):
+	// the approval is counted in it and stage_approved recorded with the decision; nil otherwise.
+	Stage *int
 }
 
 // hasRightSQL is the approval right in SQL, over a users row aliased u: User.Can(approvals.approve),
@@ -141,12 +160,13 @@ const hasRightSQL = `(u.active AND (u.can_approve OR EXISTS (SELECT 1 FROM roles
 
 const requestColumns = `r.id, r.account_id, r.campaign_id, r.campaign_version, r.content_hash, r.submitted_by, r.note, r.status,
 	r.decided_by, r.decision_note, r.decided_at, r.deadline_at, r.launch_at, r.created_at, r.updated_at,
-	r.reminder_after, r.escalate_after, r.escalation_user_ids`
+	r.reminder_after, r.escalate_after, r.escalation_user_ids, r.approval_policy, r.stages, r.current_stage, r.audience_size`
 
 func requestScan(r *ApprovalRequest) []any {
 	return []any{&r.ID, &r.AccountID, &r.CampaignID, &r.CampaignVersion, &r.ContentHash, &r.SubmittedBy, &r.Note, &r.Status,
 		&r.DecidedBy, &r.DecisionNote, &r.DecidedAt, &r.DeadlineAt, &r.LaunchAt, &r.CreatedAt, &r.UpdatedAt,
-		&r.Reminders.ReminderAfter, &r.Reminders.EscalateAfter, &r.Reminders.EscalationUserIDs}
+		&r.Reminders.ReminderAfter, &r.Reminders.EscalateAfter, &r.Reminders.EscalationUserIDs, &r.Policy, &r.Stages,
+		&r.CurrentStage, &r.AudienceSize}
 }
 
 // CreateApprovalRequest stores a pending request with its approvers, locks the campaign
@@ -177,11 +197,16 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 		if err != nil {
 			return err
 		}
+		var stages []RequestStage
+		asked := nr.ApproverIDs
+		if nr.Policy != nil {
+			stages, asked = nr.Policy.Stages, nr.Policy.Stages[0].ApproverIDs
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO approval_requests (id, account_id, campaign_id, campaign_version, content_hash, submitted_by, note, deadline_at, launch_at,
-			  reminder_after, escalate_after, escalation_user_ids)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::uuid[])`,
+			  reminder_after, escalate_after, escalation_user_ids, approval_policy, stages)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::uuid[], $13, $14)`,
 			nr.ID, nr.AccountID, nr.CampaignID, v.Version, v.Hash, nr.SubmittedBy, nr.Note, nr.DeadlineAt, nr.LaunchAt,
-			nr.Reminders.ReminderAfter, nr.Reminders.EscalateAfter, orEmpty(nr.Reminders.EscalationUserIDs))
+			nr.Reminders.ReminderAfter, nr.Reminders.EscalateAfter, orEmpty(nr.Reminders.EscalationUserIDs), nr.Policy, stages)
 		if isUniqueViolation(err) {
 			if constraintName(err) == "approval_requests_pkey" {
 				return ErrConflict
@@ -214,7 +239,7 @@ func (s *Store) CreateApprovalRequest(ctx context.Context, nr NewApprovalRequest
 		if nr.Note != "" {
 			body += "\n\nNote: " + nr.Note
 		}
-		for _, uid := range nr.ApproverIDs {
+		for _, uid := range asked {
 			if err := notify(ctx, tx, notice{AccountID: nr.AccountID, UserID: uid, Kind: "approval_requested",
 				Title: "Approval requested: " + name, Body: body, CampaignID: nr.CampaignID, RequestID: nr.ID,
 				DedupeKey: nr.ID + ":submitted:" + uid, DecisionLinkBase: nr.DecisionLinkBase}); err != nil {
@@ -368,7 +393,10 @@ func loadRequest(ctx context.Context, q queryer, accountID, id string) (Approval
 	if err != nil {
 		return r, err
 	}
-	r.Approvers, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Approver])
+	if r.Approvers, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Approver]); err != nil || r.Stages == nil {
+		return r, err
+	}
+	r.StageApprovals, err = stageApprovals(ctx, q, id)
 	return r, err
 }
 
@@ -407,7 +435,7 @@ func (s *Store) DecideRecorded(ctx context.Context, accountID string, d Decision
 	b := &pgx.Batch{}
 	b.Queue(`WITH upd AS (
 			UPDATE approval_requests r SET status = $3, decided_by = $4, decision_note = $5, decided_at = now(), updated_at = now()
-			WHERE r.account_id = $1 AND r.id = $2 AND r.status = 'pending'
+			WHERE r.account_id = $1 AND r.id = $2 AND r.status = 'pending' AND ($18::int IS NULL OR r.current_stage = $18)
 			  -- $2, not r.id: uncorrelated, the check is one primary-key lookup. Correlated, a generic plan
 			  -- hashed every request the actor was ever assigned to.
 			  AND (NOT $6 OR EXISTS (SELECT 1 FROM approval_request_approvers a JOIN users u ON u.id = a.user_id
@@ -423,6 +451,17 @@ func (s *Store) DecideRecorded(ctx context.Context, accountID string, d Decision
 			-- A request that expires for want of approvers is recorded as approver_expired under the decision key.
 			INSERT INTO approval_events (account_id, request_id, campaign_id, type, actor_id, note, dedupe_key, version)
 			SELECT upd.account_id, upd.id, upd.campaign_id, $7, $4, $5, upd.id || ':decision', upd.campaign_version FROM upd
+			ON CONFLICT (dedupe_key) DO NOTHING),
+		sa AS (
+			-- An approval under a policy completes the last stage: counted there, the stage recorded done.
+			INSERT INTO approval_stage_approvals (request_id, stage, user_id) SELECT upd.id, $18, $4 FROM upd WHERE $18::int IS NOT NULL
+			ON CONFLICT DO NOTHING),
+		sev AS (
+			INSERT INTO approval_events (account_id, request_id, campaign_id, type, actor_id, note, dedupe_key, version, stage, at)
+			SELECT upd.account_id, upd.id, upd.campaign_id, '`+EventStageApproved+`', $4,
+			  format('stage %s of %s (%s) approved', $18 + 1, jsonb_array_length(upd.stages), upd.stages->$18->>'name'),
+			  upd.id || ':stage:' || $18 || ':approved', upd.campaign_version, $18, clock_timestamp() - interval '1 microsecond'
+			FROM upd WHERE $18::int IS NOT NULL
 			ON CONFLICT (dedupe_key) DO NOTHING),
 		names AS (
 			SELECT camp.name AS campaign, COALESCE((SELECT u.name FROM users u WHERE u.id = $4), 'Signoff') AS actor FROM camp),
@@ -452,8 +491,9 @@ func (s *Store) DecideRecorded(ctx context.Context, accountID string, d Decision
 		SELECT `+requestColumns+` FROM upd r`,
 		accountID, d.RequestID, status, d.ActorID, d.Note, needsRight, d.Type, d.Type == EventCancelled,
 		"approval_"+status, title, body, otherTitle != "", otherTitle, otherBody,
-		emailHTML(title, body, nil), emailHTML(otherTitle, otherBody, nil), emailSignature)
+		emailHTML(title, body, nil), emailHTML(otherTitle, otherBody, nil), emailSignature, d.Stage)
 	b.Queue(approversSQL, d.RequestID)
+	b.Queue(stageApprovalsSQL, d.RequestID)
 	var out ApprovalRequest
 	br := s.Pool.SendBatch(ctx, b)
 	err := br.QueryRow().Scan(requestScan(&out)...)
@@ -461,6 +501,11 @@ func (s *Store) DecideRecorded(ctx context.Context, accountID string, d Decision
 		var rows pgx.Rows
 		if rows, err = br.Query(); err == nil {
 			out.Approvers, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Approver])
+		}
+		if err == nil {
+			if rows, err = br.Query(); err == nil {
+				out.StageApprovals, err = pgx.CollectRows(rows, pgx.RowToStructByPos[StageApproval])
+			}
 		}
 	}
 	if cerr := br.Close(); err == nil {
@@ -602,6 +647,21 @@ func (s *Store) ChangeApprovers(ctx context.Context, accountID, requestID, actor
 // carrying a decision link prefixed by linkBase (R-ACT-1; empty: none). Once per request: a retry
 // answers the request as it is.
 func (s *Store) Escalate(ctx context.Context, accountID, requestID string, userIDs []string, after time.Duration, count ChangeCounter, linkBase string) (ApprovalRequest, error) {
+	return s.escalate(ctx, accountID, requestID, -1, userIDs, after, count, linkBase)
+}
+
+// EscalateStage is Escalate for stage stage of a request under a policy (R-POL-5): the users who hold
+// the approval right are also added to the stage's approvers; once per stage.
+func (s *Store) EscalateStage(ctx context.Context, accountID, requestID string, stage int, userIDs []string, after time.Duration, count ChangeCounter, linkBase string) (ApprovalRequest, error) {
+	return s.escalate(ctx, accountID, requestID, stage, userIDs, after, count, linkBase)
+}
+
+// escalate is Escalate of stage stage, or of the whole request for a negative stage.
+func (s *Store) escalate(ctx context.Context, accountID, requestID string, stage int, userIDs []string, after time.Duration, count ChangeCounter, linkBase string) (ApprovalRequest, error) {
+	key := requestID + ":escalated"
+	if stage >= 0 {
+		key = fmt.Sprintf("%s:stage:%d:escalated", requestID, stage)
+	}
 	var out ApprovalRequest
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		req, err := loadRequestForUpdate(ctx, tx, accountID, requestID)
@@ -618,9 +678,19 @@ func (s *Store) Escalate(ctx context.Context, accountID, requestID string, userI
 		if err != nil {
 			return err
 		}
+		if stage >= 0 && req.Status == RequestStatusPending && req.CurrentStage == stage && stage < len(req.Stages) {
+			// The escalation users who hold the right join the stage's approvers.
+			if _, err := tx.Exec(ctx, `UPDATE approval_requests r SET stages = jsonb_set(r.stages, ARRAY[$2::int::text, 'approver_ids'],
+				  (SELECT COALESCE(jsonb_agg(DISTINCT x), '[]'::jsonb) FROM (
+				    SELECT jsonb_array_elements_text(r.stages->$2::int->'approver_ids') AS x
+				    UNION SELECT u.id::text FROM users u WHERE u.account_id = r.account_id AND u.id = ANY($3::uuid[]) AND `+hasRightSQL+`) y))
+				WHERE r.id = $1`, requestID, stage, orEmpty(userIDs)); err != nil {
+				return err
+			}
+		}
 		out, err = replaceApprovers(ctx, tx, req, approverChange{IDs: ids, Type: EventEscalated,
 			Note: "nobody decided within " + FormatDuration(after) + "; the escalation users were added as approvers",
-			Key:  requestID + ":escalated", Count: count, LinkBase: linkBase,
+			Key:  key, Count: count, LinkBase: linkBase,
 			Intro: fmt.Sprintf("Nobody decided within %s, so this request was escalated to you.", FormatDuration(after))})
 		return err
 	})
@@ -738,16 +808,33 @@ func loadRequestForUpdate(ctx context.Context, tx pgx.Tx, accountID, id string) 
 // Each email carries a new decision link of its approver (R-ACT-1), prefixed by linkBase (empty: none):
 // the tokens are made here (reminderTokens) and numbered to the reminded approvers in the statement.
 func (s *Store) RemindApprovers(ctx context.Context, accountID, requestID string, n, of int, linkBase string) (int, error) {
+	return s.remind(ctx, accountID, requestID, -1, n, of, linkBase)
+}
+
+// RemindStageApprovers is RemindApprovers for stage stage of a request under a policy (R-POL-5): it
+// reminds the stage's assigned approvers who hold the right and have not approved it yet, once per
+// stage and n.
+func (s *Store) RemindStageApprovers(ctx context.Context, accountID, requestID string, stage, n, of int, linkBase string) (int, error) {
+	return s.remind(ctx, accountID, requestID, stage, n, of, linkBase)
+}
+
+// remind is RemindApprovers of stage stage, or of the whole request for a negative stage.
+func (s *Store) remind(ctx context.Context, accountID, requestID string, stage, n, of int, linkBase string) (int, error) {
 	key := fmt.Sprintf("%s:reminded:%d", requestID, n)
+	if stage >= 0 {
+		key = fmt.Sprintf("%s:stage:%d:reminded:%d", requestID, stage, n)
+	}
 	title, body := reminderNotice(n, of)
 	tokens, hashes := reminderTokens(linkBase)
 	var reminded int
 	err := s.Pool.QueryRow(ctx, `WITH req AS (
-			SELECT r.id, r.account_id, r.campaign_id, r.campaign_version, r.submitted_by, r.deadline_at FROM approval_requests r
-			WHERE r.account_id = $1 AND r.id = $2 AND r.status = 'pending' FOR UPDATE),
+			SELECT r.id, r.account_id, r.campaign_id, r.campaign_version, r.submitted_by, r.deadline_at, r.stages FROM approval_requests r
+			WHERE r.account_id = $1 AND r.id = $2 AND r.status = 'pending' AND ($14::int < 0 OR r.current_stage = $14) FOR UPDATE),
 		ppl AS (
 			SELECT u.id, u.name, u.email FROM req JOIN approval_request_approvers a ON a.request_id = req.id
-			JOIN users u ON u.id = a.user_id WHERE a.state = 'assigned' AND `+hasRightSQL+`),
+			JOIN users u ON u.id = a.user_id WHERE a.state = 'assigned' AND `+hasRightSQL+`
+			  AND ($14 < 0 OR (a.user_id::text IN (SELECT jsonb_array_elements_text(req.stages->$14->'approver_ids'))
+			    AND NOT EXISTS (SELECT 1 FROM approval_stage_approvals sa WHERE sa.request_id = req.id AND sa.stage = $14 AND sa.user_id = a.user_id)))),
 		ev AS (
 			INSERT INTO approval_events (account_id, request_id, campaign_id, type, note, dedupe_key, version)
 			SELECT req.account_id, req.id, req.campaign_id, '`+EventReminded+`',
@@ -784,7 +871,7 @@ func (s *Store) RemindApprovers(ctx context.Context, accountID, requestID string
 		accountID, requestID, key, fmt.Sprintf("reminder %d of %d to %%s", n, of), title, body,
 		emailHTML(title, body, nil), emailSignature,
 		emailHTML(title, body, []emailAction{{Label: DecisionLinkLabel, URL: "%4$s"}}), tokens, hashes, linkBase,
-		"\n\n"+DecisionLinkLabel+": ").Scan(&reminded)
+		"\n\n"+DecisionLinkLabel+": ", stage).Scan(&reminded)
 	if err != nil {
 		return 0, fmt.Errorf("storage: remind approvers: %w", err)
 	}
@@ -920,11 +1007,22 @@ func (s *Store) PendingRequests(ctx context.Context, accountID string) ([]string
 	return ids, nil
 }
 
-// Inbox lists the pending requests on which userID is an assigned approver, oldest deadline first (R-APPR-11).
+// Inbox lists the pending requests on which userID is an assigned approver, oldest deadline first
+// (R-APPR-11); of a request under a policy, only while its current stage names userID and userID has
+// not approved that stage (R-POL-2).
 func (s *Store) Inbox(ctx context.Context, accountID, userID string) ([]ApprovalRequest, error) {
-	ids, err := s.PendingRequestsAssignedTo(ctx, accountID, userID)
+	rows, err := s.Pool.Query(ctx, `SELECT r.id FROM approval_requests r JOIN approval_request_approvers a ON a.request_id = r.id
+		WHERE r.account_id = $1 AND a.user_id = $2 AND a.state = 'assigned' AND r.status = 'pending'
+		  AND (r.stages IS NULL OR jsonb_typeof(r.stages) <> 'array' OR (
+		    $2::text IN (SELECT jsonb_array_elements_text(r.stages->r.current_stage->'approver_ids'))
+		    AND NOT EXISTS (SELECT 1 FROM approval_stage_approvals sa WHERE sa.request_id = r.id AND sa.stage = r.current_stage AND sa.user_id = $2)))`,
+		accountID, userID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("storage: inbox: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("storage: inbox: %w", err)
 	}
 	out := make([]ApprovalRequest, 0, len(ids))
 	for _, id := range ids {

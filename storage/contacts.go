@@ -71,20 +71,12 @@ func (s *Store) SearchContacts(ctx context.Context, accountID string, f SearchFi
 	if afterID == "" {
 		afterID = "00000000-0000-0000-0000-000000000000"
 	}
+	where, args := f.where(3)
 	rows, err := s.Pool.Query(ctx, `
 		SELECT id, first_name, last_name, email, title, company_name, domain, industry, country, company_size, created_at
 		FROM contacts
-		WHERE account_id = $1 AND id > $2
-		  AND (cardinality($3::text[]) = 0 OR lower(title) = ANY($3))
-		  AND (cardinality($4::text[]) = 0 OR lower(industry) = ANY($4))
-		  AND (cardinality($5::text[]) = 0 OR lower(country) = ANY($5))
-		  AND ($6::int IS NULL OR company_size >= $6)
-		  AND ($7::int IS NULL OR company_size <= $7)
-		  AND NOT EXISTS (SELECT 1 FROM unnest($8::text[]) kw WHERE position(kw IN
-		        lower(first_name || ' ' || last_name || ' ' || title || ' ' || company_name || ' ' || domain || ' ' || industry)) = 0)
-		ORDER BY id LIMIT $9`,
-		accountID, afterID, lowerAll(f.Titles), lowerAll(f.Industries), lowerAll(f.Countries),
-		f.CompanySizeMin, f.CompanySizeMax, lowerAll(f.Keywords), limit)
+		WHERE account_id = $1 AND id > $2 AND `+where+`
+		ORDER BY id LIMIT $9`, append([]any{accountID, afterID}, append(args, limit)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: search contacts: %w", err)
 	}
@@ -93,6 +85,21 @@ func (s *Store) SearchContacts(ctx context.Context, accountID string, f SearchFi
 		return nil, fmt.Errorf("storage: search contacts: %w", err)
 	}
 	return out, nil
+}
+
+// where is the condition of f over the contacts table, its arguments numbered from $first (six of
+// them), and those arguments: the one filter SQL of the directory search and the audience count.
+func (f SearchFilters) where(first int) (string, []any) {
+	n := func(i int) string { return fmt.Sprintf("$%d", first+i) }
+	sql := `(cardinality(` + n(0) + `::text[]) = 0 OR lower(title) = ANY(` + n(0) + `))
+		  AND (cardinality(` + n(1) + `::text[]) = 0 OR lower(industry) = ANY(` + n(1) + `))
+		  AND (cardinality(` + n(2) + `::text[]) = 0 OR lower(country) = ANY(` + n(2) + `))
+		  AND (` + n(3) + `::int IS NULL OR company_size >= ` + n(3) + `)
+		  AND (` + n(4) + `::int IS NULL OR company_size <= ` + n(4) + `)
+		  AND NOT EXISTS (SELECT 1 FROM unnest(` + n(5) + `::text[]) kw WHERE position(kw IN
+		        lower(first_name || ' ' || last_name || ' ' || title || ' ' || company_name || ' ' || domain || ' ' || industry)) = 0)`
+	return sql, []any{lowerAll(f.Titles), lowerAll(f.Industries), lowerAll(f.Countries), f.CompanySizeMin, f.CompanySizeMax,
+		lowerAll(f.Keywords)}
 }
 
 func lowerAll(vs []string) []string {

@@ -142,6 +142,30 @@ func TestRealHistoriesReplay(t *testing.T) {
 	recordedID, approveErr := recordedDecisionRun(t, ctx, store, tc, queue, acct, admin, approver, camp2)
 	require.NoError(t, approveErr, "the Update of the recorded decision is answered with it")
 
+	// A request under an approval policy of two stages (R-POL-2): stage 1 approved by the approver,
+	// stage 2 by the admin, then launched at start.
+	stagedCamp := camps[0]
+	stagedCamp.Name = "Staged campaign"
+	stagedC, err := store.CreateCampaign(ctx, acct.ID, admin.ID, stagedCamp)
+	require.NoError(t, err)
+	stagedStart := time.Now().Add(historyLaunchMargin).UTC()
+	staged, err := store.CreateApprovalRequest(ctx, storage.NewApprovalRequest{ID: testenv.NewUUID(), AccountID: acct.ID,
+		CampaignID: stagedC.ID, SubmittedBy: admin.ID, ApproverIDs: []string{approver.ID, admin.ID}, DeadlineAt: stagedStart.Add(time.Hour),
+		LaunchAt: &stagedStart, Policy: &storage.RequestPolicy{Stages: []storage.RequestStage{
+			{Name: "marketing", ApproverIDs: []string{approver.ID}, Required: 1}, {Name: "legal", ApproverIDs: []string{admin.ID}, Required: 1}}}})
+	require.NoError(t, err)
+	require.NoError(t, app.StartApprovalRequest(ctx, tc, queue, staged, stagedC.Name))
+	for _, actor := range []string{approver.ID, admin.ID} {
+		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: workflows.ApprovalRequestWorkflowID(staged.ID),
+			UpdateName: workflows.UpdateApprove, Args: []any{workflows.DecisionInput{ActorID: actor, Note: "ok"}},
+			WaitForStage: client.WorkflowUpdateStageCompleted})
+		require.NoError(t, err)
+		require.NoError(t, h.Get(ctx, nil))
+	}
+	require.Truef(t, time.Now().Before(stagedStart), "the staged approvals were answered after start_at: this machine needs more than %s", historyLaunchMargin)
+	require.NoError(t, tc.GetWorkflow(ctx, workflows.ApprovalRequestWorkflowID(staged.ID), "").Get(ctx, &result))
+	require.Equal(t, "launched", result)
+
 	hookCamp := camps[0]
 	hookCamp.Name = "Webhook campaign"
 	deliveryID := webhookDeliveryRun(t, ctx, store, tc, queue, sealer, acct, admin, approver, hookCamp)
@@ -153,6 +177,7 @@ func TestRealHistoriesReplay(t *testing.T) {
 		"approval_draft_built":               workflows.ApprovalDraftWorkflowID(d.ID),
 		"approval_draft_failed":              workflows.ApprovalDraftWorkflowID(failedDraft.ID),
 		"approval_request_recorded_decision": recordedID,
+		"approval_request_stages":            workflows.ApprovalRequestWorkflowID(staged.ID),
 	} {
 		hist := fetchHistory(t, tc, id)
 		b, err := protojson.Marshal(hist)

@@ -62,6 +62,14 @@ type ApprovalRequestInput struct {
 	// Reminders are the reminder and escalation settings the request was submitted under (R-ACT-2);
 	// nil when both are off, and in histories recorded before them.
 	Reminders *Reminders `json:",omitempty"`
+	// Policy is the approval policy the request was submitted under, resolved (R-POL-1); nil for the
+	// default, one stage of ApproverIDs with one approval, and in histories recorded before policies.
+	// ApproverIDs are then every approver the policy names.
+	Policy *Policy `json:",omitempty"`
+	// ResumeStage and ResumeApprovals are where a request under a policy stood when the sweeper
+	// started this run again (Repaired): its current stage and the approvals counted by stage.
+	ResumeStage     int              `json:",omitempty"`
+	ResumeApprovals map[int][]string `json:",omitempty"`
 }
 
 // DecisionInput is an approve, reject or cancel by ActorID.
@@ -101,6 +109,13 @@ type Request struct {
 	Approvers       []Approver `json:"approvers"`
 	CreatedAt       time.Time  `json:"created_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
+	// The approval policy of a request under one (R-POL-1..3), as the read model holds it; absent
+	// for the default, and in histories recorded before policies.
+	Policy         *activities.RequestPolicy  `json:"policy,omitempty"`
+	Stages         []activities.RequestStage  `json:"run_stages,omitempty"`
+	CurrentStage   int                        `json:"current_stage,omitempty"`
+	AudienceSize   *int                       `json:"audience_size,omitempty"`
+	StageApprovals []activities.StageApproval `json:"stage_approvals,omitempty"`
 }
 
 // Approver is a user assigned to a request, with the state of the assignment.
@@ -115,7 +130,8 @@ type Approver struct {
 func requestFromActivity(r activities.Request) Request {
 	out := Request{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignVersion: r.CampaignVersion,
 		ContentHash: r.ContentHash, SubmittedBy: r.SubmittedBy, Note: r.Note, Status: r.Status, DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote,
-		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		DecidedAt: r.DecidedAt, DeadlineAt: r.DeadlineAt, LaunchAt: r.LaunchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Policy: r.Policy, Stages: r.Stages, CurrentStage: r.CurrentStage, AudienceSize: r.AudienceSize, StageApprovals: r.StageApprovals}
 	if r.Approvers != nil {
 		out.Approvers = make([]Approver, len(r.Approvers))
 		for i, a := range r.Approvers {
@@ -194,6 +210,12 @@ type approvalRequestImpl struct {
 	// recorded is the person's decision the database held when it refused one of this run's
 	// (versionAnswerRecorded); see answersRecorded.
 	recorded *recordedDecision
+	// staged is the stage state of a run under a policy (versionPolicyStages); nil otherwise.
+	staged *stagesState
+	// unreachable says the stage that just started cannot reach its required approvals.
+	unreachable bool
+	// timerCtx is the run's timer context, under which each stage's timers run.
+	timerCtx workflow.Context
 }
 
 // recordedDecision is a decision the database recorded that this run never answered: its type, who
@@ -219,6 +241,7 @@ var acts *activities.Activities // method values name the activities; never call
 func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 	// Before any handler: an Update that arrives with the start runs as soon as its handler is set.
 	w.lean = workflow.GetVersion(ctx, versionLeanDecision, workflow.DefaultVersion, 1) == 1
+	w.setupStages(ctx) // stages.go
 	w.status = activities.RequestStatusPending
 	w.mu = workflow.NewMutex(ctx)
 	w.approvers = map[string]bool{}
@@ -238,6 +261,21 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 				defer func() { w.recorded.done = true }()
 				return w.answerRecordedLocked(ctx, dec)
 			}
+			if w.staged != nil && typ == activities.EventApproved {
+				return w.approveStagedLocked(ctx, d)
+			}
+			if w.staged != nil && typ == activities.EventRejected {
+				// Any approver of the current stage rejects the request at once (R-POL-2).
+				if err := w.awaitAudience(ctx); err != nil {
+					return Request{}, err
+				}
+				if err := w.validatePending(); err != nil {
+					return Request{}, err
+				}
+				if err := w.validateStageAction(actor, false); err != nil {
+					return Request{}, err
+				}
+			}
 			// A person's decision retries through an outage until the request's deadline at most.
 			return w.decideLocked(ctx, dec, w.in.Deadline)
 		}
@@ -251,7 +289,10 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 			if w.answersRecorded(activities.EventApproved, d.ActorID) {
 				return nil
 			}
-			return w.validateApproverAction(ctx, d)
+			if err := w.validateApproverAction(ctx, d); err != nil || w.staged == nil || !w.staged.audienceKnown {
+				return err
+			}
+			return w.validateStageAction(d.ActorID, true)
 		}},
 		{UpdateReject, activities.EventRejected, func(ctx workflow.Context, d DecisionInput) error {
 			if d.Note == "" {
@@ -260,7 +301,10 @@ func (w *approvalRequestImpl) setup(ctx workflow.Context) error {
 			if w.answersRecorded(activities.EventRejected, d.ActorID) {
 				return nil
 			}
-			return w.validateApproverAction(ctx, d)
+			if err := w.validateApproverAction(ctx, d); err != nil || w.staged == nil || !w.staged.audienceKnown {
+				return err
+			}
+			return w.validateStageAction(d.ActorID, false)
 		}},
 		{UpdateCancel, activities.EventCancelled, func(_ workflow.Context, d DecisionInput) error {
 			if w.answersRecorded(activities.EventCancelled, d.ActorID) {
@@ -308,9 +352,11 @@ func (w *approvalRequestImpl) state() (RequestState, error) {
 		approvers = append(approvers, id)
 	}
 	slices.Sort(approvers)
+	current, stages := w.stageState()
 	return RequestState{Status: w.status, Approvers: approvers, Deadline: w.in.Deadline, LaunchAt: w.in.LaunchAt,
 		CampaignVersion: w.in.CampaignVersion, DeadlineDue: w.deadlineDue, StartDue: w.startDue, ApproverChanges: w.changes,
-		ApprovalsDisabled: w.disabled, ApprovalDropped: w.dropped, Repaired: w.in.Repaired}, nil
+		ApprovalsDisabled: w.disabled, ApprovalDropped: w.dropped, Repaired: w.in.Repaired,
+		CurrentStage: current, Stages: stages}, nil
 }
 
 func (w *approvalRequestImpl) validatePending() error {
@@ -342,6 +388,9 @@ func (w *approvalRequestImpl) validateChangeApprovers(_ workflow.Context, c Chan
 	if c.ActorID != w.in.SubmitterID {
 		return errs.Temporal(errs.New(errs.Forbidden, "only the submitter may change approvers"))
 	}
+	if w.staged != nil {
+		return errs.Temporal(errs.New(errs.Forbidden, "this request's approvers come from its approval policy: cancel it and resubmit to change them"))
+	}
 	if len(c.ApproverIDs) == 0 {
 		return errs.Temporal(errs.New(errs.Forbidden, "at least one approver is required"))
 	}
@@ -349,7 +398,8 @@ func (w *approvalRequestImpl) validateChangeApprovers(_ workflow.Context, c Chan
 }
 
 // nonRetryableTypes are the application errors a retry cannot cure: the request's steps give up on them at once.
-var nonRetryableTypes = []string{string(errs.AlreadyHandled), string(errs.Forbidden), string(errs.NotFound)}
+var nonRetryableTypes = []string{string(errs.AlreadyHandled), string(errs.Forbidden), string(errs.NotFound),
+	string(errs.StageNotCurrent), string(errs.AlreadyApproved)}
 
 // activityCtx runs the request's database steps as local activities: they are short transactions,
 // and running them in the worker (no round trip through the server) is what keeps a decision's
@@ -588,12 +638,25 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 			}
 		})
 	}
-	w.startReminders(timerCtx) // reminders.go
+	w.timerCtx = timerCtx
+	if w.staged == nil {
+		w.startReminders(timerCtx) // reminders.go
+	} else {
+		if err := w.countAudience(ctx); err != nil {
+			return "", err
+		}
+		from := workflow.Now(ctx)
+		if w.in.Reminders != nil && w.in.ResumeStage == 0 {
+			from = w.in.Reminders.From
+		}
+		w.resumeStages()
+		w.startStageTimers(ctx, from)
+	}
 
 	for w.status == activities.RequestStatusPending {
 		if err := workflow.Await(ctx, func() bool {
 			return w.status != activities.RequestStatusPending || w.deadlineDue || w.disabled || len(w.revoked) > 0 ||
-				(w.startDue && !w.skipRecorded)
+				(w.startDue && !w.skipRecorded) || w.unreachable
 		}); err != nil {
 			return "", err
 		}
@@ -696,10 +759,23 @@ func (w *approvalRequestImpl) handleEventLocked(ctx workflow.Context) error {
 			AccountID: w.in.AccountID, RequestID: w.in.RequestID, UserID: uid}, &res); err != nil {
 			return err
 		}
+		if w.staged != nil {
+			w.staged.onNoApprovers = res.Policy
+			if !w.stageReachable() && res.Policy == activities.OnNoApproversExpire {
+				return w.expireUnreachableLocked(ctx)
+			}
+			return nil
+		}
 		if res.ValidApprovers == 0 && res.Policy == activities.OnNoApproversExpire {
 			_, err := w.decideLocked(ctx, activities.Decision{RequestID: w.in.RequestID, Type: activities.EventApproverExpired,
 				Note: "no assigned approver holds the approval right any more; the request expired"}, time.Time{})
 			return err
+		}
+	case w.unreachable:
+		// A stage that started without enough approvers who may act (R-APPR-7 per stage).
+		w.unreachable = false
+		if w.staged.onNoApprovers == activities.OnNoApproversExpire {
+			return w.expireUnreachableLocked(ctx)
 		}
 	case w.startDue && !w.skipRecorded:
 		w.skipRecorded = true
@@ -722,4 +798,14 @@ func nonNegative(d time.Duration) time.Duration {
 func isAlreadyStarted(err error) bool {
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	return errors.As(err, &started)
+}
+
+// expireUnreachableLocked ends a request under a policy whose current stage can no longer reach its
+// required approvals, under on_no_approvers expire; the caller holds w.mu.
+func (w *approvalRequestImpl) expireUnreachableLocked(ctx workflow.Context) error {
+	st := w.currentStage()
+	_, err := w.decideLocked(ctx, activities.Decision{RequestID: w.in.RequestID, Type: activities.EventApproverExpired,
+		Note: fmt.Sprintf("stage %d of %d (%s) can no longer reach its %d required approvals; the request expired",
+			w.staged.current+1, len(w.staged.stages), st.Name, st.Required)}, time.Time{})
+	return err
 }

@@ -43,6 +43,7 @@ type decideCall struct {
 	Actor *string
 	Note  string
 	At    time.Time
+	Stage *int // the stage an approval under a policy completes (R-POL-2)
 }
 
 type recordCall struct {
@@ -143,7 +144,8 @@ func newHarness(t *testing.T) *harness {
 	decide := func(_ context.Context, in activities.DecideInput) (activities.Request, error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.decides = append(h.decides, decideCall{Type: in.Decision.Type, Actor: in.Decision.ActorID, Note: in.Decision.Note, At: env.Now()})
+		h.decides = append(h.decides, decideCall{Type: in.Decision.Type, Actor: in.Decision.ActorID, Note: in.Decision.Note, At: env.Now(),
+			Stage: in.Decision.Stage})
 		if h.decideErr != nil {
 			if err := h.decideErr(len(h.decides), in); err != nil {
 				return activities.Request{}, err

@@ -61,8 +61,14 @@ func (r *Reminders) escalationTime(deadline time.Time) (time.Time, bool) {
 // run without reminders or escalation records no version marker and starts nothing: its commands are
 // those of the runs before them. The timers run under ctx, the run's timer context.
 func (w *approvalRequestImpl) startReminders(ctx workflow.Context) {
-	due := w.in.Reminders.reminderTimes(w.in.Deadline)
-	escalateAt, escalate := w.in.Reminders.escalationTime(w.in.Deadline)
+	w.startRemindersOf(ctx, w.in.Reminders, -1)
+}
+
+// startRemindersOf starts the timers of reminders r: of stage stage of a request under a policy,
+// counted from the stage's start (R-POL-5), or of the whole request for a negative stage.
+func (w *approvalRequestImpl) startRemindersOf(ctx workflow.Context, r *Reminders, stage int) {
+	due := r.reminderTimes(w.in.Deadline)
+	escalateAt, escalate := r.escalationTime(w.in.Deadline)
 	if len(due) == 0 && !escalate {
 		return
 	}
@@ -79,12 +85,12 @@ func (w *approvalRequestImpl) startReminders(ctx workflow.Context) {
 					// One already sent is not sent again (the step is keyed by its number).
 					continue
 				}
-				summary := fmt.Sprintf("reminder %d of %d", i+1, len(due))
+				summary := w.stageLabel(stage) + fmt.Sprintf("reminder %d of %d", i+1, len(due))
 				if err := workflow.NewTimerWithOptions(ctx, nonNegative(at.Sub(workflow.Now(ctx))),
 					workflow.TimerOptions{Summary: summary}).Get(ctx, nil); err != nil {
 					return
 				}
-				if !w.remind(ctx, i+1, len(due)) {
+				if !w.remind(ctx, i+1, len(due), stage) {
 					return
 				}
 			}
@@ -95,10 +101,10 @@ func (w *approvalRequestImpl) startReminders(ctx workflow.Context) {
 			// A repaired run whose escalation fell due before it started escalates at once (once per
 			// request: the step is keyed by the request).
 			if err := workflow.NewTimerWithOptions(ctx, nonNegative(escalateAt.Sub(workflow.Now(ctx))),
-				workflow.TimerOptions{Summary: "escalation"}).Get(ctx, nil); err != nil {
+				workflow.TimerOptions{Summary: w.stageLabel(stage) + "escalation"}).Get(ctx, nil); err != nil {
 				return
 			}
-			w.escalate(ctx)
+			w.escalate(ctx, r, stage)
 		})
 	}
 }
@@ -113,17 +119,20 @@ func (w *approvalRequestImpl) stillWaiting(ctx workflow.Context) bool {
 // activity, which also delivers the emails; a delivery that failed is retried here), unless the
 // request no longer waits; false stops the reminders. A reminder that fails is logged and skipped: it
 // never fails the request.
-func (w *approvalRequestImpl) remind(ctx workflow.Context, n, of int) bool {
+func (w *approvalRequestImpl) remind(ctx workflow.Context, n, of, stage int) bool {
 	if err := w.mu.Lock(ctx); err != nil {
 		return false
 	}
-	if !w.stillWaiting(ctx) {
+	if !w.stillWaiting(ctx) || (stage >= 0 && w.staged.current != stage) {
 		w.mu.Unlock()
 		return false
 	}
+	in := activities.RemindInput{AccountID: w.in.AccountID, RequestID: w.in.RequestID, N: n, Of: of}
+	if stage >= 0 {
+		in.Stage = &stage
+	}
 	var res activities.RemindResult
-	err := w.step(ctx, w.in.Deadline, acts.RemindApprovers, activities.RemindInput{
-		AccountID: w.in.AccountID, RequestID: w.in.RequestID, N: n, Of: of}, &res)
+	err := w.step(ctx, w.in.Deadline, acts.RemindApprovers, in, &res)
 	w.mu.Unlock()
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("reminder not sent", "reminder", n, "error", err)
@@ -138,22 +147,34 @@ func (w *approvalRequestImpl) remind(ctx workflow.Context, n, of int) bool {
 // escalate adds the escalation users as approvers, once, unless the request no longer waits; the
 // added approvers are asked to decide as on any change of approvers, and may act at once. An
 // escalation that fails is logged: it never fails the request.
-func (w *approvalRequestImpl) escalate(ctx workflow.Context) {
+func (w *approvalRequestImpl) escalate(ctx workflow.Context, r *Reminders, stage int) {
 	if err := w.mu.Lock(ctx); err != nil {
 		return
 	}
-	if !w.stillWaiting(ctx) {
+	if !w.stillWaiting(ctx) || (stage >= 0 && w.staged.current != stage) {
 		w.mu.Unlock()
 		return
 	}
+	in := activities.EscalateInput{AccountID: w.in.AccountID, RequestID: w.in.RequestID, UserIDs: r.EscalateTo, After: r.EscalateAfter}
+	if stage >= 0 {
+		in.Stage = &stage
+	}
 	var res activities.EscalateResult
-	err := w.step(ctx, w.in.Deadline, acts.Escalate, activities.EscalateInput{AccountID: w.in.AccountID,
-		RequestID: w.in.RequestID, UserIDs: w.in.Reminders.EscalateTo, After: w.in.Reminders.EscalateAfter}, &res)
+	err := w.step(ctx, w.in.Deadline, acts.Escalate, in, &res)
 	if err == nil {
 		w.approvers = map[string]bool{}
 		for _, a := range res.Request.Approvers {
 			if a.State == activities.ApproverStateAssigned && !slices.Contains(w.revoked, a.UserID) {
 				w.approvers[a.UserID] = true
+			}
+		}
+		if stage >= 0 {
+			// The escalation users who may act join the stage's approvers (R-POL-5).
+			st := w.currentStage()
+			for _, id := range r.EscalateTo {
+				if w.approvers[id] && !slices.Contains(st.ApproverIDs, id) {
+					st.ApproverIDs = append(st.ApproverIDs, id)
+				}
 			}
 		}
 	}

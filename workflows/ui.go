@@ -78,6 +78,10 @@ type RequestState struct {
 	ApprovalDropped   bool `json:"approval_dropped"`
 	// Repaired marks a run the sweeper started again.
 	Repaired bool `json:"repaired"`
+	// CurrentStage and Stages are the stages of a request under a policy (R-POL-2); Stages is nil
+	// for the default.
+	CurrentStage int          `json:"current_stage"`
+	Stages       []StageState `json:"stages,omitempty"`
 }
 
 // DraftState is the answer of a draft build's state query: where the build stands now.

@@ -76,7 +76,7 @@ func main() {
 	reminders := flag.Int("reminders", 5000, "pending requests holding a reminder and a deadline timer in the reminders case")
 	versions := flag.Int("versions", 64, "submits per variant (with and without the freeze) in the versions case")
 	diffs := flag.Int("diffs", 2000, "timed diffs of two versions in the versions case")
-	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,review,decision-page,timers,versions,reminders,hooks (default all)")
+	only := flag.String("only", "", "comma-separated cases to run: drafts,decisions,policies,review,decision-page,timers,versions,reminders,hooks (default all)")
 	loadFor := flag.Duration("load", 5*time.Second, "how long each review and decision page load test runs")
 	hookRate := flag.Float64("webhook-rate", 10, "webhook deliveries per second in the hooks case, as SIGNOFF_WEBHOOK_RATE (default 10; 0: unlimited)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, API, load) to this file")
@@ -191,6 +191,11 @@ func run(ctx context.Context, log *zap.Logger, builds, decisions, timers, remind
 	if want("decisions") {
 		if err := b.decisions(ctx, decisions); err != nil {
 			return fmt.Errorf("decisions: %w", err)
+		}
+	}
+	if want("policies") {
+		if err := b.policies(ctx, decisions); err != nil {
+			return fmt.Errorf("policies: %w", err)
 		}
 	}
 	if want("review") {
