@@ -1024,24 +1024,67 @@ func (s *Store) Inbox(ctx context.Context, accountID, userID string) ([]Approval
 	if err != nil {
 		return nil, fmt.Errorf("storage: inbox: %w", err)
 	}
-	out := make([]ApprovalRequest, 0, len(ids))
-	for _, id := range ids {
-		r, err := s.ApprovalRequest(ctx, accountID, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
+	out, err := loadRequests(ctx, s.Pool, accountID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("storage: inbox: %w", err)
 	}
-	sortByDeadline(out)
 	return out, nil
 }
 
-func sortByDeadline(rs []ApprovalRequest) {
-	for i := 1; i < len(rs); i++ {
-		for j := i; j > 0 && rs[j].DeadlineAt.Before(rs[j-1].DeadlineAt); j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
+// loadRequests reads requests ids of account accountID as loadRequest does, in three queries whatever
+// their number (the requests, their approvers, their stage approvals), oldest deadline first: an
+// approver's inbox holds hundreds of requests (issue 17 measured one query per request at 77 % of the
+// inbox's time).
+func loadRequests(ctx context.Context, q queryer, accountID string, ids []string) ([]ApprovalRequest, error) {
+	rows, err := q.Query(ctx, `SELECT `+requestColumns+` FROM approval_requests r
+		WHERE r.account_id = $1 AND r.id = ANY($2::uuid[]) ORDER BY r.deadline_at, r.id`, accountID, ids)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ApprovalRequest, error) {
+		var r ApprovalRequest
+		return r, row.Scan(requestScan(&r)...)
+	})
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	at := make(map[string]int, len(out))
+	found := make([]string, len(out))
+	for i := range out {
+		at[out[i].ID], found[i] = i, out[i].ID
+		out[i].Approvers = []Approver{}
+		if out[i].Stages != nil {
+			out[i].StageApprovals = []StageApproval{}
 		}
 	}
+	rows, err = q.Query(ctx, `SELECT a.request_id::text, u.id, u.name, u.email, a.state FROM approval_request_approvers a
+		JOIN users u ON u.id = a.user_id WHERE a.request_id = ANY($1::uuid[]) ORDER BY a.request_id, lower(u.email)`, found)
+	if err != nil {
+		return nil, err
+	}
+	var rid string
+	var ap Approver
+	if _, err := pgx.ForEachRow(rows, []any{&rid, &ap.UserID, &ap.Name, &ap.Email, &ap.State}, func() error {
+		out[at[rid]].Approvers = append(out[at[rid]].Approvers, ap)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	rows, err = q.Query(ctx, `SELECT request_id::text, stage, user_id, at FROM approval_stage_approvals
+		WHERE request_id = ANY($1::uuid[]) ORDER BY request_id, stage, at, user_id`, found)
+	if err != nil {
+		return nil, err
+	}
+	var sa StageApproval
+	if _, err := pgx.ForEachRow(rows, []any{&rid, &sa.Stage, &sa.UserID, &sa.At}, func() error {
+		if r := &out[at[rid]]; r.Stages != nil {
+			r.StageApprovals = append(r.StageApprovals, sa)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // LatestRequests returns the newest request of each campaign in ids that has one.
