@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -234,13 +233,8 @@ func (s *Server) feedback(c *gin.Context) {
 		return
 	}
 	in := app.FeedbackPageInput{DraftID: id}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			respondError(c, app.ErrFeedbackLimit)
-			return
-		}
-		in.Limit = &n
+	if !queryLimit(c, &in.Limit, app.ErrFeedbackLimit) {
+		return
 	}
 	if v := c.Query("cursor"); v != "" {
 		k, err := decodeFeedbackCursor(v)

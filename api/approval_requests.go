@@ -402,13 +402,37 @@ func csvSafe(v string) string {
 	return v
 }
 
+// inboxPageJSON is the caller's inbox, or a page of it with the cursor of the next one.
+type inboxPageJSON struct {
+	Items      []inboxItemJSON `json:"items"`
+	NextCursor *string         `json:"next_cursor"`
+}
+
+// inbox answers the caller's whole inbox, or one page of it when the query has a limit or a cursor.
 func (s *Server) inbox(c *gin.Context) {
-	list, err := s.App.Inbox(c.Request.Context(), currentUser(c))
+	var in app.InboxInput
+	if !queryLimit(c, &in.Limit, app.PageLimitError()) {
+		return
+	}
+	if v := c.Query("cursor"); v != "" {
+		t, id, err := decodeKeyCursor(v)
+		if err != nil {
+			invalid(c, "cursor", "is not a cursor this API returned")
+			return
+		}
+		in.After = &app.InboxCursor{DeadlineAt: t, ID: id}
+	}
+	page, err := s.App.Inbox(c.Request.Context(), currentUser(c), in)
 	if err != nil {
 		respondError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, items(mapEach(list, toInboxItemJSON)))
+	out := inboxPageJSON{Items: mapEach(page.Items, toInboxItemJSON)}
+	if page.Next != nil {
+		next := encodeKeyCursor(page.Next.DeadlineAt, page.Next.ID)
+		out.NextCursor = &next
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) outbox(c *gin.Context) {
@@ -456,13 +480,8 @@ func (s *Server) launches(c *gin.Context) {
 // records a page and ?after=, the next_cursor of the page before (null on the last page).
 func (s *Server) launchFeed(c *gin.Context) {
 	var in app.LaunchFeedInput
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			respondError(c, app.ErrLaunchFeedLimit)
-			return
-		}
-		in.Limit = &n
+	if !queryLimit(c, &in.Limit, app.ErrLaunchFeedLimit) {
+		return
 	}
 	if v := c.Query("after"); v != "" && decodeLaunchCursor(v, &in) != nil {
 		respondError(c, app.ErrLaunchFeedCursor)

@@ -2,10 +2,12 @@ package api_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -1283,4 +1285,57 @@ func TestApprovalInboxOrder(t *testing.T) {
 	status, body = e.act(t, ids[1], "approve", approverTok, "")
 	require.Equal(t, http.StatusOK, status, body)
 	require.Equal(t, []string{ids[0]}, e.inboxIDs(t, approverTok))
+}
+
+// TestApprovalInboxPages checks R-APPR-11's paging (issue 17): without limit or cursor the inbox is
+// whole (next_cursor null); with ?limit= pages walk the same order, each next_cursor leading to the
+// next page and null on the last; a bad limit or cursor answers 422 with the field.
+func TestApprovalInboxPages(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t, 2*time.Hour)
+	collab, collabTok := e.A.Users[storage.RoleCollaborator], e.A.Tokens[storage.RoleCollaborator]
+	approverID, approverTok := e.A.Users[storage.RoleApprover].ID, e.A.Tokens[storage.RoleApprover]
+	for _, end := range []time.Duration{5 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour, 7 * time.Hour} {
+		c := e.campaignAs(t, collab, "Pages "+end.String(), storage.CampaignKindCampaign, storage.CampaignModeActive, in(time.Hour), in(end))
+		e.submit(t, c.ID, collabTok, approverID)
+	}
+	type page struct {
+		Items      []map[string]any `json:"items"`
+		NextCursor *string          `json:"next_cursor"`
+	}
+	var whole page
+	e.doJSON(t, http.StatusOK, http.MethodGet, "/v1/approvals/inbox", approverTok, nil, &whole)
+	require.Len(t, whole.Items, 5)
+	require.Nil(t, whole.NextCursor, "the whole inbox has no next page")
+	for _, limit := range []int{1, 2, 5, 100} {
+		var walked []map[string]any
+		p := fmt.Sprintf("/v1/approvals/inbox?limit=%d", limit)
+		for calls := 0; ; calls++ {
+			require.Less(t, calls, 6, "the walk ends")
+			var pg page
+			e.doJSON(t, http.StatusOK, http.MethodGet, p, approverTok, nil, &pg)
+			require.LessOrEqual(t, len(pg.Items), limit)
+			walked = append(walked, pg.Items...)
+			if pg.NextCursor == nil {
+				break
+			}
+			require.Len(t, pg.Items, limit, "only the last page is short")
+			p = fmt.Sprintf("/v1/approvals/inbox?limit=%d&cursor=%s", limit, url.QueryEscape(*pg.NextCursor))
+		}
+		require.Equal(t, whole.Items, walked, "pages of %d are the whole inbox, in order", limit)
+	}
+	// A cursor alone pages by 20.
+	var first, rest page
+	e.doJSON(t, http.StatusOK, http.MethodGet, "/v1/approvals/inbox?limit=2", approverTok, nil, &first)
+	e.doJSON(t, http.StatusOK, http.MethodGet, "/v1/approvals/inbox?cursor="+url.QueryEscape(*first.NextCursor), approverTok, nil, &rest)
+	require.Equal(t, whole.Items[2:], rest.Items)
+	require.Nil(t, rest.NextCursor)
+	for _, q := range []string{"limit=0", "limit=-1", "limit=101", "limit=abc", "limit=1.5"} {
+		status, body := e.do(t, http.MethodGet, "/v1/approvals/inbox?"+q, approverTok, nil)
+		requireInvalid(t, status, body, "limit")
+	}
+	for _, cur := range []string{"x", "bm90LWEtY3Vyc29y", url.QueryEscape(base64.RawURLEncoding.EncodeToString([]byte("2026-01-01T00:00:00Z|not-a-uuid")))} {
+		status, body := e.do(t, http.MethodGet, "/v1/approvals/inbox?limit=2&cursor="+cur, approverTok, nil)
+		requireInvalid(t, status, body, "cursor")
+	}
 }

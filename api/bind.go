@@ -295,3 +295,19 @@ func pathID(c *gin.Context, name string) (string, bool) {
 	}
 	return id.String(), true
 }
+
+// queryLimit reads the optional page size `limit` of the query into *limit; a value that is not a
+// whole number answers refusal (each list names its own range) and false.
+func queryLimit(c *gin.Context, limit **int, refusal error) bool {
+	v := c.Query("limit")
+	if v == "" {
+		return true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		respondError(c, refusal)
+		return false
+	}
+	*limit = &n
+	return true
+}

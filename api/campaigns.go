@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -203,13 +202,8 @@ func (s *Server) getCampaign(c *gin.Context) {
 // listCampaigns pages through the account's campaigns, newest first, with an opaque cursor.
 func (s *Server) listCampaigns(c *gin.Context) {
 	var in app.ListCampaignsInput
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			respondError(c, app.PageLimitError())
-			return
-		}
-		in.Limit = &n
+	if !queryLimit(c, &in.Limit, app.PageLimitError()) {
+		return
 	}
 	if v := c.Query("cursor"); v != "" {
 		cur, err := decodeCursor(v)
@@ -233,26 +227,37 @@ func (s *Server) listCampaigns(c *gin.Context) {
 }
 
 func encodeCursor(cur app.CampaignCursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cur.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + cur.ID))
+	return encodeKeyCursor(cur.CreatedAt, cur.ID)
 }
 
 func decodeCursor(v string) (app.CampaignCursor, error) {
+	t, id, err := decodeKeyCursor(v)
+	return app.CampaignCursor{CreatedAt: t, ID: id}, err
+}
+
+// encodeKeyCursor makes the opaque cursor of a keyset position: a time and the id of the last row read.
+func encodeKeyCursor(t time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(t.UTC().Format(time.RFC3339Nano) + "|" + id))
+}
+
+// decodeKeyCursor reads a cursor encodeKeyCursor made, refusing anything else.
+func decodeKeyCursor(v string) (time.Time, string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil {
-		return app.CampaignCursor{}, err
+		return time.Time{}, "", err
 	}
 	ts, id, ok := strings.Cut(string(b), "|")
 	if !ok {
-		return app.CampaignCursor{}, fmt.Errorf("no separator")
+		return time.Time{}, "", fmt.Errorf("no separator")
 	}
 	t, err := time.Parse(time.RFC3339Nano, ts)
 	if err != nil {
-		return app.CampaignCursor{}, err
+		return time.Time{}, "", err
 	}
 	if _, err := uuid.Parse(id); err != nil {
-		return app.CampaignCursor{}, err
+		return time.Time{}, "", err
 	}
-	return app.CampaignCursor{CreatedAt: t, ID: id}, nil
+	return t, id, nil
 }
 
 func (s *Server) updateCampaign(c *gin.Context) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/signoff/signoff/changes"
 	"github.com/signoff/signoff/errs"
+	"github.com/signoff/signoff/storage"
 )
 
 // Change is one difference between two versions of a campaign (R-VER-6): its path, its kind
@@ -47,12 +48,51 @@ type InboxItem struct {
 	ChangesCount int
 }
 
+// InboxCursor is where a page of an approver's inbox ended (R-APPR-11).
+type InboxCursor = storage.InboxCursor
+
+// InboxInput asks for an approver's inbox: the whole of it when both fields are nil, or one page.
+type InboxInput struct {
+	// Limit is the page size, from 1 to MaxPageSize; nil with After set is the default of 20.
+	Limit *int
+	// After is where the previous page ended; nil asks for the first page.
+	After *InboxCursor
+}
+
+// InboxPage is the requests of an inbox, the nearest deadline first, and where the next page starts
+// (nil on the last page, and when the whole inbox was asked for).
+type InboxPage struct {
+	Items []InboxItem
+	Next  *InboxCursor
+}
+
 // Inbox is the pending requests u is an assigned approver of, the nearest deadline first, each with
-// its count of changes (R-APPR-11, R-VER-6).
-func (a *App) Inbox(ctx context.Context, u User) ([]InboxItem, error) {
-	list, err := a.Store.Inbox(ctx, u.AccountID, u.ID)
+// its count of changes (R-APPR-11, R-VER-6): all of them, or one page when in asks for a limit or a
+// cursor. A page costs what its items cost, whatever the size of the inbox (issue 17).
+func (a *App) Inbox(ctx context.Context, u User, in InboxInput) (InboxPage, error) {
+	limit := 0
+	if in.Limit != nil || in.After != nil {
+		limit = defaultPageSize
+	}
+	if in.Limit != nil {
+		if *in.Limit < 1 || *in.Limit > MaxPageSize {
+			return InboxPage{}, PageLimitError()
+		}
+		limit = *in.Limit
+	}
+	fetch := 0
+	if limit > 0 {
+		fetch = limit + 1
+	}
+	list, err := a.Store.Inbox(ctx, u.AccountID, u.ID, in.After, fetch)
 	if err != nil {
-		return nil, storeErr(err)
+		return InboxPage{}, storeErr(err)
+	}
+	var page InboxPage
+	if limit > 0 && len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		page.Next = &InboxCursor{DeadlineAt: last.DeadlineAt, ID: last.ID}
 	}
 	ids := make([]string, len(list))
 	for i, r := range list {
@@ -60,9 +100,9 @@ func (a *App) Inbox(ctx context.Context, u User) ([]InboxItem, error) {
 	}
 	pairs, err := a.Store.VersionPairs(ctx, u.AccountID, ids)
 	if err != nil {
-		return nil, storeErr(err)
+		return InboxPage{}, storeErr(err)
 	}
-	out := make([]InboxItem, 0, len(list))
+	page.Items = make([]InboxItem, 0, len(list))
 	for _, r := range list {
 		p, ok := pairs[r.ID]
 		if !ok {
@@ -71,9 +111,9 @@ func (a *App) Inbox(ctx context.Context, u User) ([]InboxItem, error) {
 		}
 		n, err := changes.Count(p.JSON())
 		if err != nil {
-			return nil, fmt.Errorf("app: changes of request %s: %w", r.ID, err)
+			return InboxPage{}, fmt.Errorf("app: changes of request %s: %w", r.ID, err)
 		}
-		out = append(out, InboxItem{Request: r, ChangesCount: n})
+		page.Items = append(page.Items, InboxItem{Request: r, ChangesCount: n})
 	}
-	return out, nil
+	return page, nil
 }

@@ -1007,16 +1007,34 @@ func (s *Store) PendingRequests(ctx context.Context, accountID string) ([]string
 	return ids, nil
 }
 
+// InboxCursor is a position in an approver's inbox: the deadline and id of the last request read.
+type InboxCursor struct {
+	DeadlineAt time.Time
+	ID         string
+}
+
 // Inbox lists the pending requests on which userID is an assigned approver, oldest deadline first
+// (then by id), after the position after when it is not nil, at most limit of them when limit > 0
 // (R-APPR-11); of a request under a policy, only while its current stage names userID and userID has
 // not approved that stage (R-POL-2).
-func (s *Store) Inbox(ctx context.Context, accountID, userID string) ([]ApprovalRequest, error) {
+func (s *Store) Inbox(ctx context.Context, accountID, userID string, after *InboxCursor, limit int) ([]ApprovalRequest, error) {
+	var afterAt *time.Time
+	var afterID *string
+	if after != nil {
+		afterAt, afterID = &after.DeadlineAt, &after.ID
+	}
+	var max *int
+	if limit > 0 {
+		max = &limit
+	}
 	rows, err := s.Pool.Query(ctx, `SELECT r.id FROM approval_requests r JOIN approval_request_approvers a ON a.request_id = r.id
 		WHERE r.account_id = $1 AND a.user_id = $2 AND a.state = 'assigned' AND r.status = 'pending'
+		  AND ($3::timestamptz IS NULL OR (r.deadline_at, r.id) > ($3, $4::uuid))
 		  AND (r.stages IS NULL OR jsonb_typeof(r.stages) <> 'array' OR (
 		    $2::text IN (SELECT jsonb_array_elements_text(r.stages->r.current_stage->'approver_ids'))
-		    AND NOT EXISTS (SELECT 1 FROM approval_stage_approvals sa WHERE sa.request_id = r.id AND sa.stage = r.current_stage AND sa.user_id = $2)))`,
-		accountID, userID)
+		    AND NOT EXISTS (SELECT 1 FROM approval_stage_approvals sa WHERE sa.request_id = r.id AND sa.stage = r.current_stage AND sa.user_id = $2)))
+		ORDER BY r.deadline_at, r.id LIMIT $5`,
+		accountID, userID, afterAt, afterID, max)
 	if err != nil {
 		return nil, fmt.Errorf("storage: inbox: %w", err)
 	}
