@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -51,6 +52,7 @@ type clusterBench struct {
 	queue      string // the floor worker's own task queue
 	apis       []string
 	workerPIDs []int
+	workerMets []string // the workers' metrics addresses
 	apiPIDs    []int
 	http       *http.Client
 	acct       storage.Account
@@ -93,6 +95,9 @@ func runClusterBench(ctx context.Context, log *zap.Logger, decisions int) error 
 	if b.apiPIDs, err = pidList(os.Getenv("SIGNOFF_CLUSTER_API_PIDS")); err != nil {
 		return err
 	}
+	if v := os.Getenv("SIGNOFF_CLUSTER_WORKER_METRICS"); v != "" {
+		b.workerMets = strings.Split(v, ",")
+	}
 	// The floor worker, in this process, on a task queue of its own on the cluster's server.
 	w := worker.New(tc, b.queue, worker.Options{})
 	registerFloor(w)
@@ -117,21 +122,15 @@ func runClusterBench(ctx context.Context, log *zap.Logger, decisions int) error 
 	apiRSSBefore := b.rss(b.apiPIDs)
 
 	// 1. Decisions against the bare Update, on a cluster holding almost nothing.
-	bare0, dec0, dir0, err := b.decisionsVsBare(ctx, decisions, nil)
+	r0, err := b.decisionsVsBare(ctx, decisions, nil)
 	if err != nil {
 		return fmt.Errorf("decisions (empty): %w", err)
 	}
-	r0 := ratio(median(dec0), median(bare0))
-	rows = append(rows, row{Name: "bare Update round trip (cluster's server, bench's floor worker), 1 concurrent, empty", N: decisions,
-		Median: median(bare0), P99: pct(bare0, 99), Baseline: "—", Target: "—", Met: "—"})
-	rows = append(rows, row{Name: "POST …/approve → answer, both APIs in turn, 1 concurrent, empty", N: decisions, Median: median(dec0), P99: pct(dec0, 99),
-		Baseline: "bare Update " + fmtD(median(bare0)), Ratio: r0, Target: "median ≤ 2× bare", Met: met(r0 <= goalDecisionRatio)})
-	rows = append(rows, directRow("empty", dir0, bare0))
+	rows = append(rows, r0.rows("empty", "both APIs in turn, empty")...)
 	b.campMu.Lock()
 	decided := len(b.held[0]) // approver 0's requests decided above; the fill's follow
 	b.campMu.Unlock()
-	fmt.Printf("decisions (empty): approve median %s p99 %s; bare Update median %s; ratio %.2f×\n",
-		fmtD(median(dec0)), fmtD(pct(dec0, 99)), fmtD(median(bare0)), r0)
+	fmt.Printf("decisions (empty): %s\n", r0.summary())
 
 	// 2. Submit throughput across both APIs, then the fill to n pending.
 	k := min(*clusterSubmits, n)
@@ -181,60 +180,109 @@ func runClusterBench(ctx context.Context, log *zap.Logger, decisions int) error 
 	if err != nil {
 		return fmt.Errorf("inbox: %w", err)
 	}
-	dbInbox, err := b.storeInbox(ctx, 20)
+	dbInbox, err := b.storeInbox(ctx, 20, 0)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, row{Name: fmt.Sprintf("GET /v1/approvals/inbox, one approver holding %d (no paging: every item)", items), N: len(inboxLat),
-		Median: median(inboxLat), P99: pct(inboxLat, 99), Baseline: "—", Target: "p99 ≤ 50ms", Met: met(pct(inboxLat, 99) <= goalInboxP99),
+	dbPage, err := b.storeInbox(ctx, 20, 20)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{Name: fmt.Sprintf("GET /v1/approvals/inbox, one approver holding %d, the whole inbox (no limit)", items), N: len(inboxLat),
+		Median: median(inboxLat), P99: pct(inboxLat, 99), Baseline: "—", Target: "—", Met: "—",
 		Note: fmt.Sprintf("%d KiB a response; storage.Inbox alone (from the bench) median %s", size>>10, fmtD(median(dbInbox)))})
+	firstLat, firstItems, firstSize, err := b.timedGets(ctx, "/v1/approvals/inbox?limit=20", b.apprTokens[0])
+	if err != nil {
+		return fmt.Errorf("inbox page: %w", err)
+	}
+	rows = append(rows, row{Name: fmt.Sprintf("GET /v1/approvals/inbox?limit=20, first page (%d of %d)", firstItems, items), N: len(firstLat),
+		Median: median(firstLat), P99: pct(firstLat, 99), Baseline: "—", Target: "p99 ≤ 50ms", Met: met(pct(firstLat, 99) <= goalInboxP99),
+		Note: fmt.Sprintf("%d KiB a response; storage.Inbox alone, 20 items, median %s", firstSize>>10, fmtD(median(dbPage)))})
+	mid, err := b.inboxCursorAt(ctx, items/2)
+	if err != nil {
+		return fmt.Errorf("inbox walk: %w", err)
+	}
+	midLat, midItems, _, err := b.timedGets(ctx, "/v1/approvals/inbox?limit=20&cursor="+mid, b.apprTokens[0])
+	if err != nil {
+		return fmt.Errorf("inbox page: %w", err)
+	}
+	rows = append(rows, row{Name: fmt.Sprintf("GET /v1/approvals/inbox?limit=20&cursor=…, a page after item %d (%d items)", items/2, midItems), N: len(midLat),
+		Median: median(midLat), P99: pct(midLat, 99), Baseline: "—", Target: "p99 ≤ 50ms", Met: met(pct(midLat, 99) <= goalInboxP99)})
+	inboxP99 := max(pct(firstLat, 99), pct(midLat, 99))
 	listLat, listed, _, err := b.timedGets(ctx, "/v1/campaigns", b.collab)
 	if err != nil {
 		return fmt.Errorf("list: %w", err)
 	}
 	rows = append(rows, row{Name: fmt.Sprintf("GET /v1/campaigns, first page (%d of %d campaigns)", listed, len(reqs)), N: len(listLat),
 		Median: median(listLat), P99: pct(listLat, 99), Baseline: "—", Target: "—", Met: "—"})
-	fmt.Printf("at size: inbox p50 %s p99 %s (%d items); list p50 %s p99 %s; load %s\n", fmtD(median(inboxLat)), fmtD(pct(inboxLat, 99)), items,
-		fmtD(median(listLat)), fmtD(pct(listLat, 99)), loadAvg())
+	fmt.Printf("at size: inbox whole p50 %s p99 %s (%d items), page p99 %s / %s; list p50 %s p99 %s; load %s\n", fmtD(median(inboxLat)),
+		fmtD(pct(inboxLat, 99)), items, fmtD(pct(firstLat, 99)), fmtD(pct(midLat, 99)), fmtD(median(listLat)), fmtD(pct(listLat, 99)), loadAvg())
 
 	// Approver 0's oldest requests, submitted at the start of the fill: with more pending workflows
 	// than the workers' sticky caches hold, most have been evicted and are replayed at the decision.
 	b.campMu.Lock()
 	oldest := append([]string(nil), b.held[0][decided:]...)
 	b.campMu.Unlock()
-	bare1, dec1, dir1, err := b.decisionsVsBare(ctx, decisions, oldest)
+	r1, err := b.decisionsVsBare(ctx, decisions, oldest)
 	if err != nil {
 		return fmt.Errorf("decisions (at size, oldest): %w", err)
 	}
-	r1 := ratio(median(dec1), median(bare1))
-	rows = append(rows, row{Name: fmt.Sprintf("bare Update round trip, 1 concurrent, at %d pending", pending), N: len(bare1),
-		Median: median(bare1), P99: pct(bare1, 99), Baseline: "—", Target: "—", Met: "—"})
-	rows = append(rows, row{Name: fmt.Sprintf("POST …/approve → answer, 1 concurrent, at %d pending: the approver's oldest requests", pending), N: len(dec1),
-		Median: median(dec1), P99: pct(dec1, 99), Baseline: "bare Update " + fmtD(median(bare1)), Ratio: r1, Target: "median ≤ 2× bare",
-		Met: met(r1 <= goalDecisionRatio)})
-	rows = append(rows, directRow(fmt.Sprintf("at %d pending: the approver's next oldest requests", pending), dir1, bare1))
-	bare2, dec2, dir2, err := b.decisionsVsBare(ctx, decisions, nil)
+	rows = append(rows, r1.rows(fmt.Sprintf("at %d pending", pending), fmt.Sprintf("at %d pending: the approver's oldest requests", pending))...)
+	fmt.Printf("decisions (at size, oldest): %s\n", r1.summary())
+	r2, err := b.decisionsVsBare(ctx, decisions, nil)
 	if err != nil {
 		return fmt.Errorf("decisions (at size, fresh): %w", err)
 	}
-	r2 := ratio(median(dec2), median(bare2))
-	rows = append(rows, row{Name: fmt.Sprintf("bare Update round trip, 1 concurrent, at %d pending (second round)", pending), N: decisions,
-		Median: median(bare2), P99: pct(bare2, 99), Baseline: "—", Target: "—", Met: "—"})
-	rows = append(rows, row{Name: fmt.Sprintf("POST …/approve → answer, 1 concurrent, at %d pending: requests submitted just before", pending), N: decisions,
-		Median: median(dec2), P99: pct(dec2, 99), Baseline: "bare Update " + fmtD(median(bare2)), Ratio: r2, Target: "median ≤ 2× bare",
-		Met: met(r2 <= goalDecisionRatio)})
-	rows = append(rows, directRow(fmt.Sprintf("at %d pending: requests submitted just before", pending), dir2, bare2))
+	rows = append(rows, r2.rows(fmt.Sprintf("at %d pending (second round)", pending), fmt.Sprintf("at %d pending: requests submitted just before", pending))...)
+	fmt.Printf("decisions (at size, fresh): %s\n", r2.summary())
 	printTable()
 
 	fmt.Printf("\nGoals at %d pending requests:\n", pending)
 	for i, r := range rssAt {
 		fmt.Printf("  worker-%d RSS %d MiB ≤ 1 GiB: %s\n", i+1, r>>20, metWord(r > 0 && r <= goalWorkerRSS))
 	}
-	fmt.Printf("  inbox p99 %s ≤ 50ms: %s\n", fmtD(pct(inboxLat, 99)), metWord(pct(inboxLat, 99) <= goalInboxP99))
-	fmt.Printf("  decision median %s ≤ 2× bare Update %s (%.2f×), the approver's oldest requests: %s\n", fmtD(median(dec1)), fmtD(median(bare1)), r1, metWord(r1 <= goalDecisionRatio))
-	fmt.Printf("  decision median %s ≤ 2× bare Update %s (%.2f×), requests submitted just before: %s\n", fmtD(median(dec2)), fmtD(median(bare2)), r2, metWord(r2 <= goalDecisionRatio))
+	fmt.Printf("  inbox page p99 %s ≤ 50ms: %s (the whole inbox of %d: p99 %s)\n", fmtD(inboxP99), metWord(inboxP99 <= goalInboxP99), items, fmtD(pct(inboxLat, 99)))
+	for _, r := range []struct {
+		what string
+		d    decisionRound
+	}{{"the approver's oldest requests", r1}, {"requests submitted just before", r2}} {
+		q := r.d.ratio()
+		fmt.Printf("  decision median %s ≤ 2× bare Update %s (%.2f×), %s: %s; against the evicted floor %s: %.2f×\n", fmtD(median(r.d.approve)),
+			fmtD(median(r.d.bare)), q, r.what, metWord(q <= goalDecisionRatio), fmtD(median(r.d.cold)), ratio(median(r.d.approve), median(r.d.cold)))
+	}
 	fmt.Printf("bench-cluster: done in %s; load %s\n", time.Since(started).Round(time.Second), loadAvg())
 	return nil
+}
+
+// ratio is the round's decision median over its bare Update median.
+func (r decisionRound) ratio() float64 { return ratio(median(r.approve), median(r.bare)) }
+
+// summary is the round in one line for the bench's progress output.
+func (r decisionRound) summary() string {
+	return fmt.Sprintf("approve median %s p99 %s; bare Update median %s (%.2f×); evicted floor median %s; sticky cache %s; load %s",
+		fmtD(median(r.approve)), fmtD(pct(r.approve, 99)), fmtD(median(r.bare)), r.ratio(), fmtD(median(r.cold)), r.cache(), loadAvg())
+}
+
+// cache says the workers' sticky cache misses and hits during the round.
+func (r decisionRound) cache() string {
+	return fmt.Sprintf("%.0f misses, %.0f hits on the workers", r.misses, r.hits)
+}
+
+// rows are the table rows of a round: the bare Update (floorWhat), the evicted floor, POST …/approve
+// (what) and the approve Update alone.
+func (r decisionRound) rows(floorWhat, what string) []row {
+	q := r.ratio()
+	return []row{
+		{Name: "bare Update round trip (cluster's server, bench's floor worker), 1 concurrent, " + floorWhat, N: len(r.bare),
+			Median: median(r.bare), P99: pct(r.bare, 99), Baseline: "—", Target: "—", Met: "—"},
+		{Name: "floor: bare Update on an evicted no-op workflow (history fetched and replayed), " + floorWhat, N: len(r.cold),
+			Median: median(r.cold), P99: pct(r.cold, 99), Baseline: "bare Update " + fmtD(median(r.bare)), Ratio: ratio(median(r.cold), median(r.bare)),
+			Target: "—", Met: "—"},
+		{Name: "POST …/approve → answer, 1 concurrent, " + what, N: len(r.approve), Median: median(r.approve), P99: pct(r.approve, 99),
+			Baseline: "bare Update " + fmtD(median(r.bare)), Ratio: q, Target: "median ≤ 2× bare", Met: met(q <= goalDecisionRatio),
+			Note: fmt.Sprintf("%.2f× the evicted floor %s; %s", ratio(median(r.approve), median(r.cold)), fmtD(median(r.cold)), r.cache())},
+		directRow(what, r.direct, r.bare),
+	}
 }
 
 // directRow is the table row of the approve Update sent straight to the workflows (no HTTP API).
@@ -452,12 +500,12 @@ func (b *clusterBench) settleSample(ctx context.Context, reqs []string) error {
 // machine; to split an approve's time, a third side sends the approve Update straight to other
 // requests' workflows (no HTTP API). The requests are old (approver 0's oldest pending requests, likely
 // evicted from the workers' sticky caches at size), or 2n fresh ones submitted first when old is nil.
-func (b *clusterBench) decisionsVsBare(ctx context.Context, n int, old []string) (bare, approve, direct []time.Duration, err error) {
-	ids := make([]string, n)
+func (b *clusterBench) decisionsVsBare(ctx context.Context, n int, old []string) (round decisionRound, err error) {
+	ids := make([]string, 2*n) // n for the bare Update, n for the bare Update on an evicted workflow
 	for i := range ids {
 		ids[i] = testenv.NewName("noop-")
 		if _, err := b.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids[i], TaskQueue: b.queue}, noopWorkflow); err != nil {
-			return nil, nil, nil, err
+			return round, err
 		}
 	}
 	defer func() {
@@ -472,12 +520,12 @@ func (b *clusterBench) decisionsVsBare(ctx context.Context, n int, old []string)
 		reqs = make([]string, 2*n)
 		for i := range reqs {
 			if reqs[i], err = b.submit(ctx, 0); err != nil {
-				return nil, nil, nil, err
+				return round, err
 			}
 		}
 	}
 	if n == 0 {
-		return nil, nil, nil, fmt.Errorf("no request to decide")
+		return round, fmt.Errorf("no request to decide")
 	}
 	wfIDs := make([]string, 0, 2*n)
 	for _, r := range reqs[:2*n] {
@@ -485,11 +533,11 @@ func (b *clusterBench) decisionsVsBare(ctx context.Context, n int, old []string)
 	}
 	for _, id := range append(wfIDs, ids...) {
 		if err := b.settleOne(ctx, id); err != nil {
-			return nil, nil, nil, err
+			return round, err
 		}
 	}
-	bareOne := func(i int) error {
-		h, err := b.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: ids[i], UpdateName: noopUpdate, Args: []any{i},
+	update := func(id string, i int) error {
+		h, err := b.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: noopUpdate, Args: []any{i},
 			WaitForStage: client.WorkflowUpdateStageCompleted})
 		if err != nil {
 			return err
@@ -508,25 +556,83 @@ func (b *clusterBench) decisionsVsBare(ctx context.Context, n int, old []string)
 		}
 		return h.Get(ctx, nil)
 	}
+	before := b.stickyCache()
 	for from := 0; from < n; from += 8 {
 		k := min(8, n-from)
-		d, err := parallel(k, 1, func(i int) error { return bareOne(from + i) })
+		d, err := parallel(k, 1, func(i int) error { return update(ids[from+i], from+i) })
 		if err != nil {
-			return nil, nil, nil, err
+			return round, err
 		}
-		bare = append(bare, d...)
+		round.bare = append(round.bare, d...)
 		d, err = parallel(k, 1, func(i int) error { return approveOne(from + i) })
 		if err != nil {
-			return nil, nil, nil, err
+			return round, err
 		}
-		approve = append(approve, d...)
+		round.approve = append(round.approve, d...)
 		d, err = parallel(k, 1, func(i int) error { return directOne(from + i) })
 		if err != nil {
-			return nil, nil, nil, err
+			return round, err
 		}
-		direct = append(direct, d...)
+		round.direct = append(round.direct, d...)
 	}
-	return bare, approve, direct, nil
+	after := b.stickyCache()
+	round.misses, round.hits = after.misses-before.misses, after.hits-before.hits
+	// The floor of a decision on an evicted workflow: the bench's floor worker forgets its cached
+	// workflows before each Update, so the Update's workflow task fetches the whole (short) history
+	// and replays it, as a signoff worker does for a request its cache has dropped. After the rounds
+	// above, as purging the cache would also evict their bare workflows.
+	for i := 0; i < n; i++ {
+		worker.PurgeStickyWorkflowCache()
+		d, err := parallel(1, 1, func(int) error { return update(ids[n+i], i) })
+		if err != nil {
+			return round, err
+		}
+		round.cold = append(round.cold, d...)
+	}
+	return round, nil
+}
+
+// decisionRound is what decisionsVsBare measured: the bare Update on a cached no-op workflow and on
+// an evicted one, POST …/approve, the approve Update sent straight to the workflow, and the workers'
+// sticky cache misses and hits during the first three.
+type decisionRound struct {
+	bare, cold, approve, direct []time.Duration
+	misses, hits                float64
+}
+
+// cacheCounts is the sum over the workers of their sticky cache counters.
+type cacheCounts struct{ misses, hits float64 }
+
+// stickyCache scrapes the workers' metrics listeners for temporal_sticky_cache_miss and _hit (the
+// SDK's counters), summed over the workers and their labels; zero when there is no address.
+func (b *clusterBench) stickyCache() cacheCounts {
+	var c cacheCounts
+	for _, addr := range b.workerMets {
+		resp, err := b.http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(data), "\n") {
+			name, rest, _ := strings.Cut(line, " ")
+			if i := strings.IndexByte(line, '{'); i > 0 && i < len(name) {
+				name = line[:i]
+				rest = line[strings.LastIndexByte(line, '}')+1:]
+			}
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				continue
+			}
+			switch strings.TrimSuffix(name, "_total") {
+			case "temporal_sticky_cache_miss":
+				c.misses += v
+			case "temporal_sticky_cache_hit":
+				c.hits += v
+			}
+		}
+	}
+	return c
 }
 
 // settleOne waits (up to a minute) until workflow id has no pending workflow task.
@@ -566,18 +672,43 @@ func (b *clusterBench) timedGets(ctx context.Context, path, token string) ([]tim
 	return lat, items, size, nil
 }
 
-// storeInbox times storage.Inbox for approver 0 from the bench, n times: the database's share of the
-// inbox.
-func (b *clusterBench) storeInbox(ctx context.Context, n int) ([]time.Duration, error) {
+// storeInbox times storage.Inbox for approver 0 from the bench, n times, the whole inbox when limit is
+// 0: the database's share of the inbox.
+func (b *clusterBench) storeInbox(ctx context.Context, n, limit int) ([]time.Duration, error) {
 	var lat []time.Duration
 	for i := 0; i < n; i++ {
 		t := time.Now()
-		if _, err := b.store.Inbox(ctx, b.acct.ID, b.approvers[0].ID); err != nil {
+		if _, err := b.store.Inbox(ctx, b.acct.ID, b.approvers[0].ID, nil, limit); err != nil {
 			return nil, err
 		}
 		lat = append(lat, time.Since(t))
 	}
 	return lat, nil
+}
+
+// inboxCursorAt walks approver 0's inbox by pages of 100 through the API and answers the cursor that
+// follows item at (rounded down to the page).
+func (b *clusterBench) inboxCursorAt(ctx context.Context, at int) (string, error) {
+	path := "/v1/approvals/inbox?limit=100"
+	cursor := ""
+	for read := 0; ; {
+		var page struct {
+			Items      []json.RawMessage `json:"items"`
+			NextCursor *string           `json:"next_cursor"`
+		}
+		if _, err := b.call(ctx, http.MethodGet, path, b.apprTokens[0], nil, &page); err != nil {
+			return "", err
+		}
+		read += len(page.Items)
+		if page.NextCursor == nil {
+			return cursor, nil
+		}
+		cursor = url.QueryEscape(*page.NextCursor)
+		if read >= at {
+			return cursor, nil
+		}
+		path = "/v1/approvals/inbox?limit=100&cursor=" + cursor
+	}
 }
 
 // rss reads VmRSS of each process of pids, in bytes (0 when unreadable).

@@ -90,11 +90,13 @@ func offsetAddr(addr string, off int) (string, error) {
 
 // The variables `signoff cluster -- command` gives the command, besides the cluster's DATABASE_URL,
 // TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, SIGNOFF_TASK_QUEUE and tokens: the API base URLs and the
-// process ids of the API and worker processes, each comma-separated in process order.
+// process ids of the API and worker processes and the workers' metrics addresses, each
+// comma-separated in process order.
 const (
-	envClusterAPIs       = "SIGNOFF_CLUSTER_APIS"
-	envClusterAPIPIDs    = "SIGNOFF_CLUSTER_API_PIDS"
-	envClusterWorkerPIDs = "SIGNOFF_CLUSTER_WORKER_PIDS"
+	envClusterAPIs          = "SIGNOFF_CLUSTER_APIS"
+	envClusterAPIPIDs       = "SIGNOFF_CLUSTER_API_PIDS"
+	envClusterWorkerPIDs    = "SIGNOFF_CLUSTER_WORKER_PIDS"
+	envClusterWorkerMetrics = "SIGNOFF_CLUSTER_WORKER_METRICS"
 )
 
 // clusterCommand is the command after `--` in `signoff cluster -- command [args...]`, or nil.
@@ -248,17 +250,18 @@ func runCluster(ctx context.Context, cfg config.Config, log *zap.Logger, then []
 // runClusterChild runs the command of `signoff cluster -- command` with the cluster's environment and
 // the SIGNOFF_CLUSTER_* variables, its output on the supervisor's, until it exits.
 func runClusterChild(ctx context.Context, then, env []string, procs []*clusterProc) error {
-	var apis, apiPIDs, workerPIDs []string
+	var apis, apiPIDs, workerPIDs, workerMetrics []string
 	for _, p := range procs {
 		if p.kind == "api" {
 			apis, apiPIDs = append(apis, "http://"+p.http), append(apiPIDs, strconv.Itoa(p.pid()))
 		} else {
-			workerPIDs = append(workerPIDs, strconv.Itoa(p.pid()))
+			workerPIDs, workerMetrics = append(workerPIDs, strconv.Itoa(p.pid())), append(workerMetrics, p.metrics)
 		}
 	}
 	cmd := exec.CommandContext(ctx, then[0], then[1:]...)
 	cmd.Env = append(append([]string(nil), env...), envClusterAPIs+"="+strings.Join(apis, ","),
-		envClusterAPIPIDs+"="+strings.Join(apiPIDs, ","), envClusterWorkerPIDs+"="+strings.Join(workerPIDs, ","))
+		envClusterAPIPIDs+"="+strings.Join(apiPIDs, ","), envClusterWorkerPIDs+"="+strings.Join(workerPIDs, ","),
+		envClusterWorkerMetrics+"="+strings.Join(workerMetrics, ","))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("cluster: %s: %w", strings.Join(then, " "), err)

@@ -28,7 +28,8 @@ func TestClusterCommand(t *testing.T) {
 }
 
 // TestClusterChild: the command of `signoff cluster -- command` gets the cluster's environment plus
-// the API URLs and the process ids of the API and worker processes, in process order, and its exit
+// the API URLs, the process ids of the API and worker processes and the workers' metrics addresses, in
+// process order, and its exit
 // status decides the supervisor's.
 func TestClusterChild(t *testing.T) {
 	var procs []*clusterProc
@@ -37,18 +38,19 @@ func TestClusterChild(t *testing.T) {
 		if kind == "api" {
 			p.http = "127.0.0.1:" + strconv.Itoa(18080+i)
 		}
+		p.metrics = "127.0.0.1:" + strconv.Itoa(19090+i)
 		require.NoError(t, p.cmd.Start())
 		t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
 		procs = append(procs, p)
 	}
 	out := filepath.Join(t.TempDir(), "env")
-	script := `printf '%s\n%s\n%s\n%s\n' "$SIGNOFF_CLUSTER_APIS" "$SIGNOFF_CLUSTER_API_PIDS" "$SIGNOFF_CLUSTER_WORKER_PIDS" "$DATABASE_URL" > ` + out
+	script := `printf '%s\n%s\n%s\n%s\n%s\n' "$SIGNOFF_CLUSTER_APIS" "$SIGNOFF_CLUSTER_API_PIDS" "$SIGNOFF_CLUSTER_WORKER_PIDS" "$SIGNOFF_CLUSTER_WORKER_METRICS" "$DATABASE_URL" > ` + out
 	err := runClusterChild(context.Background(), []string{"sh", "-c", script}, []string{"DATABASE_URL=postgres://cluster", "PATH=" + os.Getenv("PATH")}, procs)
 	require.NoError(t, err)
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
 	pid := func(i int) string { return strconv.Itoa(procs[i].pid()) }
-	require.Equal(t, []string{"http://127.0.0.1:18080,http://127.0.0.1:18081", pid(0) + "," + pid(1), pid(2) + "," + pid(3), "postgres://cluster"},
+	require.Equal(t, []string{"http://127.0.0.1:18080,http://127.0.0.1:18081", pid(0) + "," + pid(1), pid(2) + "," + pid(3), "127.0.0.1:19092,127.0.0.1:19093", "postgres://cluster"},
 		strings.Split(strings.TrimSpace(string(b)), "\n"))
 
 	err = runClusterChild(context.Background(), []string{"sh", "-c", "exit 3"}, nil, procs)
