@@ -56,8 +56,8 @@ type AudienceInput struct {
 
 // RecordAudience counts the directory contacts the segments of the campaign version a request pinned
 // match (a contact counted once; no segment matches nobody) and records the count on the request,
-// with the stages its policy's rules add for it (R-POL-3). Once: a request whose audience is recorded
-// answers the recorded count.
+// with the stages its policy's rules add for it (R-POL-3); every request's workflow runs it, with or
+// without a policy. Once: a request whose audience is recorded answers the recorded count.
 func (a *Activities) RecordAudience(ctx context.Context, in AudienceInput) (int, error) {
 	r, err := a.Store.ApprovalRequest(ctx, in.AccountID, in.RequestID)
 	if err != nil {

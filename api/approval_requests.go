@@ -35,7 +35,7 @@ type approvalRequestJSON struct {
 	UpdatedAt       time.Time      `json:"updated_at"`
 	// Stages, CurrentStage, AudienceSize and ApprovalPolicy are the request's approval policy as it
 	// runs (R-POL-1..3): one stage under the default, whose policy is null; audience_size is null
-	// while counting and under the default.
+	// while counting, and for good when the count failed.
 	Stages         []stageJSON         `json:"stages"`
 	CurrentStage   int                 `json:"current_stage"`
 	AudienceSize   *int                `json:"audience_size"`

@@ -9,18 +9,22 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/signoff/signoff/api"
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
 	"github.com/signoff/signoff/testenv"
+	"github.com/signoff/signoff/workflows"
 )
 
 // operatorToken is the platform operator token every test server is configured with.
@@ -217,9 +221,11 @@ func countRows(t *testing.T, pool *pgxpool.Pool, table string) int {
 }
 
 // dbState fingerprints every table (row count and a hash of every row), so a test can check that
-// a failed request wrote nothing anywhere.
+// a failed request wrote nothing anywhere. It first waits for the audience counts in flight
+// (settleAudienceCounts): they are the worker's writes, not the request's.
 func dbState(t *testing.T, pool *pgxpool.Pool) map[string]string {
 	t.Helper()
+	settleAudienceCounts(t, pool)
 	out := map[string]string{}
 	for _, table := range tables(t, pool) {
 		var n int
@@ -269,4 +275,69 @@ func mustTime(t *testing.T, v any) time.Time {
 	tm, err := time.Parse(time.RFC3339Nano, s)
 	require.NoError(t, err)
 	return tm
+}
+
+// settleAudienceCounts waits until no request's audience count is in flight (R-POL-3): a request's
+// workflow records its audience_size shortly after the submission answered, a write of the worker
+// that must not fall between two snapshots of dbState. A request whose workflow does not run, or
+// runs where no worker polls, has no count in flight.
+func settleAudienceCounts(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rows, err := pool.Query(context.Background(), `SELECT id::text FROM approval_requests
+			WHERE audience_size IS NULL AND workflow_started_at IS NOT NULL ORDER BY id`)
+		require.NoError(t, err)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		counting := ""
+		for _, id := range ids {
+			if audienceCountInFlight(t, id) {
+				counting = id
+				break
+			}
+		}
+		if counting == "" {
+			return
+		}
+		require.Truef(t, time.Now().Before(deadline), "the audience count of request %s is still in flight after 30 s", counting)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// audienceCountInFlight reports whether the workflow of request id is counting its audience, or has
+// yet to run its first workflow task (which starts the count) on a queue a worker polls.
+func audienceCountInFlight(t *testing.T, id string) bool {
+	t.Helper()
+	ctx := context.Background()
+	tc := temporalOf(t)
+	desc, err := tc.DescribeWorkflowExecution(ctx, workflows.ApprovalRequestWorkflowID(id), "")
+	if err != nil || desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return false
+	}
+	for _, a := range desc.GetPendingActivities() {
+		if a.GetActivityType().GetName() == "RecordAudience" {
+			return true
+		}
+	}
+	if desc.GetWorkflowExecutionInfo().GetHistoryLength() > 3 {
+		return false // past its first workflow task: the count ran, or this run has none
+	}
+	q, err := tc.DescribeTaskQueue(ctx, desc.GetExecutionConfig().GetTaskQueue().GetName(), enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	return err == nil && len(q.GetPollers()) > 0
+}
+
+// temporalClients holds each test's client of the dev server, for settleAudienceCounts.
+var temporalClients sync.Map
+
+// temporalOf is t's client of the dev server, dialled once per test.
+func temporalOf(t *testing.T) client.Client {
+	t.Helper()
+	if c, ok := temporalClients.Load(t); ok {
+		return c.(client.Client)
+	}
+	c := testenv.Temporal(t)
+	temporalClients.Store(t, c)
+	t.Cleanup(func() { temporalClients.Delete(t) })
+	return c
 }

@@ -90,7 +90,8 @@ type ApprovalRequest struct {
 	// CurrentStage is the stage the request waits for, from 0.
 	CurrentStage int `json:"current_stage,omitempty"`
 	// AudienceSize is how many directory contacts the campaign's segments matched at submission
-	// (R-POL-3); nil while counting, and for requests under the default policy.
+	// (R-POL-3); nil while counting, when the count failed, and for requests without a policy
+	// submitted before every request counted its audience.
 	AudienceSize *int `json:"audience_size,omitempty"`
 	// StageApprovals are the approvals counted in its stages (R-POL-2), by stage and time.
 	StageApprovals []StageApproval `json:"stage_approvals,omitempty"`

@@ -189,7 +189,12 @@ func ApprovalRequest(ctx workflow.Context, in ApprovalRequestInput) (string, err
 	if err := w.setup(ctx); err != nil {
 		return "", err
 	}
-	return w.run(ctx)
+	res, err := w.run(ctx)
+	if err != nil {
+		return "", err
+	}
+	w.awaitAudienceCount(ctx) // audience.go
+	return res, nil
 }
 
 type approvalRequestImpl struct {
@@ -216,6 +221,9 @@ type approvalRequestImpl struct {
 	unreachable bool
 	// timerCtx is the run's timer context, under which each stage's timers run.
 	timerCtx workflow.Context
+	// audienceCount is the audience count of a run without a policy (versionAudienceCount); nil
+	// when there is none.
+	audienceCount workflow.Future
 }
 
 // recordedDecision is a decision the database recorded that this run never answered: its type, who
@@ -641,6 +649,7 @@ func (w *approvalRequestImpl) run(ctx workflow.Context) (string, error) {
 	w.timerCtx = timerCtx
 	if w.staged == nil {
 		w.startReminders(timerCtx) // reminders.go
+		w.startAudienceCount(ctx)  // audience.go
 	} else {
 		if err := w.countAudience(ctx); err != nil {
 			return "", err

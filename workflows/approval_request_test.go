@@ -66,6 +66,11 @@ type remindCall struct {
 	At time.Time
 }
 
+type audienceCall struct {
+	In activities.AudienceInput
+	At time.Time
+}
+
 type escalateCall struct {
 	In activities.EscalateInput
 	At time.Time
@@ -108,6 +113,7 @@ type harness struct {
 	changes     []changeCall
 	reminds     []remindCall
 	escalations []escalateCall
+	audiences   []audienceCall // RecordAudience calls (R-POL-3)
 	delivers    int
 	statusAttrs []string
 	updates     []*outcome
@@ -120,6 +126,8 @@ type harness struct {
 	dbStatus     string  // what CurrentRequest answers; "" means pending
 	dbDecidedBy  *string // who CurrentRequest says decided
 	mailPending  bool    // what DecideAndDeliver answers: the decision's emails were not delivered
+	// audience answers RecordAudience's call n (from 1); nil counts 0 contacts.
+	audience func(n int, in activities.AudienceInput) (int, error)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -250,6 +258,16 @@ func newHarness(t *testing.T) *harness {
 			}
 			return activities.EscalateResult{Request: activities.Request{ID: in.RequestID, AccountID: in.AccountID, CampaignID: "c1",
 				Status: storage.RequestStatusPending, Approvers: approvers}, MailPending: h.mailPending}, nil
+		})
+	env.OnActivity(a.RecordAudience, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.AudienceInput) (int, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.audiences = append(h.audiences, audienceCall{In: in, At: env.Now()})
+			if h.audience == nil {
+				return 0, nil
+			}
+			return h.audience(len(h.audiences), in)
 		})
 	env.OnActivity(a.DeliverEmails, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, requestID string) (int, error) {

@@ -141,6 +141,15 @@ func newOutageEnv(t *testing.T, in workflows.ApprovalRequestInput, db *outageDB)
 			db.launches = append(db.launches, env.Now().Sub(t0))
 			return activities.LaunchResult{Launched: true}, nil
 		})
+	env.OnActivity(a.RecordAudience, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, _ activities.AudienceInput) (int, error) {
+			db.mu.Lock()
+			defer db.mu.Unlock()
+			if db.down() {
+				return 0, errDatabaseDown
+			}
+			return 0, nil
+		})
 	env.OnActivity(a.DeliverEmails, mock.Anything, mock.Anything).Return(0, nil)
 	return env
 }

@@ -60,13 +60,12 @@ func (h *harness) withPolicy(p workflows.Policy, audience int) *policyDB {
 			}
 			return activities.ApproveStageResult{Status: storage.RequestStatusPending, StageDone: db.count[in.Stage] >= in.Required}, nil
 		})
-	h.env.OnActivity(a.RecordAudience, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.AudienceInput) (int, error) {
-			db.mu.Lock()
-			defer db.mu.Unlock()
-			db.counted++
-			return db.audience, nil
-		})
+	h.audience = func(int, activities.AudienceInput) (int, error) {
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		db.counted++
+		return db.audience, nil
+	}
 	return db
 }
 
