@@ -54,15 +54,7 @@ func TestDecisionPageBrowser(t *testing.T) {
 
 	// A phone: nothing wider than the screen.
 	b.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateScale(2)))
-	overflow := reviewEval[[]string](t, b, `(() => {
-		const w = document.documentElement.clientWidth, out = [];
-		if (document.documentElement.scrollWidth > w) { out.push("page scrollWidth " + document.documentElement.scrollWidth + " > " + w); }
-		document.querySelectorAll("body *").forEach(el => {
-			const r = el.getBoundingClientRect();
-			if (r.width > 0 && r.right > w + 1) { out.push(el.tagName.toLowerCase() + "." + el.className + " ends at " + Math.round(r.right)); }
-		});
-		return out;
-	})()`)
+	overflow := b.sidewaysOverflow(t)
 	assert.Empty(t, overflow, "at 390×844 the page must not scroll sideways")
 	b.do(t, "scroll to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
 	b.shot(t, "02-phone.png", "")
