@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
-	"github.com/signoff/signoff/testenv"
 )
 
 // The tests below cover approval policies over HTTP on the real servers (R-POL-1, R-POL-2, R-POL-5).
@@ -133,61 +131,33 @@ func newStageRaceEnv(t *testing.T) stageRaceEnv {
 	return s
 }
 
-// raceRounds runs round(i) for i in [0, n) with concurrency rounds at a time.
-func raceRounds(n, concurrency int, round func(i int)) {
-	sem := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			round(i)
-		}()
-	}
-	wg.Wait()
+// stageRound is one round of a stage race: the request submitted and the answers of its calls.
+type stageRound struct {
+	id       string
+	codes    []int
+	errCodes []string
+	err      error
 }
 
-// submitRound creates a campaign and submits it (approver_ids: the first approver; the policy names
-// the stage's), answering the request's id or the failure.
-func (s stageRaceEnv) submitRound(i int, name string) (string, error) {
-	acct, collab := s.A.Account.ID, s.A.Users[storage.RoleCollaborator]
-	c, err := s.store.CreateCampaign(context.Background(), acct, collab.ID, storage.NewCampaign{
-		Name: fmt.Sprintf("%s %03d", name, i), Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive,
-		StartAt: in(time.Hour), EndAt: in(2 * time.Hour), Content: testenv.CampaignContent()})
-	if err != nil {
-		return "", err
-	}
-	rec := serve(s.env, newRequest(http.MethodPost, "/v1/campaigns/"+c.ID+"/approval-requests", s.A.Tokens[storage.RoleCollaborator],
-		fmt.Sprintf(`{"approver_ids":[%q]}`, s.approvers[0].ID)))
-	if rec.Code != http.StatusCreated {
-		return "", fmt.Errorf("submit: %d %s", rec.Code, rec.Body.String())
-	}
-	var r storage.ApprovalRequest
-	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
-		return "", err
-	}
-	return r.ID, nil
-}
-
-// fireTogether sends the requests at the same moment and answers their codes and error codes.
-func fireTogether(e *env, reqs []*http.Request) ([]int, []string) {
-	codes, errCodes := make([]int, len(reqs)), make([]string, len(reqs))
-	gate := make(chan struct{})
-	var wg sync.WaitGroup
-	for k, req := range reqs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-gate
-			rec := serve(e, req)
-			codes[k], errCodes[k] = rec.Code, errorCode(rec.Body.Bytes())
-		}()
-	}
-	close(gate)
-	wg.Wait()
-	return codes, errCodes
+// race runs 100 rounds, 8 at a time: each submits a campaign called name (approver_ids: the first
+// approver; the policy names the stage's) and sends the requests calls makes for it at the same
+// moment. what describes the calls in the log.
+func (s stageRaceEnv) race(t *testing.T, name, what string, calls func(i int, id string) []*http.Request) []stageRound {
+	t.Helper()
+	const n, concurrency = 100, 8
+	results := make([]stageRound, n)
+	started := time.Now()
+	raceRounds(n, concurrency, func(i int) {
+		res := &results[i]
+		r, err := s.submitRace(i, name, s.approvers[0].ID)
+		if res.err = err; err != nil {
+			return
+		}
+		res.id = r.ID
+		res.codes, res.errCodes = fireTogether(s.env, calls(i, r.ID))
+	})
+	t.Logf("%d requests, %s each, %d at a time: %s", n, what, concurrency, time.Since(started))
+	return results
 }
 
 // stageCount is how many approvals the database counted in stage 0 of request id.
@@ -204,27 +174,13 @@ func (s stageRaceEnv) stageCount(t *testing.T, id string) int {
 func TestStageRace_TwoOfThreeApproveTogether(t *testing.T) {
 	t.Parallel()
 	s := newStageRaceEnv(t)
-	const n, concurrency = 100, 8
-	type result struct {
-		id       string
-		codes    []int
-		errCodes []string
-		err      error
-	}
-	results := make([]result, n)
-	started := time.Now()
-	raceRounds(n, concurrency, func(i int) {
-		res := &results[i]
-		if res.id, res.err = s.submitRound(i, "Stage race"); res.err != nil {
-			return
-		}
+	results := s.race(t, "Stage race", "3 concurrent approvals", func(i int, id string) []*http.Request {
 		reqs := make([]*http.Request, 3)
 		for k := range reqs {
-			reqs[k] = newRequest(http.MethodPost, "/v1/approval-requests/"+res.id+"/approve", s.tokens[(i+k)%3], `{"note":"ok"}`)
+			reqs[k] = newRequest(http.MethodPost, "/v1/approval-requests/"+id+"/approve", s.tokens[(i+k)%3], `{"note":"ok"}`)
 		}
-		res.codes, res.errCodes = fireTogether(s.env, reqs)
+		return reqs
 	})
-	t.Logf("%d requests, 3 concurrent approvals each, %d at a time: %s", n, concurrency, time.Since(started))
 	acct := s.A.Account.ID
 	for _, res := range results {
 		require.NoError(t, res.err)
@@ -254,31 +210,17 @@ func TestStageRace_TwoOfThreeApproveTogether(t *testing.T) {
 func TestStageRace_ApproveAndRejectTogether(t *testing.T) {
 	t.Parallel()
 	s := newStageRaceEnv(t)
-	const n, concurrency = 100, 8
-	type result struct {
-		id    string
-		codes []int
-		err   error
-	}
-	results := make([]result, n)
-	started := time.Now()
-	raceRounds(n, concurrency, func(i int) {
-		res := &results[i]
-		if res.id, res.err = s.submitRound(i, "Reject race"); res.err != nil {
-			return
-		}
-		rejecter := i % 3
+	results := s.race(t, "Reject race", "2 approvals and 1 rejection", func(i int, id string) []*http.Request {
 		reqs := make([]*http.Request, 3)
 		for k := range reqs {
-			if k == rejecter {
-				reqs[k] = newRequest(http.MethodPost, "/v1/approval-requests/"+res.id+"/reject", s.tokens[k], `{"note":"not this week"}`)
+			if k == i%3 {
+				reqs[k] = newRequest(http.MethodPost, "/v1/approval-requests/"+id+"/reject", s.tokens[k], `{"note":"not this week"}`)
 			} else {
-				reqs[k] = newRequest(http.MethodPost, "/v1/approval-requests/"+res.id+"/approve", s.tokens[k], `{"note":"ok"}`)
+				reqs[k] = newRequest(http.MethodPost, "/v1/approval-requests/"+id+"/approve", s.tokens[k], `{"note":"ok"}`)
 			}
 		}
-		res.codes, _ = fireTogether(s.env, reqs)
+		return reqs
 	})
-	t.Logf("%d requests, 2 approvals and 1 rejection each, %d at a time: %s", n, concurrency, time.Since(started))
 	acct := s.A.Account.ID
 	outcomes := map[string]int{}
 	for i, res := range results {

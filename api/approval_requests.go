@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/csv"
@@ -251,15 +252,22 @@ func (s *Server) decide(d app.Decision) gin.HandlerFunc {
 		defer done()
 		r, err := s.App.Decide(ctx, currentUser(c), app.DecideInput{RequestID: id, Decision: d, Note: body.Note,
 			UpdateID: keyedUpdateID(c, string(d))})
-		s.decisionCache.requestChanged(id) // its decision pages, in this process at once (others hear the feed)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			abort(c, errs.ClientClosed, "the request was cancelled")
-		case err != nil:
-			respondError(c, err)
-		default:
-			c.JSON(http.StatusOK, toApprovalRequestJSON(r))
-		}
+		s.decided(ctx, c, id, r, err)
+	}
+}
+
+// decided answers a change to request id made under ctx (a decision, a review, new approvers): the
+// request's decision pages are told at once in this process (others hear the feed), then the answer
+// is 499 when the client went away first, the error, or 200 with the request.
+func (s *Server) decided(ctx context.Context, c *gin.Context, id string, r app.ApprovalRequest, err error) {
+	s.decisionCache.requestChanged(id)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		abort(c, errs.ClientClosed, "the request was cancelled")
+	case err != nil:
+		respondError(c, err)
+	default:
+		c.JSON(http.StatusOK, toApprovalRequestJSON(r))
 	}
 }
 
@@ -292,15 +300,7 @@ func (s *Server) review(c *gin.Context) {
 		in.Sections[k] = app.SectionAnswer(v)
 	}
 	r, err := s.App.Review(ctx, currentUser(c), in)
-	s.decisionCache.requestChanged(id) // the approver's decision pages show the verdicts
-	switch {
-	case err != nil && ctx.Err() != nil:
-		abort(c, errs.ClientClosed, "the request was cancelled")
-	case err != nil:
-		respondError(c, err)
-	default:
-		c.JSON(http.StatusOK, toApprovalRequestJSON(r))
-	}
+	s.decided(ctx, c, id, r, err) // the approver's decision pages show the verdicts
 }
 
 type approversRequest struct {
@@ -318,14 +318,9 @@ func (s *Server) changeApprovers(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := s.App.ChangeApprovers(c.Request.Context(), currentUser(c),
-		app.ChangeApproversInput{RequestID: id, ApproverIDs: body.ApproverIDs, Note: body.Note})
-	s.decisionCache.requestChanged(id) // removed approvers' links, in this process at once
-	if err != nil {
-		respondError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toApprovalRequestJSON(r))
+	ctx := c.Request.Context()
+	r, err := s.App.ChangeApprovers(ctx, currentUser(c), app.ChangeApproversInput{RequestID: id, ApproverIDs: body.ApproverIDs, Note: body.Note})
+	s.decided(ctx, c, id, r, err) // removed approvers' links
 }
 
 func (s *Server) requestHistory(c *gin.Context) {

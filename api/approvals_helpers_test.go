@@ -3,7 +3,9 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -264,4 +266,62 @@ func ribbonText(v campaignView) string {
 		return ""
 	}
 	return *v.Ribbon
+}
+
+// raceRounds runs round(i) for i in [0, n) with concurrency rounds at a time.
+func raceRounds(n, concurrency int, round func(i int)) {
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			round(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// submitRace creates campaign "<name> <i>" of A's collaborator through the store and submits it as
+// them to approverIDs, answering the request or the failure: it runs in a race's goroutines, where a
+// failed require could not stop the test.
+func (e *env) submitRace(i int, name string, approverIDs ...string) (storage.ApprovalRequest, error) {
+	c, err := e.store.CreateCampaign(context.Background(), e.A.Account.ID, e.A.Users[storage.RoleCollaborator].ID, storage.NewCampaign{
+		Name: fmt.Sprintf("%s %03d", name, i), Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive,
+		StartAt: in(time.Hour), EndAt: in(2 * time.Hour), Content: testenv.CampaignContent()})
+	if err != nil {
+		return storage.ApprovalRequest{}, err
+	}
+	body, err := json.Marshal(map[string]any{"approver_ids": approverIDs})
+	if err != nil {
+		return storage.ApprovalRequest{}, err
+	}
+	rec := serve(e, newRequest(http.MethodPost, "/v1/campaigns/"+c.ID+"/approval-requests", e.A.Tokens[storage.RoleCollaborator], string(body)))
+	if rec.Code != http.StatusCreated {
+		return storage.ApprovalRequest{}, fmt.Errorf("submit: %d %s", rec.Code, rec.Body.String())
+	}
+	var r storage.ApprovalRequest
+	err = json.Unmarshal(rec.Body.Bytes(), &r)
+	return r, err
+}
+
+// fireTogether sends the requests at the same moment and answers their codes and error codes.
+func fireTogether(e *env, reqs []*http.Request) ([]int, []string) {
+	codes, errCodes := make([]int, len(reqs)), make([]string, len(reqs))
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	for k, req := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			rec := serve(e, req)
+			codes[k], errCodes[k] = rec.Code, errorCode(rec.Body.Bytes())
+		}()
+	}
+	close(gate)
+	wg.Wait()
+	return codes, errCodes
 }

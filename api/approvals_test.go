@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
-	"github.com/signoff/signoff/testenv"
 	"github.com/signoff/signoff/workers"
 	"github.com/signoff/signoff/workflows"
 )
@@ -510,7 +508,6 @@ func TestApprovalRaces(t *testing.T) {
 	e := newApprovalEnv(t, 2*time.Hour)
 	A := e.A
 	acct := A.Account.ID
-	collab := A.Users[storage.RoleCollaborator]
 	approverID, adminID := A.Users[storage.RoleApprover].ID, A.Users[storage.RoleAdmin].ID
 	tokens := map[string]string{"approve": A.Tokens[storage.RoleApprover], "reject": A.Tokens[storage.RoleAdmin], "cancel": A.Tokens[storage.RoleCollaborator]}
 	bodies := map[string]string{"approve": `{"note":"ok"}`, "reject": `{"note":"no, rewrite the intro"}`, "cancel": ``}
@@ -526,58 +523,26 @@ func TestApprovalRaces(t *testing.T) {
 	}
 	results := make([]result, n)
 	startAll := time.Now()
-	sem := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			res := &results[i]
-			c, err := e.store.CreateCampaign(context.Background(), acct, collab.ID, storage.NewCampaign{
-				Name: fmt.Sprintf("Race %03d", i), Kind: storage.CampaignKindCampaign, Mode: storage.CampaignModeActive,
-				StartAt: in(time.Hour), EndAt: in(2 * time.Hour), Content: testenv.CampaignContent()})
-			if err != nil {
-				res.err = err.Error()
-				return
-			}
-			res.campID = c.ID
-			rec := serve(e, newRequest(http.MethodPost, "/v1/campaigns/"+c.ID+"/approval-requests", tokens["cancel"],
-				fmt.Sprintf(`{"approver_ids":[%q,%q]}`, approverID, adminID)))
-			if rec.Code != http.StatusCreated {
-				res.err = fmt.Sprintf("submit: %d %s", rec.Code, rec.Body.String())
-				return
-			}
-			var r storage.ApprovalRequest
-			if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
-				res.err = err.Error()
-				return
-			}
-			res.reqID = r.ID
-			res.codes, res.errCodes = map[string]int{}, map[string]string{}
-			var mu sync.Mutex
-			var inner sync.WaitGroup
-			gate := make(chan struct{})
-			// Rotate which goroutine starts first, so every action gets its chances to win.
-			for k := range actions {
-				action := actions[(i+k)%len(actions)]
-				inner.Add(1)
-				go func() {
-					defer inner.Done()
-					req := newRequest(http.MethodPost, "/v1/approval-requests/"+r.ID+"/"+action, tokens[action], bodies[action])
-					<-gate
-					rec := serve(e, req)
-					mu.Lock()
-					res.codes[action], res.errCodes[action] = rec.Code, errorCode(rec.Body.Bytes())
-					mu.Unlock()
-				}()
-			}
-			close(gate)
-			inner.Wait()
-		}()
-	}
-	wg.Wait()
+	raceRounds(n, concurrency, func(i int) {
+		res := &results[i]
+		r, err := e.submitRace(i, "Race", approverID, adminID)
+		if err != nil {
+			res.err = err.Error()
+			return
+		}
+		res.reqID, res.campID = r.ID, r.CampaignID
+		// Rotate which request is sent first, so every action gets its chances to win.
+		order, reqs := make([]string, len(actions)), make([]*http.Request, len(actions))
+		for k := range actions {
+			order[k] = actions[(i+k)%len(actions)]
+			reqs[k] = newRequest(http.MethodPost, "/v1/approval-requests/"+r.ID+"/"+order[k], tokens[order[k]], bodies[order[k]])
+		}
+		codes, errCodes := fireTogether(e, reqs)
+		res.codes, res.errCodes = map[string]int{}, map[string]string{}
+		for k, action := range order {
+			res.codes[action], res.errCodes[action] = codes[k], errCodes[k]
+		}
+	})
 	elapsed := time.Since(startAll)
 	t.Logf("%d requests, 3 concurrent decisions each, %d at a time: %s", n, concurrency, elapsed)
 

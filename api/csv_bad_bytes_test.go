@@ -1,11 +1,8 @@
 package api_test
 
 import (
-	"bytes"
 	"fmt"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"strings"
 	"testing"
 
@@ -20,31 +17,6 @@ import (
 // bytes that are not UTF-8 would be stored as U+FFFD, silently changing names. Cells, column names
 // and the file name go through the same text check as JSON bodies; a refusal is a 422 whose message names
 // the row and the column, and nothing is stored. Cells are bounded in length too.
-
-// csvBadUpload posts content as the multipart file field with a raw file name (no escaping, so any
-// byte reaches the server) and an optional mapping field.
-func csvBadUpload(t *testing.T, e *env, token, filename string, content []byte, mapping string) (int, map[string]any) {
-	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="`+filename+`"`)
-	h.Set("Content-Type", "text/csv")
-	fw, err := mw.CreatePart(h)
-	require.NoError(t, err)
-	_, err = fw.Write(content)
-	require.NoError(t, err)
-	if mapping != "" {
-		require.NoError(t, mw.WriteField("mapping", mapping))
-	}
-	require.NoError(t, mw.Close())
-	rec := e.request(t, http.MethodPost, "/v1/csv-uploads", token, buf.Bytes(), "Content-Type", mw.FormDataContentType())
-	var body map[string]any
-	if rec.Body.Len() > 0 {
-		body = decodeObject(t, rec)
-	}
-	return rec.Code, body
-}
 
 // TestCSVUploadBadBytesRefused sends files with a bad byte in a cell, in a column name or in the
 // file name, and over-long cells: each answers 422 saying where, and nothing is stored.
@@ -99,7 +71,7 @@ func TestCSVUploadBadBytesRefused(t *testing.T) {
 	}
 	before := dbState(t, e.pool)
 	for _, tc := range cases {
-		status, body := csvBadUpload(t, e, csm, tc.filename, tc.content, tc.mapping)
+		status, body := draftUpload(t, e, csm, tc.filename, tc.content, tc.mapping)
 		require.Less(t, status, 500, "%s: %v", tc.name, body)
 		errObj := requireError(t, status, body, http.StatusUnprocessableEntity, string(errs.Validation))
 		assert.Equal(t, tc.field, errObj["field"], "%s: %v", tc.name, body)
@@ -112,7 +84,7 @@ func TestCSVUploadBadBytesRefused(t *testing.T) {
 	// A NUL or a C0 control in the file name is refused by the multipart parser already (the part is
 	// then no file): a 422 too, never a 500.
 	for _, name := range []string{"a\x00b.csv", "a\x01b.csv", "a\nb.csv"} {
-		status, body := csvBadUpload(t, e, csm, name, file("Ada,Lovelace,Engines"), "")
+		status, body := draftUpload(t, e, csm, name, file("Ada,Lovelace,Engines"), "")
 		requireError(t, status, body, http.StatusUnprocessableEntity, string(errs.Validation))
 	}
 	requireNoWrites(t, e.pool, before)
@@ -120,7 +92,7 @@ func TestCSVUploadBadBytesRefused(t *testing.T) {
 	// What is allowed: a quoted cell over two lines, a tab inside a cell, non-ASCII text, a cell of
 	// exactly 1000 characters, and the mapping.
 	ok := file(`Ada,"Love`+"\n"+`lace",Engines`, "Zoë,Ruiz\tMartín,東京 KK", "Ada,Byron,"+strings.Repeat("é", 1000))
-	status, body := csvBadUpload(t, e, csm, "Zoë's list.csv", ok, mapping)
+	status, body := draftUpload(t, e, csm, "Zoë's list.csv", ok, mapping)
 	require.Equal(t, http.StatusCreated, status, "%v", body)
 	require.Equal(t, "Zoë's list.csv", body["filename"])
 	require.EqualValues(t, 3, body["row_count"])

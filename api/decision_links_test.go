@@ -305,8 +305,8 @@ func TestDecisionLinkDeadLinksAnswerOne404(t *testing.T) {
 	}
 }
 
-// TestDecisionLinkRejectNeedsNote: a rejection without a note, a missing action and a note too long
-// are refused with 422 and the page again, the message shown and what was typed kept; nothing
+// TestDecisionLinkRejectNeedsNote: a rejection without a note, a missing action, a note too long and
+// a note that is not text (NUL, invalid UTF-8, a control character) are refused with 422 and the page again, the message shown and what was typed kept; nothing
 // changes. Then a rejection with a note goes through.
 func TestDecisionLinkRejectNeedsNote(t *testing.T) {
 	t.Parallel()
@@ -326,10 +326,13 @@ func TestDecisionLinkRejectNeedsNote(t *testing.T) {
 		{"reject with blanks", "reject", "   \n ", "A rejection needs a note", "   \n "},
 		{"no action", "", "Looks fine <b>really</b>", "Choose Approve or Reject", "Looks fine &lt;b&gt;really&lt;/b&gt;"},
 		{"a note too long", "approve", long, "at most 2000 characters", long},
+		{"NUL in a note", "reject", "Fix\x00it", "Must not contain NUL characters", "Fix\uFFFDit"},
+		{"invalid UTF-8 in a note", "approve", "Fine \xff here", "Must be valid UTF-8", "Fine \uFFFD here"},
+		{"control character in a note", "reject", "Fix\x07it", "Must not contain control characters (found U+0007)", "Fix\x07it"},
 	} {
 		ans := de.post(t, link, c.action, c.note, csrf)
 		require.Equal(t, http.StatusUnprocessableEntity, ans.Status, "%s: %s", c.name, ans.Body)
-		assert.Contains(t, ans.Body, c.message, c.name)
+		assert.Contains(t, html.UnescapeString(ans.Body), c.message, c.name)
 		assert.Contains(t, ans.Body, `role="alert"`, c.name)
 		assert.Regexp(t, `<textarea id="note"[^>]*>`+regexp.QuoteMeta(c.kept)+`</textarea>`, ans.Body, "%s: the note is kept", c.name)
 		csrf = csrfOf(t, pageAnswer{Body: ans.Body}) // the page shown again carries a fresh form

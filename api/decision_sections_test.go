@@ -29,8 +29,8 @@ func (de *decisionEnv) postSections(t *testing.T, link, csrf string, values map[
 }
 
 // TestDecisionLinkSectionReview: the decision page has a per-section form (R-POL-4) under the same
-// form token rules; a change request without a note is refused with the page again and nothing
-// written; verdicts on some sections answer 303 to the page, which shows them and keeps the request
+// form token rules; a change request without a note, and a note that is not text (NUL, invalid
+// UTF-8, a control character) or too long, are refused with the page again and nothing written; verdicts on some sections answer 303 to the page, which shows them and keeps the request
 // pending (a GET changing nothing); the last section approved approves the request once, and the
 // page shows the outcome and the answers. A change request on copy rejects with its note.
 func TestDecisionLinkSectionReview(t *testing.T) {
@@ -62,6 +62,14 @@ func TestDecisionLinkSectionReview(t *testing.T) {
 			"Copy: is required for a change_request"},
 		{"unknown verdict", map[string]string{"section_schedule": "maybe"}, "Schedule: must be approved or change_request"},
 		{"nothing answered", map[string]string{}, "Answer at least one section"},
+		{"NUL in a note", map[string]string{"section_copy": "change_request", "section_copy_note": "Cut\x00this"},
+			"Copy: must not contain NUL characters"},
+		{"invalid UTF-8 in a note", map[string]string{"section_audience": "approved", "section_audience_note": "Fine \xff here"},
+			"Audience: must be valid UTF-8"},
+		{"control character in a note", map[string]string{"section_schedule": "change_request", "section_schedule_note": "Later\x1b[2J"},
+			"Schedule: must not contain control characters (found U+001B)"},
+		{"a note too long", map[string]string{"section_copy": "approved", "section_copy_note": strings.Repeat("é", 2001)},
+			"Copy: must be at most 2000 characters"},
 	} {
 		ans := de.postSections(t, link, csrf, c.values)
 		require.Equal(t, http.StatusUnprocessableEntity, ans.Status, "%s: %s", c.name, ans.Body)

@@ -197,6 +197,21 @@ func reviewEval[T any](t *testing.T, b *reviewBrowser, expr string) T {
 	return reviewRun(t, b, "evaluate "+expr, chromedp.Evaluate[T](expr))
 }
 
+// sidewaysOverflow lists what makes the page scroll sideways: the page when it is wider than the
+// viewport, and every element that ends past its right edge. Empty: nothing does.
+func (b *reviewBrowser) sidewaysOverflow(t *testing.T) []string {
+	t.Helper()
+	return reviewEval[[]string](t, b, `(() => {
+		const w = document.documentElement.clientWidth, out = [];
+		if (document.documentElement.scrollWidth > w) { out.push("page scrollWidth " + document.documentElement.scrollWidth + " > " + w); }
+		document.querySelectorAll("body *").forEach(el => {
+			const r = el.getBoundingClientRect();
+			if (r.width > 0 && r.right > w + 1) { out.push(el.tagName.toLowerCase() + "." + el.className + " ends at " + Math.round(r.right)); }
+		});
+		return out;
+	})()`)
+}
+
 // selectInParagraph selects quote inside paragraph pid with a DOM Range, as a reader's mouse would, and
 // returns what the browser reports as the selected text.
 func (b *reviewBrowser) selectInParagraph(t *testing.T, pid, quote string) string {
@@ -361,15 +376,7 @@ func TestReviewBrowser(t *testing.T) {
 	// A phone: nothing wider than the screen.
 	b.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateScale(2)))
 	b.loaded(t)
-	overflow := reviewEval[[]string](t, b, `(() => {
-		const w = document.documentElement.clientWidth, out = [];
-		if (document.documentElement.scrollWidth > w) { out.push("page scrollWidth " + document.documentElement.scrollWidth + " > " + w); }
-		document.querySelectorAll("body *").forEach(el => {
-			const r = el.getBoundingClientRect();
-			if (r.width > 0 && r.right > w + 1) { out.push(el.tagName.toLowerCase() + "." + el.className + " ends at " + Math.round(r.right)); }
-		});
-		return out;
-	})()`)
+	overflow := b.sidewaysOverflow(t)
 	assert.Empty(t, overflow, "at 390×844 the page must not scroll sideways")
 	b.do(t, "scroll to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
 	b.shot(t, "04-phone.png", "")

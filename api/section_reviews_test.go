@@ -64,6 +64,24 @@ func (e *env) reviewOK(t *testing.T, id, token string, body any) reviewedRequest
 	return out
 }
 
+// reviewAs is a review body and the token that posts it.
+type reviewAs struct {
+	token string
+	body  map[string]any
+}
+
+// requireReviewsTooLate posts reviews of decided request id: every one answers 409 already_handled,
+// and none writes anything.
+func (e *env) requireReviewsTooLate(t *testing.T, id string, reviews ...reviewAs) {
+	t.Helper()
+	before := dbState(t, e.pool)
+	for _, r := range reviews {
+		status, body := e.review(t, id, r.token, r.body)
+		requireError(t, status, body, http.StatusConflict, string(errs.AlreadyHandled))
+	}
+	requireNoWrites(t, e.pool, before)
+}
+
 // verdictsOf lists a user's verdicts as "section=verdict" in the order given.
 func verdictsOf(list []sectionReview, userID string) map[string]string {
 	out := map[string]string{}
@@ -190,12 +208,8 @@ func TestSectionReviewChangeRequestRejects(t *testing.T) {
 	require.Equal(t, "audience: Drop the CTOs\nschedule: Start on Monday", got.DecisionNote)
 
 	// Decided: another review, by either approver, is 409 and writes nothing.
-	before := dbState(t, e.pool)
-	status, body := e.review(t, r.ID, approverTok, sections("copy=approved"))
-	requireError(t, status, body, http.StatusConflict, string(errs.AlreadyHandled))
-	status, body = e.review(t, r.ID, e.A.Tokens[storage.RoleAdmin], sections("audience=approved", "copy=approved", "schedule=approved"))
-	requireError(t, status, body, http.StatusConflict, string(errs.AlreadyHandled))
-	requireNoWrites(t, e.pool, before)
+	e.requireReviewsTooLate(t, r.ID, reviewAs{approverTok, sections("copy=approved")},
+		reviewAs{e.A.Tokens[storage.RoleAdmin], sections("audience=approved", "copy=approved", "schedule=approved")})
 	require.Equal(t, 1, eventCount(t, e, r.ID, storage.EventRejected))
 }
 
@@ -258,13 +272,9 @@ func TestSectionReviewThreeApprovalsCountAsOne(t *testing.T) {
 	require.Equal(t, "approved audience, copy and schedule\ncopy: Tone is right", events[1].Note)
 	require.Len(t, e.notificationsFor(t, collabTok, r.ID, "approval_approved"), 1)
 
-	// Decided: the other approver's section post is 409 and changes nothing.
-	before := dbState(t, e.pool)
-	status, body := e.review(t, r.ID, adminTok, sections("audience=approved", "copy=approved"))
-	requireError(t, status, body, http.StatusConflict, string(errs.AlreadyHandled))
-	status, body = e.review(t, r.ID, approverTok, sections("copy=change_request:too late"))
-	requireError(t, status, body, http.StatusConflict, string(errs.AlreadyHandled))
-	requireNoWrites(t, e.pool, before)
+	// Decided: the other approver's section post is 409 and changes nothing, as is a late change request.
+	e.requireReviewsTooLate(t, r.ID, reviewAs{adminTok, sections("audience=approved", "copy=approved")},
+		reviewAs{approverTok, sections("copy=change_request:too late")})
 	require.Equal(t, 1, eventCount(t, e, r.ID, storage.EventApproved))
 }
 

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/errs"
 	"github.com/signoff/signoff/storage"
+	"github.com/signoff/signoff/testenv"
 )
 
 // Bad text: NUL bytes, invalid UTF-8, control characters and huge strings in any text field of a JSON
@@ -25,7 +25,8 @@ import (
 // CSM-facing endpoint that takes a JSON body with text is listed below with a body it accepts; for
 // every string in that body (found by walking it, so a new field is covered without editing the
 // test) each bad value is put in its place and sent. Every answer must be a 422 naming that field,
-// and no table may gain or lose a row. The valid bodies are sent last and must be accepted, so no
+// and no row of any table may change (every table is read back). A field with a length limit of its
+// own is also sent one character over it. The valid bodies are sent last and must be accepted, so no
 // refusal above is an accident of a body that was wrong anyway.
 
 // textFuzzEndpoint is an endpoint with a JSON body it accepts.
@@ -36,6 +37,9 @@ type textFuzzEndpoint struct {
 	token  string
 	body   map[string]any
 	ok     int // the status the body answers
+	// maxChars are the fields (by path) whose own limit, in characters, is below the backstop of
+	// every string: a value one character over it is refused naming the field.
+	maxChars map[string]int
 }
 
 // textFuzzValue is a bad value for a string field, as the JSON literal that is sent.
@@ -149,32 +153,6 @@ func textFuzzSend(e *env, method, path, token string, body []byte) (int, map[str
 	return rec.Code, m, rec.Body.String()
 }
 
-// textFuzzCounts counts the rows of every application table, in one statement.
-func textFuzzCounts(t *testing.T, e *env) map[string]int {
-	t.Helper()
-	ctx := context.Background()
-	rows, err := e.pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'goose%' ORDER BY 1`)
-	require.NoError(t, err)
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	require.NoError(t, err)
-	parts := make([]string, len(names))
-	for i, n := range names {
-		parts[i] = fmt.Sprintf(`SELECT '%s'::text, count(*) FROM %s`, n, pgx.Identifier{n}.Sanitize())
-	}
-	rows, err = e.pool.Query(ctx, strings.Join(parts, " UNION ALL "))
-	require.NoError(t, err)
-	out := map[string]int{}
-	for rows.Next() {
-		var n string
-		var c int
-		require.NoError(t, rows.Scan(&n, &c))
-		out[n] = c
-	}
-	require.NoError(t, rows.Err())
-	require.Len(t, out, len(names))
-	return out
-}
-
 // textFuzzContent is campaign content with a string in every kind of place.
 func textFuzzContent() map[string]any {
 	return map[string]any{
@@ -189,12 +167,24 @@ func textFuzzContent() map[string]any {
 	}
 }
 
+// textFuzzPolicy is an approval policy with a string in every place a policy has one: stage names,
+// approver ids, "all", and a rule's added stage.
+func textFuzzPolicy(approverID, adminID string) map[string]any {
+	return map[string]any{
+		"stages": []any{map[string]any{"name": "Marketing", "approver_ids": []any{approverID}, "required": "all"}},
+		"rules": []any{map[string]any{"if": map[string]any{"audience_size_gt": 100},
+			"add_stage": map[string]any{"name": "Legal", "approver_ids": []any{adminID}, "required": 1}}},
+	}
+}
+
 // textFuzzFixture builds tenant A's state for every endpoint: pending requests to approve, reject,
-// cancel, re-assign and resubmit, a campaign to submit, one to edit, one for drafts, a saved search
-// and a CSV upload. It answers the endpoints with their accepted bodies.
+// cancel, re-assign, resubmit and review per section, a campaign to submit, one to edit, one for
+// drafts, one for an approval policy, a saved search and a CSV upload. It answers the endpoints with
+// their accepted bodies.
 func textFuzzFixture(t *testing.T) (*env, []textFuzzEndpoint) {
 	t.Helper()
 	e := newApprovalEnv(t, time.Hour)
+	e.server.App.Sealer = testenv.Sealer(t) // webhook secrets are stored sealed
 	A := e.A
 	ctx := context.Background()
 	admin, csm, collab, appr := A.Tokens[storage.RoleAdmin], A.Tokens[storage.RoleCSM], A.Tokens[storage.RoleCollaborator], A.Tokens[storage.RoleApprover]
@@ -203,11 +193,12 @@ func textFuzzFixture(t *testing.T) (*env, []textFuzzEndpoint) {
 		c := e.laterCampaign(t, A.Users[storage.RoleCollaborator], name)
 		return e.submit(t, c.ID, collab, approverID)
 	}
-	rApprove, rReject, rCancel, rChange, rResubmit := pending("To approve"), pending("To reject"), pending("To cancel"),
-		pending("To re-assign"), pending("To resubmit")
+	rApprove, rReject, rCancel, rChange, rResubmit, rReview := pending("To approve"), pending("To reject"), pending("To cancel"),
+		pending("To re-assign"), pending("To resubmit"), pending("To review")
 	toSubmit := e.laterCampaign(t, A.Users[storage.RoleCollaborator], "To submit")
 	toEdit := e.newCampaign(t, A, storage.RoleAdmin, "To edit")
 	forDrafts := e.newCampaign(t, A, storage.RoleAdmin, "For drafts")
+	forPolicy := e.newCampaign(t, A, storage.RoleAdmin, "For a policy")
 	search := e.newSavedSearch(t, A, "Search")
 	upload, err := e.store.CreateCSVUpload(ctx, A.Account.ID, A.Users[storage.RoleCSM].ID, "people.csv",
 		[]string{"First Name", "Last Name", "Company Name"}, [][]string{{"Ada", "Lovelace", "Engines"}})
@@ -216,43 +207,60 @@ func textFuzzFixture(t *testing.T) (*env, []textFuzzEndpoint) {
 
 	return e, []textFuzzEndpoint{
 		{"create account", http.MethodPost, "/v1/operator/accounts", operatorToken,
-			map[string]any{"name": "Fuzz Inc", "admin_email": "boss@fuzz.test"}, http.StatusCreated},
+			map[string]any{"name": "Fuzz Inc", "admin_email": "boss@fuzz.test"}, http.StatusCreated, nil},
 		{"create user", http.MethodPost, "/v1/users", admin,
-			map[string]any{"email": "new@a.test", "name": "New Person", "role": "editor", "can_approve": true}, http.StatusCreated},
+			map[string]any{"email": "new@a.test", "name": "New Person", "role": "editor", "can_approve": true}, http.StatusCreated, nil},
 		{"update user", http.MethodPatch, "/v1/users/" + A.Users[storage.RoleEditor].ID, admin,
-			map[string]any{"role": "editor"}, http.StatusOK},
+			map[string]any{"role": "editor"}, http.StatusOK, nil},
 		{"account settings", http.MethodPatch, "/v1/account/settings", admin,
-			map[string]any{"on_no_approvers": "hold", "journey_version_policy": "passive"}, http.StatusOK},
+			map[string]any{"on_no_approvers": "hold", "journey_version_policy": "passive"}, http.StatusOK, nil},
 		{"contacts", http.MethodPost, "/v1/contacts", csm, map[string]any{"items": []any{map[string]any{
 			"first_name": "Ada", "last_name": "Lovelace", "email": "ada@engines.test", "title": "CTO", "company_name": "Engines",
-			"domain": "engines.test", "industry": "Software", "country": "Germany", "company_size": 50}}}, http.StatusOK},
+			"domain": "engines.test", "industry": "Software", "country": "Germany", "company_size": 50}}}, http.StatusOK, nil},
 		{"saved search", http.MethodPost, "/v1/saved-searches", csm, map[string]any{"name": "CTOs", "filters": map[string]any{
 			"titles": []any{"CTO"}, "industries": []any{"Software"}, "countries": []any{"Germany"}, "keywords": []any{"cloud"},
-			"company_size_min": 1, "company_size_max": 100}}, http.StatusCreated},
+			"company_size_min": 1, "company_size_max": 100}}, http.StatusCreated, nil},
 		{"create campaign", http.MethodPost, "/v1/campaigns", collab, map[string]any{"name": "Fuzz", "kind": "campaign",
-			"mode": "active", "start_at": start, "end_at": end, "content": textFuzzContent()}, http.StatusCreated},
+			"mode": "active", "start_at": start, "end_at": end, "content": textFuzzContent()}, http.StatusCreated, nil},
 		{"edit campaign", http.MethodPatch, "/v1/campaigns/" + toEdit.ID, admin, map[string]any{"name": "Edited", "kind": "journey",
-			"mode": "test", "status": "ready", "start_at": start, "end_at": end, "content": textFuzzContent()}, http.StatusOK},
+			"mode": "test", "status": "ready", "start_at": start, "end_at": end, "content": textFuzzContent()}, http.StatusOK, nil},
 		{"submit", http.MethodPost, "/v1/campaigns/" + toSubmit.ID + "/approval-requests", collab,
-			map[string]any{"approver_ids": []any{approverID}, "note": "Please look.\nThanks."}, http.StatusCreated},
+			map[string]any{"approver_ids": []any{approverID}, "note": "Please look.\nThanks."}, http.StatusCreated, textFuzzNote},
 		{"resubmit", http.MethodPost, "/v1/campaigns/" + rResubmit.CampaignID + "/resubmit", collab,
 			map[string]any{"changes": map[string]any{"name": "Resubmitted", "content": textFuzzContent()},
-				"approver_ids": []any{approverID}, "note": "Again."}, http.StatusCreated},
+				"approver_ids": []any{approverID}, "note": "Again."}, http.StatusCreated, textFuzzNote},
 		{"approve", http.MethodPost, "/v1/approval-requests/" + rApprove.ID + "/approve", appr,
-			map[string]any{"note": "Fine."}, http.StatusOK},
+			map[string]any{"note": "Fine."}, http.StatusOK, textFuzzNote},
 		{"reject", http.MethodPost, "/v1/approval-requests/" + rReject.ID + "/reject", appr,
-			map[string]any{"note": "Not yet.\n\nFix the subject."}, http.StatusOK},
+			map[string]any{"note": "Not yet.\n\nFix the subject."}, http.StatusOK, textFuzzNote},
 		{"cancel", http.MethodPost, "/v1/approval-requests/" + rCancel.ID + "/cancel", collab,
-			map[string]any{"note": "Withdrawn."}, http.StatusOK},
+			map[string]any{"note": "Withdrawn."}, http.StatusOK, textFuzzNote},
 		{"change approvers", http.MethodPut, "/v1/approval-requests/" + rChange.ID + "/approvers", collab,
-			map[string]any{"approver_ids": []any{adminID}, "note": "Over to the admin."}, http.StatusOK},
+			map[string]any{"approver_ids": []any{adminID}, "note": "Over to the admin."}, http.StatusOK, textFuzzNote},
 		{"draft from a saved search", http.MethodPost, "/v1/campaigns/" + forDrafts.ID + "/approval-drafts", csm,
-			map[string]any{"source": map[string]any{"type": "saved_search", "saved_search_id": search.ID}, "contact_count": 5}, http.StatusAccepted},
+			map[string]any{"source": map[string]any{"type": "saved_search", "saved_search_id": search.ID}, "contact_count": 5}, http.StatusAccepted, nil},
 		{"draft from a CSV", http.MethodPost, "/v1/campaigns/" + forDrafts.ID + "/approval-drafts", csm,
 			map[string]any{"source": map[string]any{"type": "csv", "csv_upload_id": upload.ID, "mapping": map[string]any{
-				"first_name": "First Name", "last_name": "Last Name", "company_name": "Company Name"}}, "contact_count": 5}, http.StatusAccepted},
+				"first_name": "First Name", "last_name": "Last Name", "company_name": "Company Name"}}, "contact_count": 5}, http.StatusAccepted, nil},
+		{"section review", http.MethodPost, "/v1/approval-requests/" + rReview.ID + "/review", appr,
+			map[string]any{"sections": map[string]any{"audience": map[string]any{"verdict": "approved", "note": "Right people."},
+				"copy": map[string]any{"verdict": "change_request", "note": "Too long.\nCut the second paragraph."}}}, http.StatusOK,
+			map[string]int{"sections.audience.note": 2000, "sections.copy.note": 2000}},
+		{"account approval policy", http.MethodPatch, "/v1/account/settings", admin,
+			map[string]any{"approval_policy": textFuzzPolicy(approverID, adminID)}, http.StatusOK, textFuzzStageNames},
+		{"campaign approval policy", http.MethodPatch, "/v1/campaigns/" + forPolicy.ID, admin,
+			map[string]any{"approval_policy": textFuzzPolicy(approverID, adminID)}, http.StatusOK, textFuzzStageNames},
+		{"create webhook", http.MethodPost, "/v1/webhooks", admin, map[string]any{"url": "https://hooks.example.com/in",
+			"events": []any{"approval_request.approved"}, "description": "Scheduler"}, http.StatusCreated,
+			map[string]int{"url": 2000, "description": 500}},
 	}
 }
+
+// textFuzzNote is the length limit of a decision's note.
+var textFuzzNote = map[string]int{"note": 2000}
+
+// textFuzzStageNames are the length limits of the stage names of textFuzzPolicy.
+var textFuzzStageNames = map[string]int{"approval_policy.stages[0].name": 100, "approval_policy.rules[0].add_stage.name": 100}
 
 // TestBadTextRefusedOnEveryCSMEndpoint is the bad-text fuzz table (see the top of the file).
 func TestBadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
@@ -263,7 +271,7 @@ func TestBadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
 		leaves := textFuzzLeaves(ep.body, "")
 		require.NotEmpty(t, leaves, "%s: the body has no text", ep.name)
 		for _, path := range leaves {
-			before := textFuzzCounts(t, e)
+			before := dbState(t, e.pool)
 			leaf := path[strings.LastIndex(path, ".")+1:]
 			multiline := textFuzzMultiline[leaf]
 			for _, v := range textFuzzValues {
@@ -283,7 +291,23 @@ func TestBadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
 					assert.Contains(t, errObj["message"], v.message, "%s, %s = %s", ep.name, path, v.name)
 				}
 			}
-			require.Equal(t, before, textFuzzCounts(t, e), "%s: a refused %s stored or removed rows", ep.name, path)
+			if max, ok := ep.maxChars[path]; ok {
+				cases++
+				lit, err := json.Marshal(strings.Repeat("é", max+1))
+				require.NoError(t, err)
+				status, body, raw := textFuzzSend(e, ep.method, ep.path, ep.token, textFuzzBody(t, ep.body, path, string(lit)))
+				errObj, _ := body["error"].(map[string]any)
+				if assert.Equal(t, http.StatusUnprocessableEntity, status, "%s, %s one character too long: %s", ep.name, path, raw) &&
+					assert.NotNil(t, errObj, raw) {
+					assert.Equal(t, string(errs.Validation), errObj["code"], "%s, %s too long", ep.name, path)
+					assert.Equal(t, path, errObj["field"], "%s, %s too long: the 422 names the field", ep.name, path)
+					assert.Contains(t, errObj["message"], fmt.Sprintf("at most %d characters", max), "%s, %s too long", ep.name, path)
+				}
+			}
+			require.Equal(t, before, dbState(t, e.pool), "%s: a refused %s changed the database", ep.name, path)
+		}
+		for path := range ep.maxChars {
+			require.Contains(t, leaves, path, "%s: a length limit names no text of the body", ep.name)
 		}
 		// A member name that is not text is refused as well, on the object that holds it.
 		good, err := json.Marshal(ep.body)
@@ -311,7 +335,7 @@ func TestBadTextRefusedOnEveryCSMEndpoint(t *testing.T) {
 func TestNullBodyRefused(t *testing.T) {
 	t.Parallel()
 	e, endpoints := textFuzzFixture(t)
-	before := textFuzzCounts(t, e)
+	before := dbState(t, e.pool)
 	for _, ep := range endpoints {
 		for _, body := range []string{`null`, ` null `, "\nnull", `[]`, `[{}]`, `"x"`, `42`, `true`} {
 			status, m, raw := textFuzzSend(e, ep.method, ep.path, ep.token, []byte(body))
@@ -323,7 +347,7 @@ func TestNullBodyRefused(t *testing.T) {
 			}
 		}
 	}
-	require.Equal(t, before, textFuzzCounts(t, e), "a refused body changed the database")
+	requireNoWrites(t, e.pool, before)
 	// The request a null approve would have decided is still pending.
 	for _, ep := range endpoints {
 		if ep.name == "approve" {

@@ -138,7 +138,7 @@ type submission struct {
 // writing anything: the note, approvals turned on, an active campaign, no open request, a
 // submittable state (storage.Submittable), valid approvers and a valid request window.
 func (a *App) checkSubmission(ctx context.Context, u User, camp Campaign, in SubmitInput, settings storage.AccountSettings) (submission, error) {
-	if err := checkText("note", in.Note, false, maxNoteChars); err != nil {
+	if err := checkNote("note", in.Note, false); err != nil {
 		return submission{}, err
 	}
 	if !settings.ApprovalEnabled {
@@ -388,7 +388,7 @@ type DecideInput struct {
 // request, self-approval allowed); any user of the account may cancel, and the request's history and
 // notices name who did.
 func (a *App) Decide(ctx context.Context, u User, in DecideInput) (ApprovalRequest, error) {
-	if err := checkText("note", in.Note, in.Decision == DecisionReject, maxNoteChars); err != nil {
+	if err := checkNote("note", in.Note, in.Decision == DecisionReject); err != nil {
 		return ApprovalRequest{}, err
 	}
 	h, err := a.Store.RequestHead(ctx, u.AccountID, in.RequestID)
@@ -446,7 +446,7 @@ func (a *App) ChangeApprovers(ctx context.Context, u User, in ChangeApproversInp
 	if u.ID != r.SubmittedBy {
 		return ApprovalRequest{}, errs.New(errs.Forbidden, "only the submitter may change the approvers")
 	}
-	if err := checkText("note", in.Note, false, maxNoteChars); err != nil {
+	if err := checkNote("note", in.Note, false); err != nil {
 		return ApprovalRequest{}, err
 	}
 	settings, err := a.Store.Settings(ctx, u.AccountID)

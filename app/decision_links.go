@@ -341,7 +341,7 @@ func linkDecision(in LinkDecisionInput) (Decision, error) {
 	if d == DecisionReject && strings.TrimSpace(in.Note) == "" {
 		return "", errs.Invalid("note", "a rejection needs a note: say what should change")
 	}
-	if err := checkText("note", in.Note, false, maxNoteChars); err != nil {
+	if err := checkNote("note", in.Note, false); err != nil {
 		return "", err
 	}
 	return d, nil

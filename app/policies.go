@@ -115,11 +115,8 @@ func (a *App) parseStage(ctx context.Context, accountID, field string, rs rawSta
 		return st, errs.Invalid(field+".name", "is required")
 	}
 	st.Name = strings.TrimSpace(*rs.Name)
-	if err := checkText(field+".name", st.Name, true, maxStageName); err != nil {
+	if err := checkWritten(field+".name", st.Name, true, false, maxStageName); err != nil {
 		return st, err
-	}
-	if p := TextProblem(st.Name, false); p != "" {
-		return st, errs.Invalid(field+".name", p)
 	}
 	if rs.ApproverIDs != nil {
 		if len(*rs.ApproverIDs) == 0 {

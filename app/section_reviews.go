@@ -101,7 +101,7 @@ func checkSections(sections map[string]SectionAnswer) ([]storage.SectionVerdict,
 		if s.Verdict != storage.VerdictApproved && s.Verdict != storage.VerdictChangeRequest {
 			return nil, errs.Invalid(field+".verdict", "must be approved or change_request")
 		}
-		if err := checkText(field+".note", s.Note, s.Verdict == storage.VerdictChangeRequest, maxNoteChars); err != nil {
+		if err := checkNote(field+".note", s.Note, s.Verdict == storage.VerdictChangeRequest); err != nil {
 			if s.Verdict == storage.VerdictChangeRequest && strings.TrimSpace(s.Note) == "" {
 				return nil, errs.Invalid(field+".note", "is required for a change_request: say what should change")
 			}

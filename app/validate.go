@@ -52,6 +52,23 @@ func checkText(field, v string, required bool, max int) error {
 	return nil
 }
 
+// checkWritten is checkText for text a person wrote: first TextProblem (one line unless multiline),
+// then the length. The JSON binding runs TextProblem over every string of a body already; forms (the
+// decision page) and other callers have not, and a NUL would fail the write (or, in a decision's note,
+// the workflow's activity) instead of answering 422.
+func checkWritten(field, v string, required, multiline bool, max int) error {
+	if p := TextProblem(v, multiline); p != "" {
+		return errs.Invalid(field, p)
+	}
+	return checkText(field, v, required, max)
+}
+
+// checkNote validates a note (a decision's, a section's): multi-line text of at most maxNoteChars
+// characters.
+func checkNote(field, v string, required bool) error {
+	return checkWritten(field, v, required, true, maxNoteChars)
+}
+
 // checkEmail validates an email address.
 func checkEmail(field, v string, required bool) error {
 	if v == "" && !required {

@@ -50,13 +50,13 @@ func (a *App) CreateWebhook(ctx context.Context, u User, in CreateWebhookInput) 
 		return CreatedWebhook{}, err
 	}
 	in.URL = strings.TrimSpace(in.URL)
-	if err := checkText("url", in.URL, true, 2000); err != nil {
+	if err := checkWritten("url", in.URL, true, false, 2000); err != nil {
 		return CreatedWebhook{}, err
 	}
 	if err := webhooks.CheckURL(in.URL, a.WebhookAllowPrivate); err != nil {
 		return CreatedWebhook{}, errs.Invalid("url", strings.TrimPrefix(err.Error(), "url "))
 	}
-	if err := checkText("description", in.Description, false, 500); err != nil {
+	if err := checkWritten("description", in.Description, false, false, 500); err != nil {
 		return CreatedWebhook{}, err
 	}
 	events, err := webhookEvents(in.Events)
