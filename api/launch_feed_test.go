@@ -285,6 +285,10 @@ func TestLaunchFeedCommitOrder(t *testing.T) {
 				e.campaignAs(t, admin, "Later 2", storage.CampaignKindCampaign, storage.CampaignModeTest, in(time.Hour), in(2*time.Hour)),
 			}
 
+			// The requests' audience counts (R-POL-3) write their rows after the submission: let them
+			// land first, so the only transaction that waits for the test's connection is the launch.
+			settleAudienceCounts(t, e.pool)
+
 			// The second connection, outside the server's pool.
 			conn, err := pgx.ConnectConfig(ctx, e.pool.Config().ConnConfig.Copy())
 			require.NoError(t, err)
