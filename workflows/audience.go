@@ -3,7 +3,6 @@ package workflows
 import (
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/activities"
@@ -26,16 +25,7 @@ func (w *approvalRequestImpl) startAudienceCount(ctx workflow.Context) {
 	if workflow.GetVersion(ctx, versionAudienceCount, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		ScheduleToCloseTimeout: audienceCountBudget,
-		StartToCloseTimeout:    30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        durableRetryInterval,
-			NonRetryableErrorTypes: nonRetryableTypes,
-		},
-	})
+	actx := durableCtx(ctx, audienceCountBudget)
 	w.audienceCount = workflow.ExecuteActivity(actx, acts.RecordAudience,
 		activities.AudienceInput{AccountID: w.in.AccountID, RequestID: w.in.RequestID})
 }
